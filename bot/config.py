@@ -1,0 +1,148 @@
+"""config.yaml as a checked model. Secrets never live here: they come from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from bot.events import RoomRef
+from bot.playbook.errors import Location, Problem, Problems, ProblemsError
+from bot.playbook.loader import read_yaml
+from bot.playbook.types import Params
+from bot.playbook.validate import validate_model
+
+ROLES = ("owner", "admin", "staff")
+
+
+class BotSection(Params):
+    name: str = "群管小助手"
+
+
+class StaffSection(Params):
+    owner: list[str] = []
+    admin: list[str] = []
+    staff: list[str] = []
+
+
+class RoomSection(Params):
+    id: str | None = None
+    topic: str | None = None
+    tags: list[str] = []
+
+    @model_validator(mode="after")
+    def _named(self) -> RoomSection:
+        if not self.id and not self.topic:
+            raise ValueError("'rooms' entries need an 'id' or a 'topic'")
+        return self
+
+
+class LifecycleSection(Params):
+    """Days that move a member between 引入期/成长期/成熟期/休眠期/流失期."""
+
+    new_days: int = Field(7, ge=1)
+    active_days: int = Field(30, ge=1)
+    dormant_days: int = Field(14, ge=1)
+    churned_days: int = Field(60, ge=1)
+
+
+class Config(Params):
+    bot: BotSection = BotSection()
+    timezone: str = "Asia/Shanghai"
+    database: str = "data/qunguan.db"
+    playbooks: str = "playbooks"
+    connector: Literal["simulator", "memory"] = "simulator"
+    staff: StaffSection = StaffSection()
+    rooms: list[RoomSection] = []
+    lifecycle: LifecycleSection = LifecycleSection()
+    dm_fallback: Literal["mention", "skip"] = "mention"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    _base: Path = PrivateAttr(default_factory=Path.cwd)
+    _roles: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'timezone' must be an IANA zone like Asia/Shanghai; got '{value}'") from None
+        return value
+
+    def model_post_init(self, _context: object) -> None:
+        for role in reversed(ROLES):  # the highest role wins when an id is listed twice
+            for member_id in getattr(self.staff, role):
+                self._roles[member_id] = role
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def with_base(self, base: Path) -> Config:
+        self._base = base
+        return self
+
+    def path(self, value: str) -> Path:
+        """A path from config, relative to the folder config.yaml is in."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self._base / p
+
+    @property
+    def database_path(self) -> str:
+        return (
+            self.database
+            if self.database == ":memory:" or "://" in self.database
+            else str(self.path(self.database))
+        )
+
+    def role_of(self, member_id: str) -> str | None:
+        """Role by WeChat id only: a display name never grants anything."""
+        return self._roles.get(member_id)
+
+    def _room_entry(self, room: RoomRef) -> RoomSection | None:
+        for entry in self.rooms:
+            if (entry.id and entry.id == room.id) or (entry.topic and entry.topic == room.topic):
+                return entry
+        return None
+
+    def manages(self, room: RoomRef) -> bool:
+        """With no rooms listed the bot manages every room it is in."""
+        return not self.rooms or self._room_entry(room) is not None
+
+    def room_tags(self, room: RoomRef) -> frozenset[str]:
+        entry = self._room_entry(room)
+        return frozenset(entry.tags) if entry else frozenset()
+
+    @property
+    def all_room_tags(self) -> set[str]:
+        return {tag for entry in self.rooms for tag in entry.tags}
+
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+def load_config(path: str | None) -> tuple[Config, str]:
+    """Read config.yaml. A missing default file means defaults; a missing named file is an error.
+
+    Returns the config and a note for the operator about where it came from.
+    """
+    file = Path(path or DEFAULT_CONFIG)
+    if not file.exists():
+        if path is not None:
+            raise ProblemsError([Problem(Location(str(file), 1, 1), "config file not found")])
+        return Config(), f"no {DEFAULT_CONFIG} here; using built-in defaults"
+    problems = Problems()
+    doc = read_yaml(str(file), str(file), problems)
+    config = None
+    if doc is not None:
+        data = doc.data if doc.data is not None else {}
+        if not isinstance(data, dict):
+            problems.add(doc.at(()), "config.yaml must be a mapping of settings")
+        else:
+            config = validate_model(doc, Config, data, problems, base=(), label="config")
+    if problems or not isinstance(config, Config):
+        raise ProblemsError(problems.sorted())
+    return config.with_base(file.resolve().parent), f"config from {file}"

@@ -1,0 +1,1 @@
+"""Connectors: the edge between a chat platform and the engine."""

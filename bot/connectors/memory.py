@@ -1,0 +1,25 @@
+"""A connector that records what the bot sends: for tests and scenario files."""
+
+from __future__ import annotations
+
+from bot.connectors.base import Emit
+from bot.events import Outgoing
+
+
+class MemoryConnector:
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+        self.not_friends: set[str] = set()
+        self.emit: Emit | None = None
+
+    async def start(self, emit: Emit) -> None:
+        self.emit = emit
+
+    async def send(self, message: Outgoing) -> None:
+        self.sent.append(message)
+
+    async def stop(self) -> None:
+        self.emit = None
+
+    async def is_friend(self, member_id: str) -> bool:
+        return member_id not in self.not_friends

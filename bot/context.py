@@ -1,0 +1,135 @@
+"""RunContext: what one playbook run sees and may do.
+
+Template variables are plain dicts (Jinja reads `member.name` from a dict), and
+member fields other abilities provide (`member.points`, `member.streak`, ...)
+are loaded only when a text or expression actually names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.events import Event, MemberRef, Outgoing, RoomRef
+from bot.playbook.templates import Expr, Text
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.engine import Engine
+    from bot.playbook.model import Playbook
+
+MEMBER_VARS = ("member", "inviter")
+
+
+class RunError(Exception):
+    """An action cannot do what it was asked; the run stops and is rolled back."""
+
+
+class RunContext:
+    def __init__(
+        self,
+        engine: Engine,
+        conn: AsyncConnection,
+        event: Event,
+        playbook: Playbook,
+        *,
+        member: MemberRef | None = None,
+        room: RoomRef | None = None,
+        inviter: MemberRef | None = None,
+        message: dict[str, Any] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.conn = conn
+        self.event = event
+        self.playbook = playbook
+        self.room = room
+        self.members: dict[str, MemberRef] = {}
+        self.outgoing: list[Outgoing] = []
+        config = engine.config
+        self.vars: dict[str, Any] = {
+            "now": self.local_now(),
+            "bot": {"name": config.bot.name},
+            "config": {"bot_name": config.bot.name, "timezone": config.timezone},
+        }
+        for name, ref in (("member", member), ("inviter", inviter)):
+            if ref is not None:
+                self.members[name] = ref
+                self.vars[name] = {"id": ref.id, "name": ref.name, "role": config.role_of(ref.id) or "member"}
+        if room is not None:
+            self.vars["room"] = {"id": room.id, "topic": room.topic}
+        if message is not None:
+            self.vars["message"] = message
+
+    @property
+    def config(self) -> Config:
+        return self.engine.config
+
+    # -- time
+
+    def now(self) -> datetime:
+        return self.engine.clock.now()
+
+    def local_now(self) -> datetime:
+        return self.engine.clock.now().astimezone(self.engine.config.tz)
+
+    # -- who an action is about
+
+    @property
+    def member(self) -> MemberRef | None:
+        return self.members.get("member")
+
+    def target(self, name: str = "member") -> MemberRef:
+        """The member a member-directed action acts on (`to:`); a clear error if absent."""
+        ref = self.members.get(name)
+        if ref is None:
+            raise RunError(f"this event has no {name}")
+        return ref
+
+    def changed(self, member_id: str) -> None:
+        """A member's stored state changed: reload derived fields on next use."""
+        for name in MEMBER_VARS:
+            view = self.vars.get(name)
+            if view is not None and view["id"] == member_id:
+                self.vars[name] = {k: view[k] for k in ("id", "name", "role")}
+
+    # -- texts
+
+    async def _prepare(self, refs: Iterable[tuple[str, str | None]]) -> None:
+        loaders = self.engine.registry.member_fields
+        for name, attr in refs:
+            view = self.vars.get(name) if name in MEMBER_VARS else None
+            if view is not None and attr in loaders and attr not in view:
+                view[attr] = await loaders[attr](self, view["id"])
+
+    async def render(self, text: Text) -> str:
+        await self._prepare(text.refs)
+        return text.render(self.vars)
+
+    async def evaluate(self, expr: Expr) -> bool:
+        await self._prepare(expr.refs)
+        return expr.evaluate(self.vars)
+
+    # -- sending (released only after the run's transaction commits)
+
+    def send(
+        self,
+        text: str,
+        *,
+        room: RoomRef | None = None,
+        member: MemberRef | None = None,
+        mentions: tuple[MemberRef, ...] = (),
+    ) -> None:
+        if not text:
+            return
+        self.outgoing.append(
+            Outgoing(
+                text=text,
+                room=room,
+                member=None if room else member,
+                mentions=mentions,
+                playbook_id=self.playbook.id,
+            )
+        )

@@ -1,0 +1,165 @@
+"""Dispatch: the one road every event takes, from connector to outbox.
+
+event -> dedup by id -> record activity -> trigger index -> rooms -> conditions
+-> actions. Each event is one transaction; each playbook run a savepoint inside
+it, so a failing playbook rolls back only its own writes and messages. Messages
+leave only after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.connectors.base import Connector
+from bot.context import RunContext
+from bot.events import Event, MemberJoined, MemberLeft, MessageEvent, Outgoing, RoomRef, ScheduledTick
+from bot.outbox import Outbox
+from bot.playbook.index import Match
+from bot.playbook.library import PlaybookSet
+from bot.playbook.model import Playbook, Step
+from bot.registry import load_abilities
+from bot.runner import StepFailed, StopRun, conditions_hold, run_until_wait
+from bot.store import Store
+from bot.store.activity import known_rooms, mark_seen, record
+
+log = logging.getLogger("qunguan.engine")
+
+
+@dataclass
+class _Outcome:
+    ok: bool = True
+    stop_all: bool = False
+    pause: tuple[timedelta, tuple[Step, ...]] | None = None
+
+
+class Engine:
+    def __init__(
+        self, *, config: Config, store: Store, clock: Clock, outbox: Outbox, playbooks: PlaybookSet
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.outbox = outbox
+        self.playbooks = playbooks
+        self.registry = load_abilities()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def connector(self) -> Connector:
+        return self.outbox.connector
+
+    def swap(self, playbooks: PlaybookSet) -> None:
+        """Replace the running playbooks at once; events in flight finish on the old set."""
+        self.playbooks = playbooks
+
+    def applies(self, playbook: Playbook, room: RoomRef) -> bool:
+        """`rooms:` of a playbook: topics, ids or tag:NAME; empty means every managed room."""
+        if not playbook.rooms:
+            return True
+        tags = self.config.room_tags(room)
+        return any(
+            (sel[4:] in tags) if sel.startswith("tag:") else sel in (room.id, room.topic)
+            for sel in playbook.rooms
+        )
+
+    async def dispatch(self, event: Event) -> bool:
+        """Act on one event; False when it was a duplicate or from an unmanaged room."""
+        room = event.room
+        if room is not None and not self.config.manages(room):
+            return False
+        playbooks = self.playbooks
+        sent: list[Outgoing] = []
+        paused: list[tuple[RunContext, timedelta, tuple[Step, ...]]] = []
+        async with self.store.unit() as conn:
+            now = self.clock.now()
+            if not await mark_seen(conn, event.id, now):
+                log.debug("duplicate event %s dropped", event.id)
+                return False
+            if not isinstance(event, ScheduledTick):
+                await record(conn, event, now)
+            for match in playbooks.index.match(event):
+                if room is not None and not self.applies(match.playbook, room):
+                    continue
+                ctx = self._context(conn, event, match)
+                outcome = await self._run(ctx, match.playbook.steps, check=True)
+                if outcome.ok:
+                    sent.extend(ctx.outgoing)
+                if outcome.pause is not None:
+                    paused.append((ctx, *outcome.pause))
+                if outcome.stop_all:
+                    break
+        await self.outbox.deliver(sent)
+        for ctx, wait, rest in paused:
+            self._spawn(self._resume(ctx, wait, rest))
+        return True
+
+    def _context(self, conn: AsyncConnection, event: Event, match: Match) -> RunContext:
+        if isinstance(event, MessageEvent):
+            return RunContext(
+                self, conn, event, match.playbook, member=event.sender, room=event.room, message=match.message
+            )
+        if isinstance(event, MemberJoined):
+            return RunContext(
+                self, conn, event, match.playbook, member=event.member, room=event.room, inviter=event.inviter
+            )
+        if isinstance(event, MemberLeft):
+            return RunContext(self, conn, event, match.playbook, member=event.member, room=event.room)
+        return RunContext(self, conn, event, match.playbook, room=event.room)
+
+    async def _run(self, ctx: RunContext, steps: tuple[Step, ...], *, check: bool) -> _Outcome:
+        pb = ctx.playbook
+        outcome = _Outcome()
+        try:
+            async with ctx.conn.begin_nested():
+                try:
+                    if check and not await conditions_hold(ctx, pb.conditions):
+                        return outcome
+                    outcome.pause = await run_until_wait(ctx, steps)
+                except StopRun as stop:
+                    outcome.stop_all = stop.all
+        except StepFailed as exc:
+            log.error("playbook %s (%s) failed at %s", pb.id, pb.path, exc)
+            outcome = _Outcome(ok=False)
+        except Exception:
+            log.exception("playbook %s (%s) failed", pb.id, pb.path)
+            outcome = _Outcome(ok=False)
+        if not outcome.ok:
+            ctx.outgoing.clear()
+        return outcome
+
+    async def _resume(self, ctx: RunContext, wait: timedelta, steps: tuple[Step, ...]) -> None:
+        """The part of a run after `wait:`, in its own transaction."""
+        while True:
+            await self.clock.sleep(wait.total_seconds())
+            async with self.store.unit() as conn:
+                ctx.conn = conn
+                ctx.outgoing = []
+                ctx.vars["now"] = ctx.local_now()
+                outcome = await self._run(ctx, steps, check=False)
+            await self.outbox.deliver(ctx.outgoing)
+            if outcome.pause is None:
+                return
+            wait, steps = outcome.pause
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        """Wait until every paused run (after `wait:`) has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def rooms_for(self, playbook: Playbook) -> list[RoomRef]:
+        """Rooms a scheduled playbook runs in: managed, known, and named by its `rooms:`."""
+        async with self.store.unit() as conn:
+            rooms = await known_rooms(conn)
+        return [r for r in rooms if self.config.manages(r) and self.applies(playbook, r)]

@@ -1,0 +1,91 @@
+"""Platform-neutral events and outgoing messages.
+
+Connectors translate their platform's callbacks into these frozen types so the
+engine, tests and scenarios all speak one language. Every event carries a
+stable id: redelivering the same id must act once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRef:
+    """A WeChat user as the platform names them; `id` is the stable key."""
+
+    id: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRef:
+    """A WeChat group; the topic may change, the id does not."""
+
+    id: str
+    topic: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    id: str
+    at: datetime
+    sender: MemberRef
+    text: str
+    room: RoomRef | None = None
+    mentions: tuple[str, ...] = ()
+    mentions_bot: bool = False
+
+    @property
+    def private(self) -> bool:
+        return self.room is None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined:
+    id: str
+    at: datetime
+    member: MemberRef
+    room: RoomRef
+    inviter: MemberRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft:
+    id: str
+    at: datetime
+    member: MemberRef
+    room: RoomRef
+    removed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledTick:
+    """A schedule trigger came due; it runs one playbook in one room (or none)."""
+
+    id: str
+    at: datetime
+    playbook_id: str
+    room: RoomRef | None = None
+
+
+Event = MessageEvent | MemberJoined | MemberLeft | ScheduledTick
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One text the bot decided to send: to a room (with @-mentions) or to a member."""
+
+    text: str
+    room: RoomRef | None = None
+    member: MemberRef | None = None
+    mentions: tuple[MemberRef, ...] = field(default=())
+    playbook_id: str = ""
+
+    @property
+    def target_id(self) -> str:
+        if self.room is not None:
+            return self.room.id
+        assert self.member is not None
+        return self.member.id

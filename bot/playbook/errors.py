@@ -1,0 +1,67 @@
+"""Located problems: every report an operator sees is `path:line:col: message`."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Location:
+    path: str
+    line: int  # 1-based
+    col: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    location: Location
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class Problems:
+    """Collects every problem of a check so all of them are reported at once."""
+
+    def __init__(self) -> None:
+        self._items: list[Problem] = []
+
+    def add(self, location: Location, message: str) -> None:
+        self._items.append(Problem(location, message))
+
+    def extend(self, other: Iterable[Problem]) -> None:
+        self._items.extend(other)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def sorted(self) -> list[Problem]:
+        return sorted(set(self._items))
+
+
+class ProblemsError(Exception):
+    """Raised where a caller must not go on with a broken file (config, scenario)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def closest(word: object, options: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(str(word), sorted(options), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(word: object, options: Iterable[str], prefix: str = "") -> str:
+    """A " (did you mean 'x'?)" suffix, or '' when nothing is close."""
+    best = closest(word, options)
+    return f" (did you mean '{prefix}{best}'?)" if best else ""

@@ -1,0 +1,123 @@
+"""Which playbooks an event starts, without looking at every playbook.
+
+Exact texts and commands are dict lookups, keywords one Aho-Corasick pass over
+the message; only regex triggers are tried one by one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import ahocorasick
+
+from bot.events import Event, MemberJoined, MemberLeft, MessageEvent, ScheduledTick
+from bot.playbook.model import Call, Playbook
+from bot.textnorm import fold, normalize, split_command
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    playbook: Playbook
+    trigger: Call
+    message: dict[str, Any] | None = None
+
+
+def _where_ok(where: str, event: MessageEvent) -> bool:
+    return where == "any" or (where == "private") == event.private
+
+
+class TriggerIndex:
+    def __init__(self, playbooks: list[Playbook]) -> None:
+        self.exact: dict[str, list[tuple[Playbook, Call]]] = defaultdict(list)
+        self.commands: dict[str, list[tuple[Playbook, Call]]] = defaultdict(list)
+        self.keyword_hits: dict[str, list[tuple[Playbook, Call]]] = defaultdict(list)
+        self.regexes: list[tuple[Playbook, Call]] = []
+        self.by_event: dict[str, list[tuple[Playbook, Call]]] = defaultdict(list)
+        self.by_id: dict[str, Playbook] = {}
+        for pb in playbooks:
+            self.by_id[pb.id] = pb
+            if not pb.enabled:
+                continue
+            for trig in pb.triggers:
+                self._add(pb, trig)
+        self._automaton: Any = None
+        if self.keyword_hits:
+            self._automaton = ahocorasick.Automaton()
+            for word in self.keyword_hits:
+                self._automaton.add_word(word, word)
+            self._automaton.make_automaton()
+
+    def _add(self, pb: Playbook, trig: Call) -> None:
+        p = trig.params
+        if trig.name == "message":
+            if p.text is not None:
+                for text in p.text:
+                    self.exact[normalize(str(text))].append((pb, trig))
+            elif p.keywords is not None:
+                for word in p.keywords:
+                    if normalize(str(word)):
+                        self.keyword_hits[normalize(str(word))].append((pb, trig))
+            else:
+                self.regexes.append((pb, trig))
+        elif trig.name == "command":
+            self.commands[normalize(p.name)].append((pb, trig))
+        else:
+            for kind in trig.spec.events:
+                self.by_event[kind].append((pb, trig))
+
+    def match(self, event: Event) -> list[Match]:
+        """Playbooks this event starts, each once, in playbook order."""
+        if isinstance(event, MessageEvent):
+            found = self._match_message(event)
+        elif isinstance(event, ScheduledTick):
+            pb = self.by_id.get(event.playbook_id)
+            found = [] if pb is None or not pb.enabled else [Match(pb, pb.triggers[0])]
+        else:
+            kind = (
+                "join"
+                if isinstance(event, MemberJoined)
+                else "leave"
+                if isinstance(event, MemberLeft)
+                else ""
+            )
+            found = [Match(pb, trig) for pb, trig in self.by_event.get(kind, ())]
+        seen: set[str] = set()
+        unique = []
+        for m in sorted(found, key=lambda m: m.playbook.order):
+            if m.playbook.id not in seen:
+                seen.add(m.playbook.id)
+                unique.append(m)
+        return unique
+
+    def _match_message(self, event: MessageEvent) -> list[Match]:
+        folded = fold(event.text)
+        text = folded.casefold()
+        base = {"text": event.text, "args": [], "groups": {}, "command": ""}
+        found: list[Match] = []
+        for pb, trig in self.exact.get(text, ()):
+            if _where_ok(trig.params.where, event):
+                found.append(Match(pb, trig, base))
+        command = split_command(text)
+        if command is not None:
+            name, args = command
+            for pb, trig in self.commands.get(name, ()):
+                if _where_ok(trig.params.where, event):
+                    found.append(Match(pb, trig, {**base, "args": args, "command": name}))
+        if self._automaton is not None and text:
+            words = {word for _end, word in self._automaton.iter(text)}
+            for word in words:
+                for pb, trig in self.keyword_hits[word]:
+                    if _where_ok(trig.params.where, event):
+                        found.append(Match(pb, trig, base))
+        for pb, trig in self.regexes:
+            if not _where_ok(trig.params.where, event):
+                continue
+            hit = trig.params.regex.search(folded)
+            if hit:
+                found.append(Match(pb, trig, {**base, "groups": hit.groupdict()}))
+        return found
+
+    def schedules(self) -> list[tuple[Playbook, Call]]:
+        return list(self.by_event.get("schedule", ()))

@@ -1,0 +1,403 @@
+"""A playbook file turned into checked objects the engine can run.
+
+Structure (top-level keys, the when/if/do lists, `choose`) is walked here; the
+options of each trigger, condition and action are validated by the pydantic
+schema its handler registered. Every problem is collected, none raised.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from bot.playbook.errors import Location, Problems, did_you_mean
+from bot.playbook.loader import Doc, Path
+from bot.playbook.templates import Expr, Text, check_refs
+from bot.playbook.validate import describe, validate_model
+from bot.registry import MEMBER, Registry, Spec
+
+TOP_KEYS = ("id", "name", "description", "enabled", "rooms", "when", "if", "do")
+# Keys of abilities that later versions bring; named so operators get a clear answer.
+RESERVED = {
+    "top": {"coupons": "coupon batches", "questions": "question banks"},
+    "action": {
+        "quiz": "quizzes",
+        "coupon": "coupons",
+        "claim": "coupon drops",
+        "for_each": "segments",
+        "invite": "invitations",
+    },
+    "trigger": {"friend": "friend requests"},
+    "condition": {},
+}
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+# Variables every run has, and every variable any run can have (for hints).
+BASE_SCOPE: dict[str, frozenset[str] | None] = {"now": None, "bot": frozenset({"name"}), "config": None}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One action, condition or trigger with its validated options."""
+
+    spec: Spec
+    params: Any
+    location: Location
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Branch:
+    conditions: tuple[Call, ...]
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Choose:
+    branches: tuple[Branch, ...]
+    otherwise: tuple[Step, ...]
+    location: Location
+
+
+Step = Call | Choose
+
+
+@dataclass
+class Playbook:
+    id: str
+    path: str
+    location: Location
+    triggers: tuple[Call, ...]
+    conditions: tuple[Call, ...]
+    steps: tuple[Step, ...]
+    name: str = ""
+    description: str = ""
+    enabled: bool = True
+    rooms: tuple[str, ...] = ()
+    order: int = 0
+    has_wait: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.name or self.id
+
+
+def walk_steps(steps: tuple[Step, ...]) -> Iterator[Call]:
+    for step in steps:
+        if isinstance(step, Choose):
+            for branch in step.branches:
+                yield from walk_steps(branch.steps)
+            yield from walk_steps(step.otherwise)
+        else:
+            yield step
+
+
+class _Builder:
+    def __init__(self, doc: Doc, registry: Registry, problems: Problems, room_tags: set[str] | None):
+        self.doc = doc
+        self.registry = registry
+        self.problems = problems
+        self.room_tags = room_tags
+        self.scope: dict[str, frozenset[str] | None] = dict(BASE_SCOPE)
+        self.known: dict[str, frozenset[str] | None] = dict(BASE_SCOPE)
+        self.origin = ""
+
+    def error(self, path: Path, message: str, *, key: bool = False) -> None:
+        self.problems.add(self.doc.key_at(path) if key else self.doc.at(path), message)
+
+    # -- one-key mappings: `- reply: text`, `- role: [staff]`, `- message: {text: x}`
+
+    def call(self, path: Path, item: Any, kind: str) -> Call | None:
+        table = {"action": self.registry.actions, "condition": self.registry.conditions}.get(
+            kind, self.registry.triggers
+        )
+        example = {"action": "- reply: 你好", "condition": "- role: [staff]", "trigger": "- join: {}"}
+        if not isinstance(item, dict) or not item:
+            self.error(path, f"each {kind} is a one-key mapping like '{example[kind]}'; got {describe(item)}")
+            return None
+        names = [k for k in item if k in table]
+        if not names:
+            key = next(iter(item))
+            if key in RESERVED[kind]:
+                what = RESERVED[kind][key]
+                self.error(
+                    (*path, key), f"{kind} '{key}' ({what}) is not available in this version", key=True
+                )
+            else:
+                self.error((*path, key), f"unknown {kind} '{key}'{did_you_mean(key, table)}", key=True)
+            return None
+        if len(names) > 1:
+            self.error(
+                (*path, names[1]),
+                f"one {kind} per list item: '{names[0]}' and '{names[1]}' share one; "
+                "start a new '- ' item for each",
+                key=True,
+            )
+            return None
+        name = names[0]
+        spec = table[name]
+        value = item[name]
+        data: dict[str, Any] = {}
+        paths: dict[str, Path] = {}
+        if isinstance(value, dict):
+            for k, v in value.items():
+                data[k], paths[k] = v, (*path, name, k)
+        elif value is not None:
+            if spec.primary is None:
+                self.error((*path, name), f"'{name}' takes options as a mapping, like '{name}: {{}}'")
+                return None
+            data[spec.primary], paths[spec.primary] = value, (*path, name)
+        for k, v in item.items():
+            if k == name:
+                continue
+            if k in data:
+                self.error((*path, k), f"'{k}' is given twice in '{name}'", key=True)
+                return None
+            data[k], paths[k] = v, (*path, k)
+        params = validate_model(
+            self.doc, spec.schema, data, self.problems, base=(*path, name), label=name, field_paths=paths
+        )
+        if params is None:
+            return None
+        if kind != "trigger":
+            self.check_texts(params, paths, (*path, name))
+            if spec.member_directed:
+                self.check_target(params, paths.get("to", (*path, name)))
+        return Call(spec, params, self.doc.key_at((*path, name)))
+
+    def check_target(self, params: Any, path: Path) -> None:
+        target = params.to
+        if target not in self.scope:
+            self.error(
+                path,
+                f"'to' names '{target}', which this playbook does not have{did_you_mean(target, self.scope)}",
+            )
+        elif self.scope[target] is None or "id" not in (self.scope[target] or ()):
+            self.error(path, f"'to' must name a member (member or inviter); got '{target}'")
+
+    def check_texts(self, params: BaseModel, paths: Mapping[str, Path], base: Path) -> None:
+        for fname, info in type(params).model_fields.items():
+            key = info.alias or fname
+            self._check_value(getattr(params, fname), paths.get(key, (*base, key)))
+
+    def _check_value(self, value: Any, path: Path) -> None:
+        if isinstance(value, (Text, Expr)):
+            for message in check_refs(value.refs, self.scope, self.known, self.origin):
+                self.error(path, message)
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                self._check_value(item, (*path, i))
+        elif isinstance(value, BaseModel):
+            self.check_texts(value, {}, path)
+
+    def calls(self, path: Path, items: Any, kind: str) -> tuple[Call, ...]:
+        if items is None:
+            return ()
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list):
+            self.error(path, f"'{path[-1]}' must be a list of {kind}s; got {describe(items)}")
+            return ()
+        out = [self.call((*path, i), item, kind) for i, item in enumerate(items)]
+        return tuple(c for c in out if c is not None)
+
+    # -- do: actions, with `choose` as the one structural action
+
+    def steps(self, path: Path, items: Any) -> tuple[Step, ...]:
+        if items is None:
+            return ()
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list):
+            self.error(path, f"'{path[-1]}' must be a list of actions; got {describe(items)}")
+            return ()
+        out: list[Step] = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and "choose" in item:
+                step: Step | None = self.choose((*path, i), item)
+            else:
+                step = self.call((*path, i), item, "action")
+            if step is not None:
+                out.append(step)
+        return tuple(out)
+
+    def choose(self, path: Path, item: dict[str, Any]) -> Choose | None:
+        if len(item) > 1:
+            extra = next(k for k in item if k != "choose")
+            self.error((*path, extra), f"'choose' stands alone in its list item; found '{extra}'", key=True)
+            return None
+        branches_raw = item["choose"]
+        base = (*path, "choose")
+        if not isinstance(branches_raw, list) or not branches_raw:
+            self.error(
+                base,
+                "'choose' takes a list of branches: '- if: [...]' with 'do: [...]', then '- else: [...]'",
+            )
+            return None
+        branches: list[Branch] = []
+        otherwise: tuple[Step, ...] = ()
+        for i, branch in enumerate(branches_raw):
+            bpath = (*base, i)
+            if not isinstance(branch, dict):
+                self.error(
+                    bpath,
+                    f"a 'choose' branch is a mapping with 'if' and 'do', or 'else'; got {describe(branch)}",
+                )
+                continue
+            if "else" in branch:
+                if i != len(branches_raw) - 1:
+                    self.error((*bpath, "else"), "'else' must be the last branch of 'choose'", key=True)
+                for k in branch:
+                    if k != "else":
+                        self.error((*bpath, k), f"unknown key '{k}' beside 'else'", key=True)
+                otherwise = self.steps((*bpath, "else"), branch["else"])
+                continue
+            for k in branch:
+                if k not in ("if", "do"):
+                    self.error(
+                        (*bpath, k),
+                        f"unknown key '{k}' in a 'choose' branch{did_you_mean(k, ['if', 'do', 'else'])}",
+                        key=True,
+                    )
+            if "if" not in branch or "do" not in branch:
+                self.error(bpath, "a 'choose' branch needs both 'if' and 'do'")
+                continue
+            branches.append(
+                Branch(
+                    self.calls((*bpath, "if"), branch["if"], "condition"),
+                    self.steps((*bpath, "do"), branch["do"]),
+                )
+            )
+        return Choose(tuple(branches), otherwise, self.doc.key_at(base))
+
+    # -- variables a run of this playbook will have
+
+    def compute_scope(self, triggers: tuple[Call, ...], raw_do: Any) -> None:
+        members = self.registry.member_scope()
+
+        def resolve(sets: Mapping[str, frozenset[str] | None]) -> dict[str, frozenset[str] | None]:
+            return {k: (members if v is MEMBER else v) for k, v in sets.items()}
+
+        for spec in (*self.registry.triggers.values(), *self.registry.actions.values()):
+            self.known.update(resolve(spec.sets))
+        if triggers:
+            common = set(triggers[0].spec.sets)
+            for t in triggers[1:]:
+                common &= set(t.spec.sets)
+            first = resolve(triggers[0].spec.sets)
+            self.scope.update({name: first[name] for name in common})
+            names = "/".join(sorted({t.name for t in triggers}))
+            offered = ", ".join(sorted(common | set(BASE_SCOPE)))
+            self.origin = f"'{names}' gives a run only {offered}"
+        for name in _action_names(raw_do):
+            spec = self.registry.actions.get(name)
+            if spec is not None:
+                self.scope.update(resolve(spec.sets))
+
+
+def _action_names(raw: Any) -> Iterator[str]:
+    if isinstance(raw, list):
+        for item in raw:
+            yield from _action_names(item)
+    elif isinstance(raw, dict):
+        for key, value in raw.items():
+            if isinstance(key, str):
+                yield key
+            if key in ("choose", "do", "else"):
+                yield from _action_names(value)
+
+
+def build_playbook(
+    doc: Doc, registry: Registry, problems: Problems, *, room_tags: set[str] | None = None
+) -> Playbook | None:
+    """Check one parsed file; returns None (and adds problems) if anything is wrong."""
+    before = len(problems)
+    data = doc.data
+    b = _Builder(doc, registry, problems, room_tags)
+    if data is None:
+        problems.add(
+            Location(doc.path, 1, 1), "file is empty: a playbook needs at least 'id', 'when' and 'do'"
+        )
+        return None
+    if not isinstance(data, dict):
+        b.error((), f"a playbook is a mapping of keys (id, when, do, ...); got {describe(data)}")
+        return None
+    for key in data:
+        if key in TOP_KEYS:
+            continue
+        if key == "on":
+            b.error(
+                (key,),
+                "'on' is not a key here (YAML reads it as true in many tools); put triggers under 'when:'",
+                key=True,
+            )
+        elif key in RESERVED["top"]:
+            b.error((key,), f"'{key}' ({RESERVED['top'][key]}) is not available in this version", key=True)
+        else:
+            b.error((key,), f"unknown key '{key}'{did_you_mean(key, TOP_KEYS)}", key=True)
+    pid = data.get("id")
+    if pid is None:
+        b.error((), "missing 'id': give the playbook a short id like 'daily-checkin'")
+    elif not isinstance(pid, str) or not _ID.match(pid):
+        b.error(
+            ("id",),
+            "'id' must be lower-case letters, digits and '-', starting with a letter or digit; "
+            f"got {describe(pid)}",
+        )
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], (str, int, float)):
+            b.error((key,), f"'{key}' must be text; got {describe(data[key])}")
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        b.error(("enabled",), f"'enabled' must be true or false; got {describe(enabled)}")
+    rooms = data.get("rooms", [])
+    if isinstance(rooms, str):
+        rooms = [rooms]
+    if not isinstance(rooms, list) or not all(isinstance(r, (str, int)) for r in rooms):
+        b.error(
+            ("rooms",), f"'rooms' must be a list of room topics, room ids or tag:NAME; got {describe(rooms)}"
+        )
+        rooms = []
+    rooms = [str(r) for r in rooms]
+    for i, room in enumerate(rooms):
+        tag = room.removeprefix("tag:") if room.startswith("tag:") else None
+        if tag is not None and room_tags is not None and tag not in room_tags:
+            known = ", ".join(sorted(room_tags)) or "none"
+            b.error(
+                ("rooms", i),
+                f"unknown room tag '{tag}'{did_you_mean(tag, room_tags)}; config.yaml tags: {known}",
+            )
+    if "when" not in data:
+        b.error((), "missing 'when': say what starts this playbook, e.g. 'when: [{message: {text: 签到}}]'")
+    if "do" not in data:
+        b.error((), "missing 'do': list what the bot should do")
+    triggers = b.calls(("when",), data.get("when"), "trigger")
+    if "when" in data and not triggers and len(problems) == before:
+        b.error(("when",), "'when' needs at least one trigger")
+    b.compute_scope(triggers, data.get("do"))
+    conditions = b.calls(("if",), data.get("if"), "condition")
+    steps = b.steps(("do",), data.get("do"))
+    if len(problems) > before:
+        return None
+    has_wait = any(c.name == "wait" for c in walk_steps(steps))
+    return Playbook(
+        id=pid,
+        path=doc.path,
+        location=doc.key_at(("id",)),
+        triggers=triggers,
+        conditions=conditions,
+        steps=steps,
+        name=str(data.get("name", "")),
+        description=str(data.get("description", "")),
+        enabled=enabled,
+        rooms=tuple(rooms),
+        has_wait=has_wait,
+    )

@@ -1,0 +1,127 @@
+"""Pydantic validation whose errors point at YAML lines, in words operators read."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from bot.playbook.errors import Problems, did_you_mean
+from bot.playbook.loader import Doc, Path
+
+
+def describe(value: object) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return f"'{value}'"
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _model_of(typing.get_args(annotation)[0])
+    if origin in (list, tuple, dict, typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _model_of(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def field_names(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return []
+        if isinstance(part, int):
+            continue
+        found = None
+        for name, info in current.model_fields.items():
+            if part in (name, info.alias):
+                found = _model_of(info.annotation)
+        current = found
+    return field_names(current) if current is not None else []
+
+
+def _message(err: Mapping[str, Any], label: str, model: type[BaseModel]) -> str:
+    kind = err["type"]
+    loc = err["loc"]
+    got = describe(err.get("input"))
+    names = [p for p in loc if isinstance(p, str)]
+    name = names[-1] if names else label
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        owner = names[-2] if len(names) > 1 else label
+        return f"'{owner}' needs '{name}'"
+    if kind == "extra_forbidden":
+        owner = names[-2] if len(names) > 1 else label
+        return f"unknown key '{name}' in '{owner}'{did_you_mean(name, _fields_at(model, loc[:-1]))}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        text = "must be a whole number"
+    elif kind in ("float_type", "float_parsing"):
+        text = "must be a number"
+    elif kind in ("bool_type", "bool_parsing"):
+        text = "must be true or false"
+    elif kind == "string_type":
+        text = "must be text"
+    elif kind in ("list_type", "tuple_type", "set_type"):
+        text = "must be a list"
+    elif kind in ("dict_type", "model_type", "model_attributes_type"):
+        text = "must be a mapping of options"
+    elif kind == "literal_error":
+        text = f"must be {ctx.get('expected')}"
+    elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        sign = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+        limit = next(iter(ctx.values()), "?")
+        text = f"must be {sign[kind]} {limit}"
+    elif kind in ("too_short", "too_long"):
+        text = "has the wrong number of items"
+    else:
+        msg = str(err.get("msg", "is not valid"))
+        msg = msg.removeprefix("Value error, ")
+        return f"'{name}' {msg}" if not msg.startswith("'") else msg
+    return f"'{name}' {text}; got {got}"
+
+
+def validate_model(
+    doc: Doc,
+    model: type[BaseModel],
+    data: Mapping[str, Any],
+    problems: Problems,
+    *,
+    base: Path,
+    label: str,
+    field_paths: Mapping[str, Path] | None = None,
+) -> BaseModel | None:
+    """Validate `data`; each error is located at the YAML key or value it came from."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        paths = field_paths or {}
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            if loc and loc[0] in paths:
+                yaml_path = paths[loc[0]] + loc[1:]
+                err_label = label if paths[loc[0]] == base else str(loc[0])
+            else:
+                yaml_path = base + loc
+                err_label = label
+            message = _message(err, label, model)
+            if loc and loc[0] in paths and paths[loc[0]] == base and len(loc) == 1:
+                message = message.replace(f"'{loc[0]}'", f"'{err_label}'", 1)
+            where = doc.key_at(yaml_path) if err["type"] == "extra_forbidden" else doc.at(yaml_path)
+            problems.add(where, message)
+        return None

@@ -1,0 +1,157 @@
+"""Registration of abilities: what playbooks may name and how each is validated.
+
+Schemas are checked when a handler module is imported, so a misspelt primary
+field or a sync function fails at start-up, not when a member first triggers it.
+`bot/` never imports a handler by name: `load_abilities` imports the package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+VarScope = Mapping[str, frozenset[str] | None]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_NAME = re.compile(r"^[a-z][a-z_]*$")
+
+# Attributes every member view has; abilities add more with `member_field`.
+MEMBER: frozenset[str] = frozenset({"id", "name", "role"})
+MemberLoader = Callable[[Any, str], Awaitable[Any]]
+
+
+class RegistrationError(Exception):
+    """A handler declared itself wrongly; raised at import time."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: str  # "action" | "condition" | "trigger"
+    name: str
+    schema: type[BaseModel]
+    primary: str | None
+    func: Callable[..., Any] | None
+    sets: VarScope = field(default_factory=dict)
+    claims: bool = False  # condition records a use (once, cooldown): evaluated last
+    events: tuple[str, ...] = ()  # trigger: which event kinds it listens to
+    member_directed: bool = False  # action: acts on `member` unless `to:` says otherwise
+
+    @property
+    def summary(self) -> str:
+        return inspect.getdoc(self.func) or inspect.getdoc(self.schema) or ""
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.actions: dict[str, Spec] = {}
+        self.conditions: dict[str, Spec] = {}
+        self.triggers: dict[str, Spec] = {}
+        self.member_fields: dict[str, MemberLoader] = {}
+
+    def member_scope(self) -> frozenset[str]:
+        return MEMBER | frozenset(self.member_fields)
+
+    def _table(self, kind: str) -> dict[str, Spec]:
+        return {"action": self.actions, "condition": self.conditions, "trigger": self.triggers}[kind]
+
+    def add(self, spec: Spec) -> None:
+        where = f"{spec.kind} '{spec.name}'"
+        if not _NAME.match(spec.name):
+            raise RegistrationError(f"{where}: names are lower-case words")
+        if spec.name in self._table(spec.kind):
+            raise RegistrationError(f"{where} is registered twice")
+        if not (isinstance(spec.schema, type) and issubclass(spec.schema, BaseModel)):
+            raise RegistrationError(f"{where}: schema must be a pydantic model")
+        if spec.schema.model_config.get("extra") != "forbid":
+            raise RegistrationError(f"{where}: schema must forbid unknown keys")
+        if spec.primary is not None and spec.primary not in spec.schema.model_fields:
+            raise RegistrationError(f"{where}: primary field '{spec.primary}' is not in its schema")
+        if spec.func is not None:
+            if not inspect.iscoroutinefunction(spec.func):
+                raise RegistrationError(f"{where}: handler must be 'async def'")
+            params = list(inspect.signature(spec.func).parameters)
+            if len(params) != 2:
+                raise RegistrationError(f"{where}: handler takes (ctx, params), got {params}")
+        if spec.member_directed and "to" not in spec.schema.model_fields:
+            raise RegistrationError(f"{where}: member-directed actions need a 'to' field")
+        self._table(spec.kind)[spec.name] = spec
+
+
+REGISTRY = Registry()
+
+
+def action(
+    name: str,
+    *,
+    schema: type[BaseModel],
+    primary: str | None = None,
+    sets: VarScope | None = None,
+    member_directed: bool = False,
+) -> Callable[[F], F]:
+    """Declare a playbook action: `async def fn(ctx: RunContext, params) -> None`."""
+
+    def register(fn: F) -> F:
+        REGISTRY.add(Spec("action", name, schema, primary, fn, sets or {}, member_directed=member_directed))
+        return fn
+
+    return register
+
+
+def condition(
+    name: str, *, schema: type[BaseModel], primary: str | None = None, claims: bool = False
+) -> Callable[[F], F]:
+    """Declare a condition: `async def fn(ctx: RunContext, params) -> bool`."""
+
+    def register(fn: F) -> F:
+        REGISTRY.add(Spec("condition", name, schema, primary, fn, claims=claims))
+        return fn
+
+    return register
+
+
+def trigger(
+    name: str,
+    *,
+    schema: type[BaseModel],
+    events: tuple[str, ...],
+    sets: VarScope,
+    primary: str | None = None,
+) -> None:
+    """Declare a trigger; the engine's index decides how each event kind is matched."""
+    REGISTRY.add(Spec("trigger", name, schema, primary, None, sets, events=events))
+
+
+def member_field(name: str) -> Callable[[F], F]:
+    """Declare `member.NAME` for templates: `async def load(ctx, member_id) -> value`."""
+
+    def register(fn: F) -> F:
+        if name in MEMBER or name in REGISTRY.member_fields:
+            raise RegistrationError(f"member field '{name}' is registered twice")
+        if not inspect.iscoroutinefunction(fn):
+            raise RegistrationError(f"member field '{name}': loader must be 'async def'")
+        REGISTRY.member_fields[name] = fn
+        return fn
+
+    return register
+
+
+_loaded = False
+
+
+def load_abilities() -> Registry:
+    """Import bot built-ins and every module of the `handlers` package once."""
+    global _loaded
+    if not _loaded:
+        importlib.import_module("bot.builtins")
+        package = importlib.import_module("handlers")
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"handlers.{info.name}")
+        _loaded = True
+    return REGISTRY

@@ -1,0 +1,68 @@
+"""Running a playbook's conditions and steps in order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.context import RunContext
+from bot.playbook.errors import Location
+from bot.playbook.model import Call, Choose, Step
+
+
+class StopRun(Exception):
+    """`stop:` ends this run; with all=True no later playbook runs for the event."""
+
+    def __init__(self, all_playbooks: bool = False) -> None:
+        super().__init__("stop")
+        self.all = all_playbooks
+
+
+class StepFailed(Exception):
+    """An action or condition raised; carries where it is written for the log."""
+
+    def __init__(self, location: Location, name: str, cause: BaseException) -> None:
+        super().__init__(f"{location} ({name}): {cause}")
+        self.location = location
+        self.cause = cause
+
+
+async def _call(ctx: RunContext, call: Call) -> object:
+    try:
+        return await call.spec.func(ctx, call.params)
+    except (StopRun, StepFailed):
+        raise
+    except Exception as exc:
+        raise StepFailed(call.location, call.name, exc) from exc
+
+
+async def conditions_hold(ctx: RunContext, conditions: tuple[Call, ...]) -> bool:
+    """All must hold. Conditions that record a use (once, cooldown) go last."""
+    ordered = sorted(conditions, key=lambda c: c.spec.claims)
+    for cond in ordered:
+        if not await _call(ctx, cond):
+            return False
+    return True
+
+
+async def run_steps(ctx: RunContext, steps: tuple[Step, ...]) -> None:
+    for step in steps:
+        if isinstance(step, Choose):
+            for branch in step.branches:
+                if await conditions_hold(ctx, branch.conditions):
+                    await run_steps(ctx, branch.steps)
+                    break
+            else:
+                await run_steps(ctx, step.otherwise)
+        else:
+            await _call(ctx, step)
+
+
+async def run_until_wait(
+    ctx: RunContext, steps: tuple[Step, ...]
+) -> tuple[timedelta, tuple[Step, ...]] | None:
+    """Run top-level steps up to a `wait`; return the pause and the steps after it."""
+    for i, step in enumerate(steps):
+        if isinstance(step, Call) and step.name == "wait":
+            return step.params.span, steps[i + 1 :]
+        await run_steps(ctx, (step,))
+    return None

@@ -1,0 +1,130 @@
+"""Schedule triggers. The scheduler runs no business logic: a due schedule only
+emits a `ScheduledTick` per room into the engine's ordinary dispatch.
+
+Fire times always come from APScheduler trigger objects. In real time an
+AsyncIOScheduler calls us; under a virtual or shifted clock `advance_to` walks
+the same triggers' fire times in order, so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.clock import VirtualClock
+from bot.engine import Engine
+from bot.events import ScheduledTick
+from bot.playbook.model import Call, Playbook
+from bot.playbook.types import cron_trigger
+
+log = logging.getLogger("qunguan.scheduler")
+
+_TICK = timedelta(microseconds=1)
+MISFIRE_GRACE = timedelta(minutes=5)
+
+
+def make_trigger(call: Call, tz: Any, anchor: datetime) -> BaseTrigger:
+    """The APScheduler trigger for one `schedule:`; `every` counts from `anchor`."""
+    p = call.params
+    if p.cron is not None:
+        return cron_trigger(p.cron, tz)
+    if p.every is not None:
+        return IntervalTrigger(seconds=int(p.every.total_seconds()), start_date=anchor + p.every, timezone=tz)
+    return DateTrigger(run_date=p.at.replace(tzinfo=tz), timezone=tz)
+
+
+class Scheduler:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._anchor = engine.clock.now()
+        self._cursor = self._anchor
+        self._plan: list[tuple[Playbook, BaseTrigger]] = []
+        self._next: list[datetime | None] = []
+        self._aps: AsyncIOScheduler | None = None
+        self.reload()
+
+    def reload(self) -> None:
+        """Rebuild triggers from the engine's current playbooks (after a reload)."""
+        tz = self.engine.config.tz
+        self._plan = [
+            (pb, make_trigger(call, tz, self._anchor)) for pb, call in self.engine.playbooks.index.schedules()
+        ]
+        self._next = [trig.get_next_fire_time(None, self._cursor + _TICK) for _pb, trig in self._plan]
+        if self._aps is not None:
+            self._aps.remove_all_jobs()
+            self._add_jobs()
+
+    async def fire(self, playbook: Playbook, at: datetime) -> None:
+        """One due schedule: a tick for each room the playbook runs in."""
+        stamp = at.astimezone(self.engine.config.tz).strftime("%Y%m%dT%H%M%S")
+        for room in await self.engine.rooms_for(playbook):
+            tick = ScheduledTick(
+                id=f"tick:{playbook.id}:{stamp}:{room.id}", at=at, playbook_id=playbook.id, room=room
+            )
+            await self.engine.dispatch(tick)
+
+    def next_due(self) -> datetime | None:
+        due = [t for t in self._next if t is not None]
+        return min(due) if due else None
+
+    async def advance_to(self, until: datetime) -> int:
+        """Fire, in time order, every schedule due up to `until`; returns how many fired."""
+        fired = 0
+        clock = self.engine.clock
+        while (due := self.next_due()) is not None and due <= until:
+            if isinstance(clock, VirtualClock):
+                clock.set(due)
+            for i, (pb, trig) in enumerate(self._plan):
+                if self._next[i] == due:
+                    await self.fire(pb, due)
+                    fired += 1
+                    self._next[i] = trig.get_next_fire_time(due, due + _TICK)
+            await self.engine.settle()
+            self._cursor = due
+        if isinstance(clock, VirtualClock):
+            clock.set(max(until, clock.now()))
+        self._cursor = max(self._cursor, until)
+        return fired
+
+    # -- real time
+
+    def start(self) -> None:
+        """Hand the same triggers to APScheduler's AsyncIOScheduler (wall-clock mode)."""
+        self._aps = AsyncIOScheduler(timezone=self.engine.config.tz)
+        self._add_jobs()
+        self._aps.start()
+
+    def _add_jobs(self) -> None:
+        assert self._aps is not None
+        for pb, trig in self._plan:
+            self._aps.add_job(
+                self._job,
+                trigger=trig,
+                args=[pb.id, trig],
+                id=f"{pb.id}:{id(trig)}",
+                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
+                coalesce=True,
+            )
+
+    async def _job(self, playbook_id: str, trig: BaseTrigger) -> None:
+        playbook = self.engine.playbooks.get(playbook_id)
+        if playbook is None:
+            return
+        now = self.engine.clock.now()
+        # The scheduled moment, not "now": every process computes the same tick id.
+        at = trig.get_next_fire_time(None, now - MISFIRE_GRACE) or now
+        try:
+            await self.fire(playbook, min(at, now))
+        except Exception:
+            log.exception("schedule of playbook %s failed", playbook_id)
+
+    def shutdown(self) -> None:
+        if self._aps is not None and self._aps.running:
+            self._aps.shutdown(wait=False)
+        self._aps = None

@@ -1,0 +1,71 @@
+"""Everything that differs between SQLite and PostgreSQL lives here and only here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.dml import Insert
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite") and (":memory:" in url or url.endswith("://")):
+        # One shared connection, or every connection would see its own empty database.
+        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    return {}
+
+
+def configure(engine: AsyncEngine, *, synchronous: str = "NORMAL") -> None:
+    """SQLite: WAL, real BEGIN IMMEDIATE transactions (so SAVEPOINT works), busy timeout."""
+    if engine.dialect.name != "sqlite":
+        return
+    memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def writer_lock(engine: AsyncEngine) -> contextlib.AbstractAsyncContextManager[Any]:
+    """SQLite has one writer: serialise units in-process instead of failing with 'locked'."""
+    if engine.dialect.name == "sqlite":
+        return asyncio.Lock()
+    return contextlib.nullcontext()
+
+
+def _insert(conn: AsyncConnection, table: Table) -> Insert:
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def insert_ignore(conn: AsyncConnection, table: Table, values: Mapping[str, Any]) -> Insert:
+    """INSERT that does nothing when a unique key already exists (rowcount tells which)."""
+    return _insert(conn, table).values(**values).on_conflict_do_nothing()
+
+
+def upsert(
+    conn: AsyncConnection,
+    table: Table,
+    values: Mapping[str, Any],
+    keys: Sequence[str],
+    update: Mapping[str, Any],
+) -> Insert:
+    stmt = _insert(conn, table).values(**values)
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=dict(update))

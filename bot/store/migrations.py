@@ -1,0 +1,62 @@
+"""Schema versions. A new database gets today's tables; an older one is stepped up.
+
+To change a table: bump SCHEMA_VERSION and add a step (version -> function of a
+sync Connection) that moves an existing database there without losing rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sqlalchemy import Connection, inspect, select
+from sqlmodel import SQLModel
+
+from bot.store import tables
+
+SCHEMA_VERSION = 1
+STEPS: Mapping[int, Callable[[Connection], None]] = {}
+_KEY = "schema_version"
+
+
+class SchemaError(Exception):
+    pass
+
+
+def _version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table(tables.Setting.__tablename__):
+        return None
+    row = conn.execute(select(tables.Setting.value).where(tables.Setting.key == _KEY)).first()
+    return int(row[0]) if row else None
+
+
+def _set_version(conn: Connection, version: int) -> None:
+    table = tables.Setting.__table__
+    conn.execute(table.delete().where(table.c.key == _KEY))
+    conn.execute(table.insert().values(key=_KEY, value=str(version)))
+
+
+def migrate(
+    conn: Connection,
+    *,
+    latest: int = SCHEMA_VERSION,
+    steps: Mapping[int, Callable[[Connection], None]] = STEPS,
+) -> int:
+    """Bring the database to `latest`; returns the version it was at (0 when new)."""
+    current = _version(conn)
+    if current is None:
+        if inspect(conn).get_table_names():
+            raise SchemaError("the database has tables but no schema version: is it a Qunguan database?")
+        SQLModel.metadata.create_all(conn)
+        _set_version(conn, latest)
+        return 0
+    if current > latest:
+        raise SchemaError(
+            f"the database is at schema version {current}, newer than this Qunguan ({latest}); "
+            "upgrade Qunguan or use a backup"
+        )
+    for version in range(current + 1, latest + 1):
+        if version not in steps:
+            raise SchemaError(f"no migration step to schema version {version}")
+        steps[version](conn)
+        _set_version(conn, version)
+    return current

@@ -1,0 +1,106 @@
+"""Every table Qunguan keeps. Times are stored as UTC (SQLModel's UTCDateTime);
+local days are computed by the caller in config's timezone.
+
+Invariants live in the schema where a database can hold them: one check-in per
+member per local day, one `once:` use per period, one tag per name.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy.types import Date
+from sqlmodel import Field, SQLModel
+
+
+class Setting(SQLModel, table=True):
+    """Small persisted key/values: schema version, simulator clock offset, ..."""
+
+    __tablename__ = "settings"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Member(SQLModel, table=True):
+    __tablename__ = "members"
+    id: str = Field(primary_key=True)
+    name: str = ""
+    points: int = 0  # kept equal to the ledger sum in the same transaction
+    first_seen: datetime
+    last_active: datetime | None = Field(default=None, index=True)
+
+
+class Room(SQLModel, table=True):
+    __tablename__ = "rooms"
+    id: str = Field(primary_key=True)
+    topic: str = Field(default="", index=True)
+    first_seen: datetime
+    last_active: datetime | None = None
+
+
+class RoomMember(SQLModel, table=True):
+    __tablename__ = "room_members"
+    room_id: str = Field(primary_key=True)
+    member_id: str = Field(primary_key=True, index=True)
+    joined_at: datetime
+    left_at: datetime | None = None
+    inviter_id: str | None = None
+    active: bool = True
+
+
+class SeenEvent(SQLModel, table=True):
+    """Event ids already acted on: a redelivered event is dropped here."""
+
+    __tablename__ = "seen_events"
+    id: str = Field(primary_key=True)
+    at: datetime = Field(index=True)
+
+
+class PointsEntry(SQLModel, table=True):
+    """The append-only points ledger; members.points is its running sum."""
+
+    __tablename__ = "points_ledger"
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(index=True)
+    delta: int
+    balance: int
+    reason: str = ""
+    playbook_id: str = ""
+    at: datetime
+
+
+class Checkin(SQLModel, table=True):
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("member_id", "day", name="uq_checkin_member_day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str
+    day: date = Field(sa_column=Column(Date, nullable=False))
+    streak: int
+    points: int
+    at: datetime
+
+
+class OnceMark(SQLModel, table=True):
+    """One row per use of a `once:` condition; the key makes a second use fail."""
+
+    __tablename__ = "once_marks"
+    playbook_id: str = Field(primary_key=True)
+    scope_key: str = Field(primary_key=True)
+    period: str = Field(primary_key=True)
+    at: datetime
+
+
+class Cooldown(SQLModel, table=True):
+    __tablename__ = "cooldowns"
+    playbook_id: str = Field(primary_key=True)
+    scope_key: str = Field(primary_key=True)
+    last_at: datetime
+
+
+class MemberTag(SQLModel, table=True):
+    __tablename__ = "member_tags"
+    __table_args__ = (Index("ix_member_tags_tag", "tag"),)
+    member_id: str = Field(primary_key=True)
+    tag: str = Field(primary_key=True)
+    at: datetime

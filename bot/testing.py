@@ -1,0 +1,159 @@
+"""A whole bot in one process for tests and scenario files: memory connector,
+virtual clock, in-memory SQLite. Reads like chat: `await bot.say("u1", "签到", room="r1")`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert
+
+from bot.app import Bot
+from bot.clock import VirtualClock
+from bot.config import Config
+from bot.connectors.memory import MemoryConnector
+from bot.events import MemberJoined, MemberLeft, MemberRef, MessageEvent, Outgoing, RoomRef
+from bot.playbook.library import PlaybookSet, load_texts
+from bot.store import dialect
+from bot.store.activity import upsert_member, upsert_room
+from bot.store.tables import MemberTag, RoomMember
+
+
+class TestBot:
+    __test__ = False  # not a pytest class
+
+    def __init__(self, bot: Bot, connector: MemoryConnector, clock: VirtualClock) -> None:
+        self.bot = bot
+        self.connector = connector
+        self.clock = clock
+        self.members: dict[str, MemberRef] = {}
+        self.rooms: dict[str, RoomRef] = {}
+        self._ids = itertools.count(1)
+
+    @classmethod
+    async def create(
+        cls,
+        playbooks: PlaybookSet | dict[str, str],
+        *,
+        config: Config | None = None,
+        start: datetime | None = None,
+        database: str = ":memory:",
+    ) -> TestBot:
+        config = config or Config()
+        if isinstance(playbooks, dict):
+            playbooks = load_texts(playbooks, room_tags=config.all_room_tags)
+            if playbooks.problems:
+                raise ValueError("\n".join(str(p) for p in playbooks.problems))
+        start = start or datetime(2026, 11, 23, 9, 0, tzinfo=config.tz)
+        clock = VirtualClock(start)
+        connector = MemoryConnector()
+        bot = await Bot.create(
+            config, clock=clock, connector=connector, playbooks=playbooks, database=database
+        )
+        return cls(bot, connector, clock)
+
+    @property
+    def engine(self):
+        return self.bot.engine
+
+    @property
+    def sent(self) -> list[Outgoing]:
+        return self.connector.sent
+
+    def member(self, member_id: str, name: str | None = None) -> MemberRef:
+        if member_id not in self.members or name is not None:
+            self.members[member_id] = MemberRef(
+                member_id, name or self.members.get(member_id, MemberRef(member_id, member_id)).name
+            )
+        return self.members[member_id]
+
+    def room(self, room_id: str, topic: str | None = None) -> RoomRef:
+        if room_id not in self.rooms or topic is not None:
+            self.rooms[room_id] = RoomRef(room_id, topic or room_id)
+        return self.rooms[room_id]
+
+    async def seed(
+        self,
+        member_id: str,
+        *,
+        rooms: list[str] = (),
+        joined: datetime | None = None,  # type: ignore[assignment]
+        tags: list[str] = (),
+        friend: bool = True,  # type: ignore[assignment]
+    ) -> None:
+        """Put a member in place before the conversation starts (scenario `members:`)."""
+        at = joined or self.clock.now()
+        ref = self.member(member_id)
+        if not friend:
+            self.connector.not_friends.add(member_id)
+        async with self.bot.store.unit() as conn:
+            await upsert_member(conn, ref, at, active=joined is not None)
+            for room_id in rooms:
+                await upsert_room(conn, self.room(room_id), at)
+                row = {"room_id": room_id, "member_id": member_id, "joined_at": at, "active": True}
+                await conn.execute(dialect.insert_ignore(conn, RoomMember.__table__, row))
+            for tag in tags:
+                await conn.execute(insert(MemberTag.__table__).values(member_id=member_id, tag=tag, at=at))
+
+    async def add_room(self, room_id: str, topic: str) -> None:
+        async with self.bot.store.unit() as conn:
+            await upsert_room(conn, self.room(room_id, topic), self.clock.now())
+
+    def _event_id(self) -> str:
+        return f"test-{next(self._ids)}"
+
+    async def _deliver(self, event: object) -> list[Outgoing]:
+        before = len(self.sent)
+        await self.bot.engine.dispatch(event)  # type: ignore[arg-type]
+        await self.bot.engine.settle()
+        return self.sent[before:]
+
+    async def say(
+        self,
+        member_id: str,
+        text: str,
+        *,
+        room: str | None = None,
+        mentions: tuple[str, ...] = (),
+        event_id: str | None = None,
+    ) -> list[Outgoing]:
+        """A member speaks (in a room, or privately); returns what the bot sent in answer."""
+        event = MessageEvent(
+            id=event_id or self._event_id(),
+            at=self.clock.now(),
+            sender=self.member(member_id),
+            text=text,
+            room=self.room(room) if room else None,
+            mentions=tuple(mentions),
+        )
+        return await self._deliver(event)
+
+    async def join(self, member_id: str, room: str, *, by: str | None = None) -> list[Outgoing]:
+        event = MemberJoined(
+            id=self._event_id(),
+            at=self.clock.now(),
+            member=self.member(member_id),
+            room=self.room(room),
+            inviter=self.member(by) if by else None,
+        )
+        return await self._deliver(event)
+
+    async def leave(self, member_id: str, room: str, *, removed: bool = False) -> list[Outgoing]:
+        event = MemberLeft(
+            id=self._event_id(),
+            at=self.clock.now(),
+            member=self.member(member_id),
+            room=self.room(room),
+            removed=removed,
+        )
+        return await self._deliver(event)
+
+    async def advance(self, delta: timedelta) -> list[Outgoing]:
+        """Move virtual time; schedules due meanwhile fire in order."""
+        before = len(self.sent)
+        await self.bot.scheduler.advance_to(self.clock.now() + delta)
+        return self.sent[before:]
+
+    async def close(self) -> None:
+        await self.bot.close()

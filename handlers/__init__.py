@@ -1,0 +1,1 @@
+"""Abilities: what the bot can do. Each module registers its actions, conditions and fields."""

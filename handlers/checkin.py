@@ -1,0 +1,83 @@
+"""Daily check-in: once per local day (a unique key), streaks, streak bonuses."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from pydantic import Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.context import RunContext
+from bot.playbook.types import Params
+from bot.registry import action, member_field
+from bot.store.tables import Checkin
+from handlers.points import add_points
+
+_checkins = Checkin.__table__
+
+
+async def last_checkin(conn: AsyncConnection, member_id: str) -> tuple[date, int] | None:
+    row = (
+        await conn.execute(
+            select(_checkins.c.day, _checkins.c.streak)
+            .where(_checkins.c.member_id == member_id)
+            .order_by(_checkins.c.day.desc())
+            .limit(1)
+        )
+    ).first()
+    return (row.day, row.streak) if row else None
+
+
+@member_field("streak")
+async def member_streak(ctx: RunContext, member_id: str) -> int:
+    """The running streak: 0 once a whole local day has passed without a check-in."""
+    last = await last_checkin(ctx.conn, member_id)
+    today = ctx.local_now().date()
+    return last[1] if last and last[0] >= today - timedelta(days=1) else 0
+
+
+class CheckinParams(Params):
+    points: int = Field(5, ge=0)
+    bonus: dict[int, int] = {}
+    reason: str = "签到"
+    to: str = "member"
+
+    @field_validator("bonus")
+    @classmethod
+    def _days(cls, value: dict[int, int]) -> dict[int, int]:
+        if any(day < 1 for day in value):
+            raise ValueError("keys are streak days (1, 2, ...), like {7: 20, 30: 100}")
+        return value
+
+
+@action(
+    "checkin",
+    schema=CheckinParams,
+    member_directed=True,
+    sets={"checkin": frozenset({"streak", "points", "already"})},
+)
+async def checkin(ctx: RunContext, p: CheckinParams) -> None:
+    """Once per local day. `bonus` adds points on reaching a streak of exactly that many days."""
+    member = ctx.target(p.to)
+    today = ctx.local_now().date()
+    last = await last_checkin(ctx.conn, member.id)
+    if last and last[0] == today:
+        ctx.vars["checkin"] = {"already": True, "streak": last[1], "points": 0}
+        return
+    streak = last[1] + 1 if last and last[0] == today - timedelta(days=1) else 1
+    award = p.points + p.bonus.get(streak, 0)
+    try:
+        async with ctx.conn.begin_nested():
+            await ctx.conn.execute(
+                _checkins.insert().values(
+                    member_id=member.id, day=today, streak=streak, points=award, at=ctx.now()
+                )
+            )
+    except IntegrityError:  # another event checked this member in first, same day
+        ctx.vars["checkin"] = {"already": True, "streak": streak, "points": 0}
+        return
+    await add_points(ctx.conn, member.id, award, at=ctx.now(), reason=p.reason, playbook_id=ctx.playbook.id)
+    ctx.vars["checkin"] = {"already": False, "streak": streak, "points": award}
+    ctx.changed(member.id)

@@ -1,0 +1,75 @@
+"""Speaking: `reply`, `say` (to a room) and `dm` (private, friends only)."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import StrictBool
+from sqlalchemy import or_, select
+
+from bot.context import RunContext, RunError
+from bot.events import RoomRef
+from bot.playbook.types import Params, TextField
+from bot.registry import action
+from bot.store.tables import Room
+
+log = logging.getLogger("qunguan.messaging")
+
+
+class ReplyParams(Params):
+    text: TextField
+    mention: StrictBool = False
+
+
+@action("reply", schema=ReplyParams, primary="text")
+async def reply(ctx: RunContext, p: ReplyParams) -> None:
+    """Answer where the event happened; `mention: true` @-mentions the sender in a group."""
+    text = await ctx.render(p.text)
+    member = ctx.member
+    if ctx.room is not None:
+        ctx.send(text, room=ctx.room, mentions=(member,) if p.mention and member else ())
+    elif member is not None:
+        ctx.send(text, member=member)
+    else:
+        raise RunError("nowhere to reply: this event has no conversation")
+
+
+class SayParams(Params):
+    text: TextField
+    room: str | None = None
+
+
+async def find_room(ctx: RunContext, name: str) -> RoomRef | None:
+    table = Room.__table__
+    rows = await ctx.conn.execute(
+        select(table.c.id, table.c.topic).where(or_(table.c.id == name, table.c.topic == name)).limit(1)
+    )
+    row = rows.first()
+    return RoomRef(row.id, row.topic) if row else None
+
+
+@action("say", schema=SayParams, primary="text")
+async def say(ctx: RunContext, p: SayParams) -> None:
+    """Post to a room by topic or id (default: the current one)."""
+    room = ctx.room if p.room is None else await find_room(ctx, p.room)
+    if room is None:
+        raise RunError(f"no room '{p.room}' is known to the bot" if p.room else "this event has no room")
+    ctx.send(await ctx.render(p.text), room=room)
+
+
+class DmParams(Params):
+    text: TextField
+    to: str = "member"
+
+
+@action("dm", schema=DmParams, primary="text", member_directed=True)
+async def dm(ctx: RunContext, p: DmParams) -> None:
+    """Private message. WeChat only delivers to friends: otherwise @-mention in the room or skip."""
+    target = ctx.target(p.to)
+    text = await ctx.render(p.text)
+    if await ctx.engine.connector.is_friend(target.id):
+        ctx.send(text, member=target)
+    elif ctx.config.dm_fallback == "mention" and ctx.room is not None:
+        ctx.send(text, room=ctx.room, mentions=(target,))
+    else:
+        log.info("dm to %s skipped: not the bot's friend (playbook %s)", target.id, ctx.playbook.id)

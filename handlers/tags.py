@@ -1,0 +1,76 @@
+"""Member tags: `tag`, `untag`, the `tags` condition and `member.tags`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BeforeValidator, model_validator
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.conditions import as_list
+from bot.context import RunContext
+from bot.playbook.types import Params
+from bot.registry import action, condition, member_field
+from bot.store import dialect
+from bot.store.tables import MemberTag
+
+_tags = MemberTag.__table__
+Names = Annotated[list[str], BeforeValidator(as_list)]
+
+
+async def tags_of(conn: AsyncConnection, member_id: str) -> set[str]:
+    rows = await conn.execute(select(_tags.c.tag).where(_tags.c.member_id == member_id))
+    return {r.tag for r in rows}
+
+
+@member_field("tags")
+async def member_tags(ctx: RunContext, member_id: str) -> list[str]:
+    return sorted(await tags_of(ctx.conn, member_id))
+
+
+class TagParams(Params):
+    name: str
+    to: str = "member"
+
+
+@action("tag", schema=TagParams, primary="name", member_directed=True)
+async def tag(ctx: RunContext, p: TagParams) -> None:
+    """Give the member a tag (no-op if they have it)."""
+    member = ctx.target(p.to)
+    row = {"member_id": member.id, "tag": p.name, "at": ctx.now()}
+    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _tags, row))
+    ctx.changed(member.id)
+
+
+@action("untag", schema=TagParams, primary="name", member_directed=True)
+async def untag(ctx: RunContext, p: TagParams) -> None:
+    """Remove a tag from the member."""
+    member = ctx.target(p.to)
+    await ctx.conn.execute(delete(_tags).where(_tags.c.member_id == member.id, _tags.c.tag == p.name))
+    ctx.changed(member.id)
+
+
+class TagsCondition(Params):
+    any: Names | None = None
+    all: Names | None = None
+    none: Names | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> TagsCondition:
+        if self.any is None and self.all is None and self.none is None:
+            raise ValueError("'tags' needs any, all or none, like {any: [VIP]}")
+        return self
+
+
+@condition("tags", schema=TagsCondition, primary="any")
+async def has_tags(ctx: RunContext, p: TagsCondition) -> bool:
+    """The sender's tags: any of, all of, none of."""
+    if ctx.member is None:
+        return False
+    have = await tags_of(ctx.conn, ctx.member.id)
+    return (
+        (p.any is None or bool(have & set(p.any)))
+        and (p.all is None or set(p.all) <= have)
+        and (p.none is None or not have & set(p.none))
+    )
