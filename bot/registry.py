@@ -24,6 +24,7 @@ _NAME = re.compile(r"^[a-z][a-z_]*$")
 
 # Attributes every member view has; abilities add more with `member_field`.
 MEMBER: frozenset[str] = frozenset({"id", "name", "role"})
+# A loader gets (ctx, member_id); ctx has `.conn` and `.local_now()` (a RunContext or a probe).
 MemberLoader = Callable[[Any, str], Awaitable[Any]]
 
 

@@ -42,11 +42,14 @@ def make_trigger(call: Call, tz: Any, anchor: datetime) -> BaseTrigger:
 class Scheduler:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._anchor = engine.clock.now()
-        self._cursor = self._anchor
         self._plan: list[tuple[Playbook, BaseTrigger]] = []
         self._next: list[datetime | None] = []
         self._aps: AsyncIOScheduler | None = None
+        self.restart_from_now()
+
+    def restart_from_now(self) -> None:
+        """Count schedules from the clock's present (e.g. after the simulator restored its offset)."""
+        self._anchor = self._cursor = self.engine.clock.now()
         self.reload()
 
     def reload(self) -> None:
@@ -64,9 +67,7 @@ class Scheduler:
         """One due schedule: a tick for each room the playbook runs in."""
         stamp = at.astimezone(self.engine.config.tz).strftime("%Y%m%dT%H%M%S")
         for room in await self.engine.rooms_for(playbook):
-            tick = ScheduledTick(
-                id=f"tick:{playbook.id}:{stamp}:{room.id}", at=at, playbook_id=playbook.id, room=room
-            )
+            tick = ScheduledTick(id=f"tick:{playbook.id}:{stamp}:{room.id}", at=at, playbook_id=playbook.id, room=room)
             await self.engine.dispatch(tick)
 
     def next_due(self) -> datetime | None:

@@ -1,0 +1,176 @@
+"""The `qunguan` command: run, check, test, schema.
+
+Typer gives us typed options and --help for free; every error an operator can
+cause ends in a clear message and an exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.config import Config, load_config
+from bot.playbook.errors import Problem, ProblemsError
+from bot.playbook.library import SCENARIO_DIR, PlaybookSet, load_folder
+from bot.store import StoreError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Qunguan 群管: a chat-ops bot for WeChat groups, driven by YAML playbooks.",
+)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="config file (default: ./config.yaml; defaults if absent)")
+]
+PlaybooksOption = Annotated[
+    Path | None, typer.Option("--playbooks", "-p", help="playbooks folder (default: the one named in config)")
+]
+CONNECTORS = ("simulator",)
+
+
+def _echo_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+
+
+def _config(path: Path | None) -> Config:
+    try:
+        config, note = load_config(str(path) if path else None)
+    except ProblemsError as exc:
+        _echo_problems(exc.problems)
+        raise typer.Exit(2) from None
+    logging.getLogger("qunguan.cli").info(note)
+    return config
+
+
+def _playbooks(config: Config, folder: Path | None) -> tuple[Path, PlaybookSet]:
+    folder = folder or config.path(config.playbooks)
+    return folder, load_folder(folder, room_tags=config.all_room_tags or None)
+
+
+@app.command()
+def check(
+    path: Annotated[Path | None, typer.Argument(help="playbooks folder to check")] = None,
+    config: ConfigOption = None,
+    playbooks: PlaybooksOption = None,
+) -> None:
+    """Check playbooks and report every problem as path:line:col: message."""
+    cfg = _config(config)
+    folder, loaded = _playbooks(cfg, path or playbooks)
+    if loaded.problems:
+        _echo_problems(loaded.problems)
+        typer.echo(f"{len(loaded.problems)} problem(s) in {folder}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"OK: {len(loaded.playbooks)} playbook(s) in {folder}")
+
+
+def _scenario_home(paths: list[Path]) -> Path | None:
+    """The playbooks folder that scenario paths belong to (the parent of their `tests/`)."""
+    for path in paths:
+        resolved = path.resolve()
+        if resolved.is_dir() and (resolved / SCENARIO_DIR).is_dir():
+            return resolved
+        for parent in [resolved, *resolved.parents]:
+            if parent.name == SCENARIO_DIR:
+                return parent.parent
+    return None
+
+
+@app.command()
+def test(
+    paths: Annotated[list[Path] | None, typer.Argument(help="scenario files or folders (default: PLAYBOOKS/tests)")] = None,
+    config: ConfigOption = None,
+    playbooks: PlaybooksOption = None,
+) -> None:
+    """Run scenario files against the playbooks: one line per scenario, then a summary."""
+    from bot.scenario import Result, run_files, scenario_files
+
+    cfg = _config(config)
+    folder, loaded = _playbooks(cfg, playbooks or _scenario_home(paths or []))
+    if loaded.problems:
+        _echo_problems(loaded.problems)
+        typer.echo(f"{len(loaded.problems)} problem(s) in {folder}: fix them before testing", err=True)
+        raise typer.Exit(1)
+    targets = list(paths or [folder / SCENARIO_DIR])
+    missing = [p for p in targets if not p.exists()]
+    if missing:
+        typer.echo(f"not found: {', '.join(map(str, missing))}", err=True)
+        raise typer.Exit(2)
+    files = scenario_files(targets)
+    if not files:
+        typer.echo(f"no scenario files in {', '.join(map(str, targets))}", err=True)
+        raise typer.Exit(1)
+
+    def report(result: Result) -> None:
+        mark = typer.style("PASS", fg="green") if result.passed else typer.style("FAIL", fg="red")
+        typer.echo(f"{mark} {result.name}  ({result.path})")
+        for line in result.detail:
+            typer.echo(f"     {line}")
+
+    passed, failed, problems = asyncio.run(run_files(files, loaded, cfg, report))
+    for problem in problems:
+        typer.echo(f"{typer.style('FAIL', fg='red')} {problem}")
+    typer.echo(f"{passed} passed, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout")] = None,
+) -> None:
+    """Print the JSON Schema of playbooks, for editor autocompletion."""
+    from bot.playbook.schema import json_schema
+
+    text = json.dumps(json_schema(), ensure_ascii=False, indent=2)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {output}")
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    playbooks: PlaybooksOption = None,
+    connector: Annotated[str | None, typer.Option(help=f"connector: {', '.join(CONNECTORS)}")] = None,
+    database: Annotated[str | None, typer.Option(help="database file (default: from config)")] = None,
+) -> None:
+    """Run the bot (the local simulator unless config or --connector says otherwise)."""
+    cfg = _config(config)
+    name = connector or cfg.connector
+    if name not in CONNECTORS:
+        typer.echo(f"unknown connector '{name}'; available: {', '.join(CONNECTORS)}", err=True)
+        raise typer.Exit(2)
+    _setup_logging(cfg, interactive=name == "simulator")
+    folder, loaded = _playbooks(cfg, playbooks)
+    if loaded.problems:
+        _echo_problems(loaded.problems)
+        typer.echo(f"{len(loaded.problems)} problem(s): those playbooks are left out, the rest run", err=True)
+    from bot.connectors.simulator import run_simulator
+
+    try:
+        asyncio.run(run_simulator(cfg, loaded, database=database or cfg.database_path))
+    except StoreError as exc:
+        typer.echo(f"database error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+def _setup_logging(config: Config, *, interactive: bool) -> None:
+    """Logs are English for operators; in the simulator only warnings reach the terminal."""
+    level = logging.WARNING if interactive else getattr(logging, config.log_level)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    app()

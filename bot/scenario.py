@@ -1,0 +1,379 @@
+"""`qunguan test`: conversation scripts run against the real engine.
+
+Each scenario gets a fresh in-memory database and a virtual clock, so a script
+that says `advance: 1d` fires tomorrow's schedules in order without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, ConfigDict, StrictBool, model_validator
+from pydantic_core import PydanticCustomError
+
+from bot.clock import SystemClock
+from bot.conditions import as_list
+from bot.config import Config
+from bot.events import Outgoing, RoomRef
+from bot.playbook.errors import Location, Problem, Problems, did_you_mean
+from bot.playbook.library import PlaybookSet
+from bot.playbook.loader import Doc, read_yaml
+from bot.playbook.loader import Path as YamlPath
+from bot.playbook.types import Duration, LocalDateTime, Params, Regex
+from bot.playbook.validate import describe, validate_model
+from bot.registry import load_abilities
+from bot.testing import TestBot
+
+Names = Annotated[list[str], BeforeValidator(as_list)]
+
+
+def _text(value: object) -> object:
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+Said = Annotated[str, BeforeValidator(_text)]
+
+
+class RoomSpec(Params):
+    id: str
+    topic: str | None = None
+    tags: list[str] = []
+
+
+class MemberSpec(Params):
+    id: str
+    name: str | None = None
+    role: Literal["owner", "admin", "staff"] | None = None
+    friend: StrictBool = True
+    tags: list[str] = []
+    joined: LocalDateTime | None = None
+
+
+class Header(Params):
+    name: str
+    start: LocalDateTime | None = None
+    rooms: list[RoomSpec] = []
+    members: list[MemberSpec] = []
+    steps: list[Any]
+
+
+class JoinStep(Params):
+    member: str
+    room: str
+    by: str | None = None
+
+
+class LeaveStep(Params):
+    member: str
+    room: str
+    removed: StrictBool = False
+
+
+class SayStep(Params):
+    member: str
+    text: Said
+    room: str | None = None
+    mentions: Names = []
+
+
+class AdvanceStep(Params):
+    span: Duration
+
+
+class Filter(Params):
+    to: str | None = None
+    contains: Said | None = None
+    regex: Regex | None = None
+    mentions: Names = []
+
+    def matches(self, message: Outgoing) -> bool:
+        return (
+            (self.to is None or message.target_id == self.to)
+            and (self.contains is None or self.contains in message.text)
+            and (self.regex is None or self.regex.search(message.text) is not None)
+            and set(self.mentions) <= {m.id for m in message.mentions}
+        )
+
+    def describe(self) -> str:
+        parts = [f"to {self.to}" if self.to else "to anyone"]
+        if self.contains is not None:
+            parts.append(f"containing '{self.contains}'")
+        if self.regex is not None:
+            parts.append(f"matching /{self.regex.pattern}/")
+        if self.mentions:
+            parts.append(f"mentioning {', '.join(self.mentions)}")
+        return " ".join(parts)
+
+
+class CheckStep(Params):
+    """`check: {member: u1, points: 20, tags: [新人]}`: any `member.*` field an ability provides."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    member: str
+
+    @model_validator(mode="after")
+    def _fields(self) -> CheckStep:
+        fields = load_abilities().member_fields
+        extra = self.model_extra or {}
+        for key in extra:
+            if key not in fields:
+                raise PydanticCustomError(
+                    "check",
+                    "'check' cannot read '{key}'{hint}",
+                    {"key": key, "hint": did_you_mean(key, fields)},
+                )
+        if not extra:
+            raise PydanticCustomError(
+                "check", "'check' needs something to compare: {names}", {"names": ", ".join(sorted(fields))}
+            )
+        return self
+
+    @property
+    def expected(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+STEPS: dict[str, tuple[type[Params], str | None]] = {
+    "join": (JoinStep, None),
+    "leave": (LeaveStep, None),
+    "say": (SayStep, None),
+    "advance": (AdvanceStep, "span"),
+    "expect": (Filter, None),
+    "expect_none": (Filter, None),
+    "check": (CheckStep, None),
+}
+
+
+@dataclass
+class Step:
+    kind: str
+    params: Any
+    location: Location
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    header: Header
+    steps: list[Step]
+
+
+@dataclass
+class Result:
+    name: str
+    path: str
+    passed: bool
+    detail: list[str] = field(default_factory=list)
+
+
+def _parse_step(doc: Doc, path: YamlPath, item: object, problems: Problems) -> Step | None:
+    if not isinstance(item, dict) or len(item) != 1:
+        problems.add(doc.at(path), f"each step is a one-key mapping like '- say: {{...}}'; got {describe(item)}")
+        return None
+    kind, value = next(iter(item.items()))
+    if kind not in STEPS:
+        problems.add(doc.key_at((*path, kind)), f"unknown step '{kind}'{did_you_mean(kind, STEPS)}")
+        return None
+    schema, primary = STEPS[kind]
+    base = (*path, kind)
+    if isinstance(value, dict):
+        data, paths = value, {k: (*base, k) for k in value}
+    elif primary is not None:
+        data, paths = {primary: value}, {primary: base}
+    else:
+        problems.add(doc.at(base), f"'{kind}' takes a mapping, like '{kind}: {{member: u1, ...}}'")
+        return None
+    params = validate_model(doc, schema, data, problems, base=base, label=kind, field_paths=paths)
+    return None if params is None else Step(kind, params, doc.key_at(base))
+
+
+def parse_scenario(file: Path, display: str, problems: Problems) -> Scenario | None:
+    before = len(problems)
+    doc = read_yaml(str(file), display, problems)
+    if doc is None:
+        return None
+    if not isinstance(doc.data, dict):
+        problems.add(doc.at(()), f"a scenario is a mapping with name, rooms, members, steps; got {describe(doc.data)}")
+        return None
+    header = validate_model(doc, Header, doc.data, problems, base=(), label="scenario")
+    if not isinstance(header, Header):
+        return None
+    steps = [_parse_step(doc, ("steps", i), item, problems) for i, item in enumerate(header.steps)]
+    members = {m.id for m in header.members}
+    rooms = {r.id for r in header.rooms}
+    for i, step in enumerate(steps):
+        if step is None:
+            continue
+        p = step.params
+        for key, known, what in (
+            ("member", members, "members"),
+            ("room", rooms, "rooms"),
+            ("by", members, "members"),
+        ):
+            value = getattr(p, key, None)
+            if value is not None and value not in known:
+                problems.add(doc.at(("steps", i, step.kind, key)), f"'{value}' is not in this scenario's {what}")
+        for mentioned in getattr(p, "mentions", []) if step.kind == "say" else []:
+            if mentioned not in members:
+                problems.add(
+                    doc.at(("steps", i, step.kind, "mentions")),
+                    f"'{mentioned}' is not in this scenario's members",
+                )
+    if len(problems) > before:
+        return None
+    return Scenario(header.name, display, header, [s for s in steps if s is not None])
+
+
+def scenario_config(base: Config, scenario: Scenario) -> Config:
+    """The operator's config, with this scenario's staff roles and its rooms as the managed rooms."""
+    data = base.model_dump()
+    for role in ("owner", "admin", "staff"):
+        data["staff"][role] = list(data["staff"][role]) + [m.id for m in scenario.header.members if m.role == role]
+    rooms = []
+    for spec in scenario.header.rooms:
+        topic = spec.topic or spec.id
+        inherited = base.room_tags(RoomRef(spec.id, topic))
+        rooms.append({"id": spec.id, "topic": topic, "tags": sorted(set(spec.tags) | inherited)})
+    data["rooms"] = rooms
+    return Config.model_validate(data).with_base(base.path("."))
+
+
+def _show(message: Outgoing, consumed: bool) -> str:
+    mark = "✓" if consumed else " "
+    mentions = "".join(f"@{m.id} " for m in message.mentions)
+    text = message.text.replace("\n", "⏎")
+    if len(text) > 120:
+        text = text[:117] + "..."
+    return f"  {mark} → {message.target_id}: {mentions}{text}"
+
+
+class _ErrorLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record.getMessage())
+
+
+async def run_scenario(scenario: Scenario, playbooks: PlaybookSet, config: Config) -> Result:
+    config = scenario_config(config, scenario)
+    header = scenario.header
+    start = (header.start or SystemClock().now().astimezone(config.tz).replace(tzinfo=None)).replace(tzinfo=config.tz)
+    errors = _ErrorLog()
+    logger = logging.getLogger("qunguan")
+    logger.addHandler(errors)
+    bot = await TestBot.create(playbooks, config=config, start=start)
+    try:
+        for room in header.rooms:
+            await bot.add_room(room.id, room.topic or room.id)
+        for m in header.members:
+            bot.member(m.id, m.name or m.id)
+            joined = m.joined.replace(tzinfo=config.tz) if m.joined else None
+            await bot.seed(
+                m.id,
+                rooms=[r.id for r in header.rooms] if joined else [],
+                joined=joined,
+                tags=m.tags,
+                friend=m.friend,
+            )
+        consumed: set[int] = set()
+        for number, step in enumerate(scenario.steps, 1):
+            failure = await _step(bot, step, consumed)
+            if failure is None and errors.records:
+                failure = "a playbook failed while running: " + "; ".join(errors.records)
+            if failure is not None:
+                detail = [f"step {number} ({step.kind}) at {step.location}: {failure}", "  sent:"]
+                detail += [_show(m, i in consumed) for i, m in enumerate(bot.sent)] or ["    (nothing)"]
+                return Result(scenario.name, scenario.path, False, detail)
+        return Result(scenario.name, scenario.path, True)
+    finally:
+        logger.removeHandler(errors)
+        await bot.close()
+
+
+async def _step(bot: TestBot, step: Step, consumed: set[int]) -> str | None:
+    p = step.params
+    if step.kind == "join":
+        await bot.join(p.member, p.room, by=p.by)
+    elif step.kind == "leave":
+        await bot.leave(p.member, p.room, removed=p.removed)
+    elif step.kind == "say":
+        await bot.say(p.member, p.text, room=p.room, mentions=tuple(p.mentions))
+    elif step.kind == "advance":
+        await bot.advance(p.span)
+    elif step.kind in ("expect", "expect_none"):
+        hit = next((i for i, m in enumerate(bot.sent) if i not in consumed and p.matches(m)), None)
+        if step.kind == "expect":
+            if hit is None:
+                return f"expected a message {p.describe()}; none of the unconsumed messages matched"
+            consumed.add(hit)
+        elif hit is not None:
+            return f"expected no message {p.describe()}; got: {bot.sent[hit].text!r}"
+    elif step.kind == "check":
+        return await _check(bot, p)
+    return None
+
+
+class _Probe:
+    """What a member-field loader needs outside a playbook run: a connection and the local time."""
+
+    def __init__(self, conn: Any, bot: TestBot) -> None:
+        self.conn = conn
+        self._bot = bot
+
+    def local_now(self) -> datetime:
+        return self._bot.clock.now().astimezone(self._bot.bot.config.tz)
+
+
+async def _check(bot: TestBot, p: CheckStep) -> str | None:
+    fields = bot.engine.registry.member_fields
+    problems = []
+    async with bot.bot.store.unit() as conn:
+        probe = _Probe(conn, bot)
+        for key, expected in p.expected.items():
+            have = await fields[key](probe, p.member)
+            same = sorted(map(str, have)) == sorted(map(str, expected)) if isinstance(have, list) else have == expected
+            if not same:
+                problems.append(f"{p.member} has {key} {have!r}, expected {expected!r}")
+    return "; ".join(problems) or None
+
+
+def scenario_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for ext in ("*.yaml", "*.yml") for p in path.rglob(ext)))
+        else:
+            files.append(path)
+    return files
+
+
+def display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+async def run_files(
+    files: list[Path], playbooks: PlaybookSet, config: Config, report: Any
+) -> tuple[int, int, list[Problem]]:
+    """Run every scenario; `report(result)` is called for each. Returns passed, failed, file problems."""
+    passed = failed = 0
+    problems = Problems()
+    for file in files:
+        scenario = parse_scenario(file, display(file), problems)
+        if scenario is None:
+            failed += 1
+            continue
+        result = await run_scenario(scenario, playbooks, config)
+        report(result)
+        passed += result.passed
+        failed += not result.passed
+    return passed, failed, problems.sorted()
