@@ -34,9 +34,7 @@ class Bot:
         database: str | None = None,
     ) -> Bot:
         store = await Store.open(database or config.database_path)
-        engine = Engine(
-            config=config, store=store, clock=clock, outbox=Outbox(connector), playbooks=playbooks
-        )
+        engine = Engine(config=config, store=store, clock=clock, outbox=Outbox(connector), playbooks=playbooks)
         return cls(config, store, clock, connector, engine, Scheduler(engine))
 
     async def close(self) -> None:

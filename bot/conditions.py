@@ -107,9 +107,7 @@ async def cooldown(ctx: RunContext, p: CooldownParams) -> bool:
     now = ctx.now()
     renewed = await ctx.conn.execute(
         update(table)
-        .where(
-            table.c.playbook_id == ctx.playbook.id, table.c.scope_key == key, table.c.last_at <= now - p.span
-        )
+        .where(table.c.playbook_id == ctx.playbook.id, table.c.scope_key == key, table.c.last_at <= now - p.span)
         .values(last_at=now)
     )
     if renewed.rowcount == 1:

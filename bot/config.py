@@ -92,11 +92,7 @@ class Config(Params):
 
     @property
     def database_path(self) -> str:
-        return (
-            self.database
-            if self.database == ":memory:" or "://" in self.database
-            else str(self.path(self.database))
-        )
+        return self.database if self.database == ":memory:" or "://" in self.database else str(self.path(self.database))
 
     def role_of(self, member_id: str) -> str | None:
         """Role by WeChat id only: a display name never grants anything."""

@@ -40,9 +40,7 @@ class _Outcome:
 
 
 class Engine:
-    def __init__(
-        self, *, config: Config, store: Store, clock: Clock, outbox: Outbox, playbooks: PlaybookSet
-    ) -> None:
+    def __init__(self, *, config: Config, store: Store, clock: Clock, outbox: Outbox, playbooks: PlaybookSet) -> None:
         self.config = config
         self.store = store
         self.clock = clock
@@ -65,8 +63,7 @@ class Engine:
             return True
         tags = self.config.room_tags(room)
         return any(
-            (sel[4:] in tags) if sel.startswith("tag:") else sel in (room.id, room.topic)
-            for sel in playbook.rooms
+            (sel[4:] in tags) if sel.startswith("tag:") else sel in (room.id, room.topic) for sel in playbook.rooms
         )
 
     async def dispatch(self, event: Event) -> bool:

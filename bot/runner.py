@@ -57,9 +57,7 @@ async def run_steps(ctx: RunContext, steps: tuple[Step, ...]) -> None:
             await _call(ctx, step)
 
 
-async def run_until_wait(
-    ctx: RunContext, steps: tuple[Step, ...]
-) -> tuple[timedelta, tuple[Step, ...]] | None:
+async def run_until_wait(ctx: RunContext, steps: tuple[Step, ...]) -> tuple[timedelta, tuple[Step, ...]] | None:
     """Run top-level steps up to a `wait`; return the pause and the steps after it."""
     for i, step in enumerate(steps):
         if isinstance(step, Call) and step.name == "wait":

@@ -48,9 +48,7 @@ class TestBot:
         start = start or datetime(2026, 11, 23, 9, 0, tzinfo=config.tz)
         clock = VirtualClock(start)
         connector = MemoryConnector()
-        bot = await Bot.create(
-            config, clock=clock, connector=connector, playbooks=playbooks, database=database
-        )
+        bot = await Bot.create(config, clock=clock, connector=connector, playbooks=playbooks, database=database)
         return cls(bot, connector, clock)
 
     @property

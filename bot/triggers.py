@@ -91,8 +91,6 @@ CHAT = {
 
 trigger("message", schema=MessageTrigger, events=("message",), sets=CHAT)
 trigger("command", schema=CommandTrigger, events=("message",), sets=CHAT, primary="name")
-trigger(
-    "join", schema=Nothing, events=("join",), sets={"member": MEMBER, "room": CHAT["room"], "inviter": MEMBER}
-)
+trigger("join", schema=Nothing, events=("join",), sets={"member": MEMBER, "room": CHAT["room"], "inviter": MEMBER})
 trigger("leave", schema=Nothing, events=("leave",), sets={"member": MEMBER, "room": CHAT["room"]})
 trigger("schedule", schema=ScheduleTrigger, events=("schedule",), sets={"room": CHAT["room"]})

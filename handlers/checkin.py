@@ -71,9 +71,7 @@ async def checkin(ctx: RunContext, p: CheckinParams) -> None:
     try:
         async with ctx.conn.begin_nested():
             await ctx.conn.execute(
-                _checkins.insert().values(
-                    member_id=member.id, day=today, streak=streak, points=award, at=ctx.now()
-                )
+                _checkins.insert().values(member_id=member.id, day=today, streak=streak, points=award, at=ctx.now())
             )
     except IntegrityError:  # another event checked this member in first, same day
         ctx.vars["checkin"] = {"already": True, "streak": streak, "points": 0}

@@ -75,13 +75,7 @@ class TriggerIndex:
             pb = self.by_id.get(event.playbook_id)
             found = [] if pb is None or not pb.enabled else [Match(pb, pb.triggers[0])]
         else:
-            kind = (
-                "join"
-                if isinstance(event, MemberJoined)
-                else "leave"
-                if isinstance(event, MemberLeft)
-                else ""
-            )
+            kind = "join" if isinstance(event, MemberJoined) else "leave" if isinstance(event, MemberLeft) else ""
             found = [Match(pb, trig) for pb, trig in self.by_event.get(kind, ())]
         seen: set[str] = set()
         unique = []

@@ -40,9 +40,7 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def load_folder(
-    folder: Path, *, registry: Registry | None = None, room_tags: set[str] | None = None
-) -> PlaybookSet:
+def load_folder(folder: Path, *, registry: Registry | None = None, room_tags: set[str] | None = None) -> PlaybookSet:
     """Load every playbook; a broken file is left out and its problems listed, others load."""
     problems = Problems()
     if not folder.is_dir():
