@@ -46,7 +46,9 @@ class Spec:
 
     @property
     def summary(self) -> str:
-        return inspect.getdoc(self.func) or inspect.getdoc(self.schema) or ""
+        """The handler's docstring, else the schema's own (never one inherited from a base model)."""
+        own = self.schema.__dict__.get("__doc__")
+        return inspect.getdoc(self.func) or (inspect.cleandoc(own) if own else "")
 
 
 class Registry:

@@ -1,0 +1,256 @@
+"""JSON Schema of a playbook file, so editors complete and check playbooks as operators type.
+
+Everything comes from the registry: each trigger, condition and action adds one
+list-item schema built from its pydantic model, so a new handler shows up here
+without this file changing. The schema is draft-07, which the YAML language
+server (VS Code's YAML extension) supports best.
+
+It mirrors `bot/playbook/model.py` but leans permissive: `qunguan check` stays
+the judge, and an editor should never flag a playbook that loads. So where a
+model's validators accept more than its field types say (`role: staff` for
+`role: [staff]`), the schema accepts that too, and rules JSON Schema cannot say
+(exactly one of text/keywords/regex, `else` last) are left to the loader.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
+from bot.playbook.model import _ID, TOP_KEYS
+from bot.registry import Registry, Spec, load_abilities
+
+DRAFT = "http://json-schema.org/draft-07/schema#"
+KINDS = ("trigger", "condition", "action")
+CHOOSE = "choose"  # structural: handled by model.py before any registered action
+
+Schema = dict[str, Any]
+
+
+class _InputSchema(GenerateJsonSchema):
+    """Schemas of what a playbook may write, rather than of the values validators produce."""
+
+    def function_before_schema(self, schema: core_schema.BeforeValidatorFunctionSchema) -> JsonSchemaValue:
+        return self._one_or_list(schema, super().function_before_schema(schema))
+
+    def function_wrap_schema(self, schema: core_schema.WrapValidatorFunctionSchema) -> JsonSchemaValue:
+        return self._one_or_list(schema, super().function_wrap_schema(schema))
+
+    @staticmethod
+    def _one_or_list(schema: Any, result: JsonSchemaValue) -> JsonSchemaValue:
+        # A validator in front of a list is the playbooks' `as_list` idiom: one item stands for a
+        # list of one. A validator that declares its input (json_schema_input_type) is taken at its word.
+        if schema.get("json_schema_input_schema") is None and result.get("type") == "array":
+            items = result.get("items")
+            if isinstance(items, dict):
+                return {"anyOf": [copy.deepcopy(items), result]}
+        return result
+
+    def handle_invalid_for_json_schema(self, schema: Any, error_info: str) -> JsonSchemaValue:
+        return {}  # a Python-only type (arbitrary_types_allowed): anything goes, the loader judges
+
+
+def _summary(spec: Spec) -> str:
+    # Spec.summary ends in inspect.getdoc(schema), which inherits a base class's docstring (`join`
+    # would read "Base of every YAML-facing model"): only a handler's or model's own docstring counts.
+    own = [obj.__doc__ for obj in (spec.func, spec.schema) if obj is not None and obj.__doc__]
+    return spec.summary if own else ""
+
+
+def _draft7(node: Any) -> Any:
+    """Pydantic writes 2020-12: spell the few keywords that differ as draft-07 does."""
+    if isinstance(node, list):
+        return [_draft7(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _draft7(value) for key, value in node.items()}
+    if "prefixItems" in out:  # tuples
+        rest = out.pop("items", None)
+        out["items"] = out.pop("prefixItems")
+        if rest is not None:
+            out["additionalItems"] = rest
+    if "$ref" in out and len(out) > 1:  # draft-07 ignores keywords beside $ref
+        out = {"allOf": [{"$ref": out.pop("$ref")}], **out}
+    if "default" in out and out["default"] is None:  # editors would complete `between: null`
+        del out["default"]
+    return out
+
+
+def _field_key(model: type[BaseModel], name: str) -> str:
+    info = model.model_fields[name]
+    alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
+    return alias or name
+
+
+def _model_schema(spec: Spec, definitions: Schema) -> Schema:
+    """The options mapping of one ability; the models it nests go to `definitions`, renamed."""
+    prefix = f"{spec.kind}.{spec.name}."
+    raw = spec.schema.model_json_schema(
+        by_alias=True,
+        ref_template="#/definitions/" + prefix + "{model}",
+        schema_generator=_InputSchema,
+        mode="validation",
+    )
+    for name, sub in raw.pop("$defs", {}).items():
+        definitions[prefix + name] = _draft7(sub)
+    options = _draft7(raw)
+    ref = options.get("$ref")
+    if ref is not None and "properties" not in options:  # a self-referencing model comes as a $ref
+        options = copy.deepcopy(definitions[ref.rsplit("/", 1)[-1]])
+    options.pop("title", None)  # the class name means nothing to an operator
+    return options
+
+
+def _item(spec: Spec, names: set[str], definitions: Schema) -> Schema:
+    """`- NAME: VALUE` plus option keys beside NAME, as model.py's `_Builder.call` reads an item."""
+    options = _model_schema(spec, definitions)
+    summary = _summary(spec)
+    props: Schema = options.get("properties", {})
+    required: list[str] = list(options.get("required", []))
+    primary = _field_key(spec.schema, spec.primary) if spec.primary is not None else None
+    # A required option may come beside NAME instead of inside its mapping, so there only the
+    # primary stays required (it cannot come beside NAME: it is NAME's shorthand value).
+    if required:
+        kept = [key for key in required if key == primary]
+        if kept:
+            options["required"] = kept
+        else:
+            options.pop("required")
+
+    value: list[Schema] = []
+    if primary is not None and primary in props:
+        shorthand = copy.deepcopy(props[primary])
+        shorthand.pop("title", None)
+        value.append(shorthand)
+    value.append(options)
+    if primary not in required:  # `- join:` / `- stop:` with nothing after them
+        value.append({"type": "null"})
+    head: Schema = {"anyOf": value}
+    if summary:
+        head["description"] = summary
+
+    # Options beside NAME: never the primary (that is NAME's value) and never a key that is itself
+    # an ability of the same kind (model.py would read `- checkin: {}` + `points: 5` as two actions).
+    siblings = {
+        key: copy.deepcopy(schema)
+        for key, schema in props.items()
+        if key != primary and key not in names and not (spec.kind == "action" and key == CHOOSE)
+    }
+    item: Schema = {
+        "title": spec.name,  # editors show it in hovers and completion lists
+        "type": "object",
+        "properties": {spec.name: head, **siblings},
+        "required": [spec.name],
+        "additionalProperties": False,
+    }
+    if summary:
+        item["description"] = summary
+    return item
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/definitions/{name}"}
+
+
+def _one_of(refs: list[Schema]) -> Schema:
+    return {"oneOf": refs} if refs else {"not": {}}
+
+
+def _list_of(name: str, *, empty: bool) -> Schema:
+    """A list of items, or one item on its own (model.py accepts a bare mapping); maybe nothing."""
+    choices: list[Schema] = [_ref(name), {"type": "array", "items": _ref(name)}]
+    if not empty:
+        choices[1]["minItems"] = 1
+    else:
+        choices.append({"type": "null"})
+    return {"anyOf": choices}
+
+
+def _structure(definitions: Schema) -> None:
+    """`choose`: branches of `if` + `do`, then an optional last `else`."""
+    definitions["choose.branch"] = {
+        "type": "object",
+        "description": "Run `do` when every condition of `if` holds; the first branch that holds wins.",
+        "properties": {"if": _ref("conditions"), "do": _ref("actions")},
+        "required": ["if", "do"],
+        "additionalProperties": False,
+    }
+    definitions["choose.else"] = {
+        "type": "object",
+        "description": "The last branch: run when no branch above held.",
+        "properties": {"else": _ref("actions")},
+        "required": ["else"],
+        "additionalProperties": False,
+    }
+    definitions[CHOOSE] = {
+        "type": "object",
+        "description": "Branch: a list of `- if: [...]` with `do: [...]`, and last `- else: [...]`.",
+        "properties": {
+            CHOOSE: {
+                "type": "array",
+                "minItems": 1,
+                "items": {"anyOf": [_ref("choose.branch"), _ref("choose.else")]},
+            }
+        },
+        "required": [CHOOSE],
+        "additionalProperties": False,
+    }
+
+
+def json_schema(registry: Registry | None = None) -> dict[str, Any]:
+    """The JSON Schema (draft-07) of one playbook file, for `# yaml-language-server: $schema=...`."""
+    registry = registry or load_abilities()
+    definitions: Schema = {}
+    tables = {"trigger": registry.triggers, "condition": registry.conditions, "action": registry.actions}
+    for kind in KINDS:
+        table = tables[kind]
+        refs: list[Schema] = []
+        for name in sorted(table):
+            if kind == "action" and name == CHOOSE:
+                continue  # model.py reads `choose` as structure, never as this action
+            definitions[f"{kind}.{name}"] = _item(table[name], set(table), definitions)
+            refs.append(_ref(f"{kind}.{name}"))
+        if kind == "action":
+            refs.append(_ref(CHOOSE))
+        definitions[kind] = _one_of(refs)
+    definitions["triggers"] = _list_of("trigger", empty=False)
+    definitions["conditions"] = _list_of("condition", empty=True)
+    definitions["actions"] = _list_of("action", empty=True)
+    _structure(definitions)
+
+    text: Schema = {"type": ["string", "number"]}
+    top: dict[str, Schema] = {
+        "id": {
+            "type": "string",
+            "pattern": _ID.pattern,
+            "description": "Short unique id: lower-case letters, digits and '-', like daily-checkin.",
+        },
+        "name": {**text, "description": "A title for people; defaults to the id."},
+        "description": {**text, "description": "What this playbook is for."},
+        "enabled": {"type": "boolean", "default": True, "description": "false switches the playbook off."},
+        "rooms": {
+            "description": "Room topics, room ids or tag:NAME it applies to; default: every managed room.",
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": ["string", "integer"]}},
+            ],
+        },
+        "when": {**_ref("triggers"), "description": "What starts this playbook (any one trigger)."},
+        "if": {**_ref("conditions"), "description": "Conditions that must all hold."},
+        "do": {**_ref("actions"), "description": "What the bot does, in order."},
+    }
+    return {
+        "$schema": DRAFT,
+        "title": "Qunguan playbook",
+        "description": "One playbook: `id`, what starts it (`when`), conditions (`if`) and actions (`do`).",
+        "type": "object",
+        # A top-level key model.py knows but this file does not is let through, not refused.
+        "properties": {key: _draft7(top.get(key, {})) for key in TOP_KEYS},
+        "required": ["id", "when", "do"],
+        "additionalProperties": False,
+        "definitions": definitions,
+    }
