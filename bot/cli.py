@@ -85,7 +85,9 @@ def _scenario_home(paths: list[Path]) -> Path | None:
 
 @app.command()
 def test(
-    paths: Annotated[list[Path] | None, typer.Argument(help="scenario files or folders (default: PLAYBOOKS/tests)")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="scenario files or folders (default: PLAYBOOKS/tests)")
+    ] = None,
     config: ConfigOption = None,
     playbooks: PlaybooksOption = None,
 ) -> None:
@@ -152,6 +154,7 @@ def run(
         raise typer.Exit(2)
     _setup_logging(cfg, interactive=name == "simulator")
     folder, loaded = _playbooks(cfg, playbooks)
+    logging.getLogger("qunguan.cli").info("%d playbook(s) from %s", len(loaded.playbooks), folder)
     if loaded.problems:
         _echo_problems(loaded.problems)
         typer.echo(f"{len(loaded.problems)} problem(s): those playbooks are left out, the rest run", err=True)
