@@ -361,3 +361,9 @@ def test_a_registry_with_nested_models_and_aliases_accepts(custom: Draft7Validat
 )
 def test_a_registry_with_nested_models_and_aliases_refuses(custom: Draft7Validator, do: str) -> None:
     assert schema_errors(custom, parse(playbook(do=do))) != []
+
+
+def test_the_committed_schema_file_is_current() -> None:
+    """Shipped playbooks point editors at qunguan.schema.json; regenerate with `qunguan schema -o ...`."""
+    committed = json.loads((ROOT / "qunguan.schema.json").read_text("utf-8"))
+    assert committed == json.loads(json.dumps(json_schema(), ensure_ascii=False))
