@@ -58,10 +58,16 @@ class Scheduler:
         self._plan = [
             (pb, make_trigger(call, tz, self._anchor)) for pb, call in self.engine.playbooks.index.schedules()
         ]
-        self._next = [trig.get_next_fire_time(None, self._cursor + _TICK) for _pb, trig in self._plan]
+        self._next = [self._first_after(trig, self._cursor) for _pb, trig in self._plan]
         if self._aps is not None:
             self._aps.remove_all_jobs()
             self._add_jobs()
+
+    @staticmethod
+    def _first_after(trig: BaseTrigger, moment: datetime) -> datetime | None:
+        # A DateTrigger answers its run date whatever `now` is: an `at` already past never fires.
+        due = trig.get_next_fire_time(None, moment + _TICK)
+        return due if due is not None and due > moment else None
 
     async def fire(self, playbook: Playbook, at: datetime) -> None:
         """One due schedule: a tick for each room the playbook runs in."""
@@ -79,8 +85,8 @@ class Scheduler:
         fired = 0
         clock = self.engine.clock
         while (due := self.next_due()) is not None and due <= until:
-            if isinstance(clock, VirtualClock):
-                clock.set(due)
+            if isinstance(clock, VirtualClock) and due > clock.now():
+                clock.set(due)  # a `wait:` of an earlier tick may already have moved past it
             for i, (pb, trig) in enumerate(self._plan):
                 if self._next[i] == due:
                     await self.fire(pb, due)
@@ -118,10 +124,14 @@ class Scheduler:
         if playbook is None:
             return
         now = self.engine.clock.now()
-        # The scheduled moment, not "now": every process computes the same tick id.
-        at = trig.get_next_fire_time(None, now - MISFIRE_GRACE) or now
+        # The scheduled moment, not "now": every process computes the same tick id. It is the
+        # latest fire time up to now (APScheduler does not tell the job which run this is).
+        at = None
+        due = self._first_after(trig, now - MISFIRE_GRACE)
+        while due is not None and due <= now:
+            at, due = due, trig.get_next_fire_time(due, due + _TICK)
         try:
-            await self.fire(playbook, min(at, now))
+            await self.fire(playbook, at or now)
         except Exception:
             log.exception("schedule of playbook %s failed", playbook_id)
 

@@ -5,6 +5,7 @@ virtual clock, in-memory SQLite. Reads like chat: `await bot.say("u1", "签到",
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert
@@ -30,6 +31,7 @@ class TestBot:
         self.members: dict[str, MemberRef] = {}
         self.rooms: dict[str, RoomRef] = {}
         self._ids = itertools.count(1)
+        self._run = uuid.uuid4().hex[:12]
 
     @classmethod
     async def create(
@@ -99,7 +101,8 @@ class TestBot:
             await upsert_room(conn, self.room(room_id, topic), self.clock.now())
 
     def _event_id(self) -> str:
-        return f"test-{next(self._ids)}"
+        """Unique across TestBots, so a bot reopened on the same database file sees new events."""
+        return f"test-{self._run}-{next(self._ids)}"
 
     async def _deliver(self, event: object) -> list[Outgoing]:
         before = len(self.sent)

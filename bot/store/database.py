@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.store import dialect
@@ -46,7 +47,9 @@ class Store:
             raise StoreError(str(exc)) from exc
         except Exception as exc:
             await engine.dispose()
-            raise StoreError(f"cannot open database {path}: {exc}") from exc
+            # The driver's own words, without SQLAlchemy's statement and help link.
+            detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+            raise StoreError(f"cannot open database {path}: {detail}") from exc
         return store
 
     @asynccontextmanager

@@ -54,9 +54,11 @@ def migrate(
             f"the database is at schema version {current}, newer than this Qunguan ({latest}); "
             "upgrade Qunguan or use a backup"
         )
-    for version in range(current + 1, latest + 1):
-        if version not in steps:
-            raise SchemaError(f"no migration step to schema version {version}")
+    pending = range(current + 1, latest + 1)
+    missing = [v for v in pending if v not in steps]
+    if missing:  # before any step runs: never leave a database half-way
+        raise SchemaError(f"no migration step to schema version {missing[0]}")
+    for version in pending:
         steps[version](conn)
         _set_version(conn, version)
     return current
