@@ -128,17 +128,14 @@ class _Builder:
             key = next(iter(item))
             if key in RESERVED[kind]:
                 what = RESERVED[kind][key]
-                self.error(
-                    (*path, key), f"{kind} '{key}' ({what}) is not available in this version", key=True
-                )
+                self.error((*path, key), f"{kind} '{key}' ({what}) is not available in this version", key=True)
             else:
                 self.error((*path, key), f"unknown {kind} '{key}'{did_you_mean(key, table)}", key=True)
             return None
         if len(names) > 1:
             self.error(
                 (*path, names[1]),
-                f"one {kind} per list item: '{names[0]}' and '{names[1]}' share one; "
-                "start a new '- ' item for each",
+                f"one {kind} per list item: '{names[0]}' and '{names[1]}' share one; start a new '- ' item for each",
                 key=True,
             )
             return None
@@ -323,9 +320,7 @@ def build_playbook(
     data = doc.data
     b = _Builder(doc, registry, problems, room_tags)
     if data is None:
-        problems.add(
-            Location(doc.path, 1, 1), "file is empty: a playbook needs at least 'id', 'when' and 'do'"
-        )
+        problems.add(Location(doc.path, 1, 1), "file is empty: a playbook needs at least 'id', 'when' and 'do'")
         return None
     if not isinstance(data, dict):
         b.error((), f"a playbook is a mapping of keys (id, when, do, ...); got {describe(data)}")
@@ -349,8 +344,7 @@ def build_playbook(
     elif not isinstance(pid, str) or not _ID.match(pid):
         b.error(
             ("id",),
-            "'id' must be lower-case letters, digits and '-', starting with a letter or digit; "
-            f"got {describe(pid)}",
+            f"'id' must be lower-case letters, digits and '-', starting with a letter or digit; got {describe(pid)}",
         )
     for key in ("name", "description"):
         if key in data and not isinstance(data[key], (str, int, float)):
@@ -362,9 +356,7 @@ def build_playbook(
     if isinstance(rooms, str):
         rooms = [rooms]
     if not isinstance(rooms, list) or not all(isinstance(r, (str, int)) for r in rooms):
-        b.error(
-            ("rooms",), f"'rooms' must be a list of room topics, room ids or tag:NAME; got {describe(rooms)}"
-        )
+        b.error(("rooms",), f"'rooms' must be a list of room topics, room ids or tag:NAME; got {describe(rooms)}")
         rooms = []
     rooms = [str(r) for r in rooms]
     for i, room in enumerate(rooms):

@@ -27,9 +27,7 @@ _DURATION = re.compile(r"^(?:\d+[smhdw])+$")
 def parse_duration(value: object) -> timedelta:
     text = str(value).strip().lower()
     if isinstance(value, bool) or not _DURATION.match(text):
-        raise PydanticCustomError(
-            "duration", "must be a duration like 30s, 10m, 2h, 1d; got '{got}'", {"got": value}
-        )
+        raise PydanticCustomError("duration", "must be a duration like 30s, 10m, 2h, 1d; got '{got}'", {"got": value})
     seconds = sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhdw])", text))
     if seconds <= 0:
         raise PydanticCustomError("duration", "must be longer than 0s; got '{got}'", {"got": value})
@@ -141,8 +139,7 @@ def _cron(value: object) -> str:
     if len(text.split()) != 5:
         raise PydanticCustomError(
             "cron",
-            "must be a cron line of 5 fields (minute hour day month weekday), "
-            "like '0 20 * * WED'; got '{got}'",
+            "must be a cron line of 5 fields (minute hour day month weekday), like '0 20 * * WED'; got '{got}'",
             {"got": value},
         )
     try:
@@ -176,9 +173,7 @@ Duration = Annotated[
 ]
 LocalTime = Annotated[time, BeforeValidator(_time), _schema(type="string", pattern=r"^\d{1,2}:\d{2}$")]
 Weekday = Annotated[int, BeforeValidator(_weekday), _schema(type="string", enum=list(WEEKDAYS))]
-LocalDateTime = Annotated[
-    datetime, BeforeValidator(_datetime), _schema(type="string", examples=["2026-12-12 20:00"])
-]
+LocalDateTime = Annotated[datetime, BeforeValidator(_datetime), _schema(type="string", examples=["2026-12-12 20:00"])]
 TextField = Annotated[Text, BeforeValidator(_text), _schema(type="string")]
 ExprField = Annotated[Expr, BeforeValidator(_expr), _schema(type="string")]
 Regex = Annotated[re.Pattern[str], BeforeValidator(_regex), _schema(type="string", format="regex")]
