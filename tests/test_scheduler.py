@@ -156,26 +156,38 @@ async def test_cron_weekdays_one_to_five_are_monday_to_friday() -> None:
     assert texts(sent) == ["work Mon", "work Tue", "work Wed", "work Thu", "work Fri"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/playbook/types.py cron_trigger maps 0->sun before APScheduler, so the standard range 0-4 "
-    "(Sun..Thu) becomes sun-thu, which APScheduler rejects (sun is 6)",
-)
 def test_cron_weekday_range_starting_at_sunday_is_sunday_to_thursday() -> None:
     trigger = cron_trigger("0 9 * * 0-4", TZ)
-    days = [t.strftime("%a") for t in fire_times(trigger, MONDAY - timedelta(days=1), MONDAY + timedelta(days=6))]
+    days = [
+        t.strftime("%a") for t in fire_times(trigger, MONDAY - timedelta(days=1), MONDAY + timedelta(days=5, hours=23))
+    ]
     assert days == ["Sun", "Mon", "Tue", "Wed", "Thu"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/playbook/types.py cron_trigger rewrites every number of the weekday field, so the step in "
-    "'*/2' becomes '*/tue' and a valid cron line is rejected",
-)
 def test_cron_weekday_step_is_every_other_day_from_sunday() -> None:
     trigger = cron_trigger("0 9 * * */2", TZ)
-    days = [t.strftime("%a") for t in fire_times(trigger, MONDAY - timedelta(days=1), MONDAY + timedelta(days=6))]
+    days = [
+        t.strftime("%a") for t in fire_times(trigger, MONDAY - timedelta(days=1), MONDAY + timedelta(days=5, hours=23))
+    ]
     assert days == ["Sun", "Tue", "Thu", "Sat"]
+
+
+def test_cron_weekday_range_may_end_at_sunday_by_name() -> None:
+    trigger = cron_trigger("0 9 * * FRI-SUN", TZ)
+    days = [t.strftime("%a") for t in fire_times(trigger, MONDAY, MONDAY + timedelta(days=7))]
+    assert days == ["Fri", "Sat", "Sun"]
+
+
+def test_cron_with_a_day_and_a_weekday_fires_on_either_as_standard_cron_does() -> None:
+    trigger = cron_trigger("0 9 1 * MON", TZ)
+    dates = [t.strftime("%m-%d %a") for t in fire_times(trigger, MONDAY, MONDAY + timedelta(days=14))]
+    assert dates == ["11-23 Mon", "11-30 Mon", "12-01 Tue", "12-07 Mon"]
+
+
+@pytest.mark.parametrize("line", ["0 9 * * 8", "0 9 * * 5-1", "0 9 * * */0", "0 9 * * funday"])
+def test_a_bad_weekday_field_is_refused(line: str) -> None:
+    with pytest.raises(ValueError, match="weekday"):
+        cron_trigger(line, TZ)
 
 
 # -- every, at

@@ -240,7 +240,7 @@ GAPS = {
     "text",
     [
         *VALID.values(),
-        *(pytest.param(text, marks=pytest.mark.xfail(reason="types.py")) for text in GAPS.values()),
+        *GAPS.values(),
     ],
     ids=[*VALID, *GAPS],
 )

@@ -6,6 +6,8 @@ import re
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
@@ -115,23 +117,57 @@ def _regex(value: object) -> re.Pattern[str]:
         ) from None
 
 
-_CRON_DOW_NUMBERS = {
-    "0": "sun",
-    "1": "mon",
-    "2": "tue",
-    "3": "wed",
-    "4": "thu",
-    "5": "fri",
-    "6": "sat",
-    "7": "sun",
-}
+_CRON_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
-def cron_trigger(spec: str, timezone: Any) -> CronTrigger:
-    """Standard 5-field cron. APScheduler 3 reads weekday 0 as Monday; cron means Sunday."""
+def _cron_day(token: str) -> int:
+    """A cron weekday (0-7 or a name) as 0=Sunday..6=Saturday."""
+    token = token.lower()
+    if token in _CRON_DAY_NAMES:
+        return _CRON_DAY_NAMES.index(token)
+    if token.isdigit() and int(token) <= 7:
+        return int(token) % 7
+    raise ValueError(f"weekday '{token}' is not 0-7 or sun..sat")
+
+
+def _cron_weekdays(field: str) -> str:
+    """Expand the weekday field into APScheduler day names: APScheduler reads 0 as Monday, cron as Sunday."""
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for item in field.split(","):
+        span, _, step_text = item.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        if step_text and step is None:
+            raise ValueError(f"weekday step '{step_text}' is not a positive number")
+        if span == "*":
+            first, last = 0, 6
+        elif "-" in span:
+            low, high = span.split("-", 1)
+            first, last = _cron_day(low), _cron_day(high)
+            if last == 0 and first > 0:
+                last = 7
+            if last < first:
+                raise ValueError(f"weekday range '{span}' runs backwards")
+        else:
+            first = last = _cron_day(span)
+            if step:
+                last = 6
+        days.update(d % 7 for d in range(first, last + 1, step or 1))
+    return ",".join(_CRON_DAY_NAMES[d] for d in sorted(days))
+
+
+def cron_trigger(spec: str, timezone: Any) -> BaseTrigger:
+    """Standard 5-field cron: weekdays count from Sunday, and a restricted day and weekday mean either one."""
     minute, hour, day, month, dow = spec.split()
-    dow = re.sub(r"\d+", lambda m: _CRON_DOW_NUMBERS.get(m[0], m[0]), dow)
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=dow, timezone=timezone)
+    dow = _cron_weekdays(dow)
+
+    def cron(day: str, dow: str) -> CronTrigger:
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=dow, timezone=timezone)
+
+    if day != "*" and dow != "*":
+        return OrTrigger([cron(day, "*"), cron("*", dow)])
+    return cron(day, dow)
 
 
 def _cron(value: object) -> str:
@@ -165,16 +201,27 @@ def _schema(**schema: Any) -> WithJsonSchema:
     return WithJsonSchema(schema)
 
 
+def _any_case(word: str) -> str:
+    """A JSON Schema regex for `word` in any letter case (ECMA regexes have no inline flags)."""
+    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+_WEEKDAY_PATTERN = "^({}|(周|星期|礼拜)[{}])$".format(
+    "|".join(_any_case(w) for w in (*_FULL_WEEKDAYS, *WEEKDAYS)), "".join(_ZH_WEEKDAYS)
+)
+
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(lambda v: f"{int(v.total_seconds())}s"),
-    _schema(type="string", pattern=r"^(\d+[smhdw])+$", examples=["30s", "10m", "2h", "1d"]),
+    _schema(type="string", pattern=r"^\s*(\d+[smhdwSMHDW])+\s*$", examples=["30s", "10m", "2h", "1d"]),
 ]
 LocalTime = Annotated[time, BeforeValidator(_time), _schema(type="string", pattern=r"^\d{1,2}:\d{2}$")]
-Weekday = Annotated[int, BeforeValidator(_weekday), _schema(type="string", enum=list(WEEKDAYS))]
+Weekday = Annotated[
+    int, BeforeValidator(_weekday), _schema(type="string", pattern=_WEEKDAY_PATTERN, examples=[*WEEKDAYS, "周一"])
+]
 LocalDateTime = Annotated[datetime, BeforeValidator(_datetime), _schema(type="string", examples=["2026-12-12 20:00"])]
-TextField = Annotated[Text, BeforeValidator(_text), _schema(type="string")]
+TextField = Annotated[Text, BeforeValidator(_text), _schema(type=["string", "number"])]
 ExprField = Annotated[Expr, BeforeValidator(_expr), _schema(type="string")]
 Regex = Annotated[re.Pattern[str], BeforeValidator(_regex), _schema(type="string", format="regex")]
 Cron = Annotated[str, BeforeValidator(_cron), _schema(type="string", examples=["0 20 * * WED"])]
