@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 import textwrap
 from pathlib import Path
 from typing import Any, Literal
 
+import contract_examples
 import pytest
 from jsonschema import Draft7Validator
 from pydantic import BaseModel, Field
@@ -21,7 +21,6 @@ from bot.playbook.types import Duration, Params, TextField
 from bot.registry import Registry, Spec, load_abilities
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ROOT.parent / "shared" / "PLAYBOOKS.md"
 SHIPPED = playbook_files(ROOT / "playbooks")
 
 
@@ -62,43 +61,13 @@ def test_shipped_playbook_validates(validator: Draft7Validator, path: Path) -> N
     assert schema_errors(validator, parse(text, str(path))) == []
 
 
-def _contract_examples() -> list[str]:
-    if not CONTRACT.is_file():
-        return []
-    blocks = re.findall(r"```yaml\n(.*?)```", CONTRACT.read_text("utf-8"), re.S)
-    return [b for b in blocks if re.search(r"^id:", b, re.M)]
-
-
-def _uses_only_registered(data: Any, registry: Registry) -> bool:
-    tables = {"when": registry.triggers, "if": registry.conditions, "do": registry.actions}
-
-    def items(value: Any) -> list[Any]:
-        return value if isinstance(value, list) else [] if value is None else [value]
-
-    def known(key: str, value: Any) -> bool:
-        for item in items(value):
-            if not isinstance(item, dict):
-                return False
-            if key == "do" and "choose" in item:
-                for branch in item["choose"]:
-                    if not all(known(k, v) for k, v in branch.items() if k in ("if", "do")):
-                        return False
-                    if "else" in branch and not known("do", branch["else"]):
-                        return False
-            elif not set(item) & set(tables[key]):
-                return False
-        return True
-
-    return set(data) <= set(TOP_KEYS) and all(known(k, data.get(k)) for k in tables)
-
-
 def test_contract_examples_that_this_version_can_run_validate(validator: Draft7Validator) -> None:
-    examples = _contract_examples()
+    examples = contract_examples.playbooks()
     if not examples:
-        pytest.skip(f"{CONTRACT} is not here")
+        pytest.skip(f"{contract_examples.CONTRACT} is not here")
     registry = load_abilities()
     runnable = [(text, parse(text)) for text in examples]
-    runnable = [(text, data) for text, data in runnable if _uses_only_registered(data, registry)]
+    runnable = [(text, data) for text, data in runnable if contract_examples.uses_only_registered(data, registry)]
     assert runnable, "no example of the contract uses only registered abilities"
     for text, data in runnable:
         assert loader_problems(text) == [], data["id"]

@@ -1,0 +1,50 @@
+"""The YAML examples of the language contract (../shared/PLAYBOOKS.md), for the tests that hold us to them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from bot.playbook.model import TOP_KEYS
+from bot.registry import Registry
+
+CONTRACT = Path(__file__).resolve().parent.parent.parent / "shared" / "PLAYBOOKS.md"
+
+
+def blocks() -> list[str]:
+    if not CONTRACT.is_file():
+        return []
+    return re.findall(r"```yaml\n(.*?)```", CONTRACT.read_text("utf-8"), re.S)
+
+
+def playbooks() -> list[str]:
+    return [b for b in blocks() if re.search(r"^id:", b, re.M)]
+
+
+def scenarios() -> list[str]:
+    return [b for b in blocks() if re.search(r"^steps:", b, re.M)]
+
+
+def uses_only_registered(data: Any, registry: Registry) -> bool:
+    """Whether a parsed playbook needs only abilities this version has (later issues add the others)."""
+    tables = {"when": registry.triggers, "if": registry.conditions, "do": registry.actions}
+
+    def items(value: Any) -> list[Any]:
+        return value if isinstance(value, list) else [] if value is None else [value]
+
+    def known(key: str, value: Any) -> bool:
+        for item in items(value):
+            if not isinstance(item, dict):
+                return False
+            if key == "do" and "choose" in item:
+                for branch in item["choose"]:
+                    if not all(known(k, v) for k, v in branch.items() if k in ("if", "do")):
+                        return False
+                    if "else" in branch and not known("do", branch["else"]):
+                        return False
+            elif not set(item) & set(tables[key]):
+                return False
+        return True
+
+    return set(data) <= set(TOP_KEYS) and all(known(k, data.get(k)) for k in tables)
