@@ -36,6 +36,8 @@ StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", _STRICT_BOOL, list(
 StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
 StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
 StrictLoader.add_implicit_resolver("tag:yaml.org,2002:null", _NULL, ["~", "n", "N", ""])
+# Recognised only so the builder can refuse `<<` with a clear message instead of "unknown key '<<'".
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
 
 
 @dataclass
@@ -77,6 +79,9 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.MappingNode)
+        if _is_unquoted_template(node):
+            self.problems.add(_loc(self.doc.path, node.start_mark), _QUOTE_TEMPLATE)
+            return {}
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -93,29 +98,119 @@ class _Builder:
                 self.problems.add(_loc(self.doc.path, key_node.start_mark), "empty key")
                 continue
             if key in out:
-                self.problems.add(_loc(self.doc.path, key_node.start_mark), f"duplicate key '{key}'")
+                first = self.doc.keys[(*path, key)]
+                self.problems.add(
+                    _loc(self.doc.path, key_node.start_mark),
+                    f"duplicate key '{key}' (already on line {first.line}); keep one",
+                )
                 continue
             self.doc.keys[(*path, key)] = _loc(self.doc.path, key_node.start_mark)
             out[key] = self.build(value_node, (*path, key))
         return out
 
 
+_QUOTE_TEMPLATE = "a text that starts with '{{' must be in quotes, like \"{{ member.name }} 你好\""
+
+
+def _is_unquoted_template(node: yaml.MappingNode) -> bool:
+    """`reply: {{ member.name }}` unquoted reads as a mapping whose key is a mapping: say so plainly."""
+    if not node.flow_style or not node.value:
+        return False
+    key = node.value[0][0]
+    return isinstance(key, yaml.MappingNode) and key.start_mark.index == node.start_mark.index + 1
+
+
+def _position(text: str, index: int, path: str) -> Location:
+    before = text[:index]
+    return Location(path, before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1)
+
+
+def _starts_unquoted_template(text: str, mark: yaml.Mark) -> int | None:
+    """Column (0-based) of an unquoted '{{' value on the mark's line, if there is one."""
+    lines = text.splitlines()
+    if mark.line >= len(lines):
+        return None
+    match = re.search(r"(?:^|:\s|-\s)\s*(\{\{)", lines[mark.line][: mark.column])
+    return match.start(1) if match else None
+
+
+_FLOW = {"sequence": ("list", "[", "]"), "mapping": ("mapping", "{", "}")}
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, path: str) -> tuple[Location, str]:
+    """PyYAML's parser vocabulary ('<block end>', 'simple key') in the words an operator uses."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    context = exc.context or ""
+    mark = exc.problem_mark or exc.context_mark
+    where = _loc(path, mark) if mark else Location(path, 1, 1)
+    ctx_where = _loc(path, exc.context_mark) if exc.context_mark else where
+    if "'\\t'" in problem:
+        return where, "a tab character: indent with spaces only"
+    found = re.match(r"found character '(.)' that cannot start any token", problem)
+    if found:
+        return where, f"a text that starts with '{found[1]}' must be in quotes"
+    if "quoted scalar" in context and "end of stream" in problem:
+        return ctx_where, "this quoted text is never closed: add the closing quote"
+    escape = re.match(r"found unknown escape character '(.+)'", problem)
+    if escape and mark:
+        return Location(path, mark.line + 1, mark.column), (
+            f"'\\{escape[1]}' is not an escape inside double quotes: "
+            "use single quotes for texts with backslashes, like regex: '^\\d+$'"
+        )
+    if problem.startswith("expected <block end>"):
+        column = _starts_unquoted_template(text, mark) if mark else None
+        if mark and column is not None:
+            return Location(path, mark.line + 1, column + 1), _QUOTE_TEMPLATE
+        if "'<scalar>'" in problem:
+            return where, "unexpected text after a quoted or bracketed value: put the whole text in quotes"
+        return where, "wrong indentation: this line does not line up with the lines above it"
+    if problem == "could not find expected ':'":
+        return ctx_where, "this line needs a ':' after its key (like 'key: value'), or is indented wrongly"
+    if problem == "mapping values are not allowed here":
+        return where, "unexpected ': ' here: put a text containing ': ' in quotes, or fix the indentation"
+    if "but found '<stream end>'" in problem:
+        return where, "the file ends too early: a '[', '{' or quote is not closed"
+    closer = re.match(r"expected ',' or '[\]}]', but got", problem)
+    flow = re.search(r"flow (sequence|mapping)", context)
+    if closer and flow and exc.context_mark:
+        what, opener, close = _FLOW[flow[1]]
+        return where, (
+            f"the {what} '{opener}' on line {exc.context_mark.line + 1} is not closed with '{close}' "
+            "(or a ',' is missing between its items)"
+        )
+    alias = re.match(r"found undefined alias '(.+)'", problem)
+    if alias:
+        return where, f"'*{alias[1]}' names no '&{alias[1]}' anchor; a text that starts with '*' must be in quotes"
+    if problem == "but found another document":
+        return where, "a second document starts here: one playbook per file"
+    if context and exc.context_mark and exc.context_mark is not mark:
+        return where, f"{problem} ({context} on line {exc.context_mark.line + 1})"
+    return where, problem
+
+
 def parse_yaml(text: str, path: str, problems: Problems) -> Doc | None:
     """Parse one YAML document; syntax errors go to `problems` and give None."""
-    loader = StrictLoader(text)
+    loader: StrictLoader | None = None
     try:
+        loader = StrictLoader(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = _loc(path, mark) if mark else Location(path, 1, 1)
-        what = exc.problem or exc.context or "invalid YAML"
-        problems.add(where, f"YAML syntax error: {what}")
+        where, what = _syntax_problem(exc, text, path)
+        problems.add(where, what if what == _QUOTE_TEMPLATE else f"YAML syntax error: {what}")
+        return None
+    except yaml.reader.ReaderError as exc:
+        problems.add(
+            _position(text, exc.position, path),
+            f"the file contains an invisible control character (U+{exc.character:04X}) that YAML does not allow; "
+            "delete it",
+        )
         return None
     except yaml.YAMLError as exc:
         problems.add(Location(path, 1, 1), f"YAML error: {exc}")
         return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     doc = Doc(path, None)
     if node is None:
         return doc
@@ -130,7 +225,7 @@ def read_yaml(file: str, display: str, problems: Problems) -> Doc | None:
         with open(file, encoding="utf-8-sig") as fh:
             text = fh.read()
     except UnicodeDecodeError:
-        problems.add(Location(display, 1, 1), "file is not UTF-8 text")
+        problems.add(Location(display, 1, 1), "file is not UTF-8 text: save it with UTF-8 encoding")
         return None
     except OSError as exc:
         problems.add(Location(display, 1, 1), f"cannot read file: {exc.strerror}")

@@ -208,7 +208,8 @@ class _Builder:
 
     # -- do: actions, with `choose` as the one structural action
 
-    def steps(self, path: Path, items: Any) -> tuple[Step, ...]:
+    def steps(self, path: Path, items: Any, *, nested: bool = False) -> tuple[Step, ...]:
+        """Actions of a `do` list; `nested` is true inside `choose`, where `wait` cannot pause the run."""
         if items is None:
             return ()
         if isinstance(items, dict):
@@ -222,6 +223,15 @@ class _Builder:
                 step: Step | None = self.choose((*path, i), item)
             else:
                 step = self.call((*path, i), item, "action")
+            if nested and isinstance(step, Call) and step.name == "wait":
+                # The engine pauses a run only between top-level steps (each part is its own transaction).
+                self.error(
+                    (*path, i, "wait"),
+                    "'wait' works only directly in the playbook's 'do' list, not inside 'choose'; "
+                    "move it out, or use a 'schedule' for a later follow-up",
+                    key=True,
+                )
+                step = None
             if step is not None:
                 out.append(step)
         return tuple(out)
@@ -255,22 +265,28 @@ class _Builder:
                 for k in branch:
                     if k != "else":
                         self.error((*bpath, k), f"unknown key '{k}' beside 'else'", key=True)
-                otherwise = self.steps((*bpath, "else"), branch["else"])
+                otherwise = self.steps((*bpath, "else"), branch["else"], nested=True)
                 continue
-            for k in branch:
-                if k not in ("if", "do"):
-                    self.error(
-                        (*bpath, k),
-                        f"unknown key '{k}' in a 'choose' branch{did_you_mean(k, ['if', 'do', 'else'])}",
-                        key=True,
-                    )
+            unknown = [k for k in branch if k not in ("if", "do")]
+            for k in unknown:
+                hint = did_you_mean(k, ["if", "do", "else"]) or "; a branch has 'if' and 'do', or is '- else: [...]'"
+                self.error((*bpath, k), f"unknown key '{k}' in a 'choose' branch{hint}", key=True)
             if "if" not in branch or "do" not in branch:
-                self.error(bpath, "a 'choose' branch needs both 'if' and 'do'")
+                if unknown:  # a misspelt 'if' or 'do' (or 'then'): its own message says what to write
+                    continue
+                if "do" not in branch:
+                    self.error(bpath, "this 'choose' branch has 'if' but no 'do': add 'do: [...]' with its actions")
+                else:
+                    self.error(
+                        bpath,
+                        "this 'choose' branch has 'do' but no 'if': add 'if: [...]', or make it the last branch "
+                        "as '- else: [...]'",
+                    )
                 continue
             branches.append(
                 Branch(
                     self.calls((*bpath, "if"), branch["if"], "condition"),
-                    self.steps((*bpath, "do"), branch["do"]),
+                    self.steps((*bpath, "do"), branch["do"], nested=True),
                 )
             )
         return Choose(tuple(branches), otherwise, self.doc.key_at(base))
@@ -337,7 +353,8 @@ def build_playbook(
         elif key in RESERVED["top"]:
             b.error((key,), f"'{key}' ({RESERVED['top'][key]}) is not available in this version", key=True)
         else:
-            b.error((key,), f"unknown key '{key}'{did_you_mean(key, TOP_KEYS)}", key=True)
+            hint = did_you_mean(key, TOP_KEYS) or f"; a playbook's keys are {', '.join(TOP_KEYS)}"
+            b.error((key,), f"unknown key '{key}'{hint}", key=True)
     pid = data.get("id")
     if pid is None:
         b.error((), "missing 'id': give the playbook a short id like 'daily-checkin'")
@@ -367,7 +384,7 @@ def build_playbook(
                 ("rooms", i),
                 f"unknown room tag '{tag}'{did_you_mean(tag, room_tags)}; config.yaml tags: {known}",
             )
-    if "when" not in data:
+    if "when" not in data and "on" not in data:  # 'on' already got its own hint
         b.error((), "missing 'when': say what starts this playbook, e.g. 'when: [{message: {text: 签到}}]'")
     if "do" not in data:
         b.error((), "missing 'do': list what the bot should do")

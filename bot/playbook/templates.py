@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, meta, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.playbook.errors import did_you_mean
@@ -27,6 +27,31 @@ ENV = SandboxedEnvironment(
 Scope = Mapping[str, frozenset[str] | None]
 
 _MARKERS = ("{{", "{%", "{#")
+
+
+# Jinja's parser words for what an operator types.
+_TOKENS = {"'end of print statement'": "'}}'", "'end of statement block'": "'%}'", "'end of template'": "the end"}
+
+
+def _plain_syntax_error(exc: TemplateSyntaxError, *, expression: bool = False) -> TemplateSyntaxError:
+    """The same error, worded for someone who writes `{{ member.name }}`, not for a Jinja developer."""
+    message = exc.message or "invalid template"
+    if expression and message == "chunk after expression":
+        message = "more text after a complete expression (compare with '==', combine with 'and' / 'or')"
+    elif expression and message.startswith("unexpected 'end of template'"):
+        message = "it ends too early (something is missing at its end)"
+    elif message.startswith("unexpected end of template, expected 'end of print statement'"):
+        message = "'{{' is not closed with '}}'"
+    elif message.startswith("unexpected end of template, expected 'end of statement block'"):
+        message = "'{%' is not closed with '%}'"
+    elif message == "Missing end of comment tag":
+        message = "'{#' is not closed with '#}'"
+    elif message.startswith("unexpected '}'"):
+        message = "unexpected '}': close '{{' with '}}'"
+    else:
+        for token, plain in _TOKENS.items():
+            message = message.replace(token, plain)
+    return TemplateSyntaxError(message, exc.lineno, exc.name, exc.filename)
 
 
 class RenderError(Exception):
@@ -76,9 +101,12 @@ class Text:
         self._template: Any = None
         self.refs: frozenset[tuple[str, str | None]] = frozenset()
         if any(m in source for m in _MARKERS):
-            ast = ENV.parse(source)  # raises TemplateSyntaxError
+            try:
+                ast = ENV.parse(source)
+                self._template = ENV.from_string(ast)
+            except TemplateSyntaxError as exc:
+                raise _plain_syntax_error(exc) from None
             self.refs = _refs(ast)
-            self._template = ENV.from_string(ast)
 
     def render(self, variables: Mapping[str, Any]) -> str:
         if self._template is None:
@@ -101,9 +129,13 @@ class Expr:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        ast = ENV.parse("{{ (" + source + ") }}")  # raises TemplateSyntaxError
+        try:
+            # Compiled first: its errors speak of the source as written, not of the wrapper parsed below.
+            self._compiled = ENV.compile_expression(source, undefined_to_none=False)
+            ast = ENV.parse("{{ (" + source + ") }}")
+        except TemplateSyntaxError as exc:
+            raise _plain_syntax_error(exc, expression=True) from None
         self.refs = _refs(ast)
-        self._compiled = ENV.compile_expression(source, undefined_to_none=False)
 
     def evaluate(self, variables: Mapping[str, Any]) -> bool:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -63,12 +64,20 @@ def _message(err: Mapping[str, Any], label: str, model: type[BaseModel]) -> str:
     names = [p for p in loc if isinstance(p, str)]
     name = names[-1] if names else label
     ctx = err.get("ctx") or {}
+    key_of = None
+    if loc and loc[-1] == "[key]":  # a mapping key of the wrong type, e.g. `bonus: {a: 5}`
+        names = [p for p in loc[:-2] if isinstance(p, str)]
+        key_of = names[-1] if names else label
     if kind == "missing":
         owner = names[-2] if len(names) > 1 else label
         return f"'{owner}' needs '{name}'"
     if kind == "extra_forbidden":
         owner = names[-2] if len(names) > 1 else label
-        return f"unknown key '{name}' in '{owner}'{did_you_mean(name, _fields_at(model, loc[:-1]))}"
+        fields = _fields_at(model, loc[:-1])
+        hint = did_you_mean(name, fields)
+        if not hint:
+            hint = f"; '{owner}' takes " + (", ".join(fields) if fields else f"no options: write '{owner}: {{}}'")
+        return f"unknown key '{name}' in '{owner}'{hint}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         text = "must be a whole number"
     elif kind in ("float_type", "float_parsing"):
@@ -82,7 +91,9 @@ def _message(err: Mapping[str, Any], label: str, model: type[BaseModel]) -> str:
     elif kind in ("dict_type", "model_type", "model_attributes_type"):
         text = "must be a mapping of options"
     elif kind == "literal_error":
-        text = f"must be {ctx.get('expected')}"
+        expected = str(ctx.get("expected"))
+        hint = did_you_mean(err.get("input"), re.findall(r"'([^']*)'", expected))
+        return f"'{name}' must be {expected}; got {got}{hint}"
     elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         sign = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
         limit = next(iter(ctx.values()), "?")
@@ -93,6 +104,8 @@ def _message(err: Mapping[str, Any], label: str, model: type[BaseModel]) -> str:
         msg = str(err.get("msg", "is not valid"))
         msg = msg.removeprefix("Value error, ")
         return f"'{name}' {msg}" if not msg.startswith("'") else msg
+    if key_of is not None:
+        return f"a key of '{key_of}' {text}; got {got}"
     return f"'{name}' {text}; got {got}"
 
 
@@ -120,8 +133,14 @@ def validate_model(
                 yaml_path = base + loc
                 err_label = label
             message = _message(err, label, model)
-            if loc and loc[0] in paths and paths[loc[0]] == base and len(loc) == 1:
+            if loc and loc[0] in paths and paths[loc[0]] == base:
+                # The short form (`role: [staf]`) never names its field ('roles'): use the word written.
                 message = message.replace(f"'{loc[0]}'", f"'{err_label}'", 1)
-            where = doc.key_at(yaml_path) if err["type"] == "extra_forbidden" else doc.at(yaml_path)
+            if err["type"] == "extra_forbidden":
+                where = doc.key_at(yaml_path)
+            elif loc and loc[-1] == "[key]":
+                where = doc.key_at(yaml_path[:-1])
+            else:
+                where = doc.at(yaml_path)
             problems.add(where, message)
         return None
