@@ -15,8 +15,17 @@ from bot.store import dialect
 from bot.store.tables import Cooldown, OnceMark
 
 
+def as_text(value: object) -> object:
+    """A YAML number where text is meant (`text: 666`, `tag: 618`) is the digits as written."""
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
 def as_list(value: object) -> object:
-    return [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value
+    """One item or a list of them; numbers become text."""
+    if isinstance(value, list):
+        return [as_text(item) for item in value]
+    value = as_text(value)
+    return [value] if isinstance(value, str) else value
 
 
 Role = Literal["owner", "admin", "staff", "member"]
@@ -50,14 +59,21 @@ class TimeParams(Params):
 @condition("time", schema=TimeParams)
 async def time_window(ctx: RunContext, p: TimeParams) -> bool:
     """Local time inside `between` (which may cross midnight) and on one of `weekdays`."""
+    # A window that crosses midnight belongs to the day it starts on: with `weekdays: [fri]`,
+    # `between: ["22:00", "02:00"]` is Friday night, so Saturday 01:00 is inside and Friday 01:00 is not.
     now = ctx.local_now()
-    if p.weekdays is not None and now.weekday() not in p.weekdays:
-        return False
-    if p.between is None:
-        return True
-    start, end = p.between
-    current = now.time().replace(tzinfo=None)
-    return start <= current < end if start <= end else current >= start or current < end
+    day = now.weekday()
+    if p.between is not None:
+        start, end = p.between
+        current = now.time().replace(tzinfo=None)
+        if start <= end:
+            if not start <= current < end:
+                return False
+        elif current < end:
+            day = (day - 1) % 7  # the small hours of the night that started yesterday
+        elif current < start:
+            return False
+    return p.weekdays is None or day in p.weekdays
 
 
 class OnceParams(Params):

@@ -28,6 +28,11 @@ class RunError(Exception):
     """An action cannot do what it was asked; the run stops and is rolled back."""
 
 
+class SkipAction(Exception):
+    """This action does not apply to this event (e.g. `to: inviter` on a join nobody invited):
+    the action is skipped and logged, the rest of the run goes on."""
+
+
 class RunContext:
     def __init__(
         self,
@@ -82,17 +87,17 @@ class RunContext:
         return self.members.get("member")
 
     def target(self, name: str = "member") -> MemberRef:
-        """The member a member-directed action acts on (`to:`); a clear error if absent."""
+        """The member a member-directed action acts on (`to:`); the action is skipped if absent."""
         ref = self.members.get(name)
         if ref is None:
-            raise RunError(f"this event has no {name}")
+            raise SkipAction(f"this event has no {name}")
         return ref
 
-    def changed(self, member_id: str) -> None:
-        """A member's stored state changed: reload derived fields on next use."""
+    def changed(self, member_id: str | None = None) -> None:
+        """A member's stored state changed (None: anyone's may have): reload derived fields on next use."""
         for name in MEMBER_VARS:
             view = self.vars.get(name)
-            if view is not None and view["id"] == member_id:
+            if view is not None and member_id in (None, view["id"]):
                 self.vars[name] = {k: view[k] for k in ("id", "name", "role")}
 
     # -- texts

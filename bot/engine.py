@@ -139,6 +139,7 @@ class Engine:
                 ctx.conn = conn
                 ctx.outgoing = []
                 ctx.vars["now"] = ctx.local_now()
+                ctx.changed()  # other events may have changed points, tags, ... during the pause
                 outcome = await self._run(ctx, steps, check=False)
             await self.outbox.deliver(ctx.outgoing)
             if outcome.pause is None:

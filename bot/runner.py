@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
-from bot.context import RunContext
+from bot.context import RunContext, SkipAction
 from bot.playbook.errors import Location
 from bot.playbook.model import Call, Choose, Step
+
+log = logging.getLogger("qunguan.engine")
 
 
 class StopRun(Exception):
@@ -31,6 +34,11 @@ async def _call(ctx: RunContext, call: Call) -> object:
         return await call.spec.func(ctx, call.params)
     except (StopRun, StepFailed):
         raise
+    except SkipAction as skip:
+        log.info(
+            "playbook %s (%s): %s skipped at %s: %s", ctx.playbook.id, ctx.playbook.path, call.name, call.location, skip
+        )
+        return None
     except Exception as exc:
         raise StepFailed(call.location, call.name, exc) from exc
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Executable, Row, insert
 
 from bot.app import Bot
 from bot.clock import VirtualClock
@@ -52,6 +55,23 @@ class TestBot:
         connector = MemoryConnector()
         bot = await Bot.create(config, clock=clock, connector=connector, playbooks=playbooks, database=database)
         return cls(bot, connector, clock)
+
+    @classmethod
+    @asynccontextmanager
+    async def running(
+        cls,
+        playbooks: PlaybookSet | dict[str, str],
+        *,
+        config: Config | None = None,
+        start: datetime | None = None,
+        database: str = ":memory:",
+    ) -> AsyncIterator[TestBot]:
+        """`async with TestBot.running({...}) as bot:` — created, then closed whatever the test did."""
+        bot = await cls.create(playbooks, config=config, start=start, database=database)
+        try:
+            yield bot
+        finally:
+            await bot.close()
 
     @property
     def engine(self):
@@ -104,9 +124,16 @@ class TestBot:
         """Unique across TestBots, so a bot reopened on the same database file sees new events."""
         return f"test-{self._run}-{next(self._ids)}"
 
-    async def _deliver(self, event: object) -> list[Outgoing]:
+    async def _deliver(self, event: object, *, settle: bool = True) -> list[Outgoing]:
         before = len(self.sent)
         await self.bot.engine.dispatch(event)  # type: ignore[arg-type]
+        if settle:
+            await self.bot.engine.settle()
+        return self.sent[before:]
+
+    async def settle(self) -> list[Outgoing]:
+        """Let runs paused at `wait:` finish (virtual time moves by their waits); returns what they sent."""
+        before = len(self.sent)
         await self.bot.engine.settle()
         return self.sent[before:]
 
@@ -118,8 +145,12 @@ class TestBot:
         room: str | None = None,
         mentions: tuple[str, ...] = (),
         event_id: str | None = None,
+        settle: bool = True,
     ) -> list[Outgoing]:
-        """A member speaks (in a room, or privately); returns what the bot sent in answer."""
+        """A member speaks (in a room, or privately); returns what the bot sent in answer.
+
+        With `settle=False` only what was sent before the first `wait:` of each run is returned.
+        """
         event = MessageEvent(
             id=event_id or self._event_id(),
             at=self.clock.now(),
@@ -128,7 +159,7 @@ class TestBot:
             room=self.room(room) if room else None,
             mentions=tuple(mentions),
         )
-        return await self._deliver(event)
+        return await self._deliver(event, settle=settle)
 
     async def join(self, member_id: str, room: str, *, by: str | None = None) -> list[Outgoing]:
         event = MemberJoined(
@@ -156,5 +187,31 @@ class TestBot:
         await self.bot.scheduler.advance_to(self.clock.now() + delta)
         return self.sent[before:]
 
+    async def advance_to(self, when: datetime) -> list[Outgoing]:
+        """Move virtual time to a moment (timezone-aware); schedules due meanwhile fire in order."""
+        return await self.advance(when - self.clock.now())
+
+    async def field(self, member_id: str, name: str) -> Any:
+        """A member field as templates see it (`points`, `streak`, `tags`, ...), read outside any run."""
+        loader = self.engine.registry.member_fields[name]
+        async with self.bot.store.unit() as conn:
+            return await loader(_Probe(conn, self), member_id)
+
+    async def rows(self, statement: Executable) -> Sequence[Row[Any]]:
+        """Rows of a query against the bot's database, for assertions on stored state."""
+        async with self.bot.store.unit() as conn:
+            return (await conn.execute(statement)).all()
+
     async def close(self) -> None:
         await self.bot.close()
+
+
+class _Probe:
+    """What a member-field loader needs outside a run: a connection and the local time."""
+
+    def __init__(self, conn: Any, bot: TestBot) -> None:
+        self.conn = conn
+        self._bot = bot
+
+    def local_now(self) -> datetime:
+        return self._bot.clock.now().astimezone(self._bot.bot.config.tz)

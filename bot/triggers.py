@@ -7,17 +7,14 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from bot.conditions import as_list, as_text
 from bot.playbook.types import Cron, Duration, LocalDateTime, Params, Regex
 from bot.registry import MEMBER, trigger
 
 Where = Literal["group", "private", "any"]
 
 
-def _as_list(value: object) -> object:
-    return [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value
-
-
-Words = Annotated[list[str], BeforeValidator(_as_list)]
+Words = Annotated[list[str], BeforeValidator(as_list)]
 
 
 class MessageTrigger(Params):
@@ -46,7 +43,7 @@ class MessageTrigger(Params):
 class CommandTrigger(Params):
     """`/NAME args...`; `message.args` holds the rest, split on spaces."""
 
-    name: str
+    name: Annotated[str, BeforeValidator(as_text)]
     where: Where = Field("any", alias="in")
 
     @model_validator(mode="after")

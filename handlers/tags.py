@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, model_validator
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.conditions import as_list
+from bot.conditions import as_list, as_text
 from bot.context import RunContext
 from bot.playbook.types import Params
 from bot.registry import action, condition, member_field
@@ -30,7 +30,7 @@ async def member_tags(ctx: RunContext, member_id: str) -> list[str]:
 
 
 class TagParams(Params):
-    name: str
+    name: Annotated[str, BeforeValidator(as_text)]
     to: str = "member"
 
 

@@ -1,0 +1,376 @@
+"""`do:` actions through the engine: what members receive and what the store keeps."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from textwrap import dedent
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.config import Config
+from bot.events import Outgoing
+from bot.store.tables import PointsEntry
+from bot.testing import TestBot
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def playbooks(*texts: str) -> dict[str, str]:
+    return {f"playbooks/{i:02d}.yaml": dedent(text) for i, text in enumerate(texts)}
+
+
+def texts(sent: list[Outgoing]) -> list[str]:
+    return [m.text for m in sent]
+
+
+def logged(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("qunguan") and r.levelno == level]
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=TZ)
+
+
+# -- reply, say, dm
+
+
+async def test_reply_with_mention_mentions_the_sender_in_a_group_only() -> None:
+    """In a private chat there is nobody to @; the reply goes to the member."""
+    source = """
+        id: hello
+        when:
+          - message: {text: 你好, in: any}
+        do:
+          - reply: 你好呀
+            mention: true
+          - reply: 不点名
+    """
+    async with TestBot.running(playbooks(source)) as bot:
+        group = await bot.say("u1", "你好", room="r1")
+        assert [(m.target_id, [x.id for x in m.mentions]) for m in group] == [("r1", ["u1"]), ("r1", [])]
+        private = await bot.say("u1", "你好")
+        assert [(m.room, m.target_id, m.mentions) for m in private] == [(None, "u1", ()), (None, "u1", ())]
+
+
+async def test_say_posts_to_another_room_by_topic_or_id(caplog: pytest.LogCaptureFixture) -> None:
+    """Staff announce in one group and the bot posts in another; an unknown group fails the run clearly."""
+    caplog.set_level(logging.INFO, logger="qunguan")
+    source = """
+        id: relay
+        when:
+          - command: 转发
+        do:
+          - say: {text: "通知：{{ message.args | join(' ') }}", room: 二群}
+          - say: {text: 也发这里, room: r3}
+          - say: 原地回复
+    """
+    missing = """
+        id: missing
+        when:
+          - command: 转发
+        do:
+          - say: {text: 发不出去, room: 不存在的群}
+    """
+    async with TestBot.running(playbooks(source, missing)) as bot:
+        await bot.add_room("r2", "二群")
+        await bot.add_room("r3", "三群")
+        sent = await bot.say("boss", "/转发 今晚 8 点", room="r1")
+        expected = [("r2", "通知：今晚 8 点"), ("r3", "也发这里"), ("r1", "原地回复")]
+        assert [(m.target_id, m.text) for m in sent] == expected
+        [error] = logged(caplog, logging.ERROR)
+        assert "missing" in error and "不存在的群" in error
+
+
+async def test_dm_to_a_friend_is_a_private_message() -> None:
+    """Friends can be written to privately, even about something said in a group."""
+    source = """
+        id: whisper
+        when:
+          - message: {text: 福利}
+        do:
+          - dm: "{{ member.name }}，这是你的福利"
+    """
+    async with TestBot.running(playbooks(source)) as bot:
+        bot.member("u1", "小王")
+        [message] = await bot.say("u1", "福利", room="r1")
+        assert (message.room, message.target_id, message.text) == (None, "u1", "小王，这是你的福利")
+
+
+async def test_dm_to_a_non_friend_falls_back_to_a_mention_in_the_room_by_default() -> None:
+    """WeChat does not deliver private messages to strangers; the group @ reaches them instead."""
+    source = """
+        id: whisper
+        when:
+          - message: {text: 福利}
+        do:
+          - dm: 这是你的福利
+    """
+    async with TestBot.running(playbooks(source)) as bot:
+        await bot.seed("u1", friend=False)
+        [message] = await bot.say("u1", "福利", room="r1")
+        assert (message.target_id, [m.id for m in message.mentions], message.text) == ("r1", ["u1"], "这是你的福利")
+
+
+async def test_dm_to_a_non_friend_is_skipped_and_logged_when_config_says_skip(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`dm_fallback: skip`: nothing is sent, the log says why, and the run still completes."""
+    caplog.set_level(logging.INFO, logger="qunguan")
+    source = """
+        id: whisper
+        when:
+          - message: {text: 福利}
+        do:
+          - dm: 这是你的福利
+          - tag: 通知过
+    """
+    cfg = Config.model_validate({"dm_fallback": "skip"})
+    async with TestBot.running(playbooks(source), config=cfg) as bot:
+        await bot.seed("u1", friend=False)
+        assert await bot.say("u1", "福利", room="r1") == []
+        assert await bot.field("u1", "tags") == ["通知过"]
+        assert any("u1" in line and "not the bot's friend" in line for line in logged(caplog, logging.INFO))
+        assert logged(caplog, logging.ERROR) == []
+
+
+# -- points
+
+
+async def test_points_never_go_below_zero_and_the_balance_is_the_ledger_sum(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A refused subtraction changes nothing and says clearly why; the ledger always adds up."""
+    caplog.set_level(logging.INFO, logger="qunguan")
+    earn = """
+        id: earn
+        when:
+          - message: {text: 赚}
+        do:
+          - points: 10
+    """
+    spend = """
+        id: spend
+        when:
+          - message: {text: 花}
+        do:
+          - points: {add: -7, reason: 兑换}
+          - reply: "剩 {{ member.points }}"
+    """
+    splurge = """
+        id: splurge
+        when:
+          - message: {text: 挥霍}
+        do:
+          - points: {add: -100, reason: 大兑换}
+          - reply: 兑换成功
+    """
+    async with TestBot.running(playbooks(earn, spend, splurge)) as bot:
+        bot.member("u1", "小王")
+        for text in ("赚", "赚", "花"):
+            await bot.say("u1", text, room="r1")
+        assert texts(bot.sent) == ["剩 13"]
+        assert await bot.say("u1", "挥霍", room="r1") == []
+        [error] = logged(caplog, logging.ERROR)
+        assert "splurge" in error and "小王 has fewer than 100 points" in error
+        assert texts(await bot.say("u1", "花", room="r1")) == ["剩 6"]
+        assert texts(await bot.say("u1", "花", room="r1")) == []  # 6 - 7 < 0: refused too
+        ledger = PointsEntry.__table__
+        totals = select(func.sum(ledger.c.delta), func.count()).where(ledger.c.member_id == "u1")
+        [(total, count)] = await bot.rows(totals)
+        assert (total, count) == (6, 4)
+        assert await bot.field("u1", "points") == 6
+        [(last,)] = await bot.rows(select(ledger.c.balance).order_by(ledger.c.id.desc()).limit(1))
+        assert last == 6
+
+
+async def test_points_may_go_below_zero_only_when_allowed() -> None:
+    """`allow_negative: true` is the explicit opt-in for debts."""
+    source = """
+        id: fine
+        when:
+          - message: {text: 罚}
+        do:
+          - points: {add: -3, allow_negative: true}
+    """
+    async with TestBot.running(playbooks(source)) as bot:
+        await bot.say("u1", "罚", room="r1")
+        assert await bot.field("u1", "points") == -3
+
+
+# -- tags
+
+
+async def test_tag_and_untag() -> None:
+    """Tagging twice keeps one tag; untag removes it; untagging a missing tag is harmless."""
+    tag = """
+        id: tag
+        when:
+          - message: {text: 关注}
+        do:
+          - tag: 关注
+          - tag: 关注
+          - tag: 618
+    """
+    untag = """
+        id: untag
+        when:
+          - message: {text: 取消}
+        do:
+          - untag: 关注
+          - untag: 从没有过
+    """
+    async with TestBot.running(playbooks(tag, untag)) as bot:
+        await bot.say("u1", "关注", room="r1")
+        assert await bot.field("u1", "tags") == ["618", "关注"]
+        await bot.say("u1", "取消", room="r1")
+        assert await bot.field("u1", "tags") == ["618"]
+        assert await bot.field("u2", "tags") == []
+
+
+# -- to: inviter
+
+
+WELCOME = """
+    id: welcome
+    when:
+      - join: {}
+    do:
+      - points: 10
+      - points: {add: 20, to: inviter, reason: 转介绍}
+      - tag: {name: 拉新, to: inviter}
+      - reply: 欢迎 {{ member.name }}
+"""
+
+
+async def test_to_inviter_credits_whoever_invited_the_new_member() -> None:
+    """Referral rewards go to the inviter; the new member gets their own welcome points."""
+    async with TestBot.running(playbooks(WELCOME)) as bot:
+        bot.member("u2", "小李")
+        assert texts(await bot.join("u2", "r1", by="u1")) == ["欢迎 小李"]
+        assert await bot.field("u1", "points") == 20
+        assert await bot.field("u1", "tags") == ["拉新"]
+        assert await bot.field("u2", "points") == 10
+        assert await bot.field("u2", "tags") == []
+
+
+async def test_to_inviter_without_an_inviter_skips_that_action_and_the_run_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Joining by QR code has no inviter: nobody is credited, which is not a failure of the welcome."""
+    caplog.set_level(logging.INFO, logger="qunguan")
+    async with TestBot.running(playbooks(WELCOME)) as bot:
+        bot.member("u2", "小李")
+        assert texts(await bot.join("u2", "r1")) == ["欢迎 小李"]
+        assert await bot.field("u2", "points") == 10
+        ledger = PointsEntry.__table__
+        assert [r.member_id for r in await bot.rows(select(ledger.c.member_id))] == ["u2"]
+        assert logged(caplog, logging.ERROR) == []
+        skipped = [line for line in logged(caplog, logging.INFO) if "skipped" in line]
+        assert len(skipped) == 2
+        assert all("welcome" in line and "no inviter" in line for line in skipped)
+
+
+# -- checkin
+
+
+CHECKIN = """
+    id: checkin
+    when:
+      - message: {text: 签到}
+    do:
+      - checkin: {points: 5, bonus: {7: 20}}
+      - reply: "{{ checkin.already }} {{ checkin.streak }} {{ checkin.points }} {{ member.points }}"
+"""
+
+
+async def test_checkin_once_per_local_day() -> None:
+    """The second check-in the same day awards nothing."""
+    async with TestBot.running(playbooks(CHECKIN), start=local(2026, 11, 23, 9, 0)) as bot:
+        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 1 5 5"]
+        await bot.advance_to(local(2026, 11, 23, 21, 0))
+        assert texts(await bot.say("u1", "签到", room="r2")) == ["True 1 0 5"]
+
+
+async def test_checkins_at_2359_and_0001_shanghai_are_two_days() -> None:
+    """Local midnight divides days: one minute before and two minutes later is a streak of two."""
+    async with TestBot.running(playbooks(CHECKIN), start=local(2026, 11, 23, 23, 59)) as bot:
+        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 1 5 5"]
+        await bot.advance_to(local(2026, 11, 24, 0, 1))
+        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 2 5 10"]
+
+
+async def test_checkin_days_are_local_days_not_utc_days() -> None:
+    """15:59 and 16:01 UTC are one UTC day but two Shanghai days; 23:00 and 01:00 UTC are one Shanghai day."""
+    async with TestBot.running(playbooks(CHECKIN), start=datetime(2026, 11, 23, 15, 59, tzinfo=UTC)) as bot:
+        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 1 5 5"]
+        await bot.advance_to(datetime(2026, 11, 23, 16, 1, tzinfo=UTC))
+        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 2 5 10"]
+        await bot.advance_to(datetime(2026, 11, 24, 23, 0, tzinfo=UTC))  # 07:00 on the 25th, local
+        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 3 5 15"]
+        await bot.advance_to(datetime(2026, 11, 25, 1, 0, tzinfo=UTC))  # 09:00 on the 25th, local
+        assert texts(await bot.say("u1", "签到", room="r1")) == ["True 3 0 15"]
+
+
+async def test_checkin_streak_continues_on_consecutive_days_and_resets_after_a_gap() -> None:
+    """Missing a whole day starts the streak over; `member.streak` shows 0 once it is broken."""
+    async with TestBot.running(playbooks(CHECKIN), start=local(2026, 11, 23, 9, 0)) as bot:
+        streaks = []
+        for _ in range(3):
+            await bot.say("u1", "签到", room="r1")
+            streaks.append(await bot.field("u1", "streak"))
+            await bot.advance(timedelta(days=1))
+        assert streaks == [1, 2, 3]
+        assert await bot.field("u1", "streak") == 3  # the day after: not broken yet
+        await bot.advance(timedelta(days=1))
+        assert await bot.field("u1", "streak") == 0
+        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 1 5 20"]
+
+
+async def test_checkin_bonus_is_paid_on_exactly_the_seventh_day() -> None:
+    """Bonus days are exact: day 6 and day 8 earn the base points only."""
+    async with TestBot.running(playbooks(CHECKIN), start=local(2026, 11, 23, 20, 0)) as bot:
+        awarded = []
+        for _ in range(8):
+            [reply] = await bot.say("u1", "签到", room="r1")
+            awarded.append(int(reply.text.split()[2]))
+            await bot.advance(timedelta(days=1, hours=-1))  # a little earlier each day, still consecutive
+        assert awarded == [5, 5, 5, 5, 5, 5, 25, 5]
+        assert await bot.field("u1", "points") == 60
+
+
+# -- choose
+
+
+async def test_choose_runs_the_first_matching_branch_else_the_else_branch() -> None:
+    """Branches are tried in order; only one runs."""
+    earn = """
+        id: earn
+        when:
+          - message: {text: 赚}
+        do:
+          - points: 50
+    """
+    level = """
+        id: level
+        when:
+          - message: {text: 等级}
+        do:
+          - choose:
+              - if: [{expr: "member.points >= 100"}]
+                do: [{reply: 金}]
+              - if: [{expr: "member.points >= 50"}]
+                do: [{reply: 银}, {tag: 银卡}]
+              - else:
+                  - reply: 铜
+          - reply: 完
+    """
+    async with TestBot.running(playbooks(earn, level)) as bot:
+        assert texts(await bot.say("u1", "等级", room="r1")) == ["铜", "完"]
+        await bot.say("u1", "赚", room="r1")
+        assert texts(await bot.say("u1", "等级", room="r1")) == ["银", "完"]
+        assert await bot.field("u1", "tags") == ["银卡"]
+        await bot.say("u1", "赚", room="r1")
+        assert texts(await bot.say("u1", "等级", room="r1")) == ["金", "完"]
