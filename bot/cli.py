@@ -17,7 +17,7 @@ import typer
 
 from bot.config import Config, load_config
 from bot.playbook.errors import Problem, ProblemsError
-from bot.playbook.library import SCENARIO_DIR, PlaybookSet, load_folder
+from bot.playbook.library import SCENARIO_DIR, PlaybookSet, display_path, load_folder
 from bot.store import StoreError
 
 app = typer.Typer(
@@ -66,9 +66,9 @@ def check(
     folder, loaded = _playbooks(cfg, path or playbooks)
     if loaded.problems:
         _echo_problems(loaded.problems)
-        typer.echo(f"{len(loaded.problems)} problem(s) in {folder}", err=True)
+        typer.echo(f"{len(loaded.problems)} problem(s) in {display_path(folder)}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"OK: {len(loaded.playbooks)} playbook(s) in {folder}")
+    typer.echo(f"OK: {len(loaded.playbooks)} playbook(s) in {display_path(folder)}")
 
 
 def _scenario_home(paths: list[Path]) -> Path | None:
@@ -98,7 +98,7 @@ def test(
     folder, loaded = _playbooks(cfg, playbooks or _scenario_home(paths or []))
     if loaded.problems:
         _echo_problems(loaded.problems)
-        typer.echo(f"{len(loaded.problems)} problem(s) in {folder}: fix them before testing", err=True)
+        typer.echo(f"{len(loaded.problems)} problem(s) in {display_path(folder)}: fix them before testing", err=True)
         raise typer.Exit(1)
     targets = list(paths or [folder / SCENARIO_DIR])
     missing = [p for p in targets if not p.exists()]

@@ -20,7 +20,7 @@ from bot.conditions import as_list
 from bot.config import Config
 from bot.events import Outgoing, RoomRef
 from bot.playbook.errors import Location, Problem, Problems, did_you_mean
-from bot.playbook.library import PlaybookSet
+from bot.playbook.library import PlaybookSet, display_path
 from bot.playbook.loader import Doc, read_yaml
 from bot.playbook.loader import Path as YamlPath
 from bot.playbook.types import Duration, LocalDateTime, Params, Regex
@@ -354,13 +354,6 @@ def scenario_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 async def run_files(
     files: list[Path], playbooks: PlaybookSet, config: Config, report: Any
 ) -> tuple[int, int, list[Problem]]:
@@ -368,7 +361,7 @@ async def run_files(
     passed = failed = 0
     problems = Problems()
     for file in files:
-        scenario = parse_scenario(file, display(file), problems)
+        scenario = parse_scenario(file, display_path(file), problems)
         if scenario is None:
             failed += 1
             continue

@@ -17,9 +17,12 @@ def normalize(text: str) -> str:
     return fold(text).casefold()
 
 
-def split_command(normalized: str) -> tuple[str, list[str]] | None:
-    """'/积分 a b' -> ('积分', ['a', 'b']); None when the text is not a slash command."""
-    if not normalized.startswith("/") or len(normalized) < 2 or normalized[1].isspace():
+def split_command(folded: str) -> tuple[str, list[str]] | None:
+    """'/Redeem AbC9' -> ('redeem', ['AbC9']): the name matches in any case, arguments (codes) keep theirs.
+
+    None when the text is not a slash command.
+    """
+    if not folded.startswith("/") or len(folded) < 2 or folded[1].isspace():
         return None
-    name, *args = normalized[1:].split()
-    return name, args
+    name, *args = folded[1:].split()
+    return name.casefold(), args

@@ -429,6 +429,20 @@ async def test_command_arguments_become_message_args() -> None:
         assert await bot.say("boss", "/加分分 u1", room="r1") == []  # another command
 
 
+async def test_command_names_match_in_any_case_and_arguments_keep_theirs() -> None:
+    """Coupon codes are case-sensitive: `/Redeem AbC9` must reach the playbook as 'AbC9'."""
+    source = """
+        id: redeem
+        when:
+          - command: redeem
+        do:
+          - reply: "{{ message.command }} {{ message.args | join(' ') }}"
+    """
+    async with TestBot.running(playbooks(source)) as bot:
+        assert texts(await bot.say("boss", "/Redeem AbC9 xY")) == ["redeem AbC9 xY"]
+        assert texts(await bot.say("boss", "／ＲＥＤＥＥＭ　ＡｂＣ９")) == ["redeem AbC9"]  # full-width
+
+
 async def test_regex_named_groups_become_message_groups() -> None:
     """Named groups are how a regex passes what it found to the reply."""
     source = r"""

@@ -327,6 +327,18 @@ CASES = [
         yaml("""
         id: t
         when:
+          - message: {text: 签到}
+        do:
+          - chekin: {points: 5}
+          - reply: "连续 {{ checkin.streak }} 天"
+        """),
+        [f"{P}:5:5: unknown action 'chekin' (did you mean 'checkin'?)"],
+        id="misspelt-action-is-reported-once-not-again-for-the-variables-it-sets",
+    ),
+    pytest.param(
+        yaml("""
+        id: t
+        when:
           - mesage: {text: 签到}
         do:
           - reply: hi

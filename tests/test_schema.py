@@ -194,6 +194,8 @@ INVALID = {
     "choose branch without do": playbook(do="- choose:\n    - if: [{role: staff}]"),
     "choose with a key beside else": playbook(do="- choose:\n    - else: [reply: a]\n      do: [reply: b]"),
     "choose with no branches": playbook(do="- choose: []"),
+    "wait inside choose": playbook(do="- choose:\n    - if: [{role: staff}]\n      do: [{wait: 2s}, {reply: a}]"),
+    "wait inside else": playbook(do="- choose:\n    - else: [{wait: 2s}]"),
 }
 
 

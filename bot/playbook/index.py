@@ -93,7 +93,7 @@ class TriggerIndex:
         for pb, trig in self.exact.get(text, ()):
             if _where_ok(trig.params.where, event):
                 found.append(Match(pb, trig, base))
-        command = split_command(text)
+        command = split_command(folded)
         if command is not None:
             name, args = command
             for pb, trig in self.commands.get(name, ()):

@@ -33,7 +33,8 @@ def playbook_files(folder: Path) -> list[Path]:
     return sorted(p for p in files if SCENARIO_DIR not in p.relative_to(folder).parts[:-1])
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """Relative to the working directory when under it, as operators typed it; else as given."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
@@ -44,9 +45,9 @@ def load_folder(folder: Path, *, registry: Registry | None = None, room_tags: se
     """Load every playbook; a broken file is left out and its problems listed, others load."""
     problems = Problems()
     if not folder.is_dir():
-        problems.add(Location(_display(folder), 1, 1), "playbooks folder not found")
+        problems.add(Location(display_path(folder), 1, 1), "playbooks folder not found")
         return PlaybookSet([], problems.sorted())
-    docs = [read_yaml(str(f), _display(f), problems) for f in playbook_files(folder)]
+    docs = [read_yaml(str(f), display_path(f), problems) for f in playbook_files(folder)]
     return _assemble(docs, problems, registry, room_tags)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.playbook.errors import Location, Problems, did_you_mean
+from bot.playbook.errors import Location, Problems, closest, did_you_mean
 from bot.playbook.loader import Doc, Path
 from bot.playbook.templates import Expr, Text, check_refs
 from bot.playbook.validate import describe, validate_model
@@ -311,7 +311,10 @@ class _Builder:
             offered = ", ".join(sorted(common | set(BASE_SCOPE)))
             self.origin = f"'{names}' gives a run only {offered}"
         for name in _action_names(raw_do):
-            spec = self.registry.actions.get(name)
+            # A misspelt action ('chekin') is reported once; the texts after it are checked as if it were right.
+            spec = self.registry.actions.get(name) or self.registry.actions.get(
+                closest(name, self.registry.actions) or ""
+            )
             if spec is not None:
                 self.scope.update(resolve(spec.sets))
 

@@ -27,6 +27,7 @@ from bot.registry import Registry, Spec, load_abilities
 DRAFT = "http://json-schema.org/draft-07/schema#"
 KINDS = ("trigger", "condition", "action")
 CHOOSE = "choose"  # structural: handled by model.py before any registered action
+WAIT = "wait"
 
 Schema = dict[str, Any]
 
@@ -175,14 +176,14 @@ def _structure(definitions: Schema) -> None:
     definitions["choose.branch"] = {
         "type": "object",
         "description": "Run `do` when every condition of `if` holds; the first branch that holds wins.",
-        "properties": {"if": _ref("conditions"), "do": _ref("actions")},
+        "properties": {"if": _ref("conditions"), "do": _ref("branch_actions")},
         "required": ["if", "do"],
         "additionalProperties": False,
     }
     definitions["choose.else"] = {
         "type": "object",
         "description": "The last branch: run when no branch above held.",
-        "properties": {"else": _ref("actions")},
+        "properties": {"else": _ref("branch_actions")},
         "required": ["else"],
         "additionalProperties": False,
     }
@@ -216,10 +217,13 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
             refs.append(_ref(f"{kind}.{name}"))
         if kind == "action":
             refs.append(_ref(CHOOSE))
+            # A run pauses only between top-level steps, so model.py refuses `wait` inside `choose`.
+            definitions["branch_action"] = _one_of([r for r in refs if r != _ref(f"action.{WAIT}")])
         definitions[kind] = _one_of(refs)
     definitions["triggers"] = _list_of("trigger", empty=False)
     definitions["conditions"] = _list_of("condition", empty=True)
     definitions["actions"] = _list_of("action", empty=True)
+    definitions["branch_actions"] = _list_of("branch_action", empty=True)
     _structure(definitions)
 
     text: Schema = {"type": ["string", "number"]}
