@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -320,27 +319,13 @@ async def _step(bot: TestBot, step: Step, consumed: set[int]) -> str | None:
     return None
 
 
-class _Probe:
-    """What a member-field loader needs outside a playbook run: a connection and the local time."""
-
-    def __init__(self, conn: Any, bot: TestBot) -> None:
-        self.conn = conn
-        self._bot = bot
-
-    def local_now(self) -> datetime:
-        return self._bot.clock.now().astimezone(self._bot.bot.config.tz)
-
-
 async def _check(bot: TestBot, p: CheckStep) -> str | None:
-    fields = bot.engine.registry.member_fields
     problems = []
-    async with bot.bot.store.unit() as conn:
-        probe = _Probe(conn, bot)
-        for key, expected in p.expected.items():
-            have = await fields[key](probe, p.member)
-            same = sorted(map(str, have)) == sorted(map(str, expected)) if isinstance(have, list) else have == expected
-            if not same:
-                problems.append(f"{p.member} has {key} {have!r}, expected {expected!r}")
+    for key, expected in p.expected.items():
+        have = await bot.field(p.member, key)
+        same = sorted(map(str, have)) == sorted(map(str, expected)) if isinstance(have, list) else have == expected
+        if not same:
+            problems.append(f"{p.member} has {key} {have!r}, expected {expected!r}")
     return "; ".join(problems) or None
 
 
