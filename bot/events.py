@@ -61,6 +61,31 @@ class MemberLeft:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomRenamed:
+    """A room's topic changed (`room` carries the new topic); recorded, no trigger of its own."""
+
+    id: str
+    at: datetime
+    room: RoomRef
+    old_topic: str = ""
+    by: MemberRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FriendRequest:
+    """Someone asked to become the bot's WeChat friend; `hello` is their verification message."""
+
+    id: str
+    at: datetime
+    member: MemberRef
+    hello: str = ""
+
+    @property
+    def room(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduledTick:
     """A schedule trigger came due; it runs one playbook in one room (or none)."""
 
@@ -70,7 +95,7 @@ class ScheduledTick:
     room: RoomRef | None = None
 
 
-Event = MessageEvent | MemberJoined | MemberLeft | ScheduledTick
+Event = MessageEvent | MemberJoined | MemberLeft | RoomRenamed | FriendRequest | ScheduledTick
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +107,7 @@ class Outgoing:
     member: MemberRef | None = None
     mentions: tuple[MemberRef, ...] = field(default=())
     playbook_id: str = ""
+    invite: bool = False  # not a text: add `member` to `room` (the `invite` action)
 
     @property
     def target_id(self) -> str:

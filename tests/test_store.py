@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Connection, create_engine, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
 
 from bot.store import Store, StoreError, activity
 from bot.store.migrations import SCHEMA_VERSION, SchemaError, migrate
@@ -435,3 +436,39 @@ async def test_testbot_events_after_a_restart_on_the_same_file_are_not_dropped_a
     finally:
         await bot.close()
     assert len(answer) == 1
+
+
+V1_TABLES = (
+    "settings",
+    "members",
+    "rooms",
+    "room_members",
+    "seen_events",
+    "points_ledger",
+    "checkins",
+    "once_marks",
+    "cooldowns",
+    "member_tags",
+)
+
+
+async def test_a_version_1_database_is_stepped_up_keeping_its_points(tmp_path: Path) -> None:
+    """A shop that ran the first release keeps its members' points when it upgrades."""
+    path = tmp_path / "v1.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[name] for name in V1_TABLES])
+        conn.execute(insert(Setting.__table__).values(key="schema_version", value="1"))
+        conn.execute(insert(Member.__table__).values(id="u1", name="小王", points=20, first_seen=AT))
+        conn.execute(insert(PointsEntry.__table__).values(member_id="u1", delta=20, balance=20, reason="签到", at=AT))
+    engine.dispose()
+
+    store = await Store.open(str(path))
+    try:
+        async with store.unit() as conn:
+            assert await balance(conn, "u1") == 20
+            tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    finally:
+        await store.close()
+    assert set(SQLModel.metadata.tables) <= tables
+    assert schema_version(path) == str(SCHEMA_VERSION)

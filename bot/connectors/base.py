@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bot.events import Event, Outgoing
+from bot.events import Event, FriendRequest, Outgoing
 
 Emit = Callable[[Event], Awaitable[object]]
 
@@ -15,10 +15,22 @@ class Connector(Protocol):
         """Begin delivering platform events to `emit`; returns once running."""
         ...
 
-    async def send(self, message: Outgoing) -> None: ...
+    async def send(self, message: Outgoing) -> str | None:
+        """Deliver one text (or invitation); returns the platform's message id when it gives one.
+
+        Raises on failure; `SendRefused` when the platform pushes back (rate limit), which the
+        outbox treats as a signal to slow down rather than as a broken message.
+        """
+        ...
+
+    async def accept_friend(self, request: FriendRequest) -> None: ...
 
     async def stop(self) -> None: ...
 
     async def is_friend(self, member_id: str) -> bool:
         """Only friends can be messaged privately in WeChat."""
         ...
+
+
+class SendRefused(Exception):
+    """The platform refused a send for pacing reasons (WeChat: 操作过于频繁): retry later, slower."""

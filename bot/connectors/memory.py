@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.connectors.base import Emit
-from bot.events import Outgoing
+from bot.events import FriendRequest, Outgoing
 
 
 class MemoryConnector:
@@ -11,12 +11,18 @@ class MemoryConnector:
         self.sent: list[Outgoing] = []
         self.not_friends: set[str] = set()
         self.emit: Emit | None = None
+        self.accepted: list[FriendRequest] = []
 
     async def start(self, emit: Emit) -> None:
         self.emit = emit
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing) -> str | None:
         self.sent.append(message)
+        return f"sent-{len(self.sent)}"
+
+    async def accept_friend(self, request: FriendRequest) -> None:
+        self.accepted.append(request)
+        self.not_friends.discard(request.member.id)
 
     async def stop(self) -> None:
         self.emit = None

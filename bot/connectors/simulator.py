@@ -22,7 +22,7 @@ from bot.app import Bot
 from bot.clock import OffsetClock
 from bot.config import Config
 from bot.connectors.base import Emit
-from bot.events import MemberJoined, MemberLeft, MemberRef, MessageEvent, Outgoing, RoomRef
+from bot.events import FriendRequest, MemberJoined, MemberLeft, MemberRef, MessageEvent, Outgoing, RoomRef
 from bot.playbook.library import PlaybookSet
 from bot.playbook.types import parse_duration
 from bot.store.tables import Setting
@@ -50,7 +50,13 @@ class SimulatorConnector:
     async def start(self, emit: Emit) -> None:
         self.emit = emit
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing) -> str | None:
+        if message.invite:
+            who = message.member.name or message.member.id if message.member else "?"
+            room = message.room.topic or message.room.id if message.room else "?"
+            self.output.write(f"🤖 （邀请 {who} 进群「{room}」）\n")
+            self.output.flush()
+            return None
         mentions = "".join(f"@{m.name or m.id} " for m in message.mentions)
         if message.room is not None:
             where = f"【{message.room.topic or message.room.id}】"
@@ -60,6 +66,11 @@ class SimulatorConnector:
         self.output.write(f"🤖 {where}{self.bot_name}：{lines[0]}\n")
         for line in lines[1:]:
             self.output.write(f"    {line}\n")
+        self.output.flush()
+        return None
+
+    async def accept_friend(self, request: FriendRequest) -> None:
+        self.output.write(f"🤖 （已通过 {request.member.name or request.member.id} 的好友申请）\n")
         self.output.flush()
 
     async def stop(self) -> None:

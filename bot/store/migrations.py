@@ -13,8 +13,15 @@ from sqlmodel import SQLModel
 
 from bot.store import tables
 
-SCHEMA_VERSION = 1
-STEPS: Mapping[int, Callable[[Connection], None]] = {}
+SCHEMA_VERSION = 2
+
+
+def _add_new_tables(conn: Connection) -> None:
+    """Version 2 only adds tables (outbox, name and topic history): create the missing ones."""
+    SQLModel.metadata.create_all(conn, checkfirst=True)
+
+
+STEPS: Mapping[int, Callable[[Connection], None]] = {2: _add_new_tables}
 _KEY = "schema_version"
 
 

@@ -104,3 +104,24 @@ class MemberTag(SQLModel, table=True):
     member_id: str = Field(primary_key=True)
     tag: str = Field(primary_key=True)
     at: datetime
+
+
+class NameChange(SQLModel, table=True):
+    """Display names a member went by: people rename themselves, the WeChat id stays."""
+
+    __tablename__ = "member_names"
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(index=True)
+    name: str
+    at: datetime
+
+
+class TopicChange(SQLModel, table=True):
+    """Topics a room had: `rooms:` and `say: {room:}` may name an old one while staff catch up."""
+
+    __tablename__ = "room_topics"
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: str = Field(index=True)
+    topic: str
+    by_member_id: str | None = None
+    at: datetime
