@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,7 +12,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from bot.events import RoomRef
 from bot.playbook.errors import Location, Problem, Problems, ProblemsError
 from bot.playbook.loader import read_yaml
-from bot.playbook.types import Params
+from bot.playbook.types import Duration, Params
 from bot.playbook.validate import validate_model
 
 ROLES = ("owner", "admin", "staff")
@@ -48,12 +49,29 @@ class LifecycleSection(Params):
     churned_days: int = Field(60, ge=1)
 
 
+class WechatySection(Params):
+    """The Wechaty puppet service. The token is a secret: only WECHATY_PUPPET_SERVICE_TOKEN sets it."""
+
+    endpoint: str = ""  # host:port; WECHATY_PUPPET_SERVICE_ENDPOINT overrides it
+    login_timeout: Duration = timedelta(seconds=60)
+    reconnect_max: Duration = timedelta(seconds=60)  # longest pause between reconnection attempts
+
+
+class FriendsSection(Params):
+    """Friend requests: accepting them opens the friend -> group funnel (`friend` trigger, `invite`)."""
+
+    accept: bool = True
+    keywords: list[str] = []  # when given, the request's greeting must contain one of them
+
+
 class Config(Params):
     bot: BotSection = BotSection()
     timezone: str = "Asia/Shanghai"
     database: str = "data/qunguan.db"
     playbooks: str = "playbooks"
-    connector: Literal["simulator", "memory"] = "simulator"
+    connector: Literal["simulator", "wechaty", "memory"] = "simulator"
+    wechaty: WechatySection = WechatySection()
+    friends: FriendsSection = FriendsSection()
     staff: StaffSection = StaffSection()
     rooms: list[RoomSection] = []
     lifecycle: LifecycleSection = LifecycleSection()
