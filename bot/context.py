@@ -138,3 +138,7 @@ class RunContext:
                 playbook_id=self.playbook.id,
             )
         )
+
+    def invite(self, member: MemberRef, room: RoomRef) -> None:
+        """Ask the platform to add a member to a room; released with the messages, in order."""
+        self.outgoing.append(Outgoing(text="", room=room, member=member, playbook_id=self.playbook.id, invite=True))

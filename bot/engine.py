@@ -19,7 +19,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.context import RunContext
-from bot.events import Event, MemberJoined, MemberLeft, MessageEvent, Outgoing, RoomRef, ScheduledTick
+from bot.events import Event, FriendRequest, MemberJoined, MemberLeft, MessageEvent, Outgoing, RoomRef, ScheduledTick
 from bot.outbox import Outbox
 from bot.playbook.index import Match
 from bot.playbook.library import PlaybookSet
@@ -81,6 +81,8 @@ class Engine:
                 return False
             if not isinstance(event, ScheduledTick):
                 await record(conn, event, now)
+            if isinstance(event, FriendRequest) and not self._accepts(event):
+                return True
             for match in playbooks.index.match(event):
                 if room is not None and not self.applies(match.playbook, room):
                     continue
@@ -92,9 +94,23 @@ class Engine:
                     paused.append((ctx, *outcome.pause))
                 if outcome.stop_all:
                     break
+        if isinstance(event, FriendRequest):
+            try:
+                await self.connector.accept_friend(event)
+            except Exception:
+                log.exception("accepting the friend request of %s failed", event.member.id)
+                return True
         await self.outbox.deliver(sent)
         for ctx, wait, rest in paused:
             self._spawn(self._resume(ctx, wait, rest))
+        return True
+
+    def _accepts(self, request: FriendRequest) -> bool:
+        """config.friends: accept at all, and only with one of the keywords in the greeting if any are set."""
+        policy = self.config.friends
+        if not policy.accept or (policy.keywords and not any(word in request.hello for word in policy.keywords)):
+            log.info("friend request of %s left unanswered (config.friends)", request.member.id)
+            return False
         return True
 
     def _context(self, conn: AsyncConnection, event: Event, match: Match) -> RunContext:
@@ -108,6 +124,8 @@ class Engine:
             )
         if isinstance(event, MemberLeft):
             return RunContext(self, conn, event, match.playbook, member=event.member, room=event.room)
+        if isinstance(event, FriendRequest):
+            return RunContext(self, conn, event, match.playbook, member=event.member)
         return RunContext(self, conn, event, match.playbook, room=event.room)
 
     async def _run(self, ctx: RunContext, steps: tuple[Step, ...], *, check: bool) -> _Outcome:

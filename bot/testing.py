@@ -17,7 +17,7 @@ from bot.app import Bot
 from bot.clock import VirtualClock
 from bot.config import Config
 from bot.connectors.memory import MemoryConnector
-from bot.events import MemberJoined, MemberLeft, MemberRef, MessageEvent, Outgoing, RoomRef
+from bot.events import FriendRequest, MemberJoined, MemberLeft, MemberRef, MessageEvent, Outgoing, RoomRef, RoomRenamed
 from bot.playbook.library import PlaybookSet, load_texts
 from bot.store import dialect
 from bot.store.activity import upsert_member, upsert_room
@@ -178,6 +178,23 @@ class TestBot:
             member=self.member(member_id),
             room=self.room(room),
             removed=removed,
+        )
+        return await self._deliver(event)
+
+    async def befriend(self, member_id: str, hello: str = "") -> list[Outgoing]:
+        """A friend request (the `friend` trigger); accepted per config.friends."""
+        return await self._deliver(
+            FriendRequest(id=self._event_id(), at=self.clock.now(), member=self.member(member_id), hello=hello)
+        )
+
+    async def rename_room(self, room_id: str, topic: str, *, by: str | None = None) -> list[Outgoing]:
+        old = self.room(room_id).topic
+        event = RoomRenamed(
+            id=self._event_id(),
+            at=self.clock.now(),
+            room=self.room(room_id, topic),
+            old_topic=old,
+            by=self.member(by) if by else None,
         )
         return await self._deliver(event)
 

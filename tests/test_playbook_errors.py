@@ -384,12 +384,10 @@ CASES = [
           - invite: {room: 会员福利1群}
         """),
         [
-            f"{P}:3:5: trigger 'friend' (friend requests) is not available in this version",
             f"{P}:5:5: action 'quiz' (quizzes) is not available in this version",
             f"{P}:6:5: action 'coupon' (coupons) is not available in this version",
             f"{P}:7:5: action 'claim' (coupon drops) is not available in this version",
             f"{P}:8:5: action 'for_each' (segments) is not available in this version",
-            f"{P}:9:5: action 'invite' (invitations) is not available in this version",
         ],
         id="reserved-future-abilities",
     ),

@@ -12,7 +12,7 @@ from typing import Any
 
 import ahocorasick
 
-from bot.events import Event, MemberJoined, MemberLeft, MessageEvent, ScheduledTick
+from bot.events import Event, FriendRequest, MemberJoined, MemberLeft, MessageEvent, ScheduledTick
 from bot.playbook.model import Call, Playbook
 from bot.textnorm import fold, normalize, split_command
 
@@ -22,6 +22,9 @@ class Match:
     playbook: Playbook
     trigger: Call
     message: dict[str, Any] | None = None
+
+
+_KINDS: dict[type, str] = {MemberJoined: "join", MemberLeft: "leave", FriendRequest: "friend"}
 
 
 def _where_ok(where: str, event: MessageEvent) -> bool:
@@ -75,8 +78,7 @@ class TriggerIndex:
             pb = self.by_id.get(event.playbook_id)
             found = [] if pb is None or not pb.enabled else [Match(pb, pb.triggers[0])]
         else:
-            kind = "join" if isinstance(event, MemberJoined) else "leave" if isinstance(event, MemberLeft) else ""
-            found = [Match(pb, trig) for pb, trig in self.by_event.get(kind, ())]
+            found = [Match(pb, trig) for pb, trig in self.by_event.get(_KINDS.get(type(event), ""), ())]
         seen: set[str] = set()
         unique = []
         for m in sorted(found, key=lambda m: m.playbook.order):

@@ -29,9 +29,8 @@ RESERVED = {
         "coupon": "coupons",
         "claim": "coupon drops",
         "for_each": "segments",
-        "invite": "invitations",
     },
-    "trigger": {"friend": "friend requests"},
+    "trigger": {},
     "condition": {},
 }
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")

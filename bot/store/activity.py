@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.events import Event, MemberJoined, MemberLeft, MemberRef, MessageEvent, RoomRef
+from bot.events import Event, FriendRequest, MemberJoined, MemberLeft, MemberRef, MessageEvent, RoomRef, RoomRenamed
 from bot.store import dialect
-from bot.store.tables import Member, Room, RoomMember, SeenEvent
+from bot.store.tables import Member, NameChange, Room, RoomMember, SeenEvent, TopicChange
 
 _members = Member.__table__
 _rooms = Room.__table__
 _room_members = RoomMember.__table__
+_names = NameChange.__table__
+_topics = TopicChange.__table__
 
 
 async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime) -> bool:
@@ -23,23 +25,45 @@ async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime) -> bool:
 
 
 async def upsert_member(conn: AsyncConnection, member: MemberRef, at: datetime, *, active: bool) -> None:
-    values = {"id": member.id, "name": member.name, "first_seen": at}
-    update_values: dict[str, object] = {"name": member.name} if member.name else {}
-    if active:
-        values["last_active"] = at
-        update_values["last_active"] = at
-    if not update_values:
-        await conn.execute(dialect.insert_ignore(conn, _members, values))
+    """Keep the member row current; a new display name is also kept in member_names.
+
+    The common case (known member, same name) is one UPDATE.
+    """
+    seen = {"last_active": at} if active else {}
+    if not member.name:  # the platform did not say: keep the name we know
+        await conn.execute(dialect.insert_ignore(conn, _members, {"id": member.id, "first_seen": at, **seen}))
+        if seen:
+            await conn.execute(update(_members).where(_members.c.id == member.id).values(**seen))
         return
-    await conn.execute(dialect.upsert(conn, _members, values, ["id"], update_values))
+    same = await conn.execute(
+        update(_members)
+        .where(_members.c.id == member.id, _members.c.name == member.name)
+        .values(**(seen or {"name": member.name}))
+    )
+    if same.rowcount:
+        return
+    row = {"id": member.id, "name": member.name, "first_seen": at, **seen}
+    if not (await conn.execute(dialect.insert_ignore(conn, _members, row))).rowcount:
+        await conn.execute(update(_members).where(_members.c.id == member.id).values(name=member.name, **seen))
+    await conn.execute(insert(_names).values(member_id=member.id, name=member.name, at=at))
 
 
-async def upsert_room(conn: AsyncConnection, room: RoomRef, at: datetime) -> None:
-    values = {"id": room.id, "topic": room.topic, "first_seen": at, "last_active": at}
-    changes: dict[str, object] = {"last_active": at}
-    if room.topic:
-        changes["topic"] = room.topic
-    await conn.execute(dialect.upsert(conn, _rooms, values, ["id"], changes))
+async def upsert_room(conn: AsyncConnection, room: RoomRef, at: datetime, *, by: MemberRef | None = None) -> None:
+    """Keep the room row current; a new topic is also kept in room_topics (with who changed it, if known)."""
+    if not room.topic:
+        values = {"id": room.id, "first_seen": at, "last_active": at}
+        await conn.execute(dialect.upsert(conn, _rooms, values, ["id"], {"last_active": at}))
+        return
+    same = await conn.execute(
+        update(_rooms).where(_rooms.c.id == room.id, _rooms.c.topic == room.topic).values(last_active=at)
+    )
+    if same.rowcount:
+        return
+    row = {"id": room.id, "topic": room.topic, "first_seen": at, "last_active": at}
+    await conn.execute(dialect.upsert(conn, _rooms, row, ["id"], {"topic": room.topic, "last_active": at}))
+    await conn.execute(
+        insert(_topics).values(room_id=room.id, topic=room.topic, by_member_id=by.id if by else None, at=at)
+    )
 
 
 async def record(conn: AsyncConnection, event: Event, at: datetime) -> None:
@@ -66,6 +90,12 @@ async def record(conn: AsyncConnection, event: Event, at: datetime) -> None:
         if event.inviter is not None:
             changes["inviter_id"] = event.inviter.id
         await conn.execute(dialect.upsert(conn, _room_members, row, ["room_id", "member_id"], changes))
+    elif isinstance(event, RoomRenamed):
+        if event.by is not None:
+            await upsert_member(conn, event.by, at, active=False)
+        await upsert_room(conn, event.room, at, by=event.by)
+    elif isinstance(event, FriendRequest):
+        await upsert_member(conn, event.member, at, active=False)
     elif isinstance(event, MemberLeft):
         await upsert_member(conn, event.member, at, active=False)
         await upsert_room(conn, event.room, at)
