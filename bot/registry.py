@@ -13,7 +13,7 @@ import pkgutil
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -43,6 +43,7 @@ class Spec:
     claims: bool = False  # condition records a use (once, cooldown): evaluated last
     events: tuple[str, ...] = ()  # trigger: which event kinds it listens to
     member_directed: bool = False  # action: acts on `member` unless `to:` says otherwise
+    refs: Mapping[str, str] = field(default_factory=dict)  # option -> resource block it names (batch -> coupons)
 
     @property
     def summary(self) -> str:
@@ -51,12 +52,27 @@ class Spec:
         return inspect.getdoc(self.func) or (inspect.cleandoc(own) if own else "")
 
 
+@dataclass(frozen=True)
+class ResourceSpec:
+    """A top-level block of playbooks (`coupons:`, `questions:`): named things any playbook may use.
+
+    `form`: "list" of entries each with an `id` (coupons), or "mapping" of id -> list of entries
+    (question banks: each bank is a list of questions).
+    """
+
+    block: str
+    schema: type[BaseModel]
+    form: Literal["list", "mapping"]
+    noun: str  # what one entry is called in messages: "coupon batch", "question bank"
+
+
 class Registry:
     def __init__(self) -> None:
         self.actions: dict[str, Spec] = {}
         self.conditions: dict[str, Spec] = {}
         self.triggers: dict[str, Spec] = {}
         self.member_fields: dict[str, MemberLoader] = {}
+        self.resources: dict[str, ResourceSpec] = {}
 
     def member_scope(self) -> frozenset[str]:
         return MEMBER | frozenset(self.member_fields)
@@ -84,6 +100,9 @@ class Registry:
                 raise RegistrationError(f"{where}: handler takes (ctx, params), got {params}")
         if spec.member_directed and "to" not in spec.schema.model_fields:
             raise RegistrationError(f"{where}: member-directed actions need a 'to' field")
+        for option in spec.refs:
+            if option not in spec.schema.model_fields:
+                raise RegistrationError(f"{where}: refers through '{option}', which is not in its schema")
         self._table(spec.kind)[spec.name] = spec
 
 
@@ -97,14 +116,32 @@ def action(
     primary: str | None = None,
     sets: VarScope | None = None,
     member_directed: bool = False,
+    refs: Mapping[str, str] | None = None,
 ) -> Callable[[F], F]:
-    """Declare a playbook action: `async def fn(ctx: RunContext, params) -> None`."""
+    """Declare a playbook action: `async def fn(ctx: RunContext, params) -> None`.
+
+    `refs` maps an option to the resource block whose ids it names, checked across all playbooks at load.
+    """
 
     def register(fn: F) -> F:
-        REGISTRY.add(Spec("action", name, schema, primary, fn, sets or {}, member_directed=member_directed))
+        spec = Spec("action", name, schema, primary, fn, sets or {}, member_directed=member_directed, refs=refs or {})
+        REGISTRY.add(spec)
         return fn
 
     return register
+
+
+def resource(block: str, *, schema: type[BaseModel], form: Literal["list", "mapping"], noun: str) -> None:
+    """Declare a top-level playbook block; its entries are validated with `schema` and shared by all playbooks."""
+    if not _NAME.match(block):
+        raise RegistrationError(f"resource '{block}': names are lower-case words")
+    if block in REGISTRY.resources:
+        raise RegistrationError(f"resource '{block}' is registered twice")
+    if schema.model_config.get("extra") != "forbid":
+        raise RegistrationError(f"resource '{block}': schema must forbid unknown keys")
+    if form == "list" and "id" not in schema.model_fields:
+        raise RegistrationError(f"resource '{block}': a list of entries needs an 'id' field")
+    REGISTRY.resources[block] = ResourceSpec(block, schema, form, noun)
 
 
 def condition(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bot.playbook.errors import Location, Problem, Problems
+from bot.playbook.errors import Location, Problem, Problems, did_you_mean
 from bot.playbook.index import TriggerIndex
 from bot.playbook.loader import Doc, parse_yaml, read_yaml
-from bot.playbook.model import Playbook, build_playbook
+from bot.playbook.model import Declared, Playbook, build_playbook, walk_steps
 from bot.registry import Registry, load_abilities
 
 SCENARIO_DIR = "tests"
@@ -19,6 +20,8 @@ class PlaybookSet:
     playbooks: list[Playbook]
     problems: list[Problem] = field(default_factory=list)
     index: TriggerIndex = field(init=False)
+    # block -> id -> validated entry: coupon batches and question banks are shared by every playbook
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.index = TriggerIndex(self.playbooks)
@@ -66,6 +69,7 @@ def _assemble(
     registry = registry or load_abilities()
     playbooks: list[Playbook] = []
     first_seen: dict[str, Playbook] = {}
+    declared: dict[tuple[str, str], Declared] = {}
     for doc in docs:
         if doc is None:
             continue
@@ -75,7 +79,39 @@ def _assemble(
         if pb.id in first_seen:
             problems.add(pb.location, f"duplicate id '{pb.id}' (also in {first_seen[pb.id].location})")
             continue
+        clashes = [d for d in pb.declared if (d.block, d.id) in declared]
+        for d in clashes:
+            noun = registry.resources[d.block].noun
+            problems.add(d.location, f"duplicate {noun} '{d.id}' (also in {declared[(d.block, d.id)].location})")
+        if clashes:
+            continue
         first_seen[pb.id] = pb
-        pb.order = len(playbooks)
+        declared.update({(d.block, d.id): d for d in pb.declared})
         playbooks.append(pb)
-    return PlaybookSet(playbooks, problems.sorted())
+    resources: dict[str, dict[str, Any]] = {block: {} for block in registry.resources}
+    for (block, rid), d in declared.items():
+        resources[block][rid] = d.value
+    usable = [pb for pb in playbooks if _references_hold(pb, resources, registry, problems)]
+    for order, pb in enumerate(usable):
+        pb.order = order
+    return PlaybookSet(usable, problems.sorted(), resources=resources)
+
+
+def _references_hold(
+    pb: Playbook, resources: dict[str, dict[str, Any]], registry: Registry, problems: Problems
+) -> bool:
+    """Every coupon batch / question bank a playbook names is declared in some playbook of the set."""
+    ok = True
+    for call in walk_steps(pb.steps):
+        for option, block in call.spec.refs.items():
+            name = getattr(call.params, option, None)
+            if name is None or name in resources.get(block, {}):
+                continue
+            spec = registry.resources[block]
+            hint = did_you_mean(name, resources.get(block, {}))
+            problems.add(
+                call.location,
+                f"{spec.noun} '{name}' is not declared{hint}; declare it under '{block}:' in any playbook",
+            )
+            ok = False
+    return ok

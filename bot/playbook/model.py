@@ -18,15 +18,14 @@ from bot.playbook.errors import Location, Problems, closest, did_you_mean
 from bot.playbook.loader import Doc, Path
 from bot.playbook.templates import Expr, Text, check_refs
 from bot.playbook.validate import describe, validate_model
-from bot.registry import MEMBER, Registry, Spec
+from bot.registry import MEMBER, Registry, ResourceSpec, Spec
 
 TOP_KEYS = ("id", "name", "description", "enabled", "rooms", "when", "if", "do")
 # Keys of abilities that later versions bring; named so operators get a clear answer.
 RESERVED = {
-    "top": {"coupons": "coupon batches", "questions": "question banks"},
+    "top": {"questions": "question banks"},
     "action": {
         "quiz": "quizzes",
-        "coupon": "coupons",
         "claim": "coupon drops",
         "for_each": "segments",
     },
@@ -68,6 +67,16 @@ class Choose:
 Step = Call | Choose
 
 
+@dataclass(frozen=True)
+class Declared:
+    """One entry of a resource block (`coupons:`, `questions:`) and where it is written."""
+
+    block: str
+    id: str
+    value: Any  # the validated entry; for a "mapping" block, the tuple of its validated items
+    location: Location
+
+
 @dataclass
 class Playbook:
     id: str
@@ -82,6 +91,7 @@ class Playbook:
     rooms: tuple[str, ...] = ()
     order: int = 0
     has_wait: bool = False
+    declared: tuple[Declared, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -290,6 +300,49 @@ class _Builder:
             )
         return Choose(tuple(branches), otherwise, self.doc.key_at(base))
 
+    # -- resource blocks: named things every playbook may use
+
+    def declared(self, spec: ResourceSpec, raw: Any) -> list[Declared]:
+        path: Path = (spec.block,)
+        out: list[Declared] = []
+        if spec.form == "list":
+            items = [raw] if isinstance(raw, dict) else raw
+            if not isinstance(items, list):
+                self.error(path, f"'{spec.block}' must be a list of {spec.noun}s like '- {{id: ..., ...}}'")
+                return out
+            for i, item in enumerate(items):
+                if not isinstance(item, dict):
+                    self.error((*path, i), f"each {spec.noun} is a mapping of options; got {describe(item)}")
+                    continue
+                entry = validate_model(self.doc, spec.schema, item, self.problems, base=(*path, i), label=spec.noun)
+                if entry is not None:
+                    out.append(Declared(spec.block, entry.id, entry, self.doc.at((*path, i))))  # type: ignore[attr-defined]
+            return out
+        if not isinstance(raw, dict):
+            self.error(path, f"'{spec.block}' must be a mapping of {spec.noun} ids to lists; got {describe(raw)}")
+            return out
+        for key, items in raw.items():
+            where = (*path, key)
+            if not isinstance(key, str) or not _ID.match(key):
+                message = f"a {spec.noun} id is lower-case letters, digits and '-'; got {describe(key)}"
+                self.error(where, message, key=True)
+                continue
+            items = [items] if isinstance(items, dict) else items
+            if not isinstance(items, list) or not items:
+                self.error(where, f"{spec.noun} '{key}' needs a list of at least one entry")
+                continue
+            entries = []
+            for j, item in enumerate(items):
+                if not isinstance(item, dict):
+                    self.error((*where, j), f"each entry of {spec.noun} '{key}' is a mapping; got {describe(item)}")
+                    continue
+                entries.append(
+                    validate_model(self.doc, spec.schema, item, self.problems, base=(*where, j), label=spec.noun)
+                )
+            if len(entries) == len(items) and all(e is not None for e in entries):
+                out.append(Declared(spec.block, key, tuple(entries), self.doc.key_at(where)))
+        return out
+
     # -- variables a run of this playbook will have
 
     def compute_scope(self, triggers: tuple[Call, ...], raw_do: Any) -> None:
@@ -344,7 +397,7 @@ def build_playbook(
         b.error((), f"a playbook is a mapping of keys (id, when, do, ...); got {describe(data)}")
         return None
     for key in data:
-        if key in TOP_KEYS:
+        if key in TOP_KEYS or key in registry.resources:
             continue
         if key == "on":
             b.error(
@@ -355,7 +408,8 @@ def build_playbook(
         elif key in RESERVED["top"]:
             b.error((key,), f"'{key}' ({RESERVED['top'][key]}) is not available in this version", key=True)
         else:
-            hint = did_you_mean(key, TOP_KEYS) or f"; a playbook's keys are {', '.join(TOP_KEYS)}"
+            keys = (*TOP_KEYS, *registry.resources)
+            hint = did_you_mean(key, keys) or f"; a playbook's keys are {', '.join(keys)}"
             b.error((key,), f"unknown key '{key}'{hint}", key=True)
     pid = data.get("id")
     if pid is None:
@@ -396,6 +450,7 @@ def build_playbook(
     b.compute_scope(triggers, data.get("do"))
     conditions = b.calls(("if",), data.get("if"), "condition")
     steps = b.steps(("do",), data.get("do"))
+    declared = [d for block, spec in registry.resources.items() if block in data for d in b.declared(spec, data[block])]
     if len(problems) > before:
         return None
     has_wait = any(c.name == "wait" for c in walk_steps(steps))
@@ -411,4 +466,5 @@ def build_playbook(
         enabled=enabled,
         rooms=tuple(rooms),
         has_wait=has_wait,
+        declared=tuple(declared),
     )

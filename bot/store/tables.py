@@ -125,3 +125,29 @@ class TopicChange(SQLModel, table=True):
     topic: str
     by_member_id: str | None = None
     at: datetime
+
+
+class Coupon(SQLModel, table=True):
+    """An issued coupon. `seq` numbers a member's coupons of one batch (1..per_member): the unique key
+    holds the per-member limit in the database, also when two events issue at once."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (UniqueConstraint("batch_id", "member_id", "seq", name="uq_coupon_member_seq"),)
+    code: str = Field(primary_key=True)
+    batch_id: str
+    title: str  # as declared when issued: the customer's coupon keeps its name if the batch is edited
+    member_id: str = Field(index=True)
+    seq: int
+    issued_at: datetime
+    expires_at: datetime | None = None
+    playbook_id: str = ""
+    redeemed_at: datetime | None = None
+    redeemed_by: str | None = None
+
+
+class CouponStock(SQLModel, table=True):
+    """How many codes of a batch are out; a conditional UPDATE never lets it pass the declared stock."""
+
+    __tablename__ = "coupon_stock"
+    batch_id: str = Field(primary_key=True)
+    issued: int = 0

@@ -1,0 +1,240 @@
+"""Coupons: batches declared in playbooks, unguessable codes, stock and per-member limits held by the database,
+and redemption that succeeds exactly once."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.context import RunContext, RunError
+from bot.playbook.types import Duration, LocalDateTime, Params
+from bot.registry import action, member_field, resource
+from bot.store import dialect
+from bot.store.tables import Coupon, CouponStock
+
+_coupons = Coupon.__table__
+_stock = CouponStock.__table__
+
+# No 0/O, 1/I/L: codes are read aloud and typed from screenshots at the till.
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8  # 31**8 ~ 8.5e11 codes: guessing one is hopeless
+
+
+class CouponBatch(Params):
+    """One batch under `coupons:`."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str
+    stock: int = Field(ge=1)
+    per_member: int = Field(1, ge=1)
+    valid_for: Duration | None = None
+    expires: LocalDateTime | None = None
+    code_prefix: str = ""
+
+    @field_validator("code_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z0-9]{0,6}", value):
+            raise ValueError(f"must be up to 6 capital letters or digits, like WK; got '{value}'")
+        return value
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> CouponBatch:
+        if self.valid_for is not None and self.expires is not None:
+            raise ValueError(
+                "'valid_for' and 'expires' are both given: keep one "
+                "(valid_for = how long each coupon lasts, expires = one end date for all)"
+            )
+        return self
+
+
+resource("coupons", schema=CouponBatch, form="list", noun="coupon batch")
+
+Refusal = Literal["sold_out", "limit", "batch_expired"]
+
+
+@dataclass(frozen=True)
+class Issued:
+    code: str
+    expires_at: datetime | None
+
+
+def new_code(prefix: str = "") -> str:
+    return prefix + "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(text: str) -> str:
+    """What a customer shows or staff type: any case, spaces and dashes ignored."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def batch_expiry(batch: CouponBatch, now: datetime, tz: Any) -> datetime | None:
+    if batch.valid_for is not None:
+        return now + batch.valid_for
+    if batch.expires is not None:
+        return batch.expires.replace(tzinfo=tz)
+    return None
+
+
+async def issue(
+    conn: AsyncConnection, batch: CouponBatch, member_id: str, *, now: datetime, tz: Any, playbook_id: str = ""
+) -> Issued | Refusal:
+    """Issue one coupon, or say why not. Safe under concurrency: the stock row's conditional UPDATE and the
+    (batch, member, seq) unique key decide, not a Python check that another event could race."""
+    expires_at = batch_expiry(batch, now, tz)
+    if expires_at is not None and expires_at <= now:
+        return "batch_expired"
+    held = (
+        await conn.execute(
+            select(func.count()).where(_coupons.c.batch_id == batch.id, _coupons.c.member_id == member_id)
+        )
+    ).scalar_one()
+    if held >= batch.per_member:
+        return "limit"
+    await conn.execute(dialect.insert_ignore(conn, _stock, {"batch_id": batch.id, "issued": 0}))
+    taken = await conn.execute(
+        update(_stock)
+        .where(_stock.c.batch_id == batch.id, _stock.c.issued < batch.stock)
+        .values(issued=_stock.c.issued + 1)
+    )
+    if taken.rowcount != 1:
+        return "sold_out"
+    row = {
+        "batch_id": batch.id,
+        "title": batch.title,
+        "member_id": member_id,
+        "seq": held + 1,
+        "issued_at": now,
+        "expires_at": expires_at,
+        "playbook_id": playbook_id,
+    }
+    while True:
+        code = new_code(batch.code_prefix)
+        try:
+            async with conn.begin_nested():
+                await conn.execute(_coupons.insert().values(code=code, **row))
+            return Issued(code, expires_at)
+        except IntegrityError:
+            if await _code_taken(conn, code):
+                continue  # astronomically rare: draw again
+            raise  # (batch, member, seq) taken by a concurrent issue: the whole run rolls back
+
+
+async def _code_taken(conn: AsyncConnection, code: str) -> bool:
+    return (await conn.execute(select(_coupons.c.code).where(_coupons.c.code == code))).first() is not None
+
+
+Redemption = Literal["ok", "unknown", "already", "expired"]
+
+
+@dataclass(frozen=True)
+class RedeemResult:
+    outcome: Redemption
+    code: str
+    batch_id: str = ""
+    member_id: str = ""
+    redeemed_at: datetime | None = None
+    redeemed_by: str | None = None
+    expires_at: datetime | None = None
+
+
+async def redeem(conn: AsyncConnection, code: str, staff_id: str, *, now: datetime) -> RedeemResult:
+    """Mark a coupon used. One conditional UPDATE decides, so of many concurrent attempts exactly one wins."""
+    code = normalize_code(code)
+    done = await conn.execute(
+        update(_coupons)
+        .where(
+            _coupons.c.code == code,
+            _coupons.c.redeemed_at.is_(None),
+            or_(_coupons.c.expires_at.is_(None), _coupons.c.expires_at > now),
+        )
+        .values(redeemed_at=now, redeemed_by=staff_id)
+    )
+    row = (await conn.execute(select(_coupons).where(_coupons.c.code == code))).first()
+    if row is None:
+        return RedeemResult("unknown", code)
+    outcome: Redemption = "ok" if done.rowcount == 1 else "already" if row.redeemed_at is not None else "expired"
+    return RedeemResult(outcome, code, row.batch_id, row.member_id, row.redeemed_at, row.redeemed_by, row.expires_at)
+
+
+def _usable(member_id: str, now: datetime) -> Any:
+    return and_(
+        _coupons.c.member_id == member_id,
+        _coupons.c.redeemed_at.is_(None),
+        or_(_coupons.c.expires_at.is_(None), _coupons.c.expires_at > now),
+    )
+
+
+@member_field("coupons")
+async def member_coupons(ctx: RunContext, member_id: str) -> int:
+    """How many coupons the member can still use (not redeemed, not expired)."""
+    now = ctx.local_now()
+    return (await ctx.conn.execute(select(func.count()).where(_usable(member_id, now)))).scalar_one()
+
+
+@member_field("wallet")
+async def member_wallet(ctx: RunContext, member_id: str) -> list[dict[str, str]]:
+    """The usable coupons, soonest to expire first, for `/我的券`: code, title, expires (local time)."""
+    now = ctx.local_now()
+    rows = await ctx.conn.execute(
+        select(_coupons.c.code, _coupons.c.title, _coupons.c.expires_at)
+        .where(_usable(member_id, now))
+        .order_by(_coupons.c.expires_at.is_(None), _coupons.c.expires_at, _coupons.c.code)
+    )
+    return [
+        {
+            "code": r.code,
+            "title": r.title,
+            "expires": local_text(r.expires_at, now.tzinfo),
+        }
+        for r in rows
+    ]
+
+
+def local_text(when: datetime | None, tz: Any) -> str:
+    """'2026-12-07 10:00' in the shop's timezone; '长期有效' when a coupon never expires."""
+    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M") if when is not None else "长期有效"
+
+
+class CouponParams(Params):
+    batch: str
+    to: str = "member"
+
+
+REASONS: dict[Refusal, str] = {"sold_out": "已抢完", "limit": "已领过", "batch_expired": "活动已结束"}
+
+
+@action(
+    "coupon",
+    schema=CouponParams,
+    primary="batch",
+    member_directed=True,
+    refs={"batch": "coupons"},
+    sets={"coupon": frozenset({"code", "title", "expires", "none"})},
+)
+async def coupon(ctx: RunContext, p: CouponParams) -> None:
+    """Issue one coupon; `coupon.none` says why not (已抢完 / 已领过 / 活动已结束), else it is empty."""
+    member = ctx.target(p.to)
+    batch = ctx.engine.playbooks.resources["coupons"].get(p.batch)
+    if batch is None:  # checked at load; a hot reload could still swap the set mid-run
+        raise RunError(f"coupon batch '{p.batch}' is not declared")
+    tz = ctx.local_now().tzinfo
+    result = await issue(ctx.conn, batch, member.id, now=ctx.now(), tz=tz, playbook_id=ctx.playbook.id)
+    if isinstance(result, Issued):
+        ctx.vars["coupon"] = {
+            "code": result.code,
+            "title": batch.title,
+            "expires": local_text(result.expires_at, tz),
+            "none": "",
+        }
+        ctx.changed(member.id)
+    else:
+        ctx.vars["coupon"] = {"code": "", "title": batch.title, "expires": "", "none": REASONS[result]}
