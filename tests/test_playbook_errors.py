@@ -296,7 +296,10 @@ CASES = [
           - reply: hi
         名字: 欢迎
         """),
-        [f"{P}:6:1: unknown key '名字'; a playbook's keys are id, name, description, enabled, rooms, when, if, do"],
+        [
+            f"{P}:6:1: unknown key '名字'; a playbook's keys are "
+            "id, name, description, enabled, rooms, when, if, do, coupons"
+        ],
         id="unknown-top-level-key-lists-the-keys",
     ),
     pytest.param(
@@ -385,7 +388,6 @@ CASES = [
         """),
         [
             f"{P}:5:5: action 'quiz' (quizzes) is not available in this version",
-            f"{P}:6:5: action 'coupon' (coupons) is not available in this version",
             f"{P}:7:5: action 'claim' (coupon drops) is not available in this version",
             f"{P}:8:5: action 'for_each' (segments) is not available in this version",
         ],
@@ -398,11 +400,11 @@ CASES = [
           - join: {}
         do:
           - reply: hi
-        coupons:
-          - {id: wk-10, title: 周末券, stock: 50}
+        questions:
+          signature-dishes: [{q: 招牌菜？, a: 酸菜鱼}]
         """),
-        [f"{P}:6:1: 'coupons' (coupon batches) is not available in this version"],
-        id="reserved-coupons-block",
+        [f"{P}:6:1: 'questions' (question banks) is not available in this version"],
+        id="reserved-questions-block",
     ),
     # -- options of the right name but the wrong value
     pytest.param(
