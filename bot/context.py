@@ -19,7 +19,7 @@ from bot.playbook.templates import Expr, Text
 if TYPE_CHECKING:
     from bot.config import Config
     from bot.engine import Engine
-    from bot.playbook.model import Playbook
+    from bot.playbook.model import Call, Playbook
 
 MEMBER_VARS = ("member", "inviter")
 
@@ -59,10 +59,10 @@ class RunContext:
             "bot": {"name": config.bot.name},
             "config": {"bot_name": config.bot.name, "timezone": config.timezone},
         }
+        self.call: Call | None = None  # the action running now (for_each reads its nested `do` here)
         for name, ref in (("member", member), ("inviter", inviter)):
             if ref is not None:
-                self.members[name] = ref
-                self.vars[name] = {"id": ref.id, "name": ref.name, "role": config.role_of(ref.id) or "member"}
+                self.set_member(name, ref)
         if room is not None:
             self.vars["room"] = {"id": room.id, "topic": room.topic}
         if message is not None:
@@ -92,6 +92,15 @@ class RunContext:
         if ref is None:
             raise SkipAction(f"this event has no {name}")
         return ref
+
+    def set_member(self, name: str, ref: MemberRef | None) -> None:
+        """Who `member` / `inviter` is for the actions that follow (for_each moves `member` along a segment)."""
+        if ref is None:
+            self.members.pop(name, None)
+            self.vars.pop(name, None)
+            return
+        self.members[name] = ref
+        self.vars[name] = {"id": ref.id, "name": ref.name, "role": self.config.role_of(ref.id) or "member"}
 
     def changed(self, member_id: str | None = None) -> None:
         """A member's stored state changed (None: anyone's may have): reload derived fields on next use."""

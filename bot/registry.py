@@ -24,7 +24,7 @@ _NAME = re.compile(r"^[a-z][a-z_]*$")
 
 # Attributes every member view has; abilities add more with `member_field`.
 MEMBER: frozenset[str] = frozenset({"id", "name", "role"})
-# A loader gets (ctx, member_id); ctx has `.conn` and `.local_now()` (a RunContext or a probe).
+# A loader gets (ctx, member_id); ctx has `.conn`, `.local_now()` and `.config` (a RunContext or a probe).
 MemberLoader = Callable[[Any, str], Awaitable[Any]]
 
 
@@ -44,6 +44,7 @@ class Spec:
     events: tuple[str, ...] = ()  # trigger: which event kinds it listens to
     member_directed: bool = False  # action: acts on `member` unless `to:` says otherwise
     refs: Mapping[str, str] = field(default_factory=dict)  # option -> resource block it names (batch -> coupons)
+    body: str | None = None  # action: the option holding nested actions (for_each's `do`), built by model.py
 
     @property
     def summary(self) -> str:
@@ -100,6 +101,8 @@ class Registry:
                 raise RegistrationError(f"{where}: handler takes (ctx, params), got {params}")
         if spec.member_directed and "to" not in spec.schema.model_fields:
             raise RegistrationError(f"{where}: member-directed actions need a 'to' field")
+        if spec.body is not None and spec.body in spec.schema.model_fields:
+            raise RegistrationError(f"{where}: '{spec.body}' holds nested actions; model.py builds it, not the schema")
         for option in spec.refs:
             if option not in spec.schema.model_fields:
                 raise RegistrationError(f"{where}: refers through '{option}', which is not in its schema")
@@ -117,6 +120,7 @@ def action(
     sets: VarScope | None = None,
     member_directed: bool = False,
     refs: Mapping[str, str] | None = None,
+    body: str | None = None,
 ) -> Callable[[F], F]:
     """Declare a playbook action: `async def fn(ctx: RunContext, params) -> None`.
 
@@ -124,7 +128,9 @@ def action(
     """
 
     def register(fn: F) -> F:
-        spec = Spec("action", name, schema, primary, fn, sets or {}, member_directed=member_directed, refs=refs or {})
+        spec = Spec(
+            "action", name, schema, primary, fn, sets or {}, member_directed=member_directed, refs=refs or {}, body=body
+        )
         REGISTRY.add(spec)
         return fn
 

@@ -31,6 +31,7 @@ class StepFailed(Exception):
 
 async def _call(ctx: RunContext, call: Call) -> object:
     try:
+        ctx.call = call
         return await call.spec.func(ctx, call.params)
     except (StopRun, StepFailed):
         raise

@@ -232,3 +232,7 @@ class _Probe:
 
     def local_now(self) -> datetime:
         return self._bot.clock.now().astimezone(self._bot.bot.config.tz)
+
+    @property
+    def config(self) -> Config:
+        return self._bot.bot.config

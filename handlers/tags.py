@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BeforeValidator, model_validator
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, and_, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.conditions import as_list, as_text
@@ -74,3 +74,19 @@ async def has_tags(ctx: RunContext, p: TagsCondition) -> bool:
         and (p.all is None or set(p.all) <= have)
         and (p.none is None or not have & set(p.none))
     )
+
+
+def tags_clause(member_id: ColumnElement[str], p: TagsCondition) -> ColumnElement[bool]:
+    """The same any/all/none rule as SQL over a member id column, for segments (one query, no Python loop)."""
+
+    def having(names: list[str]) -> ColumnElement[bool]:
+        return exists().where(_tags.c.member_id == member_id, _tags.c.tag.in_(names))
+
+    parts: list[ColumnElement[bool]] = []
+    if p.any is not None:
+        parts.append(having(p.any))
+    if p.all is not None:
+        parts.extend(exists().where(_tags.c.member_id == member_id, _tags.c.tag == name) for name in p.all)
+    if p.none is not None:
+        parts.append(~having(p.none))
+    return and_(*parts)

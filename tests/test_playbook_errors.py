@@ -389,7 +389,6 @@ CASES = [
         [
             f"{P}:5:5: action 'quiz' (quizzes) is not available in this version",
             f"{P}:7:5: action 'claim' (coupon drops) is not available in this version",
-            f"{P}:8:5: action 'for_each' (segments) is not available in this version",
         ],
         id="reserved-future-abilities",
     ),
@@ -761,9 +760,11 @@ CASES = [
                   - wait: 5s
         """),
         [
-            f"{P}:8:13: 'wait' works only directly in the playbook's 'do' list, not inside 'choose'; "
+            f"{P}:8:13: 'wait' works only directly in the playbook's 'do' list, "
+            "not inside 'choose' or 'for_each'; "
             "move it out, or use a 'schedule' for a later follow-up",
-            f"{P}:11:13: 'wait' works only directly in the playbook's 'do' list, not inside 'choose'; "
+            f"{P}:11:13: 'wait' works only directly in the playbook's 'do' list, "
+            "not inside 'choose' or 'for_each'; "
             "move it out, or use a 'schedule' for a later follow-up",
         ],
         id="wait-inside-choose",

@@ -27,7 +27,6 @@ RESERVED = {
     "action": {
         "quiz": "quizzes",
         "claim": "coupon drops",
-        "for_each": "segments",
     },
     "trigger": {},
     "condition": {},
@@ -45,6 +44,7 @@ class Call:
     spec: Spec
     params: Any
     location: Location
+    body: tuple[Step, ...] = ()  # nested actions (for_each's `do`)
 
     @property
     def name(self) -> str:
@@ -107,6 +107,7 @@ def walk_steps(steps: tuple[Step, ...]) -> Iterator[Call]:
             yield from walk_steps(step.otherwise)
         else:
             yield step
+            yield from walk_steps(step.body)
 
 
 class _Builder:
@@ -168,6 +169,14 @@ class _Builder:
                 self.error((*path, k), f"'{k}' is given twice in '{name}'", key=True)
                 return None
             data[k], paths[k] = v, (*path, k)
+        body: tuple[Step, ...] = ()
+        if spec.body is not None:
+            if spec.body not in data:
+                hint = f"the actions to run, like '{spec.body}: [...]'"
+                self.error((*path, name), f"'{name}' needs '{spec.body}': {hint}")
+                return None
+            body_path = paths.pop(spec.body)
+            body = self.steps(body_path, data.pop(spec.body), nested=True)
         params = validate_model(
             self.doc, spec.schema, data, self.problems, base=(*path, name), label=name, field_paths=paths
         )
@@ -177,7 +186,7 @@ class _Builder:
             self.check_texts(params, paths, (*path, name))
             if spec.member_directed:
                 self.check_target(params, paths.get("to", (*path, name)))
-        return Call(spec, params, self.doc.key_at((*path, name)))
+        return Call(spec, params, self.doc.key_at((*path, name)), body)
 
     def check_target(self, params: Any, path: Path) -> None:
         target = params.to
@@ -236,7 +245,8 @@ class _Builder:
                 # The engine pauses a run only between top-level steps (each part is its own transaction).
                 self.error(
                     (*path, i, "wait"),
-                    "'wait' works only directly in the playbook's 'do' list, not inside 'choose'; "
+                    "'wait' works only directly in the playbook's 'do' list, "
+                    "not inside 'choose' or 'for_each'; "
                     "move it out, or use a 'schedule' for a later follow-up",
                     key=True,
                 )
@@ -379,7 +389,7 @@ def _action_names(raw: Any) -> Iterator[str]:
         for key, value in raw.items():
             if isinstance(key, str):
                 yield key
-            if key in ("choose", "do", "else"):
+            if key in ("choose", "do", "else") or isinstance(value, dict):  # also for_each: {do: [...]}
                 yield from _action_names(value)
 
 

@@ -111,6 +111,10 @@ def _item(spec: Spec, names: set[str], definitions: Schema) -> Schema:
     options = _model_schema(spec, definitions)
     summary = _summary(spec)
     props: Schema = options.get("properties", {})
+    if spec.body is not None:  # nested actions (for_each's `do`): built by model.py, not in the pydantic schema
+        props[spec.body] = _ref("branch_actions")
+        options["properties"] = props
+        options["required"] = [*options.get("required", []), spec.body]
     required: list[str] = list(options.get("required", []))
     primary = _field_key(spec.schema, spec.primary) if spec.primary is not None else None
     # A required option may come beside NAME instead of inside its mapping, so there only the

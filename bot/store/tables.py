@@ -151,3 +151,23 @@ class CouponStock(SQLModel, table=True):
     __tablename__ = "coupon_stock"
     batch_id: str = Field(primary_key=True)
     issued: int = 0
+
+
+class Nudge(SQLModel, table=True):
+    """A member reached by a `for_each` fan-out (or kept back as holdout, so the effect can be measured)."""
+
+    __tablename__ = "nudges"
+    __table_args__ = (Index("ix_nudges_member_at", "member_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str
+    playbook_id: str
+    holdout: bool = False
+    at: datetime
+
+
+class OptOut(SQLModel, table=True):
+    """Members who said 退订: no `dm` or `for_each` messages until they say 订阅."""
+
+    __tablename__ = "opt_outs"
+    member_id: str = Field(primary_key=True)
+    at: datetime

@@ -1,0 +1,270 @@
+"""Lifecycle stages, segments compiled to one SQL query, and `for_each` fan-out with a measured holdout."""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.config import LifecycleSection
+from bot.context import RunContext
+from bot.events import MemberRef, RoomRef
+from bot.playbook.types import Params
+from bot.registry import MEMBER, action, member_field
+from bot.runner import StepFailed, run_steps
+from bot.store.tables import Member, Nudge, OptOut, Room, RoomMember
+from handlers.tags import TagsCondition, tags_clause
+
+log = logging.getLogger("qunguan.segments")
+
+_members = Member.__table__
+_room_members = RoomMember.__table__
+_rooms = Room.__table__
+_nudges = Nudge.__table__
+_opt_outs = OptOut.__table__
+
+Stage = Literal["new", "growing", "active", "dormant", "churned"]
+CHINESE: dict[str, Stage] = {
+    "引入期": "new",
+    "成长期": "growing",
+    "成熟期": "active",
+    "休眠期": "dormant",
+    "流失期": "churned",
+}
+
+
+def _stage_rules(now: datetime, cfg: LifecycleSection) -> list[tuple[Stage, ColumnElement[bool]]]:
+    """The lifecycle, first rule that holds wins. One definition serves `member.lifecycle` and segments."""
+    m = _members.c
+    last_seen = func.coalesce(m.last_active, m.first_seen)
+    memberships = exists().where(_room_members.c.member_id == m.id)
+    in_a_room = exists().where(_room_members.c.member_id == m.id, _room_members.c.active.is_(True))
+    return [
+        ("churned", or_(and_(memberships, ~in_a_room), last_seen < now - timedelta(days=cfg.churned_days))),
+        ("dormant", last_seen < now - timedelta(days=cfg.dormant_days)),
+        ("new", m.first_seen >= now - timedelta(days=cfg.new_days)),
+        ("active", m.first_seen < now - timedelta(days=cfg.active_days)),
+        ("growing", m.id.is_not(None)),
+    ]
+
+
+def lifecycle_is(stages: list[Stage], now: datetime, cfg: LifecycleSection) -> ColumnElement[bool]:
+    """Members in any of `stages`: each stage is its rule and not any earlier rule."""
+    rules = _stage_rules(now, cfg)
+    picked = []
+    for i, (stage, rule) in enumerate(rules):
+        if stage in stages:
+            picked.append(and_(rule, *(not_(earlier) for _, earlier in rules[:i])))
+    return or_(*picked)
+
+
+@member_field("lifecycle")
+async def member_lifecycle(ctx: Any, member_id: str) -> str:
+    """new / growing / active / dormant / churned (引入期/成长期/成熟期/休眠期/流失期), from activity and config."""
+    rules = _stage_rules(ctx.local_now(), ctx.config.lifecycle)
+    stage = case(*((rule, name) for name, rule in rules), else_="growing")
+    found = (await ctx.conn.execute(select(stage).where(_members.c.id == member_id))).scalar()
+    return found or "new"
+
+
+# -- segments
+
+_COMPARE = re.compile(r"^\s*(>=|<=|>|<|==|=)?\s*(-?\d+)\s*$")
+_OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+}
+
+
+def _comparison(value: object) -> tuple[str, int]:
+    """`">=14"`, `"<7"`, `100` (a bare number means at least)."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number or a comparison like '>=14'; got {value}")
+    match = _COMPARE.match(str(value))
+    if not match:
+        raise ValueError(f"must be a number or a comparison like '>=14' or '<7'; got '{value}'")
+    op = {None: ">=", "=": "=="}.get(match[1], match[1])
+    return op, int(match[2])
+
+
+Comparison = Annotated[tuple[str, int], BeforeValidator(_comparison)]
+
+
+def _stages(value: object) -> object:
+    items = value if isinstance(value, list) else [value]
+    return [CHINESE.get(str(item), item) for item in items]
+
+
+def _tags(value: object) -> object:
+    return {"any": value} if isinstance(value, (list, str)) else value
+
+
+class Segment(Params):
+    """Who a fan-out reaches; every given filter must hold."""
+
+    lifecycle: Annotated[list[Stage], BeforeValidator(_stages)] | None = None
+    inactive_days: Comparison | None = None
+    joined_days: Comparison | None = None
+    points: Comparison | None = None
+    tags: Annotated[TagsCondition, BeforeValidator(_tags)] | None = None
+    not_nudged_days: int | None = Field(None, ge=1)
+    rooms: Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None = None
+
+
+def _days_ago(op: str, days: int, column: Any, now: datetime) -> ColumnElement[bool]:
+    """`inactive_days >= 14` is `column <= now - 14d`: comparing days since is comparing times reversed."""
+    flipped = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "=="}[op]
+    if flipped == "==":
+        day_start = now - timedelta(days=days + 1)
+        return and_(column > day_start, column <= now - timedelta(days=days))
+    return _OPS[flipped](column, now - timedelta(days=days))
+
+
+def segment_query(
+    seg: Segment,
+    *,
+    now: datetime,
+    cfg: LifecycleSection,
+    room_ids: list[str] | None = None,
+    skip_nudged: tuple[str, datetime] | None = None,
+) -> Select[Any]:
+    """Member id and name of everyone in the segment who has not opted out: one query, indexes doing the work.
+
+    `skip_nudged` (playbook id, since) leaves out members that playbook already reached since then.
+    """
+    m = _members.c
+    where: list[ColumnElement[bool]] = [~exists().where(_opt_outs.c.member_id == m.id)]
+    if skip_nudged is not None:
+        playbook_id, since = skip_nudged
+        where.append(
+            ~exists().where(_nudges.c.member_id == m.id, _nudges.c.playbook_id == playbook_id, _nudges.c.at >= since)
+        )
+    if seg.lifecycle is not None:
+        where.append(lifecycle_is(seg.lifecycle, now, cfg))
+    if seg.inactive_days is not None:
+        where.append(_days_ago(*seg.inactive_days, func.coalesce(m.last_active, m.first_seen), now))
+    if seg.joined_days is not None:
+        where.append(_days_ago(*seg.joined_days, m.first_seen, now))
+    if seg.points is not None:
+        op, limit = seg.points
+        where.append(_OPS[op](m.points, limit))
+    if seg.tags is not None:
+        where.append(tags_clause(m.id, seg.tags))
+    if seg.not_nudged_days is not None:
+        since = now - timedelta(days=seg.not_nudged_days)
+        where.append(~exists().where(_nudges.c.member_id == m.id, _nudges.c.at >= since))
+    if room_ids is not None:
+        where.append(
+            exists().where(
+                _room_members.c.member_id == m.id,
+                _room_members.c.room_id.in_(room_ids),
+                _room_members.c.active.is_(True),
+            )
+        )
+    return select(m.id, m.name).where(*where).order_by(m.id)
+
+
+async def resolve_rooms(
+    conn: AsyncConnection, names: list[str], room_tags: Callable[[RoomRef], frozenset[str]]
+) -> list[str]:
+    """Room ids for topics, ids and tag:NAME (tags from config.yaml)."""
+    rows = (await conn.execute(select(_rooms.c.id, _rooms.c.topic))).all()
+    ids = []
+    for row in rows:
+        ref = RoomRef(row.id, row.topic)
+        for name in names:
+            if name in (row.id, row.topic) or (name.startswith("tag:") and name[4:] in room_tags(ref)):
+                ids.append(row.id)
+                break
+    return ids
+
+
+# -- for_each
+
+
+def _share(value: object) -> object:
+    """`holdout: 10%` or `0.1`."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return float(value.strip()[:-1]) / 100
+    return value
+
+
+class ForEachParams(Params):
+    segment: Segment
+    limit: int = Field(100, ge=1, le=10_000)
+    holdout: Annotated[float, BeforeValidator(_share), Field(ge=0, lt=1)] = 0.0
+
+    @model_validator(mode="after")
+    def _some_filter(self) -> ForEachParams:
+        if not self.segment.model_fields_set:
+            raise ValueError("'segment' needs at least one filter, like {lifecycle: dormant}")
+        return self
+
+
+@action("for_each", schema=ForEachParams, body="do", sets={"member": MEMBER})
+async def for_each(ctx: RunContext, p: ForEachParams) -> None:
+    """Run `do` for each member of the segment (up to `limit`), recording a nudge for each; a `holdout` share
+    is recorded but left alone, so nudged members can be compared with similar ones who were not.
+
+    In a run that has a group (a schedule runs once per group), the segment is that group's members unless
+    it names `rooms`; one playbook reaches a member at most once per local day.
+    """
+    call = ctx.call
+    assert call is not None
+    body = call.body
+    now = ctx.now()
+    if p.segment.rooms is not None:
+        room_ids = await resolve_rooms(ctx.conn, p.segment.rooms, ctx.config.room_tags)
+    else:  # a schedule runs once per group: each run reaches that group's members
+        room_ids = [ctx.room.id] if ctx.room is not None else None
+    # A member in two groups is still reached once a day by one playbook.
+    today = ctx.local_now().replace(hour=0, minute=0, second=0, microsecond=0)
+    query = segment_query(
+        p.segment, now=now, cfg=ctx.config.lifecycle, room_ids=room_ids, skip_nudged=(ctx.playbook.id, today)
+    ).limit(p.limit)
+    rows = (await ctx.conn.execute(query)).all()
+    previous = ctx.member
+    reached = kept = failed = 0
+    try:
+        for row in rows:
+            holdout = p.holdout > 0 and random.random() < p.holdout
+            await ctx.conn.execute(
+                insert(_nudges).values(member_id=row.id, playbook_id=ctx.playbook.id, holdout=holdout, at=now)
+            )
+            if holdout:
+                kept += 1
+                continue
+            ctx.set_member("member", MemberRef(row.id, row.name))
+            try:
+                async with ctx.conn.begin_nested():
+                    before = len(ctx.outgoing)
+                    try:
+                        await run_steps(ctx, body)
+                    except BaseException:
+                        del ctx.outgoing[before:]
+                        raise
+                reached += 1
+            except StepFailed as exc:
+                failed += 1
+                pb = ctx.playbook
+                log.error("playbook %s (%s): for_each member %s failed at %s", pb.id, pb.path, row.id, exc)
+    finally:
+        ctx.set_member("member", previous)
+    log.info(
+        "playbook %s: for_each reached %d, held out %d, failed %d (segment of %d)",
+        ctx.playbook.id,
+        reached,
+        kept,
+        failed,
+        len(rows),
+    )
