@@ -46,8 +46,8 @@ def uses_only_registered(data: Any, registry: Registry) -> bool:
                         return False
                     if "else" in branch and not known("do", branch["else"]):
                         return False
-            elif not set(item) & set(tables[key]):
+            elif not set(item) & set(tables[key]) or not known("do", item.get("for_each", {}).get("do")):
                 return False
         return True
 
-    return set(data) <= set(TOP_KEYS) and all(known(k, data.get(k)) for k in tables)
+    return set(data) <= {*TOP_KEYS, *registry.resources} and all(known(k, data.get(k)) for k in tables)

@@ -40,10 +40,11 @@ async def run_contract_scenario(tmp_path: Path, playbooks: PlaybookSet) -> list[
     return [] if result.passed else result.detail
 
 
-def test_the_contract_examples_this_version_covers_are_welcome_checkin_and_points() -> None:
+def test_the_contract_examples_this_version_covers() -> None:
     assert sorted(runnable_contract_playbooks()) == [
         "playbooks/daily-checkin.yaml",
         "playbooks/my-points.yaml",
+        "playbooks/reactivation.yaml",
         "playbooks/welcome.yaml",
     ]
 

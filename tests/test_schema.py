@@ -242,7 +242,7 @@ def test_schema_is_draft7_json_and_names_every_ability() -> None:
     assert names("action") == set(registry.actions) | {"choose"}
     assert names("condition") == set(registry.conditions)
     assert names("trigger") == set(registry.triggers)
-    assert set(schema["properties"]) == set(TOP_KEYS)
+    assert set(schema["properties"]) == {*TOP_KEYS, *load_abilities().resources}
     assert schema["additionalProperties"] is False
     for name, spec in registry.actions.items():
         if spec.func is not None and spec.func.__doc__:

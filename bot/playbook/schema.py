@@ -22,7 +22,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from bot.playbook.model import _ID, TOP_KEYS
-from bot.registry import Registry, Spec, load_abilities
+from bot.registry import Registry, ResourceSpec, Spec, load_abilities
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 KINDS = ("trigger", "condition", "action")
@@ -206,6 +206,28 @@ def _structure(definitions: Schema) -> None:
     }
 
 
+def _resource(spec: ResourceSpec, definitions: Schema) -> Schema:
+    """`coupons: [{id: ..., ...}]` or `questions: {bank-id: [{...}]}`."""
+    name = f"resource.{spec.block}"
+    raw = spec.schema.model_json_schema(
+        by_alias=True, ref_template="#/definitions/" + name + ".{model}", schema_generator=_InputSchema
+    )
+    for sub_name, sub in raw.pop("$defs", {}).items():
+        definitions[f"{name}.{sub_name}"] = _draft7(sub)
+    entry = _draft7(raw)
+    entry.pop("title", None)
+    definitions[name] = entry
+    entries = {"type": "array", "items": _ref(name), "minItems": 1}
+    if spec.form == "list":
+        return {"description": f"{spec.noun}s, shared by every playbook", **entries}
+    return {
+        "description": f"{spec.noun}s by id, shared by every playbook",
+        "type": "object",
+        "additionalProperties": entries,
+        "propertyNames": {"pattern": _ID.pattern},
+    }
+
+
 def json_schema(registry: Registry | None = None) -> dict[str, Any]:
     """The JSON Schema (draft-07) of one playbook file, for `# yaml-language-server: $schema=...`."""
     registry = registry or load_abilities()
@@ -257,7 +279,10 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
         "description": "One playbook: `id`, what starts it (`when`), conditions (`if`) and actions (`do`).",
         "type": "object",
         # A top-level key model.py knows but this file does not is let through, not refused.
-        "properties": {key: _draft7(top.get(key, {})) for key in TOP_KEYS},
+        "properties": {
+            **{key: _draft7(top.get(key, {})) for key in TOP_KEYS},
+            **{block: _resource(spec, definitions) for block, spec in registry.resources.items()},
+        },
         "required": ["id", "when", "do"],
         "additionalProperties": False,
         "definitions": definitions,
