@@ -13,6 +13,20 @@ from bot.playbook.library import PlaybookSet
 from bot.scheduler import Scheduler
 from bot.store import Store
 
+# Connectors that reach no real WeChat account: nothing there to protect by pacing.
+LOCAL_CONNECTORS = ("bot.connectors.memory", "bot.connectors.simulator")
+
+
+def paced_by_default(config: Config, connector: Connector) -> bool:
+    """Pace every real account unless config.yaml says `sending: {pacing: false}`.
+
+    A connector may say for itself with a `paced` attribute; the local ones need not be paced.
+    """
+    declared = getattr(connector, "paced", None)
+    if isinstance(declared, bool):
+        return declared and config.sending.pacing
+    return config.sending.pacing and type(connector).__module__ not in LOCAL_CONNECTORS
+
 
 @dataclass
 class Bot:
@@ -22,6 +36,7 @@ class Bot:
     connector: Connector
     engine: Engine
     scheduler: Scheduler
+    outbox: Outbox
 
     @classmethod
     async def create(
@@ -32,13 +47,43 @@ class Bot:
         connector: Connector,
         playbooks: PlaybookSet,
         database: str | None = None,
+        governor: bool | None = None,
+        seed: int | None = None,
     ) -> Bot:
+        """Open the store and the outbox (rows a crash left `sending` become `unknown` here).
+
+        `governor`: pace sends (None: decided by `paced_by_default`); `seed` makes the jitter repeatable.
+        Queued messages start leaving at `start()`, or at the first event, whichever comes first.
+        """
         store = await Store.open(database or config.database_path)
-        engine = Engine(config=config, store=store, clock=clock, outbox=Outbox(connector), playbooks=playbooks)
-        return cls(config, store, clock, connector, engine, Scheduler(engine))
+        paced = paced_by_default(config, connector) if governor is None else governor
+        outbox = Outbox(store, connector, clock, config, paced=paced, seed=seed)
+        try:
+            await outbox.open()
+        except Exception:
+            await store.close()
+            raise
+        engine = Engine(config=config, store=store, clock=clock, outbox=outbox, playbooks=playbooks)
+        return cls(config, store, clock, connector, engine, Scheduler(engine), outbox)
+
+    async def start(self) -> None:
+        """The connector is up: deliver what is queued (from before a restart, too)."""
+        if self.outbox.paced:
+            self.outbox.start()
+        else:
+            await self.outbox.flush()
 
     async def close(self) -> None:
+        """Stop: paused runs finish, the outbox sends for a short grace, the rest stays queued."""
         self.scheduler.shutdown()
         await self.engine.settle()
+        await self.outbox.close()
         await self.connector.stop()
+        await self.store.close()
+
+    async def crash(self) -> None:
+        """Stop like a kill -9 would (tests): nothing drained or recorded; runs in `wait:` are lost."""
+        self.scheduler.shutdown()
+        await self.outbox.abandon()
+        await self.engine.abandon()
         await self.store.close()

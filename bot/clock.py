@@ -18,6 +18,10 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
+    async def until(self, when: datetime) -> None:
+        """Block until `when` has come; unlike `sleep`, never moves a virtual clock itself."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -26,19 +30,25 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
+    async def until(self, when: datetime) -> None:
+        await asyncio.sleep(max(0.0, (when - self.now()).total_seconds()))
+
 
 class VirtualClock:
     """Time that moves only when told to.
 
     `sleep` jumps the clock forward instead of blocking: a short in-conversation
     `wait` then costs nothing in tests, and schedules that came due meanwhile are
-    caught up by the next `advance` of the scheduler.
+    caught up by the next `advance` of the scheduler. `until` is the opposite: a
+    background task (the outbox's delivery worker) waits there until someone else
+    moves time, so it can never run the clock ahead of the test.
     """
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("VirtualClock needs a timezone-aware start")
         self._now = start.astimezone(UTC)
+        self._waiters: list[tuple[datetime, asyncio.Future[None]]] = []
 
     def now(self) -> datetime:
         return self._now
@@ -48,10 +58,28 @@ class VirtualClock:
         if when < self._now:
             raise ValueError("virtual time cannot go backwards")
         self._now = when
+        due = [w for w in self._waiters if w[0] <= when]
+        self._waiters = [w for w in self._waiters if w[0] > when]
+        for _at, future in due:
+            if not future.done():
+                future.set_result(None)
 
     async def sleep(self, seconds: float) -> None:
-        self._now += timedelta(seconds=seconds)
+        self.set(self._now + timedelta(seconds=max(0.0, seconds)))
         await asyncio.sleep(0)
+
+    async def until(self, when: datetime) -> None:
+        if when <= self._now:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (when, future)
+        self._waiters.append(entry)
+        try:
+            await future
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
 
 
 class OffsetClock:
@@ -65,3 +93,7 @@ class OffsetClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    async def until(self, when: datetime) -> None:
+        """Wall-clock waiting; a `/time +1d` meanwhile is noticed when the wait ends."""
+        await asyncio.sleep(max(0.0, (when - self.now()).total_seconds()))

@@ -2,8 +2,9 @@
 
 event -> dedup by id -> record activity -> trigger index -> rooms -> conditions
 -> actions. Each event is one transaction; each playbook run a savepoint inside
-it, so a failing playbook rolls back only its own writes and messages. Messages
-leave only after the transaction commits.
+it, so a failing playbook rolls back only its own writes and messages. The
+messages of the runs that succeeded are written to the outbox in that same
+transaction (one executemany) and leave only after it commits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,7 +21,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.context import RunContext
-from bot.events import Event, FriendRequest, MemberJoined, MemberLeft, MessageEvent, Outgoing, RoomRef, ScheduledTick
+from bot.events import Event, FriendRequest, MemberJoined, MemberLeft, MessageEvent, RoomRef, ScheduledTick
 from bot.outbox import Outbox
 from bot.playbook.index import Match
 from bot.playbook.library import PlaybookSet
@@ -72,7 +74,7 @@ class Engine:
         if room is not None and not self.config.manages(room):
             return False
         playbooks = self.playbooks
-        sent: list[Outgoing] = []
+        queued: list[dict[str, Any]] = []
         paused: list[tuple[RunContext, timedelta, tuple[Step, ...]]] = []
         async with self.store.unit() as conn:
             now = self.clock.now()
@@ -89,18 +91,21 @@ class Engine:
                 ctx = self._context(conn, event, match)
                 outcome = await self._run(ctx, match.playbook.steps, check=True)
                 if outcome.ok:
-                    sent.extend(ctx.outgoing)
+                    queued += self.outbox.entries(event, match.playbook.id, 0, ctx.outgoing, now)
                 if outcome.pause is not None:
                     paused.append((ctx, *outcome.pause))
                 if outcome.stop_all:
                     break
+            await self.outbox.queue(conn, queued)
         if isinstance(event, FriendRequest):
             try:
                 await self.connector.accept_friend(event)
             except Exception:
                 log.exception("accepting the friend request of %s failed", event.member.id)
+                await self.outbox.drop(event.id, "the friend request could not be accepted")
                 return True
-        await self.outbox.deliver(sent)
+        if queued:
+            await self.outbox.released()
         for ctx, wait, rest in paused:
             self._spawn(self._resume(ctx, wait, rest))
         return True
@@ -150,16 +155,21 @@ class Engine:
         return outcome
 
     async def _resume(self, ctx: RunContext, wait: timedelta, steps: tuple[Step, ...]) -> None:
-        """The part of a run after `wait:`, in its own transaction."""
+        """The part of a run after `wait:`, in its own transaction; `part` keeps its outbox keys apart."""
+        part = 0
         while True:
             await self.clock.sleep(wait.total_seconds())
+            part += 1
             async with self.store.unit() as conn:
                 ctx.conn = conn
                 ctx.outgoing = []
                 ctx.vars["now"] = ctx.local_now()
                 ctx.changed()  # other events may have changed points, tags, ... during the pause
                 outcome = await self._run(ctx, steps, check=False)
-            await self.outbox.deliver(ctx.outgoing)
+                queued = self.outbox.entries(ctx.event, ctx.playbook.id, part, ctx.outgoing, self.clock.now())
+                await self.outbox.queue(conn, queued)
+            if queued:
+                await self.outbox.released()
             if outcome.pause is None:
                 return
             wait, steps = outcome.pause
@@ -168,6 +178,13 @@ class Engine:
         task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def abandon(self) -> None:
+        """Drop paused runs unfinished (what a crash does to them; tests)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def settle(self) -> None:
         """Wait until every paused run (after `wait:`) has finished."""

@@ -2,6 +2,8 @@
 
 Each scenario gets a fresh in-memory database and a virtual clock, so a script
 that says `advance: 1d` fires tomorrow's schedules in order without sleeping.
+Messages are seen the moment they are decided, unless the scenario says
+`governor: true`: then the send governor paces them as in production.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class MemberSpec(Params):
 class Header(Params):
     name: str
     start: LocalDateTime | None = None
+    governor: StrictBool = False  # pace sends as in production: messages leave as `advance` moves the clock
     rooms: list[RoomSpec] = []
     members: list[MemberSpec] = []
     steps: list[Any]
@@ -267,7 +270,7 @@ async def run_scenario(scenario: Scenario, playbooks: PlaybookSet, config: Confi
     errors = _ErrorLog()
     logger = logging.getLogger("qunguan")
     logger.addHandler(errors)
-    bot = await TestBot.create(playbooks, config=config, start=start)
+    bot = await TestBot.create(playbooks, config=config, start=start, governor=header.governor)
     try:
         for room in header.rooms:
             await bot.add_room(room.id, room.topic or room.id)
@@ -289,6 +292,10 @@ async def run_scenario(scenario: Scenario, playbooks: PlaybookSet, config: Confi
             if failure is not None:
                 detail = [f"step {number} ({step.kind}) at {step.location}: {failure}", "  sent:"]
                 detail += [_show(m, i in consumed) for i, m in enumerate(bot.sent)] or ["    (nothing)"]
+                waiting = await bot.queued()
+                if waiting:
+                    detail += ["  queued, not sent yet (the send governor paces them; `advance` lets them go):"]
+                    detail += [_show(m, False) for m in waiting]
                 return Result(scenario.name, scenario.path, False, detail)
         return Result(scenario.name, scenario.path, True)
     finally:

@@ -1,5 +1,10 @@
 """A whole bot in one process for tests and scenario files: memory connector,
 virtual clock, in-memory SQLite. Reads like chat: `await bot.say("u1", "签到", room="r1")`.
+
+Messages go through the durable outbox as in production. By default the send
+governor is off, so each message is sent the moment it is decided; with
+`governor=True` it paces them under the virtual clock and they leave as
+`advance` moves time.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from bot.clock import VirtualClock
 from bot.config import Config
 from bot.connectors.memory import MemoryConnector
 from bot.events import FriendRequest, MemberJoined, MemberLeft, MemberRef, MessageEvent, Outgoing, RoomRef, RoomRenamed
+from bot.outbox import Outbox
 from bot.playbook.library import PlaybookSet, load_texts
 from bot.store import dialect
 from bot.store.activity import upsert_member, upsert_room
@@ -44,7 +50,11 @@ class TestBot:
         config: Config | None = None,
         start: datetime | None = None,
         database: str = ":memory:",
+        governor: bool = False,
+        seed: int = 0,
+        connector: MemoryConnector | None = None,
     ) -> TestBot:
+        """`governor=True`: pace sends as config.sending says (jitter from `seed`), under the virtual clock."""
         config = config or Config()
         if isinstance(playbooks, dict):
             playbooks = load_texts(playbooks, room_tags=config.all_room_tags)
@@ -52,8 +62,17 @@ class TestBot:
                 raise ValueError("\n".join(str(p) for p in playbooks.problems))
         start = start or datetime(2026, 11, 23, 9, 0, tzinfo=config.tz)
         clock = VirtualClock(start)
-        connector = MemoryConnector()
-        bot = await Bot.create(config, clock=clock, connector=connector, playbooks=playbooks, database=database)
+        connector = connector or MemoryConnector()
+        bot = await Bot.create(
+            config,
+            clock=clock,
+            connector=connector,
+            playbooks=playbooks,
+            database=database,
+            governor=governor,
+            seed=seed,
+        )
+        await bot.start()
         return cls(bot, connector, clock)
 
     @classmethod
@@ -65,9 +84,14 @@ class TestBot:
         config: Config | None = None,
         start: datetime | None = None,
         database: str = ":memory:",
+        governor: bool = False,
+        seed: int = 0,
+        connector: MemoryConnector | None = None,
     ) -> AsyncIterator[TestBot]:
         """`async with TestBot.running({...}) as bot:` — created, then closed whatever the test did."""
-        bot = await cls.create(playbooks, config=config, start=start, database=database)
+        bot = await cls.create(
+            playbooks, config=config, start=start, database=database, governor=governor, seed=seed, connector=connector
+        )
         try:
             yield bot
         finally:
@@ -76,6 +100,10 @@ class TestBot:
     @property
     def engine(self):
         return self.bot.engine
+
+    @property
+    def outbox(self) -> Outbox:
+        return self.bot.outbox
 
     @property
     def sent(self) -> list[Outgoing]:
@@ -129,12 +157,19 @@ class TestBot:
         await self.bot.engine.dispatch(event)  # type: ignore[arg-type]
         if settle:
             await self.bot.engine.settle()
+        if self.outbox.paced:  # unpaced, dispatch has sent everything already
+            await self.outbox.settled()
         return self.sent[before:]
+
+    async def dispatch(self, event: object) -> list[Outgoing]:
+        """Deliver a ready-made event (e.g. the same id twice); returns what was sent."""
+        return await self._deliver(event)
 
     async def settle(self) -> list[Outgoing]:
         """Let runs paused at `wait:` finish (virtual time moves by their waits); returns what they sent."""
         before = len(self.sent)
         await self.bot.engine.settle()
+        await self.outbox.settled()
         return self.sent[before:]
 
     async def say(
@@ -199,9 +234,20 @@ class TestBot:
         return await self._deliver(event)
 
     async def advance(self, delta: timedelta) -> list[Outgoing]:
-        """Move virtual time; schedules due meanwhile fire in order."""
+        """Move virtual time; schedules due meanwhile fire in order, queued messages leave as they may."""
         before = len(self.sent)
-        await self.bot.scheduler.advance_to(self.clock.now() + delta)
+        until = self.clock.now() + delta
+        scheduler = self.bot.scheduler
+        while True:
+            await self.outbox.settled()
+            # Stop at every moment the outbox has something to do and, when paced, at every schedule,
+            # so what a tick queues is sent at its time and not when the clock has run far past it.
+            stops = [until, self.outbox.wake_at, scheduler.next_due() if self.outbox.paced else None]
+            step = max(min(t for t in stops if t is not None), self.clock.now())
+            await scheduler.advance_to(step)
+            if step >= until:
+                break
+        await self.outbox.settled()
         return self.sent[before:]
 
     async def advance_to(self, when: datetime) -> list[Outgoing]:
@@ -214,6 +260,10 @@ class TestBot:
         async with self.bot.store.unit() as conn:
             return await loader(_Probe(conn, self), member_id)
 
+    async def queued(self) -> list[Outgoing]:
+        """Messages decided but not sent yet (pending in the outbox), in the order they would be tried."""
+        return await self.outbox.queued()
+
     async def rows(self, statement: Executable) -> Sequence[Row[Any]]:
         """Rows of a query against the bot's database, for assertions on stored state."""
         async with self.bot.store.unit() as conn:
@@ -221,6 +271,10 @@ class TestBot:
 
     async def close(self) -> None:
         await self.bot.close()
+
+    async def crash(self) -> None:
+        """Stop as a kill -9 would: nothing drained, nothing recorded (reopen the same database file after)."""
+        await self.bot.crash()
 
 
 class _Probe:

@@ -136,3 +136,68 @@ def test_scenario_file_problems_are_located(tmp_path: Path) -> None:
         "bad.yaml:7:14: 'advance' must be a duration like 30s, 10m, 2h, 1d; got 'soon'",
         "bad.yaml:8:22: unknown key 'contians' in 'expect' (did you mean 'contains'?)",
     ]
+
+
+GOVERNED = """
+name: 限速
+governor: true
+start: "2026-11-23 09:00"
+rooms: [{id: r1, topic: 会员福利1群}]
+members:
+  - {id: u1, name: 小王, tags: [VIP]}
+  - {id: u2, name: 小李}
+  - {id: u3, name: 阿强}
+steps:
+"""
+
+
+async def test_with_the_governor_on_a_join_burst_is_welcomed_once_when_time_moves(tmp_path: Path) -> None:
+    result = await run(
+        tmp_path,
+        GOVERNED
+        + """
+  - join: {member: u2, room: r1}
+  - join: {member: u3, room: r1}
+  - expect_none: {to: r1}
+  - say: {member: u1, room: r1, text: 福利}
+  - expect: {to: u1, contains: VIP 福利}   # a reply goes at once
+  - advance: 15s
+  - expect: {to: r1, contains: 欢迎 小李、阿强, mentions: [u2, u3]}
+  - expect_none: {to: r1}
+""",
+    )
+    assert result.passed, result.detail
+
+
+async def test_with_the_governor_on_a_failure_lists_what_is_still_queued(tmp_path: Path) -> None:
+    result = await run(tmp_path, GOVERNED + "  - join: {member: u2, room: r1}\n  - expect: {to: r1, contains: 欢迎}\n")
+    assert not result.passed
+    assert result.detail[1:] == [
+        "  sent:",
+        "    (nothing)",
+        "  queued, not sent yet (the send governor paces them; `advance` lets them go):",
+        "    → r1: @u2 欢迎 小李",
+    ]
+
+
+async def test_without_the_governor_the_same_burst_is_two_welcomes_at_once(tmp_path: Path) -> None:
+    result = await run(
+        tmp_path,
+        GOVERNED.replace("governor: true\n", "")
+        + """
+  - join: {member: u2, room: r1}
+  - join: {member: u3, room: r1}
+  - expect: {to: r1, contains: 欢迎 小李, mentions: u2}
+  - expect: {to: r1, contains: 欢迎 阿强, mentions: u3}
+""",
+    )
+    assert result.passed, result.detail
+
+
+def test_governor_must_be_a_real_boolean(tmp_path: Path) -> None:
+    file = tmp_path / "g.yaml"
+    file.write_text("name: g\ngovernor: yes\nsteps: []\n", "utf-8")
+    problems = Problems()
+    assert parse_scenario(file, "g.yaml", problems) is None
+    (problem,) = problems.sorted()
+    assert str(problem).startswith("g.yaml:2:11:"), str(problem)

@@ -171,3 +171,36 @@ class OptOut(SQLModel, table=True):
     __tablename__ = "opt_outs"
     member_id: str = Field(primary_key=True)
     at: datetime
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message the bot decided to send, written in the transaction that decided it (bot/outbox.py).
+
+    state: pending -> sending (committed before the platform is called) -> sent | failed, or back to
+    pending for a retry. Rows found `sending` at start become `unknown` and are never resent: WeChat
+    cannot tell whether they went out, and a message sent twice is worse than one in doubt.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_queue", "state", "priority", "id"), Index("ix_outbox_sent_at", "sent_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(unique=True)  # event id / playbook / part / index: one row per decision, ever
+    kind: str  # reply | welcome | notice | broadcast
+    priority: int  # 0 replies, 1 welcomes and notices, 2 scheduled and broadcast
+    event_id: str
+    playbook_id: str = ""
+    room_id: str | None = None
+    room_topic: str = ""
+    member_id: str | None = None
+    member_name: str = ""
+    mentions: str = "[]"  # JSON [[id, name], ...]
+    invite: bool = False
+    text: str = ""
+    created_at: datetime
+    not_before: datetime
+    state: str = "pending"
+    attempts: int = 0  # tries that reached the platform and were not refused for pacing
+    last_error: str | None = None
+    platform_id: str | None = None
+    sent_at: datetime | None = None
+    merged_into: int | None = None  # a welcome sent as part of this row's message (one platform send)

@@ -1,0 +1,254 @@
+"""The send governor: may the next queued message leave now, and if not, when?
+
+WeChat bans accounts that send too fast or too regularly, so every send is paced
+(docs/sending.md explains the rules and their defaults):
+
+- the account: at least `gap` plus a random 0..`jitter` between two sends, and
+  no more than `per_minute` in any 60 seconds;
+- one room (or one private chat): at least `room_gap` between two sends;
+- at most `daily_limit` sends per local day; beyond it only replies go;
+- quiet hours (local time): broadcasts wait for their end; replies and welcomes go;
+- a circuit breaker: a refusal (操作过于频繁) or `failures_to_pause` failures in a
+  row pause all sending for `refused_pause`, doubled on each new trip up to
+  `refused_pause_max`; afterwards `slow_start` sends go at three times the gap;
+- replies before welcomes before broadcasts, first come first served within a kind;
+- welcomes of one playbook to one room that are queued together leave as one.
+
+Pure logic over the times it is given: no database, no clock of its own, no
+sleeping, so every rule is unit-testable. With `paced=False` (tests, the
+simulator) only `not_before` and the breaker hold.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Literal
+
+from bot.config import SendingSection
+from bot.events import MemberRef
+
+log = logging.getLogger("qunguan.governor")
+
+PRIORITY = {"reply": 0, "welcome": 1, "notice": 1, "broadcast": 2}
+SLOW_FACTOR = 3  # gap multiplier while sending resumes after a pause
+MINUTE = timedelta(minutes=1)
+
+Breaker = Literal["closed", "open", "slow"]
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """What the governor needs to know about one pending message."""
+
+    id: int
+    kind: str  # a key of PRIORITY
+    target: str  # room id, or member id for a private message: room_gap applies per target
+    not_before: datetime
+    group: str | None = None  # welcomes with the same group (room + playbook) may leave as one
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return PRIORITY[self.kind], self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Send the rows `ids` now as one message, or (none) look again at `wake` (None: nothing is queued)."""
+
+    ids: tuple[int, ...] = ()
+    wake: datetime | None = None
+
+
+class Governor:
+    def __init__(self, settings: SendingSection, tz: tzinfo, *, paced: bool = True, seed: int | None = None) -> None:
+        self.settings = settings
+        self.tz = tz
+        self.paced = paced
+        self._rng = random.Random(seed)
+        self._account_at: datetime | None = None  # earliest next send of the account
+        self._room_at: dict[str, datetime] = {}  # earliest next send per target
+        self._recent: deque[datetime] = deque()  # sends within the last minute
+        self._day: date | None = None
+        self._count = 0  # sends on local day `_day`
+        self.breaker: Breaker = "closed"
+        self._open_until: datetime | None = None
+        self._trips = 0
+        self._slow_left = 0
+        self._failures = 0  # failed sends in a row
+
+    # -- deciding
+
+    def plan(self, queue: Iterable[Queued], now: datetime) -> Plan:
+        """The first queued message (by kind, then age) allowed at `now`, with any welcomes merged into it."""
+        self._tick(now)
+        ordered = sorted(queue, key=lambda q: q.order)
+        wake: datetime | None = None
+        for q in ordered:
+            at = self.ready_at(q, now)
+            if at <= now:
+                return Plan(self._merge_group(q, ordered))
+            wake = at if wake is None else min(wake, at)
+        return Plan((), wake)
+
+    def ready_at(self, q: Queued, now: datetime) -> datetime:
+        """The earliest moment every rule lets `q` go, as far as is known at `now`."""
+        t = max(now, q.not_before)
+        if self.breaker == "open" and self._open_until is not None:
+            t = max(t, self._open_until)
+        if not self.paced:
+            return t
+        if self._account_at is not None:
+            t = max(t, self._account_at)
+        limit = self.settings.per_minute
+        if len(self._recent) >= limit:
+            t = max(t, self._recent[-limit] + MINUTE)
+        room_at = self._room_at.get(q.target)
+        if room_at is not None:
+            t = max(t, room_at)
+        if q.kind != "reply":
+            t = self._after_cap(t)
+        if q.kind == "broadcast":
+            t = self._after_quiet(t)
+        return t
+
+    def _merge_group(self, lead: Queued, ordered: Sequence[Queued]) -> tuple[int, ...]:
+        most = self.settings.welcome_batch_max
+        if not self.paced or lead.group is None or most <= 1:
+            return (lead.id,)
+        others = [q.id for q in ordered if q.group == lead.group and q.id != lead.id]
+        return (lead.id, *others[: most - 1])
+
+    def _local(self, t: datetime) -> datetime:
+        return t.astimezone(self.tz)
+
+    def _after_cap(self, t: datetime) -> datetime:
+        local = self._local(t)
+        if local.date() != self._day or self._count < self.settings.daily_limit:
+            return t
+        midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=self.tz)
+        return midnight.astimezone(UTC)
+
+    def _after_quiet(self, t: datetime) -> datetime:
+        quiet = self.settings.quiet_hours
+        if quiet is None or quiet.start == quiet.end:
+            return t
+        local = self._local(t)
+        moment = local.time().replace(tzinfo=None)
+        day = local.date()
+        if quiet.start < quiet.end:
+            inside = quiet.start <= moment < quiet.end
+        else:  # over midnight, e.g. 22:00-08:00
+            inside = moment >= quiet.start or moment < quiet.end
+            if moment >= quiet.start:
+                day += timedelta(days=1)
+        if not inside:
+            return t
+        return datetime.combine(day, quiet.end, tzinfo=self.tz).astimezone(UTC)
+
+    # -- what happened
+
+    def sent(self, target: str, now: datetime) -> None:
+        """One message left (merged welcomes count once)."""
+        s = self.settings
+        day = self._local(now).date()
+        if day != self._day:
+            self._day, self._count = day, 0
+        self._count += 1
+        self._failures = 0
+        self._recent.append(now)
+        while self._recent and self._recent[0] <= now - MINUTE:
+            self._recent.popleft()
+        gap = s.gap + (timedelta(seconds=self._rng.uniform(0, s.jitter.total_seconds())) if s.jitter else timedelta())
+        if self.breaker == "slow":
+            gap *= SLOW_FACTOR
+            self._slow_left -= 1
+            if self._slow_left <= 0:
+                self._close()
+        self._account_at = now + gap
+        self._room_at = {k: v for k, v in self._room_at.items() if v > now}
+        self._room_at[target] = now + s.room_gap
+
+    def refused(self, now: datetime) -> None:
+        """The platform said 操作过于频繁: stop everything for a while."""
+        self._failures = 0
+        self._trip(now, "WeChat refused a send as too frequent")
+
+    def failed(self, now: datetime) -> None:
+        """A send raised; several in a row look like trouble with the account, not with one message."""
+        self._failures += 1
+        if self._failures >= self.settings.failures_to_pause:
+            count, self._failures = self._failures, 0
+            self._trip(now, f"{count} sends failed in a row")
+
+    def restore(self, sends: Iterable[tuple[datetime, str]], today: int, now: datetime) -> None:
+        """Pick up after a restart: recent sends (time, target) and how many went out today."""
+        s = self.settings
+        for at, target in sorted(sends):
+            self._account_at = max(self._account_at or at, at + s.gap)
+            self._room_at[target] = max(self._room_at.get(target, at), at + s.room_gap)
+            if at > now - MINUTE:
+                self._recent.append(at)
+        self._day, self._count = self._local(now).date(), today
+
+    # -- the circuit breaker
+
+    def _trip(self, now: datetime, why: str) -> None:
+        s = self.settings
+        self._trips += 1
+        pause = min(s.refused_pause * 2 ** (self._trips - 1), s.refused_pause_max)
+        self._open_until = now + pause
+        self.breaker = "open"
+        log.warning(
+            "%s: pausing all sending for %s, until %s (pause #%d)",
+            why,
+            pause,
+            self._local(self._open_until).strftime("%Y-%m-%d %H:%M:%S"),
+            self._trips,
+        )
+
+    def _tick(self, now: datetime) -> None:
+        if self.breaker != "open" or self._open_until is None or now < self._open_until:
+            return
+        if self.settings.slow_start > 0:
+            self.breaker, self._slow_left = "slow", self.settings.slow_start
+            log.info("sending pause over: resuming slowly (%d sends at %dx the gap)", self._slow_left, SLOW_FACTOR)
+        else:
+            self._close()
+
+    def _close(self) -> None:
+        self.breaker, self._trips, self._open_until = "closed", 0, None
+        log.info("sending back to its normal pace")
+
+
+_NAME = "\ue000"  # stands for "the newcomers' names" while texts are compared
+
+
+def merge_welcomes(parts: Sequence[tuple[str, Sequence[MemberRef]]]) -> tuple[str, tuple[MemberRef, ...]]:
+    """One text and one mention list for welcomes that leave as one message.
+
+    - the texts are all the same: that text;
+    - they differ only in the names of the members each one mentions (`欢迎 {{ member.name }} …`):
+      the first text, its names replaced by every newcomer's name joined with 、;
+    - otherwise: the distinct texts, one per line, in order.
+    Every newcomer is @-mentioned once, in the order they joined.
+    """
+    mentions = tuple({m.id: m for _text, ms in parts for m in ms}.values())
+    texts = [text for text, _ms in parts]
+    if len(set(texts)) == 1:
+        return texts[0], mentions
+    masks = set()
+    for text, ms in parts:
+        names = sorted({m.name for m in ms if m.name}, key=len, reverse=True)
+        mask = text
+        for name in names:
+            mask = mask.replace(name, _NAME)
+        masks.add(mask)
+    (mask, *rest) = masks
+    if not rest and _NAME in mask:
+        return mask.replace(_NAME, "、".join(m.name for m in mentions if m.name)), mentions
+    return "\n".join(dict.fromkeys(texts)), mentions
