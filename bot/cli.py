@@ -7,11 +7,13 @@ cause ends in a clear message and an exit code, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +21,10 @@ from bot.config import Config, load_config
 from bot.playbook.errors import Problem, ProblemsError
 from bot.playbook.library import SCENARIO_DIR, PlaybookSet, display_path, load_folder
 from bot.store import StoreError
+
+if TYPE_CHECKING:
+    from bot.app import Bot
+    from bot.connectors.base import Connector
 
 app = typer.Typer(
     add_completion=False,
@@ -32,7 +38,9 @@ ConfigOption = Annotated[
 PlaybooksOption = Annotated[
     Path | None, typer.Option("--playbooks", "-p", help="playbooks folder (default: the one named in config)")
 ]
-CONNECTORS = ("simulator",)
+CONNECTORS = ("simulator", "wechaty")
+EXIT_CONNECTOR = 3  # could not connect to or log in to WeChat
+CLOSE_TIMEOUT = 10.0
 
 
 def _echo_problems(problems: list[Problem]) -> None:
@@ -158,15 +166,79 @@ def run(
     if loaded.problems:
         _echo_problems(loaded.problems)
         typer.echo(f"{len(loaded.problems)} problem(s): those playbooks are left out, the rest run", err=True)
+    database = database or cfg.database_path
+    if name == "wechaty":
+        _run_wechaty(cfg, loaded, database)
+        return
     from bot.connectors.simulator import run_simulator
 
     try:
-        asyncio.run(run_simulator(cfg, loaded, database=database or cfg.database_path))
+        asyncio.run(run_simulator(cfg, loaded, database=database))
     except StoreError as exc:
         typer.echo(f"database error: {exc}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         pass
+
+
+def _run_wechaty(config: Config, playbooks: PlaybookSet, database: str) -> None:
+    """Real WeChat: a connection or login failure is one line and exit 3, never a traceback."""
+    from bot.connectors.wechaty import ConnectorError, WechatyConnector
+
+    try:
+        connector = WechatyConnector.from_config(config, database=database)
+        asyncio.run(_serve(config, playbooks, database, connector))
+    except ConnectorError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_CONNECTOR) from None
+    except StoreError as exc:
+        typer.echo(f"database error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+async def _serve(config: Config, playbooks: PlaybookSet, database: str, connector: Connector) -> None:
+    """Run until SIGTERM or SIGINT, then stop the connector and close the store."""
+    from bot.app import Bot
+    from bot.clock import SystemClock
+
+    log = logging.getLogger("qunguan.cli")
+    bot = await Bot.create(config, clock=SystemClock(), connector=connector, playbooks=playbooks, database=database)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    starting = asyncio.ensure_future(connector.start(bot.engine.dispatch))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # asked to stop while still connecting
+            return
+        starting.result()
+        await bot.start()  # the outbox sends what is queued, from before a restart too
+        bot.scheduler.start()
+        log.info("running; stop with Ctrl+C or SIGTERM")
+        await stopping
+        log.info("stopping")
+    finally:
+        for task in (starting, stopping):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        await _close(bot)
+
+
+async def _close(bot: Bot) -> None:
+    """Bot.close() waits for paused playbook runs (`wait:`) and the outbox's grace: not forever."""
+    limit = CLOSE_TIMEOUT + bot.config.sending.shutdown_grace.total_seconds()
+    try:
+        await asyncio.wait_for(bot.close(), limit)
+    except TimeoutError:
+        logging.getLogger("qunguan.cli").warning("stopping took over %g s: paused playbook runs abandoned", limit)
+        await bot.connector.stop()
+        await bot.store.close()
 
 
 def _setup_logging(config: Config, *, interactive: bool) -> None:

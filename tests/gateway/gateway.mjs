@@ -63,6 +63,8 @@ const friendships = new Map() // friendshipId -> FriendshipPayload
 let seq = 0
 let failNext = { count: 0, error: '操作过于频繁' } // injected send failures
 let echoSelf = true // real puppets echo the bot's own messages back as `message` events
+let slowPayloads = { count: 0, ms: 0 } // the next `count` message payload lookups take `ms` longer
+let payloadsWaiting = 0 // lookups being held back right now
 
 /**
  * PuppetMock with the holes that matter to a client filled in:
@@ -107,6 +109,15 @@ class GatewayPuppet extends PuppetMock {
       : { ...base, listenerId: conversationId })
     if (echoSelf) this.emit('message', { messageId: id })
     return id
+  }
+
+  async messageRawPayload (id) {
+    if (slowPayloads.count > 0) {
+      slowPayloads.count--
+      payloadsWaiting++
+      try { await new Promise(resolve => setTimeout(resolve, slowPayloads.ms)) } finally { payloadsWaiting-- }
+    }
+    return super.messageRawPayload(id)
   }
 
   async friendshipRawPayload (id) {
@@ -265,6 +276,8 @@ const routes = {
   'GET /actions': (_b, q) => ({ actions: actions.filter(a => a.seq > Number(q.get('since') || 0)) }),
   // {count, error?} -> the next `count` sends fail with `error`
   'POST /fail-sends': b => { failNext = { count: Number(b.count || 0), error: b.error || failNext.error }; return {} },
+  // {count, ms} -> the next `count` message payload lookups are held back `ms` (to drop the link meanwhile)
+  'POST /slow-payloads': b => { slowPayloads = { count: Number(b.count || 0), ms: Number(b.ms || 0) }; return {} },
   // {echo: bool} -> whether the bot's own sends come back as `message` events
   'POST /echo-self': b => { echoSelf = !!b.echo; return {} },
   // {down_ms?=0} -> drop every gRPC connection (link drop), listen again after down_ms
@@ -275,6 +288,8 @@ const routes = {
   },
   // -> state summary
   'GET /state': () => ({
+    seq, // the last seq handed out in /sent and /actions: wait for what comes after it
+    payloads_waiting: payloadsWaiting, // message payload lookups held back by /slow-payloads
     logged_in: puppet.isLoggedIn,
     bot_id: BOT_ID,
     contacts: [...mocker.cacheContactPayload.values()].map(c => ({ id: c.id, name: c.name, friend: !!c.friend })),
