@@ -13,19 +13,11 @@ from bot.playbook.library import PlaybookSet
 from bot.scheduler import Scheduler
 from bot.store import Store
 
-# Connectors that reach no real WeChat account: nothing there to protect by pacing.
-LOCAL_CONNECTORS = ("bot.connectors.memory", "bot.connectors.simulator")
-
 
 def paced_by_default(config: Config, connector: Connector) -> bool:
-    """Pace every real account unless config.yaml says `sending: {pacing: false}`.
-
-    A connector may say for itself with a `paced` attribute; the local ones need not be paced.
-    """
-    declared = getattr(connector, "paced", None)
-    if isinstance(declared, bool):
-        return declared and config.sending.pacing
-    return config.sending.pacing and type(connector).__module__ not in LOCAL_CONNECTORS
+    """Pace every real account unless config.yaml says `sending: {pacing: false}`; a connector that reaches
+    no real WeChat account says so with `paced = False` (memory, simulator)."""
+    return config.sending.pacing and getattr(connector, "paced", True)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -76,6 +77,8 @@ class Engine:
         playbooks = self.playbooks
         queued: list[dict[str, Any]] = []
         paused: list[tuple[RunContext, timedelta, tuple[Step, ...]]] = []
+        # A friend request is accepted before its playbooks run: their greeting and `invite` need a friend.
+        befriended = await self._befriend(event) if isinstance(event, FriendRequest) else True
         async with self.store.unit() as conn:
             now = self.clock.now()
             if not await mark_seen(conn, event.id, now):
@@ -83,7 +86,7 @@ class Engine:
                 return False
             if not isinstance(event, ScheduledTick):
                 await record(conn, event, now)
-            if isinstance(event, FriendRequest) and not self._accepts(event):
+            if not befriended:
                 return True
             for match in playbooks.index.match(event):
                 if room is not None and not self.applies(match.playbook, room):
@@ -97,24 +100,22 @@ class Engine:
                 if outcome.stop_all:
                     break
             await self.outbox.queue(conn, queued)
-        if isinstance(event, FriendRequest):
-            try:
-                await self.connector.accept_friend(event)
-            except Exception:
-                log.exception("accepting the friend request of %s failed", event.member.id)
-                await self.outbox.drop(event.id, "the friend request could not be accepted")
-                return True
         if queued:
             await self.outbox.released()
         for ctx, wait, rest in paused:
-            self._spawn(self._resume(ctx, wait, rest))
+            self.spawn(self._resume(ctx, wait, rest))
         return True
 
-    def _accepts(self, request: FriendRequest) -> bool:
-        """config.friends: accept at all, and only with one of the keywords in the greeting if any are set."""
+    async def _befriend(self, request: FriendRequest) -> bool:
+        """Accept per config.friends (at all; with one of the keywords in the greeting, if any are set)."""
         policy = self.config.friends
         if not policy.accept or (policy.keywords and not any(word in request.hello for word in policy.keywords)):
             log.info("friend request of %s left unanswered (config.friends)", request.member.id)
+            return False
+        try:
+            await self.connector.accept_friend(request)
+        except Exception:
+            log.exception("accepting the friend request of %s failed", request.member.id)
             return False
         return True
 
@@ -174,10 +175,12 @@ class Engine:
                 return
             wait, steps = outcome.pause
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run in the background, tracked: `settle()` waits for it and a shutdown never cuts it mid-transaction."""
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def abandon(self) -> None:
         """Drop paused runs unfinished (what a crash does to them; tests)."""
@@ -187,7 +190,7 @@ class Engine:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def settle(self) -> None:
-        """Wait until every paused run (after `wait:`) has finished."""
+        """Wait until every paused run (after `wait:`) and every scheduled dispatch has finished."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 

@@ -215,16 +215,6 @@ class Outbox:
             self._cache = None
             log.exception("sending the queued messages failed; they stay queued")
 
-    async def drop(self, event_id: str, reason: str) -> None:
-        """Give up an event's unsent rows (e.g. a greeting to someone whose friend request failed)."""
-        async with self._lock, self.store.unit() as conn:
-            await conn.execute(
-                update(TABLE)
-                .where(TABLE.c.event_id == event_id, TABLE.c.state == "pending")
-                .values(state="failed", last_error=reason)
-            )
-            self._cache = None
-
     async def flush(self) -> datetime | None:
         """Send everything the governor allows right now; returns when more may go."""
         async with self._lock:

@@ -8,6 +8,7 @@ the same triggers' fire times in order, so tests never sleep.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -130,10 +131,14 @@ class Scheduler:
         due = self._first_after(trig, now - MISFIRE_GRACE)
         while due is not None and due <= now:
             at, due = due, trig.get_next_fire_time(due, due + _TICK)
+        # Shielded: APScheduler's shutdown cancels running jobs, which would cut a dispatch mid-transaction.
+        await asyncio.shield(self.engine.spawn(self._fire_logged(playbook, at or now)))
+
+    async def _fire_logged(self, playbook: Playbook, at: datetime) -> None:
         try:
-            await self.fire(playbook, at or now)
+            await self.fire(playbook, at)
         except Exception:
-            log.exception("schedule of playbook %s failed", playbook_id)
+            log.exception("schedule of playbook %s failed", playbook.id)
 
     def shutdown(self) -> None:
         if self._aps is not None and self._aps.running:

@@ -11,6 +11,9 @@ Emit = Callable[[Event], Awaitable[object]]
 
 
 class Connector(Protocol):
+    """A connector may set `paced = False` when it reaches no real WeChat account (the send governor is
+    then off by default)."""
+
     async def start(self, emit: Emit) -> None:
         """Begin delivering platform events to `emit`; returns once running."""
         ...

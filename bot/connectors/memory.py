@@ -7,6 +7,8 @@ from bot.events import FriendRequest, Outgoing
 
 
 class MemoryConnector:
+    paced = False  # no real account to protect: messages show at once
+
     def __init__(self) -> None:
         self.sent: list[Outgoing] = []
         self.not_friends: set[str] = set()

@@ -42,6 +42,8 @@ HELP = """模拟器命令：
 
 
 class SimulatorConnector:
+    paced = False  # no real account to protect: messages show at once
+
     def __init__(self, output: TextIO, bot_name: str) -> None:
         self.output = output
         self.bot_name = bot_name

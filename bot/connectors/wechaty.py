@@ -229,7 +229,6 @@ class WechatyConnector:
         self._contacts: dict[str, _Cached] = {}
         self._rooms: dict[str, _Cached] = {}
         self._friendships: dict[str, str] = {}  # FriendRequest id -> friendship id
-        self._befriending = ""  # whose friend request is being dispatched
         self._stalled: list[tuple[str, Any]] = []  # events caught by a link drop, handled after the next login
 
     @classmethod
@@ -601,13 +600,7 @@ class WechatyConnector:
                 del self._friendships[next(iter(self._friendships))]
             self._contacts.pop(p.contact_id, None)
             member = await self._member(p.contact_id)
-            # The engine runs a request's playbooks only when it will accept it, and sends after accepting:
-            # while it does, `is_friend` answers for the moment of sending (so `invite` is not skipped).
-            self._befriending = p.contact_id
-            try:
-                await self._deliver(FriendRequest(id=event_id, at=self.clock.now(), member=member, hello=p.hello or ""))
-            finally:
-                self._befriending = ""
+            await self._deliver(FriendRequest(id=event_id, at=self.clock.now(), member=member, hello=p.hello or ""))
         elif p.type == kind.FRIENDSHIP_TYPE_CONFIRM:
             self._contacts.pop(p.contact_id, None)
             log.info("%s is now a friend of the bot", p.contact_id)
@@ -696,8 +689,6 @@ class WechatyConnector:
 
     async def is_friend(self, member_id: str) -> bool:
         """What WeChat says (the contact's `friend` flag); unknown counts as not a friend."""
-        if member_id == self._befriending:
-            return True
         try:
             return bool((await self._contact(member_id)).friend)
         except Exception as exc:
