@@ -8,7 +8,7 @@ are loaded only when a text or expression actually names them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -135,6 +135,7 @@ class RunContext:
         room: RoomRef | None = None,
         member: MemberRef | None = None,
         mentions: tuple[MemberRef, ...] = (),
+        expires: timedelta | None = None,
     ) -> None:
         if not text:
             return
@@ -145,6 +146,7 @@ class RunContext:
                 member=None if room else member,
                 mentions=mentions,
                 playbook_id=self.playbook.id,
+                expires_at=self.now() + expires if expires is not None else None,
             )
         )
 

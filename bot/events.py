@@ -108,6 +108,7 @@ class Outgoing:
     mentions: tuple[MemberRef, ...] = field(default=())
     playbook_id: str = ""
     invite: bool = False  # not a text: add `member` to `room` (the `invite` action)
+    expires_at: datetime | None = None  # worthless after this (`expires:`): the outbox drops it, unsent
 
     @property
     def target_id(self) -> str:

@@ -192,6 +192,7 @@ class Outbox:
                     "text": m.text,
                     "created_at": now,
                     "not_before": now + self.settings.welcome_batch if batched else now,
+                    "expires_at": m.expires_at,
                     "state": "pending",
                     "attempts": 0,
                 }
@@ -383,6 +384,7 @@ class Outbox:
                         done = []
                     if queue is None:
                         queue = await self._pending_rows(conn)
+                    queue = await self._expire(conn, queue, now)
                     plan = self.governor.plan([r.queued for r in queue], now)
                     batch = sorted((r for r in queue if r.id in plan.ids), key=lambda r: plan.ids.index(r.id))
                     claimed = bool(batch) and await self._claim(conn, batch)
@@ -422,6 +424,20 @@ class Outbox:
             .limit(WINDOW)
         )
         return [_row(r) for r in rows]
+
+    async def _expire(self, conn: AsyncConnection, queue: list[_Row], now: datetime) -> list[_Row]:
+        """Drop, unsent, what a playbook said is worthless after a time (held by quiet hours or a pause)."""
+        late = [r for r in queue if r.raw.expires_at is not None and _aware(r.raw.expires_at) <= now]
+        if not late:
+            return queue
+        await conn.execute(
+            update(TABLE)
+            .where(TABLE.c.id.in_([r.id for r in late]), TABLE.c.state == "pending")
+            .values(state="expired", last_error="expired before it could be sent")
+        )
+        for r in late:
+            log.info("outbox: message %s to %s expired unsent (playbook %s)", r.id, r.target, r.raw.playbook_id)
+        return [r for r in queue if r not in late]
 
     async def _claim(self, conn: AsyncConnection, batch: Sequence[_Row]) -> bool:
         ids = [r.id for r in batch]

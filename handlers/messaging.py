@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 
 from bot.context import RunContext, RunError
 from bot.events import RoomRef
-from bot.playbook.types import Params, TextField
+from bot.playbook.types import Duration, Params, TextField
 from bot.registry import action
 from bot.store.tables import Room
 
@@ -18,6 +18,7 @@ log = logging.getLogger("qunguan.messaging")
 
 class ReplyParams(Params):
     text: TextField
+    expires: Duration | None = None  # not sent at all if it cannot leave within this (quiet hours, a pause)
     mention: StrictBool = False
 
 
@@ -27,15 +28,16 @@ async def reply(ctx: RunContext, p: ReplyParams) -> None:
     text = await ctx.render(p.text)
     member = ctx.member
     if ctx.room is not None:
-        ctx.send(text, room=ctx.room, mentions=(member,) if p.mention and member else ())
+        ctx.send(text, room=ctx.room, mentions=(member,) if p.mention and member else (), expires=p.expires)
     elif member is not None:
-        ctx.send(text, member=member)
+        ctx.send(text, member=member, expires=p.expires)
     else:
         raise RunError("nowhere to reply: this event has no conversation")
 
 
 class SayParams(Params):
     text: TextField
+    expires: Duration | None = None
     room: str | None = None
 
 
@@ -54,11 +56,12 @@ async def say(ctx: RunContext, p: SayParams) -> None:
     room = ctx.room if p.room is None else await find_room(ctx, p.room)
     if room is None:
         raise RunError(f"no room '{p.room}' is known to the bot" if p.room else "this event has no room")
-    ctx.send(await ctx.render(p.text), room=room)
+    ctx.send(await ctx.render(p.text), room=room, expires=p.expires)
 
 
 class DmParams(Params):
     text: TextField
+    expires: Duration | None = None
     to: str = "member"
 
 
@@ -68,8 +71,8 @@ async def dm(ctx: RunContext, p: DmParams) -> None:
     target = ctx.target(p.to)
     text = await ctx.render(p.text)
     if await ctx.engine.connector.is_friend(target.id):
-        ctx.send(text, member=target)
+        ctx.send(text, member=target, expires=p.expires)
     elif ctx.config.dm_fallback == "mention" and ctx.room is not None:
-        ctx.send(text, room=ctx.room, mentions=(target,))
+        ctx.send(text, room=ctx.room, mentions=(target,), expires=p.expires)
     else:
         log.info("dm to %s skipped: not the bot's friend (playbook %s)", target.id, ctx.playbook.id)

@@ -303,6 +303,26 @@ async def test_quiet_hours_hold_broadcasts_till_morning_while_replies_still_go()
         await bot.close()
 
 
+async def test_a_message_that_expires_during_quiet_hours_is_dropped_unsent_and_recorded() -> None:
+    """`expires:` in a playbook: a 23:00 teaser worth nothing by morning is not sent at 08:00."""
+    expiring = PLAYBOOKS["playbooks/night.yaml"].replace(
+        "  - say: 晚间活动预告", "  - say: 晚间活动预告\n    expires: 2h"
+    )
+    connector = Connector()
+    bot = await TestBot.create(
+        {**PLAYBOOKS, "playbooks/night.yaml": expiring}, config=sending(), governor=True, connector=connector
+    )
+    connector.clock = bot.clock
+    try:
+        await bot.add_room("r1", "1群")
+        await bot.advance_to(datetime(2026, 11, 24, 9, 0, tzinfo=bot.bot.config.tz))
+        assert texts(bot.sent) == ["早间快讯"]  # 23:00's teaser waited for 08:00 and was stale by then
+        teaser = [r for r in await rows(bot) if r.text == "晚间活动预告"]
+        assert [(r.state, r.sent_at) for r in teaser] == [("expired", None)]
+    finally:
+        await bot.close()
+
+
 async def test_beyond_the_daily_limit_only_replies_go_and_welcomes_wait_for_the_next_day() -> None:
     bot = await make(config=sending(daily_limit=2, welcome_batch_max=1))
     try:

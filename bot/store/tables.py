@@ -198,6 +198,7 @@ class OutboxMessage(SQLModel, table=True):
     text: str = ""
     created_at: datetime
     not_before: datetime
+    expires_at: datetime | None = None  # not sent after this (a playbook's `expires:`): state 'expired'
     state: str = "pending"
     attempts: int = 0  # tries that reached the platform and were not refused for pacing
     last_error: str | None = None
