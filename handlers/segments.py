@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import random
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -192,6 +192,16 @@ async def resolve_rooms(
 # -- for_each
 
 
+def in_holdout(playbook_id: str, member_id: str, share: float) -> bool:
+    """A stable, evenly spread pick: the same member is in (or out of) a playbook's control group every time,
+    so a holdout member stays unnudged across runs and results can be reproduced."""
+    digest = hashlib.sha256(f"{playbook_id}:{member_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+_PERCENT = {"type": "string", "pattern": r"^\s*\d{1,2}(\.\d+)?\s*%\s*$", "examples": ["10%"]}
+
+
 def _share(value: object) -> object:
     """`holdout: 10%` or `0.1`."""
     if isinstance(value, str) and value.strip().endswith("%"):
@@ -202,7 +212,12 @@ def _share(value: object) -> object:
 class ForEachParams(Params):
     segment: Segment
     limit: int = Field(100, ge=1, le=10_000)
-    holdout: Annotated[float, BeforeValidator(_share), Field(ge=0, lt=1)] = 0.0
+    holdout: Annotated[
+        float,
+        BeforeValidator(_share),
+        Field(ge=0, lt=1),
+        WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 0.99}, _PERCENT]}),
+    ] = 0.0
 
     @model_validator(mode="after")
     def _some_filter(self) -> ForEachParams:
@@ -237,7 +252,7 @@ async def for_each(ctx: RunContext, p: ForEachParams) -> None:
     reached = kept = failed = 0
     try:
         for row in rows:
-            holdout = p.holdout > 0 and random.random() < p.holdout
+            holdout = in_holdout(ctx.playbook.id, row.id, p.holdout)
             await ctx.conn.execute(
                 insert(_nudges).values(member_id=row.id, playbook_id=ctx.playbook.id, holdout=holdout, at=now)
             )

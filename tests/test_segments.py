@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 from textwrap import dedent
 from zoneinfo import ZoneInfo
@@ -14,6 +13,7 @@ from bot.playbook.library import load_texts
 from bot.store.tables import Nudge, OptOut
 from bot.testing import TestBot
 from handlers.points import add_points
+from handlers.segments import in_holdout
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
@@ -106,15 +106,23 @@ async def test_limit_caps_a_fan_out_and_the_rest_come_next_time() -> None:
         assert len(await bot.advance(timedelta(days=1))) == 1
 
 
-async def test_holdout_keeps_a_recorded_share_of_the_segment_unnudged(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(random, "random", iter([0.05, 0.5, 0.9, 0.02, 0.7]).__next__)
+async def test_holdout_keeps_a_recorded_share_of_the_segment_unnudged() -> None:
     held = REACTIVATION.replace("limit: 50", "limit: 50\n      holdout: 10%")
     async with TestBot.running({"playbooks/reactivation.yaml": held}, start=START) as bot:
         await dormant_shop(bot, 5)
         sent = await bot.advance(timedelta(hours=2))
         nudges = {r.member_id: r.holdout for r in await bot.rows(select(Nudge.member_id, Nudge.holdout))}
-    assert nudges == {"d0": True, "d1": False, "d2": False, "d3": True, "d4": False}
-    assert sorted(m.target_id for m in sent) == ["d1", "d2", "d4"]
+        again = await bot.advance(timedelta(days=31))  # past not_nudged_days: the next round
+    assert {m.target_id for m in again} == {"d0", "d1", "d2", "busy"}  # the control group stays out next time too
+    control = {m for m in nudges if in_holdout("reactivation", m, 0.10)}
+    assert control == {"d3", "d4"}  # the stable pick for these ids
+    assert nudges == {m: m in control for m in ("d0", "d1", "d2", "d3", "d4")}
+    assert sorted(m.target_id for m in sent) == ["d0", "d1", "d2"]
+
+
+def test_the_holdout_share_is_what_was_asked_for() -> None:
+    share = sum(in_holdout("reactivation", f"wxid_{i}", 0.10) for i in range(20_000)) / 20_000
+    assert 0.09 < share < 0.11
 
 
 async def test_opted_out_members_are_not_in_any_segment() -> None:
