@@ -56,6 +56,8 @@ class Bot:
             await store.close()
             raise
         engine = Engine(config=config, store=store, clock=clock, outbox=outbox, playbooks=playbooks)
+        async with store.unit() as conn:  # quizzes and coupon drops still open from before a restart
+            await engine.windows.load(conn)
         return cls(config, store, clock, connector, engine, Scheduler(engine), outbox)
 
     async def start(self) -> None:

@@ -64,6 +64,15 @@ class FriendsSection(Params):
     keywords: list[str] = []  # when given, the request's greeting must contain one of them
 
 
+class OptOutSection(Params):
+    """Words a member sends to stop (or resume) private messages and nudges from every playbook."""
+
+    stop: list[str] = ["退订", "TD"]
+    resume: list[str] = ["订阅"]
+    stopped: str = "已退订：之后不再给你发私信和活动提醒。想恢复请回复「订阅」。"
+    resumed: str = "已恢复订阅，活动提醒会照常发给你～"
+
+
 ClockTime = Annotated[LocalTime, PlainSerializer(lambda t: t.strftime("%H:%M"))]  # dumps as it loads
 
 
@@ -105,6 +114,7 @@ class Config(Params):
     wechaty: WechatySection = WechatySection()
     friends: FriendsSection = FriendsSection()
     sending: SendingSection = SendingSection()
+    opt_out: OptOutSection = OptOutSection()
     staff: StaffSection = StaffSection()
     rooms: list[RoomSection] = []
     lifecycle: LifecycleSection = LifecycleSection()

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import Event, MemberRef, Outgoing, RoomRef
 from bot.playbook.templates import Expr, Text
+from bot.windows import OpenWindow, insert_window, mark_closed
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -53,6 +54,8 @@ class RunContext:
         self.room = room
         self.members: dict[str, MemberRef] = {}
         self.outgoing: list[Outgoing] = []
+        self.opened: list[OpenWindow] = []
+        self.closed: list[int] = []
         config = engine.config
         self.vars: dict[str, Any] = {
             "now": self.local_now(),
@@ -149,6 +152,31 @@ class RunContext:
                 expires_at=self.now() + expires if expires is not None else None,
             )
         )
+
+    # -- listening windows (quiz answers, 抢券), registered with the engine once the run commits
+
+    async def open_window(self, kind: str, span: timedelta, data: dict[str, Any]) -> OpenWindow:
+        if self.room is None:
+            raise RunError(f"a {kind} needs a group: this run has none")
+        now = self.now()
+        window = await insert_window(
+            self.conn,
+            kind=kind,
+            room_id=self.room.id,
+            playbook_id=self.playbook.id,
+            opened_at=now,
+            closes_at=now + span,
+            data=data,
+        )
+        self.opened.append(window)
+        return window
+
+    async def close_window(self, window: OpenWindow) -> bool:
+        """True for the run that closes it (it then announces); False if it was already closed."""
+        if not await mark_closed(self.conn, window.id, self.now()):
+            return False
+        self.closed.append(window.id)
+        return True
 
     def invite(self, member: MemberRef, room: RoomRef) -> None:
         """Ask the platform to add a member to a room; released with the messages, in order."""

@@ -13,16 +13,28 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot import optout
 from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.context import RunContext
-from bot.events import Event, FriendRequest, MemberJoined, MemberLeft, MessageEvent, RoomRef, ScheduledTick
+from bot.events import (
+    Event,
+    FriendRequest,
+    MemberJoined,
+    MemberLeft,
+    MemberRef,
+    MessageEvent,
+    Outgoing,
+    RoomRef,
+    ScheduledTick,
+    WindowDue,
+)
 from bot.outbox import Outbox
 from bot.playbook.index import Match
 from bot.playbook.library import PlaybookSet
@@ -31,6 +43,7 @@ from bot.registry import load_abilities
 from bot.runner import StepFailed, StopRun, conditions_hold, run_until_wait
 from bot.store import Store
 from bot.store.activity import known_rooms, mark_seen, record
+from bot.windows import KINDS, OpenWindow, Windows, mark_closed
 
 log = logging.getLogger("qunguan.engine")
 
@@ -51,6 +64,7 @@ class Engine:
         self.playbooks = playbooks
         self.registry = load_abilities()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.windows = Windows()
 
     @property
     def connector(self) -> Connector:
@@ -77,6 +91,8 @@ class Engine:
         playbooks = self.playbooks
         queued: list[dict[str, Any]] = []
         paused: list[tuple[RunContext, timedelta, tuple[Step, ...]]] = []
+        opened: list[OpenWindow] = []
+        closed: list[int] = []
         # A friend request is accepted before its playbooks run: their greeting and `invite` need a friend.
         befriended = await self._befriend(event) if isinstance(event, FriendRequest) else True
         async with self.store.unit() as conn:
@@ -88,23 +104,100 @@ class Engine:
                 await record(conn, event, now)
             if not befriended:
                 return True
-            for match in playbooks.index.match(event):
+            if isinstance(event, MessageEvent):
+                said = await optout.answer(conn, event, self.config.opt_out, now)
+                if said is not None:  # 退订 / 订阅: built in, answered here, no playbook runs
+                    reply = Outgoing(said, room=event.room, member=None if event.room else event.sender)
+                    queued += self.outbox.entries(event, "opt-out", 0, [reply], now)
+                    matches = []
+                else:
+                    matches = playbooks.index.match(event)
+                    if event.room is not None:
+                        queued += await self._in_windows(conn, event, event.room, now, opened, closed)
+            elif isinstance(event, WindowDue):
+                queued += await self._close_window(conn, event, now, closed)
+                matches = []
+            else:
+                matches = playbooks.index.match(event)
+            for match in matches:
                 if room is not None and not self.applies(match.playbook, room):
                     continue
                 ctx = self._context(conn, event, match)
                 outcome = await self._run(ctx, match.playbook.steps, check=True)
                 if outcome.ok:
                     queued += self.outbox.entries(event, match.playbook.id, 0, ctx.outgoing, now)
+                    opened += ctx.opened
+                    closed += ctx.closed
                 if outcome.pause is not None:
                     paused.append((ctx, *outcome.pause))
                 if outcome.stop_all:
                     break
             await self.outbox.queue(conn, queued)
+        for window in opened:
+            self.windows.add(window)
+        for window_id in closed:
+            self.windows.remove(window_id)
         if queued:
             await self.outbox.released()
         for ctx, wait, rest in paused:
             self.spawn(self._resume(ctx, wait, rest))
         return True
+
+    async def _in_windows(
+        self,
+        conn: AsyncConnection,
+        event: MessageEvent,
+        room: RoomRef,
+        now: datetime,
+        opened: list[OpenWindow],
+        closed: list[int],
+    ) -> list[dict[str, Any]]:
+        """A message in a room with open windows (a quiz, a coupon drop): each window's ability sees it."""
+        queued: list[dict[str, Any]] = []
+        for window in self.windows.in_room(room.id):
+            if window.closes_at <= now:
+                continue  # its close is due; the scheduler announces it
+            ctx = self._window_context(conn, event, window, room, member=event.sender)
+            if ctx is not None and await self._window_step(ctx, KINDS[window.kind].on_message(ctx, window, event)):
+                queued += self.outbox.entries(event, f"window-{window.id}", 0, ctx.outgoing, now)
+                opened += ctx.opened
+                closed += ctx.closed
+        return queued
+
+    async def _close_window(
+        self, conn: AsyncConnection, event: WindowDue, now: datetime, closed: list[int]
+    ) -> list[dict[str, Any]]:
+        """A window's time is up: its ability announces (once; a window closed early is already gone)."""
+        window = self.windows.get(event.window_id)
+        if window is None:
+            return []
+        ctx = self._window_context(conn, event, window, event.room)
+        if ctx is None:  # its playbook was removed: close without a word
+            if await mark_closed(conn, window.id, now):
+                closed.append(window.id)
+            return []
+        if not await self._window_step(ctx, KINDS[window.kind].on_close(ctx, window)):
+            return []
+        closed += ctx.closed
+        return self.outbox.entries(event, f"window-{window.id}", 0, ctx.outgoing, now)
+
+    def _window_context(
+        self, conn: AsyncConnection, event: Event, window: OpenWindow, room: RoomRef, member: MemberRef | None = None
+    ) -> RunContext | None:
+        playbook = self.playbooks.get(window.playbook_id)
+        if playbook is None or window.kind not in KINDS:
+            return None
+        return RunContext(self, conn, event, playbook, member=member, room=room)
+
+    async def _window_step(self, ctx: RunContext, step: Coroutine[Any, Any, None]) -> bool:
+        """One window callback in its own savepoint: a failure rolls back its writes and messages only."""
+        try:
+            async with ctx.conn.begin_nested():
+                await step
+            return True
+        except Exception:
+            log.exception("window of playbook %s (%s) failed", ctx.playbook.id, ctx.playbook.path)
+            return False
 
     async def _befriend(self, request: FriendRequest) -> bool:
         """Accept per config.friends (at all; with one of the keywords in the greeting, if any are set)."""
@@ -153,6 +246,8 @@ class Engine:
             outcome = _Outcome(ok=False)
         if not outcome.ok:
             ctx.outgoing.clear()
+            ctx.opened.clear()
+            ctx.closed.clear()
         return outcome
 
     async def _resume(self, ctx: RunContext, wait: timedelta, steps: tuple[Step, ...]) -> None:
@@ -199,3 +294,9 @@ class Engine:
         async with self.store.unit() as conn:
             rooms = await known_rooms(conn)
         return [r for r in rooms if self.config.manages(r) and self.applies(playbook, r)]
+
+    async def room_ref(self, room_id: str) -> RoomRef:
+        """A room by id with the topic the store knows (for events the scheduler makes)."""
+        async with self.store.unit() as conn:
+            rooms = await known_rooms(conn)
+        return next((r for r in rooms if r.id == room_id), RoomRef(room_id, room_id))

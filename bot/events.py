@@ -95,7 +95,17 @@ class ScheduledTick:
     room: RoomRef | None = None
 
 
-Event = MessageEvent | MemberJoined | MemberLeft | RoomRenamed | FriendRequest | ScheduledTick
+@dataclass(frozen=True, slots=True)
+class WindowDue:
+    """A listening window's time is up (a quiz, a coupon drop): its ability announces the result."""
+
+    id: str
+    at: datetime
+    window_id: int
+    room: RoomRef
+
+
+Event = MessageEvent | MemberJoined | MemberLeft | RoomRenamed | FriendRequest | ScheduledTick | WindowDue
 
 
 @dataclass(frozen=True, slots=True)

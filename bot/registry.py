@@ -104,7 +104,7 @@ class Registry:
         if spec.body is not None and spec.body in spec.schema.model_fields:
             raise RegistrationError(f"{where}: '{spec.body}' holds nested actions; model.py builds it, not the schema")
         for option in spec.refs:
-            if option not in spec.schema.model_fields:
+            if option.split(".")[0] not in spec.schema.model_fields:
                 raise RegistrationError(f"{where}: refers through '{option}', which is not in its schema")
         self._table(spec.kind)[spec.name] = spec
 
@@ -124,7 +124,8 @@ def action(
 ) -> Callable[[F], F]:
     """Declare a playbook action: `async def fn(ctx: RunContext, params) -> None`.
 
-    `refs` maps an option to the resource block whose ids it names, checked across all playbooks at load.
+    `refs` maps an option (dotted for nested ones: `reward.coupon`) to the resource block whose ids it names,
+    checked across all playbooks at load.
     """
 
     def register(fn: F) -> F:

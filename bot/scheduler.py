@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import VirtualClock
 from bot.engine import Engine
-from bot.events import ScheduledTick
+from bot.events import ScheduledTick, WindowDue
 from bot.playbook.model import Call, Playbook
 from bot.playbook.types import cron_trigger
 
@@ -78,8 +78,18 @@ class Scheduler:
             await self.engine.dispatch(tick)
 
     def next_due(self) -> datetime | None:
-        due = [t for t in self._next if t is not None]
+        """The next schedule or window close, whichever comes first."""
+        due = [t for t in (*self._next, self.engine.windows.next_close()) if t is not None]
         return min(due) if due else None
+
+    async def close_windows(self, until: datetime) -> int:
+        """Announce every quiz or coupon drop whose time is up by `until`, in time order."""
+        due = self.engine.windows.due(until)
+        for window in due:
+            room = await self.engine.room_ref(window.room_id)
+            event = WindowDue(id=f"window-close:{window.id}", at=window.closes_at, window_id=window.id, room=room)
+            await self.engine.dispatch(event)
+        return len(due)
 
     async def advance_to(self, until: datetime) -> int:
         """Fire, in time order, every schedule due up to `until`; returns how many fired."""
@@ -88,6 +98,7 @@ class Scheduler:
         while (due := self.next_due()) is not None and due <= until:
             if isinstance(clock, VirtualClock) and due > clock.now():
                 clock.set(due)  # a `wait:` of an earlier tick may already have moved past it
+            fired += await self.close_windows(due)
             for i, (pb, trig) in enumerate(self._plan):
                 if self._next[i] == due:
                     await self.fire(pb, due)
@@ -110,6 +121,10 @@ class Scheduler:
 
     def _add_jobs(self) -> None:
         assert self._aps is not None
+        # Windows are few and opened at run time: one cheap check a second closes those that are due.
+        self._aps.add_job(
+            self._close_due_windows, trigger=IntervalTrigger(seconds=1), id="windows", coalesce=True, max_instances=1
+        )
         for pb, trig in self._plan:
             self._aps.add_job(
                 self._job,
@@ -133,6 +148,16 @@ class Scheduler:
             at, due = due, trig.get_next_fire_time(due, due + _TICK)
         # Shielded: APScheduler's shutdown cancels running jobs, which would cut a dispatch mid-transaction.
         await asyncio.shield(self.engine.spawn(self._fire_logged(playbook, at or now)))
+
+    async def _close_due_windows(self) -> None:
+        if self.engine.windows.next_close() is not None:
+            await asyncio.shield(self.engine.spawn(self._close_logged()))
+
+    async def _close_logged(self) -> None:
+        try:
+            await self.close_windows(self.engine.clock.now())
+        except Exception:
+            log.exception("closing due windows failed")
 
     async def _fire_logged(self, playbook: Playbook, at: datetime) -> None:
         try:

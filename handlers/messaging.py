@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 
 from bot.context import RunContext, RunError
 from bot.events import RoomRef
+from bot.optout import opted_out
 from bot.playbook.types import Duration, Params, TextField
 from bot.registry import action
 from bot.store.tables import Room
@@ -67,8 +68,12 @@ class DmParams(Params):
 
 @action("dm", schema=DmParams, primary="text", member_directed=True)
 async def dm(ctx: RunContext, p: DmParams) -> None:
-    """Private message. WeChat only delivers to friends: otherwise @-mention in the room or skip."""
+    """Private message. WeChat only delivers to friends: otherwise @-mention in the room or skip.
+    A member who opted out (退订) gets none."""
     target = ctx.target(p.to)
+    if await opted_out(ctx.conn, target.id):
+        log.info("dm to %s skipped: opted out (playbook %s)", target.id, ctx.playbook.id)
+        return
     text = await ctx.render(p.text)
     if await ctx.engine.connector.is_friend(target.id):
         ctx.send(text, member=target, expires=p.expires)

@@ -298,7 +298,7 @@ CASES = [
         """),
         [
             f"{P}:6:1: unknown key '名字'; a playbook's keys are "
-            "id, name, description, enabled, rooms, when, if, do, coupons"
+            "id, name, description, enabled, rooms, when, if, do, coupons, questions"
         ],
         id="unknown-top-level-key-lists-the-keys",
     ),
@@ -380,17 +380,21 @@ CASES = [
         when:
           - friend: {}
         do:
-          - quiz: {questions: signature-dishes}
+          - quiz: {questions: signature-dishs, reward: {coupon: wk-10}}
           - coupon: {batch: wk-10}
-          - claim: {batch: wk-10, keyword: 抢券}
-          - for_each: {segment: {lifecycle: dormant}, do: [dm: hi]}
-          - invite: {room: 会员福利1群}
+          - claim: {batch: wk-01, keyword: 抢券}
+        coupons:
+          - {id: wk-10, title: 周末券, stock: 50}
+        questions:
+          signature-dishes: [{q: 招牌菜？, a: 酸菜鱼}]
         """),
         [
-            f"{P}:5:5: action 'quiz' (quizzes) is not available in this version",
-            f"{P}:7:5: action 'claim' (coupon drops) is not available in this version",
+            f"{P}:5:5: question bank 'signature-dishs' is not declared (did you mean 'signature-dishes'?); "
+            "declare it under 'questions:' in any playbook",
+            f"{P}:7:5: coupon batch 'wk-01' is not declared (did you mean 'wk-10'?); "
+            "declare it under 'coupons:' in any playbook",
         ],
-        id="reserved-future-abilities",
+        id="names-of-undeclared-batches-and-banks",
     ),
     pytest.param(
         yaml("""
@@ -400,10 +404,16 @@ CASES = [
         do:
           - reply: hi
         questions:
-          signature-dishes: [{q: 招牌菜？, a: 酸菜鱼}]
+          signature-dishes: [{q: 招牌菜？}, {q: 地址？, a: [], hint: 问店员}]
+          BadId: [{q: x, a: y}]
         """),
-        [f"{P}:6:1: 'questions' (question banks) is not available in this version"],
-        id="reserved-questions-block",
+        [
+            f"{P}:7:22: 'question bank' needs 'a'",
+            f"{P}:7:45: 'a' needs at least 1 item; got a list",
+            f"{P}:7:49: unknown key 'hint' in 'question bank'; 'question bank' takes q, a",
+            f"{P}:8:3: a question bank id is lower-case letters, digits and '-'; got 'BadId'",
+        ],
+        id="question-bank-mistakes",
     ),
     # -- options of the right name but the wrong value
     pytest.param(

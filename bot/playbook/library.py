@@ -104,7 +104,9 @@ def _references_hold(
     ok = True
     for call in walk_steps(pb.steps):
         for option, block in call.spec.refs.items():
-            name = getattr(call.params, option, None)
+            name: Any = call.params
+            for part in option.split("."):
+                name = getattr(name, part, None)
             if name is None or name in resources.get(block, {}):
                 continue
             spec = registry.resources[block]

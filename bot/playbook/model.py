@@ -21,16 +21,6 @@ from bot.playbook.validate import describe, validate_model
 from bot.registry import MEMBER, Registry, ResourceSpec, Spec
 
 TOP_KEYS = ("id", "name", "description", "enabled", "rooms", "when", "if", "do")
-# Keys of abilities that later versions bring; named so operators get a clear answer.
-RESERVED = {
-    "top": {"questions": "question banks"},
-    "action": {
-        "quiz": "quizzes",
-        "claim": "coupon drops",
-    },
-    "trigger": {},
-    "condition": {},
-}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 # Variables every run has, and every variable any run can have (for hints).
@@ -136,11 +126,7 @@ class _Builder:
         names = [k for k in item if k in table]
         if not names:
             key = next(iter(item))
-            if key in RESERVED[kind]:
-                what = RESERVED[kind][key]
-                self.error((*path, key), f"{kind} '{key}' ({what}) is not available in this version", key=True)
-            else:
-                self.error((*path, key), f"unknown {kind} '{key}'{did_you_mean(key, table)}", key=True)
+            self.error((*path, key), f"unknown {kind} '{key}'{did_you_mean(key, table)}", key=True)
             return None
         if len(names) > 1:
             self.error(
@@ -415,8 +401,6 @@ def build_playbook(
                 "'on' is not a key here (YAML reads it as true in many tools); put triggers under 'when:'",
                 key=True,
             )
-        elif key in RESERVED["top"]:
-            b.error((key,), f"'{key}' ({RESERVED['top'][key]}) is not available in this version", key=True)
         else:
             keys = (*TOP_KEYS, *registry.resources)
             hint = did_you_mean(key, keys) or f"; a playbook's keys are {', '.join(keys)}"

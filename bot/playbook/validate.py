@@ -98,8 +98,11 @@ def _message(err: Mapping[str, Any], label: str, model: type[BaseModel]) -> str:
         sign = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
         limit = next(iter(ctx.values()), "?")
         text = f"must be {sign[kind]} {limit}"
-    elif kind in ("too_short", "too_long"):
-        text = "has the wrong number of items"
+    elif kind == "too_short":
+        least = ctx.get("min_length", 1)
+        return f"'{name}' needs at least {least} item{'s' if least != 1 else ''}; got {got}"
+    elif kind == "too_long":
+        return f"'{name}' takes at most {ctx.get('max_length', '?')} items; got {got}"
     else:
         msg = str(err.get("msg", "is not valid"))
         msg = msg.removeprefix("Value error, ")

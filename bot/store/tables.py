@@ -173,6 +173,32 @@ class OptOut(SQLModel, table=True):
     at: datetime
 
 
+class Window(SQLModel, table=True):
+    """A time-boxed listening window in a group: a quiz waiting for answers, a coupon drop (抢券)."""
+
+    __tablename__ = "windows"
+    __table_args__ = (Index("ix_windows_open", "closed_at", "closes_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    room_id: str = Field(index=True)
+    playbook_id: str
+    opened_at: datetime
+    closes_at: datetime
+    closed_at: datetime | None = None
+    data: str = "{}"  # JSON: what the ability needs (question, answers, batch, keyword, ...)
+
+
+class WindowEntry(SQLModel, table=True):
+    """One member's turn in a window; the key makes a second answer or claim a no-op in the database."""
+
+    __tablename__ = "window_entries"
+    window_id: int = Field(primary_key=True)
+    member_id: str = Field(primary_key=True)
+    outcome: str  # won / late / sold_out ...
+    rank: int
+    at: datetime
+
+
 class OutboxMessage(SQLModel, table=True):
     """One message the bot decided to send, written in the transaction that decided it (bot/outbox.py).
 

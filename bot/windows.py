@@ -1,0 +1,155 @@
+"""Listening windows: a quiz waiting for answers, a coupon drop (抢券) waiting for its keyword.
+
+The database is the truth (`windows`, `window_entries`); this process keeps the open ones per room in
+memory so a message in a room without a window costs one dict lookup. Abilities register a kind with
+`@window_kind`; the engine calls `on_message` for messages in the window's room and `on_close` once when
+it ends (its time is up, or the ability closed it early).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.events import MessageEvent
+from bot.store.tables import Window
+
+if TYPE_CHECKING:
+    from bot.context import RunContext
+
+_windows = Window.__table__
+
+
+@dataclass(frozen=True)
+class OpenWindow:
+    id: int
+    kind: str
+    room_id: str
+    playbook_id: str
+    opened_at: datetime
+    closes_at: datetime
+    data: dict[str, Any] = field(hash=False, compare=False)
+
+
+OnMessage = Callable[["RunContext", OpenWindow, MessageEvent], Awaitable[None]]
+OnClose = Callable[["RunContext", OpenWindow], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class WindowKind:
+    name: str
+    on_message: OnMessage
+    on_close: OnClose
+
+
+KINDS: dict[str, WindowKind] = {}
+
+
+def window_kind(name: str, *, on_message: OnMessage, on_close: OnClose) -> None:
+    """Declare what happens in a window of this kind (handlers/quiz.py, handlers/claim.py)."""
+    if name in KINDS:
+        raise ValueError(f"window kind '{name}' is registered twice")
+    KINDS[name] = WindowKind(name, on_message, on_close)
+
+
+def _utc(when: datetime) -> datetime:
+    """SQLite hands stored times back naive; they were written as UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _row(row: Any) -> OpenWindow:
+    return OpenWindow(
+        row.id, row.kind, row.room_id, row.playbook_id, _utc(row.opened_at), _utc(row.closes_at), json.loads(row.data)
+    )
+
+
+async def insert_window(
+    conn: AsyncConnection,
+    *,
+    kind: str,
+    room_id: str,
+    playbook_id: str,
+    opened_at: datetime,
+    closes_at: datetime,
+    data: dict[str, Any],
+) -> OpenWindow:
+    result = await conn.execute(
+        _windows.insert().values(
+            kind=kind,
+            room_id=room_id,
+            playbook_id=playbook_id,
+            opened_at=opened_at,
+            closes_at=closes_at,
+            data=json.dumps(data, ensure_ascii=False),
+        )
+    )
+    (window_id,) = result.inserted_primary_key or (None,)
+    assert window_id is not None
+    return OpenWindow(window_id, kind, room_id, playbook_id, opened_at, closes_at, data)
+
+
+async def mark_closed(conn: AsyncConnection, window_id: int, at: datetime) -> bool:
+    """True for the one caller that closes it: a window is announced once, also if two paths race."""
+    result = await conn.execute(
+        update(_windows).where(_windows.c.id == window_id, _windows.c.closed_at.is_(None)).values(closed_at=at)
+    )
+    return result.rowcount == 1
+
+
+async def last_windows(conn: AsyncConnection, kind: str, room_id: str, limit: int = 1) -> list[OpenWindow]:
+    """The latest windows of a kind in a room, newest first (a quiz avoids repeating its last question)."""
+    rows = await conn.execute(
+        select(_windows)
+        .where(_windows.c.kind == kind, _windows.c.room_id == room_id)
+        .order_by(_windows.c.id.desc())
+        .limit(limit)
+    )
+    return [_row(r) for r in rows]
+
+
+class Windows:
+    """The open windows of this process, by room."""
+
+    def __init__(self) -> None:
+        self._by_room: dict[str, list[OpenWindow]] = defaultdict(list)
+
+    async def load(self, conn: AsyncConnection) -> None:
+        self._by_room.clear()
+        for row in await conn.execute(select(_windows).where(_windows.c.closed_at.is_(None))):
+            self.add(_row(row))
+
+    def add(self, window: OpenWindow) -> None:
+        self._by_room[window.room_id].append(window)
+
+    def remove(self, window_id: int) -> None:
+        for room_id, windows in list(self._by_room.items()):
+            kept = [w for w in windows if w.id != window_id]
+            if kept:
+                self._by_room[room_id] = kept
+            else:
+                del self._by_room[room_id]
+
+    def in_room(self, room_id: str) -> list[OpenWindow]:
+        return self._by_room.get(room_id, [])
+
+    def get(self, window_id: int) -> OpenWindow | None:
+        return next((w for ws in self._by_room.values() for w in ws if w.id == window_id), None)
+
+    def due(self, until: datetime) -> list[OpenWindow]:
+        """Open windows whose time is up by `until`, soonest first."""
+        return sorted((w for ws in self._by_room.values() for w in ws if w.closes_at <= until), key=_closing)
+
+    def next_close(self) -> datetime | None:
+        times = [w.closes_at for ws in self._by_room.values() for w in ws]
+        return min(times) if times else None
+
+
+def _closing(window: OpenWindow) -> tuple[datetime, int]:
+    return window.closes_at, window.id

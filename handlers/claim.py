@@ -1,0 +1,93 @@
+"""抢券: a first-come window in a group; whoever says the keyword gets a coupon while stock and time last."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.context import RunContext, RunError
+from bot.events import MessageEvent
+from bot.playbook.types import Duration, Params
+from bot.registry import action
+from bot.store import dialect
+from bot.store.tables import WindowEntry
+from bot.textnorm import normalize
+from bot.windows import OpenWindow, window_kind
+from handlers.coupons import Issued, issue
+
+_entries = WindowEntry.__table__
+
+KIND = "claim"
+
+
+class ClaimParams(Params):
+    batch: str
+    keyword: str = "抢券"
+    window: Duration = timedelta(minutes=30)
+
+
+@action("claim", schema=ClaimParams, primary="batch", refs={"batch": "coupons"})
+async def claim(ctx: RunContext, p: ClaimParams) -> None:
+    """Open a drop in this group; the playbook announces it (`say`/`reply`), the bot answers each claim."""
+    if ctx.room is None:
+        raise RunError("a coupon drop needs a group: this run has none")
+    await ctx.open_window(KIND, p.window, {"batch": p.batch, "keyword": normalize(p.keyword)})
+
+
+async def on_claim(ctx: RunContext, window: OpenWindow, event: MessageEvent) -> None:
+    """One answer per member: the coupon, or — to the first member who comes too late — 已抢完, once."""
+    if normalize(event.text) != window.data["keyword"]:
+        return
+    member = event.sender
+    room = ctx.room
+    assert room is not None
+    entry = {"window_id": window.id, "member_id": member.id, "rank": 0, "at": ctx.now()}
+    batch = ctx.engine.playbooks.resources.get("coupons", {}).get(window.data["batch"])
+    if batch is None:  # the batch was removed by a reload: the drop cannot go on
+        if await ctx.close_window(window):
+            ctx.send("这轮抢券已结束～", room=room)
+        return
+    exists = await ctx.conn.execute(
+        select(_entries.c.outcome).where(_entries.c.window_id == window.id, _entries.c.member_id == member.id)
+    )
+    if exists.first() is not None:
+        return
+    result = await issue(ctx.conn, batch, member.id, now=ctx.now(), tz=ctx.config.tz, playbook_id=window.playbook_id)
+    if isinstance(result, Issued):
+        await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries, {**entry, "outcome": "won"}))
+        ctx.send(f"抢到了！{batch.title}已放进你的券包，私聊我发送 /我的券 查看券码", room=room, mentions=(member,))
+        return
+    if result == "limit":
+        await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries, {**entry, "outcome": "limit"}))
+        ctx.send(f"你已经领过{batch.title}啦，把机会留给其他小伙伴吧～", room=room, mentions=(member,))
+        return
+    late = (
+        await ctx.conn.execute(
+            select(func.count())
+            .select_from(_entries)
+            .where(_entries.c.window_id == window.id, _entries.c.outcome == "late")
+        )
+    ).scalar_one()
+    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries, {**entry, "outcome": "late"}))
+    if late == 0:
+        ctx.send(f"{batch.title}已抢完，下次早点来哦～", room=room)
+
+
+async def on_close(ctx: RunContext, window: OpenWindow) -> None:
+    if not await ctx.close_window(window):
+        return
+    won = (
+        await ctx.conn.execute(
+            select(func.count())
+            .select_from(_entries)
+            .where(_entries.c.window_id == window.id, _entries.c.outcome == "won")
+        )
+    ).scalar_one()
+    batch = ctx.engine.playbooks.resources.get("coupons", {}).get(window.data["batch"])
+    title = batch.title if batch is not None else "券"
+    assert ctx.room is not None
+    ctx.send(f"本轮抢券结束，共 {won} 位小伙伴抢到{title}，下次再来～", room=ctx.room)
+
+
+window_kind(KIND, on_message=on_claim, on_close=on_close)

@@ -1,0 +1,176 @@
+"""有奖问答: a question from a bank, an answer window, the first correct answerers rewarded in order."""
+
+from __future__ import annotations
+
+import logging
+import random
+import unicodedata
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
+from sqlalchemy import func, select
+
+from bot.context import RunContext, RunError
+from bot.events import MemberRef, MessageEvent
+from bot.playbook.types import Duration, Params
+from bot.registry import action, resource
+from bot.store import dialect
+from bot.store.tables import Member, WindowEntry
+from bot.textnorm import normalize
+from bot.windows import OpenWindow, last_windows, window_kind
+from handlers.coupons import Issued, issue
+from handlers.points import add_points
+
+_entries = WindowEntry.__table__
+_members = Member.__table__
+
+KIND = "quiz"
+log = logging.getLogger("qunguan.quiz")
+
+
+def normalize_answer(text: str) -> str:
+    """What counts as the same answer: full-width/half-width, case, and surrounding spaces and punctuation."""
+    folded = normalize(text)
+    start, end = 0, len(folded)
+    while start < end and _edge(folded[start]):
+        start += 1
+    while end > start and _edge(folded[end - 1]):
+        end -= 1
+    return folded[start:end]
+
+
+def _edge(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch)[0] in "PS"
+
+
+def _answers(value: object) -> object:
+    return [value] if isinstance(value, (str, int, float)) and not isinstance(value, bool) else value
+
+
+class Question(Params):
+    """One entry of a question bank: the question and its accepted answers."""
+
+    q: str
+    a: Annotated[list[Annotated[str, BeforeValidator(str)]], BeforeValidator(_answers), Field(min_length=1)]
+
+
+resource("questions", schema=Question, form="mapping", noun="question bank")
+
+
+class Reward(Params):
+    points: int = Field(0, ge=0, le=100_000)
+    coupon: str | None = None
+
+
+class QuizParams(Params):
+    questions: str
+    pick: Literal["random", "next"] = "random"
+    window: Duration = timedelta(minutes=10)
+    winners: int = Field(1, ge=1, le=100)
+    reward: Reward = Reward()
+
+
+def _prize(reward: Reward, title: str | None) -> str:
+    parts = [f"{reward.points} 积分"] if reward.points else []
+    if title:
+        parts.append(f"一张{title}")
+    return "、".join(parts)
+
+
+def _span(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60} 小时" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} 分钟" if minutes else "片刻"
+
+
+@action("quiz", schema=QuizParams, primary="questions", refs={"questions": "questions", "reward.coupon": "coupons"})
+async def quiz(ctx: RunContext, p: QuizParams) -> None:
+    """Post a question in this group; never the same one twice in a row here; answers open for `window`."""
+    if ctx.room is None:
+        raise RunError("a quiz needs a group: this run has none")
+    bank = ctx.engine.playbooks.resources["questions"][p.questions]
+    recent = [w for w in await last_windows(ctx.conn, KIND, ctx.room.id, limit=20) if w.data["bank"] == p.questions]
+    last = recent[0].data["index"] if recent else None
+    if p.pick == "next":
+        index = 0 if last is None else (last + 1) % len(bank)
+    else:
+        choices = [i for i in range(len(bank)) if i != last] or [0]
+        index = random.choice(choices)
+    question = bank[index]
+    title = None
+    if p.reward.coupon is not None:
+        title = ctx.engine.playbooks.resources["coupons"][p.reward.coupon].title
+    prize = _prize(p.reward, title)
+    window = await ctx.open_window(
+        KIND,
+        p.window,
+        {
+            "bank": p.questions,
+            "index": index,
+            "question": question.q,
+            "answers": sorted({normalize_answer(a) for a in question.a}),
+            "shown_answer": question.a[0],
+            "winners": p.winners,
+            "points": p.reward.points,
+            "coupon": p.reward.coupon,
+            "prize": prize,
+        },
+    )
+    reward_line = f"，前 {p.winners} 位答对的送{prize}" if prize else f"，看看谁最快答对（前 {p.winners} 位）"
+    span = _span(window.closes_at - window.opened_at)
+    ctx.send(f"【有奖问答】{question.q}\n{span}内直接在群里回复答案{reward_line}！", room=ctx.room)
+
+
+async def on_answer(ctx: RunContext, window: OpenWindow, event: MessageEvent) -> None:
+    """A correct answer takes the next rank; a member's second answer and answers after the last winner do nothing."""
+    if normalize_answer(event.text) not in window.data["answers"]:
+        return
+    taken = (
+        await ctx.conn.execute(select(func.count()).select_from(_entries).where(_entries.c.window_id == window.id))
+    ).scalar_one()
+    if taken >= window.data["winners"]:
+        return
+    row = {"window_id": window.id, "member_id": event.sender.id, "outcome": "won", "rank": taken + 1, "at": ctx.now()}
+    if not (await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries, row))).rowcount:
+        return
+    points = window.data["points"]
+    if points:
+        await add_points(
+            ctx.conn, event.sender.id, points, at=ctx.now(), reason="有奖问答", playbook_id=window.playbook_id
+        )
+    batch_id = window.data["coupon"]
+    if batch_id is not None:
+        batch = ctx.engine.playbooks.resources.get("coupons", {}).get(batch_id)
+        if batch is not None:
+            issued = await issue(ctx.conn, batch, event.sender.id, now=ctx.now(), tz=ctx.config.tz)
+            if not isinstance(issued, Issued):
+                log.info("quiz %s: winner %s got no coupon (%s)", window.id, event.sender.id, issued)
+    if taken + 1 == window.data["winners"] and await ctx.close_window(window):
+        await announce(ctx, window)
+
+
+async def on_close(ctx: RunContext, window: OpenWindow) -> None:
+    if await ctx.close_window(window):
+        await announce(ctx, window)
+
+
+async def announce(ctx: RunContext, window: OpenWindow) -> None:
+    rows = await ctx.conn.execute(
+        select(_entries.c.member_id, _members.c.name)
+        .join(_members, _members.c.id == _entries.c.member_id, isouter=True)
+        .where(_entries.c.window_id == window.id)
+        .order_by(_entries.c.rank)
+    )
+    winners = tuple(MemberRef(r.member_id, r.name or r.member_id) for r in rows)
+    answer = window.data["shown_answer"]
+    room = ctx.room
+    assert room is not None
+    if not winners:
+        ctx.send(f"【有奖问答】时间到！本题无人答对，答案是：{answer}", room=room)
+        return
+    prize = window.data["prize"]
+    each = f"，各得{prize}" if prize and len(winners) > 1 else f"，获得{prize}" if prize else ""
+    ctx.send(f"【有奖问答】答案：{answer}。恭喜答对{each}！", room=room, mentions=winners)
+
+
+window_kind(KIND, on_message=on_answer, on_close=on_close)
