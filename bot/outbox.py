@@ -61,11 +61,6 @@ def kind_of(event: Event) -> str:
     return "notice"
 
 
-def _aware(value: datetime) -> datetime:
-    """SQLite hands datetimes back naive; they were stored as UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class _Row:
     """A pending row as the worker holds it between loading and recording."""
@@ -102,7 +97,7 @@ def _row(r: Any) -> _Row:
         # The i-th message of each join's run merges with the i-th of the others (key: event/playbook/part/i).
         group = f"{r.room_id}\n{r.playbook_id}\n{'/'.join(r.dedup_key.rsplit('/', 2)[-2:])}"
     target = r.room_id if r.room_id is not None else r.member_id
-    return _Row(r.id, Queued(r.id, r.kind, target, _aware(r.not_before), group), r.attempts, r)
+    return _Row(r.id, Queued(r.id, r.kind, target, dialect.aware(r.not_before), group), r.attempts, r)
 
 
 _RECORD = (
@@ -247,7 +242,7 @@ class Outbox:
                         )
                     )
                 ).all()
-                self.governor.restore(((_aware(r[0]), r[1] or r[2]) for r in recent), today or 0, now)
+                self.governor.restore(((dialect.aware(r[0]), r[1] or r[2]) for r in recent), today or 0, now)
         if lost.rowcount:
             log.warning(
                 "%d message(s) were being sent when the bot last stopped: marked 'unknown' and not resent "
@@ -427,7 +422,7 @@ class Outbox:
 
     async def _expire(self, conn: AsyncConnection, queue: list[_Row], now: datetime) -> list[_Row]:
         """Drop, unsent, what a playbook said is worthless after a time (held by quiet hours or a pause)."""
-        late = [r for r in queue if r.raw.expires_at is not None and _aware(r.raw.expires_at) <= now]
+        late = [r for r in queue if r.raw.expires_at is not None and dialect.aware(r.raw.expires_at) <= now]
         if not late:
             return queue
         await conn.execute(

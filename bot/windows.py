@@ -12,13 +12,14 @@ import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import MessageEvent
+from bot.store.dialect import aware
 from bot.store.tables import Window
 
 if TYPE_CHECKING:
@@ -59,14 +60,9 @@ def window_kind(name: str, *, on_message: OnMessage, on_close: OnClose) -> None:
     KINDS[name] = WindowKind(name, on_message, on_close)
 
 
-def _utc(when: datetime) -> datetime:
-    """SQLite hands stored times back naive; they were written as UTC."""
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
 def _row(row: Any) -> OpenWindow:
     return OpenWindow(
-        row.id, row.kind, row.room_id, row.playbook_id, _utc(row.opened_at), _utc(row.closes_at), json.loads(row.data)
+        row.id, row.kind, row.room_id, row.playbook_id, aware(row.opened_at), aware(row.closes_at), json.loads(row.data)
     )
 
 

@@ -15,13 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.context import RunContext, RunError
-from bot.playbook.types import Duration, LocalDateTime, Params
+from bot.playbook.types import Duration, LocalDateTime, Params, TextField
 from bot.registry import action, member_field, resource
 from bot.store import dialect
-from bot.store.tables import Coupon, CouponStock
+from bot.store.tables import Coupon, CouponStock, Member
 
 _coupons = Coupon.__table__
 _stock = CouponStock.__table__
+_members = Member.__table__
 
 # No 0/O, 1/I/L: codes are read aloud and typed from screenshots at the till.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -139,6 +140,7 @@ Redemption = Literal["ok", "unknown", "already", "expired"]
 class RedeemResult:
     outcome: Redemption
     code: str
+    title: str = ""
     batch_id: str = ""
     member_id: str = ""
     redeemed_at: datetime | None = None
@@ -162,7 +164,9 @@ async def redeem(conn: AsyncConnection, code: str, staff_id: str, *, now: dateti
     if row is None:
         return RedeemResult("unknown", code)
     outcome: Redemption = "ok" if done.rowcount == 1 else "already" if row.redeemed_at is not None else "expired"
-    return RedeemResult(outcome, code, row.batch_id, row.member_id, row.redeemed_at, row.redeemed_by, row.expires_at)
+    return RedeemResult(
+        outcome, code, row.title, row.batch_id, row.member_id, row.redeemed_at, row.redeemed_by, row.expires_at
+    )
 
 
 def _usable(member_id: str, now: datetime) -> Any:
@@ -201,7 +205,7 @@ async def member_wallet(ctx: RunContext, member_id: str) -> list[dict[str, str]]
 
 def local_text(when: datetime | None, tz: Any) -> str:
     """'2026-12-07 10:00' in the shop's timezone; '长期有效' when a coupon never expires."""
-    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M") if when is not None else "长期有效"
+    return dialect.aware(when).astimezone(tz).strftime("%Y-%m-%d %H:%M") if when is not None else "长期有效"
 
 
 class CouponParams(Params):
@@ -238,3 +242,45 @@ async def coupon(ctx: RunContext, p: CouponParams) -> None:
         ctx.changed(member.id)
     else:
         ctx.vars["coupon"] = {"code": "", "title": batch.title, "expires": "", "none": REASONS[result]}
+
+
+class RedeemParams(Params):
+    code: TextField
+
+
+async def _name(ctx: RunContext, member_id: str | None) -> str:
+    if member_id is None:
+        return "?"
+    row = (await ctx.conn.execute(select(_members.c.name).where(_members.c.id == member_id))).first()
+    return row.name if row is not None and row.name else member_id
+
+
+@action("redeem", schema=RedeemParams, primary="code")
+async def redeem_code(ctx: RunContext, p: RedeemParams) -> None:
+    """Staff mark a customer's coupon used (`/核销 CODE`) and get a plain answer: done, already redeemed
+    (when, by whom), expired, or unknown. Who may run it is the playbook's `role:` condition."""
+    code = normalize_code(await ctx.render(p.code))
+    staff = ctx.member
+    if not code or staff is None:
+        _answer(ctx, "用法：/核销 券码（例如 /核销 WK7H3KQ9P）")
+        return
+    tz = ctx.local_now().tzinfo
+    result = await redeem(ctx.conn, code, staff.id, now=ctx.now())
+    if result.outcome == "ok":
+        _answer(ctx, f"核销成功：{result.title}（{code}），顾客 {await _name(ctx, result.member_id)}")
+    elif result.outcome == "already":
+        when = local_text(result.redeemed_at, tz)
+        _answer(ctx, f"这张券已经核销过了：{when} 由 {await _name(ctx, result.redeemed_by)} 核销，不能重复使用")
+    elif result.outcome == "expired":
+        _answer(ctx, f"这张券已过期（{local_text(result.expires_at, tz)} 到期），不能核销")
+    else:
+        _answer(ctx, f"没有找到券码 {code}，请核对后再试")
+
+
+def _answer(ctx: RunContext, text: str) -> None:
+    """Back where the command came from: the group (naming the staff member) or the private chat."""
+    staff = ctx.member
+    if ctx.room is not None:
+        ctx.send(text, room=ctx.room, mentions=(staff,) if staff else ())
+    elif staff is not None:
+        ctx.send(text, member=staff)

@@ -182,3 +182,35 @@ async def test_a_batch_past_its_end_date_issues_nothing() -> None:
             assert await issue(conn, batch(expires="2026-11-01 00:00"), "u1", now=NOW, tz=TZ) == "batch_expired"
     finally:
         await store.close()
+
+
+REDEEM = (Path(__file__).resolve().parent.parent / "playbooks" / "redeem.yaml").read_text("utf-8")
+
+
+async def test_staff_redeem_through_the_shipped_playbook_with_plain_answers() -> None:
+    from bot.config import Config, StaffSection
+
+    config = Config(staff=StaffSection(owner=["boss"], staff=["clerk"]))
+    start = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
+    playbooks = {"playbooks/gift.yaml": GIFT, "playbooks/redeem.yaml": REDEEM}
+    async with TestBot.running(playbooks, config=config, start=start) as bot:
+        bot.member("boss", "老板")
+        bot.member("u1", "小王")
+        code = re.search(r"WK[0-9A-Z]{8}", (await bot.say("u1", "领券", room="r1"))[0].text)[0]  # type: ignore[index]
+        (done,) = await bot.say("clerk", f"/核销 {code.lower()}", room="r1")
+        assert done.text == f"核销成功：周末满100减10（{code}），顾客 小王"
+        assert [m.id for m in done.mentions] == ["clerk"]
+        await bot.advance(timedelta(hours=1))
+        (again,) = await bot.say("boss", f"/redeem {code}")
+        assert (again.target_id, again.text) == (
+            "boss",
+            "这张券已经核销过了：2026-11-23 10:00 由 clerk 核销，不能重复使用",
+        )
+        late = re.search(r"WK[0-9A-Z]{8}", (await bot.say("u1", "领券", room="r1"))[0].text)[0]  # type: ignore[index]
+        await bot.advance(timedelta(days=8))
+        assert [m.text for m in await bot.say("boss", f"/核销 {late}")] == [
+            "这张券已过期（2026-11-30 11:00 到期），不能核销"
+        ]
+        assert [m.text for m in await bot.say("u1", f"/核销 {late}")] == [
+            "核销券码需要店员身份哦～如需使用优惠券，请到店出示券码给店员。"
+        ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, event
@@ -69,3 +70,8 @@ def upsert(
 ) -> Insert:
     stmt = _insert(conn, table).values(**values)
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=dict(update))
+
+
+def aware(value: datetime) -> datetime:
+    """A stored time as aware UTC: SQLite hands datetimes back naive (they were written as UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
