@@ -13,7 +13,7 @@ from jsonschema import Draft7Validator
 from pydantic import BaseModel, Field
 
 from bot.playbook.errors import Problems
-from bot.playbook.library import load_texts, playbook_files
+from bot.playbook.library import load_folder, load_texts, playbook_files
 from bot.playbook.loader import parse_yaml
 from bot.playbook.model import TOP_KEYS
 from bot.playbook.schema import json_schema
@@ -57,7 +57,7 @@ def test_there_are_shipped_playbooks_and_none_from_tests() -> None:
 def test_shipped_playbook_validates(validator: Draft7Validator, path: Path) -> None:
     text = path.read_text("utf-8")
     assert text.startswith("# yaml-language-server: $schema="), "editors find the schema through this line"
-    assert loader_problems(text) == []
+    assert not load_folder(ROOT / "playbooks").problems  # with the others: a bank may be declared elsewhere
     assert schema_errors(validator, parse(text, str(path))) == []
 
 
