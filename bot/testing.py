@@ -77,21 +77,9 @@ class TestBot:
 
     @classmethod
     @asynccontextmanager
-    async def running(
-        cls,
-        playbooks: PlaybookSet | dict[str, str],
-        *,
-        config: Config | None = None,
-        start: datetime | None = None,
-        database: str = ":memory:",
-        governor: bool = False,
-        seed: int = 0,
-        connector: MemoryConnector | None = None,
-    ) -> AsyncIterator[TestBot]:
-        """`async with TestBot.running({...}) as bot:` — created, then closed whatever the test did."""
-        bot = await cls.create(
-            playbooks, config=config, start=start, database=database, governor=governor, seed=seed, connector=connector
-        )
+    async def running(cls, playbooks: PlaybookSet | dict[str, str], **options: Any) -> AsyncIterator[TestBot]:
+        """`async with TestBot.running({...}) as bot:` — `create(...)`, then closed whatever the test did."""
+        bot = await cls.create(playbooks, **options)
         try:
             yield bot
         finally:

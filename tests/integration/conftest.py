@@ -62,7 +62,7 @@ def eventually(probe: Callable[[], T | None], *, timeout: float = DEADLINE, what
             return value
         if time.monotonic() > end:
             pytest.fail(f"timed out after {timeout:g} s waiting for {what}", pytrace=False)
-        time.sleep(0.02)  # the pause between two polls, not a wait for something to happen
+        time.sleep(0.02)  # allowed-sleep: the pause between two polls of a real subprocess
 
 
 # ---------------------------------------------------------------- the gateway
