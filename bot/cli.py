@@ -12,8 +12,9 @@ import json
 import logging
 import signal
 import sys
+from datetime import UTC, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -130,6 +131,48 @@ def test(
     typer.echo(f"{passed} passed, {failed} failed")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def audit(
+    since: Annotated[str, typer.Option("--since", help="how far back, like 7d or 12h")] = "7d",
+    config: ConfigOption = None,
+) -> None:
+    """Print the staff commands used (and refused) recently: when, who, role, command, result."""
+    from bot.playbook.types import parse_duration
+
+    cfg = _config(config)
+    try:
+        span = parse_duration(since)
+    except Exception:
+        typer.echo(f"--since must be a span like 7d or 12h; got '{since}'", err=True)
+        raise typer.Exit(2) from None
+    rows = asyncio.run(_audit_rows(cfg, span))
+    for r in rows:
+        when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
+        where = r.room_id or "私聊"
+        typer.echo(
+            f"{when}  {r.member_name or r.member_id}（{r.member_id}，{r.role}）  /{r.command} {r.args}  "
+            f"[{where}]  {r.result}"
+        )
+    typer.echo(f"{len(rows)} staff command(s) in the last {since}")
+
+
+async def _audit_rows(cfg: Config, span: timedelta) -> list[Any]:
+    from sqlalchemy import select
+
+    from bot.clock import SystemClock
+    from bot.store import Store
+    from bot.store.tables import AuditEntry
+
+    store = await Store.open(cfg.database_path)
+    try:
+        async with store.unit() as conn:
+            table = AuditEntry.__table__
+            since = SystemClock().now() - span
+            return list(await conn.execute(select(table).where(table.c.at >= since).order_by(table.c.at)))
+    finally:
+        await store.close()
 
 
 @app.command()

@@ -115,6 +115,8 @@ class Config(Params):
     friends: FriendsSection = FriendsSection()
     sending: SendingSection = SendingSection()
     opt_out: OptOutSection = OptOutSection()
+    # The least role per staff command, overriding its default, e.g. {加分: admin}.
+    commands: dict[str, Literal["owner", "admin", "staff", "member"]] = {}
     staff: StaffSection = StaffSection()
     rooms: list[RoomSection] = []
     lifecycle: LifecycleSection = LifecycleSection()

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot import optout
+from bot import commands, optout
 from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
@@ -106,9 +106,13 @@ class Engine:
                 return True
             if isinstance(event, MessageEvent):
                 said = await optout.answer(conn, event, self.config.opt_out, now)
+                answered = await commands.run(self, conn, event, now) if said is None else None
                 if said is not None:  # 退订 / 订阅: built in, answered here, no playbook runs
                     reply = Outgoing(said, room=event.room, member=None if event.room else event.sender)
                     queued += self.outbox.entries(event, "opt-out", 0, [reply], now)
+                    matches = []
+                elif answered is not None:  # a staff command: no playbook sees it
+                    queued += self.outbox.entries(event, "command", 0, [answered], now)
                     matches = []
                 else:
                     matches = playbooks.index.match(event)

@@ -413,20 +413,20 @@ async def test_command_triggers_default_to_anywhere_and_follow_in() -> None:
 
 
 async def test_command_arguments_become_message_args() -> None:
-    """`/加分 u1 5` -> args ['u1', '5'], however the member spaced them."""
+    """`/兑换 u1 5` -> args ["u1", "5"], however the member spaced them."""
     source = """
         id: grant
         when:
-          - command: 加分
+          - command: 兑换
         do:
           - reply: "{{ message.command }}:{{ message.args | join('|') }}:{{ message.args | length }}"
     """
     async with TestBot.running(playbooks(source)) as bot:
-        assert texts(await bot.say("boss", "/加分 u1 5", room="r1")) == ["加分:u1|5:2"]
-        assert texts(await bot.say("boss", "/加分   u1\u3000 5 ", room="r1")) == ["加分:u1|5:2"]
-        assert texts(await bot.say("boss", "/加分")) == ["加分::0"]
-        assert await bot.say("boss", "加分 u1 5", room="r1") == []  # no slash, no command
-        assert await bot.say("boss", "/加分分 u1", room="r1") == []  # another command
+        assert texts(await bot.say("u9", "/兑换 u1 5", room="r1")) == ["兑换:u1|5:2"]
+        assert texts(await bot.say("u9", "/兑换   u1\u3000 5 ", room="r1")) == ["兑换:u1|5:2"]
+        assert texts(await bot.say("u9", "/兑换")) == ["兑换::0"]
+        assert await bot.say("u9", "兑换 u1 5", room="r1") == []  # no slash, no command
+        assert await bot.say("u9", "/兑换分 u1", room="r1") == []  # another command
 
 
 async def test_command_names_match_in_any_case_and_arguments_keep_theirs() -> None:

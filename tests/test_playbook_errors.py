@@ -415,6 +415,17 @@ CASES = [
         ],
         id="question-bank-mistakes",
     ),
+    pytest.param(
+        yaml("""
+        id: t
+        when:
+          - command: 加分
+        do:
+          - reply: hi
+        """),
+        [f"{P}:3:5: '/加分' is a built-in staff command (see /帮助); give this playbook's command another name"],
+        id="a-playbook-command-that-a-staff-command-would-shadow",
+    ),
     # -- options of the right name but the wrong value
     pytest.param(
         yaml("""

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bot.commands import COMMANDS
 from bot.playbook.errors import Location, Problems, closest, did_you_mean
 from bot.playbook.loader import Doc, Path
 from bot.playbook.templates import Expr, Text, check_refs
@@ -439,6 +440,13 @@ def build_playbook(
     if "do" not in data:
         b.error((), "missing 'do': list what the bot should do")
     triggers = b.calls(("when",), data.get("when"), "trigger")
+    for trig in triggers:
+        if trig.name == "command" and trig.params.name.casefold() in COMMANDS:
+            b.problems.add(
+                trig.location,
+                f"'/{trig.params.name}' is a built-in staff command (see /帮助); give this playbook's command "
+                "another name",
+            )
     if "when" in data and not triggers and len(problems) == before:
         b.error(("when",), "'when' needs at least one trigger")
     b.compute_scope(triggers, data.get("do"))

@@ -231,3 +231,20 @@ class OutboxMessage(SQLModel, table=True):
     platform_id: str | None = None
     sent_at: datetime | None = None
     merged_into: int | None = None  # a welcome sent as part of this row's message (one platform send)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Every staff command and every refusal: who (and as what role), what, where, and what came of it."""
+
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_at", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    member_id: str
+    member_name: str = ""
+    role: str
+    command: str
+    args: str = ""
+    room_id: str | None = None
+    result: str  # ok / refused / usage / error
+    answer: str = ""

@@ -1,0 +1,177 @@
+"""Staff slash commands: built in, role-checked by WeChat id, every use and every refusal audited.
+
+A handler declares the least role it needs (`@staff_command("加分", aliases=("addpoints",), role="staff")`);
+config.yaml's `commands:` may raise or lower it per command. The engine runs a matching command before any
+playbook and no playbook sees that message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.events import MemberRef, MessageEvent, Outgoing
+from bot.store.tables import AuditEntry, Member
+from bot.textnorm import fold, split_command
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
+log = logging.getLogger("qunguan.commands")
+
+RANK = {"member": 0, "staff": 1, "admin": 2, "owner": 3}
+ROLE_NAMES = {"staff": "店员", "admin": "管理员", "owner": "店主"}
+
+
+class UsageError(Exception):
+    """The arguments do not fit: the staff member gets the command's usage line."""
+
+
+@dataclass
+class CommandContext:
+    """What a staff command sees: the message, who sent it (and their role), and a database connection."""
+
+    engine: Engine
+    conn: AsyncConnection
+    event: MessageEvent
+    role: str
+    args: list[str]
+    mentioned: list[MemberRef] = field(default_factory=list)
+
+    @property
+    def sender(self) -> MemberRef:
+        return self.event.sender
+
+    def now(self) -> datetime:
+        return self.engine.clock.now()
+
+    async def target(self) -> MemberRef:
+        """The member a command is about: the first @-mention, else a WeChat id as the first argument."""
+        if self.mentioned:
+            return self.mentioned[0]
+        if not self.args:
+            raise UsageError("请 @ 一位成员（或写出他的微信 ID）")
+        member_id = self.args.pop(0)
+        row = (await self.conn.execute(select(_members.c.name).where(_members.c.id == member_id))).first()
+        if row is None:
+            raise UsageError(f"不认识 {member_id}：请 @ 他，或核对微信 ID")
+        return MemberRef(member_id, row.name)
+
+
+Handler = Callable[[CommandContext], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class StaffCommand:
+    name: str
+    aliases: tuple[str, ...]
+    role: str
+    usage: str
+    summary: str
+    handler: Handler
+
+
+COMMANDS: dict[str, StaffCommand] = {}  # every name and alias -> the command
+_members = Member.__table__
+_audit = AuditEntry.__table__
+
+
+def staff_command(name: str, *, aliases: tuple[str, ...] = (), role: str, usage: str) -> Callable[[Handler], Handler]:
+    """Declare a staff command; its docstring's first line is what `/帮助` shows."""
+
+    def register(fn: Handler) -> Handler:
+        if role not in RANK:
+            raise ValueError(f"command '{name}': unknown role '{role}'")
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        command = StaffCommand(name, aliases, role, usage, summary, fn)
+        for key in (name, *aliases):
+            if key.casefold() in COMMANDS:
+                raise ValueError(f"command '{key}' is registered twice")
+            COMMANDS[key.casefold()] = command
+        return fn
+
+    return register
+
+
+def needed_role(engine: Engine, command: StaffCommand) -> str:
+    return engine.config.commands.get(command.name, command.role)
+
+
+def allowed(engine: Engine, command: StaffCommand, role: str) -> bool:
+    return RANK[role] >= RANK[needed_role(engine, command)]
+
+
+def match(event: MessageEvent) -> tuple[StaffCommand, list[str]] | None:
+    """A registered staff command at the start of the message (after any @-mention of the bot)."""
+    text = fold(event.text)
+    if event.mentions_bot and text.startswith("@"):
+        text = text.split(maxsplit=1)[1] if " " in text else ""
+    parsed = split_command(text)
+    if parsed is None:
+        return None
+    name, args = parsed
+    command = COMMANDS.get(name)
+    return (command, args) if command is not None else None
+
+
+async def run(engine: Engine, conn: AsyncConnection, event: MessageEvent, now: datetime) -> Outgoing | None:
+    """Run a staff command if the message is one; its answer (or refusal) is returned, the use is audited."""
+    found = match(event)
+    if found is None:
+        return None
+    command, args = found
+    role = engine.config.role_of(event.sender.id) or "member"
+    mentioned = await _mentioned(conn, event)
+    args = [a for a in args if not a.startswith("@")]  # the "@Name" text of mentions; ids come in event.mentions
+    ctx = CommandContext(engine, conn, event, role, args, mentioned)
+    if not allowed(engine, command, role):
+        needs = ROLE_NAMES[needed_role(engine, command)]
+        result, text = "refused", f"/{command.name} 需要{needs}身份，你没有这个权限～"
+    else:
+        try:
+            async with conn.begin_nested():
+                text = await command.handler(ctx)
+            result = "ok"
+        except UsageError as exc:
+            result, text = "usage", f"{exc}\n用法：{command.usage}"
+        except Exception:
+            log.exception("staff command /%s by %s failed", command.name, event.sender.id)
+            result, text = "error", f"/{command.name} 出错了，已记录，请稍后再试"
+    await conn.execute(
+        insert(_audit).values(
+            at=now,
+            member_id=event.sender.id,
+            member_name=event.sender.name,
+            role=role,
+            command=command.name,
+            args=" ".join([*(m.id for m in mentioned), *args])[:500],
+            room_id=event.room.id if event.room else None,
+            result=result,
+            answer=text[:500],
+        )
+    )
+    mentions = (event.sender,) if event.room is not None else ()
+    return Outgoing(text, room=event.room, member=None if event.room else event.sender, mentions=mentions)
+
+
+async def _mentioned(conn: AsyncConnection, event: MessageEvent) -> list[MemberRef]:
+    if not event.mentions:
+        return []
+    rows = await conn.execute(select(_members.c.id, _members.c.name).where(_members.c.id.in_(event.mentions)))
+    names = {r.id: r.name for r in rows}
+    return [MemberRef(i, names.get(i, i)) for i in event.mentions]
+
+
+def visible_to(engine: Engine, role: str) -> list[StaffCommand]:
+    """The commands a role may use, each once, in registration order."""
+    seen: dict[str, StaffCommand] = {}
+    for command in COMMANDS.values():
+        if command.name not in seen and allowed(engine, command, role):
+            seen[command.name] = command
+    return list(seen.values())

@@ -1,0 +1,106 @@
+"""Staff commands for running the groups from WeChat: help, points, tags and member profiles."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+
+from bot.commands import ROLE_NAMES, CommandContext, UsageError, staff_command, visible_to
+from bot.store import dialect
+from bot.store.tables import Coupon, MemberTag, RoomMember
+from handlers.points import add_points, balance
+
+_tags = MemberTag.__table__
+_coupons = Coupon.__table__
+_room_members = RoomMember.__table__
+
+
+@staff_command("帮助", aliases=("help",), role="member", usage="/帮助")
+async def help_(ctx: CommandContext) -> str:
+    """列出你能用的命令"""
+    lines = [f"{c.usage} — {c.summary}" for c in visible_to(ctx.engine, ctx.role) if c.name != "帮助"]
+    if not lines:
+        return "这里没有你能用的管理命令～发送「签到」「/积分」试试吧"
+    who = ROLE_NAMES.get(ctx.role, "成员")
+    return f"{who}可用的命令：\n" + "\n".join(lines)
+
+
+def _amount(ctx: CommandContext) -> int:
+    if not ctx.args or not ctx.args[0].lstrip("+").isdigit():
+        raise UsageError("请写出分数（正整数）")
+    value = int(ctx.args.pop(0).lstrip("+"))
+    if not 0 < value <= 100_000:
+        raise UsageError("分数要在 1 到 100000 之间")
+    return value
+
+
+async def _adjust(ctx: CommandContext, sign: int) -> str:
+    member = await ctx.target()
+    amount = _amount(ctx)
+    reason = " ".join(ctx.args) or ("店员加分" if sign > 0 else "店员扣分")
+    new = await add_points(
+        ctx.conn, member.id, sign * amount, at=ctx.now(), reason=f"{reason}（{ctx.sender.id}）", playbook_id="staff"
+    )
+    if new is None:
+        have = await balance(ctx.conn, member.id)
+        return f"{member.name} 只有 {have} 分，不够扣 {amount} 分"
+    verb = "加" if sign > 0 else "扣"
+    return f"已给 {member.name} {verb} {amount} 分（{reason}），现在共 {new} 分"
+
+
+@staff_command("加分", aliases=("addpoints",), role="staff", usage="/加分 @某人 分数 原因")
+async def add(ctx: CommandContext) -> str:
+    """给成员加积分（记入积分流水）"""
+    return await _adjust(ctx, +1)
+
+
+@staff_command("扣分", aliases=("subpoints",), role="staff", usage="/扣分 @某人 分数 原因")
+async def subtract(ctx: CommandContext) -> str:
+    """扣成员积分（不会扣成负数）"""
+    return await _adjust(ctx, -1)
+
+
+def _tag_name(ctx: CommandContext) -> str:
+    if not ctx.args:
+        raise UsageError("请写出标签名")
+    return " ".join(ctx.args)[:30]
+
+
+@staff_command("标签", aliases=("tag",), role="staff", usage="/标签 @某人 标签名")
+async def tag(ctx: CommandContext) -> str:
+    """给成员打标签"""
+    member = await ctx.target()
+    name = _tag_name(ctx)
+    row = {"member_id": member.id, "tag": name, "at": ctx.now()}
+    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _tags, row))
+    return f"已给 {member.name} 打上标签「{name}」"
+
+
+@staff_command("去标签", aliases=("untag",), role="staff", usage="/去标签 @某人 标签名")
+async def untag(ctx: CommandContext) -> str:
+    """去掉成员的标签"""
+    member = await ctx.target()
+    name = _tag_name(ctx)
+    gone = await ctx.conn.execute(delete(_tags).where(_tags.c.member_id == member.id, _tags.c.tag == name))
+    return f"已去掉 {member.name} 的标签「{name}」" if gone.rowcount else f"{member.name} 没有标签「{name}」"
+
+
+@staff_command("成员", aliases=("member",), role="staff", usage="/成员 @某人")
+async def profile(ctx: CommandContext) -> str:
+    """查看成员资料：积分、连续签到、标签、券、所在群"""
+    member = await ctx.target()
+    points = await balance(ctx.conn, member.id)
+    tags = [r.tag for r in await ctx.conn.execute(select(_tags.c.tag).where(_tags.c.member_id == member.id))]
+    coupons = (
+        await ctx.conn.execute(
+            select(func.count()).where(_coupons.c.member_id == member.id, _coupons.c.redeemed_at.is_(None))
+        )
+    ).scalar_one()
+    rooms = (
+        await ctx.conn.execute(
+            select(func.count()).where(_room_members.c.member_id == member.id, _room_members.c.active.is_(True))
+        )
+    ).scalar_one()
+    return (
+        f"{member.name}（{member.id}）\n积分 {points}｜未用的券 {coupons} 张｜在 {rooms} 个群\n"
+        f"标签：{'、'.join(tags) or '无'}"
+    )
