@@ -12,6 +12,7 @@ from bot.outbox import Outbox
 from bot.playbook.library import PlaybookSet
 from bot.scheduler import Scheduler
 from bot.store import Store
+from bot.store.switches import load_switches
 
 
 def paced_by_default(config: Config, connector: Connector) -> bool:
@@ -56,8 +57,9 @@ class Bot:
             await store.close()
             raise
         engine = Engine(config=config, store=store, clock=clock, outbox=outbox, playbooks=playbooks)
-        async with store.unit() as conn:  # quizzes and coupon drops still open from before a restart
+        async with store.unit() as conn:  # quizzes and coupon drops still open, playbooks staff switched
             await engine.windows.load(conn)
+            engine.switches = await load_switches(conn)
         return cls(config, store, clock, connector, engine, Scheduler(engine), outbox)
 
     async def start(self) -> None:

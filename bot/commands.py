@@ -43,6 +43,7 @@ class CommandContext:
     role: str
     args: list[str]
     mentioned: list[MemberRef] = field(default_factory=list)
+    on_commit: list[Callable[[], None]] = field(default_factory=list)  # in-memory changes, once the writes stand
 
     @property
     def sender(self) -> MemberRef:
@@ -120,8 +121,13 @@ def match(event: MessageEvent) -> tuple[StaffCommand, list[str]] | None:
     return (command, args) if command is not None else None
 
 
-async def run(engine: Engine, conn: AsyncConnection, event: MessageEvent, now: datetime) -> Outgoing | None:
-    """Run a staff command if the message is one; its answer (or refusal) is returned, the use is audited."""
+async def run(
+    engine: Engine, conn: AsyncConnection, event: MessageEvent, now: datetime, on_commit: list[Callable[[], None]]
+) -> Outgoing | None:
+    """Run a staff command if the message is one; its answer (or refusal) is returned, the use is audited.
+
+    What the command changes in this process (not the database) goes to `on_commit`, run after the commit.
+    """
     found = match(event)
     if found is None:
         return None
@@ -138,6 +144,7 @@ async def run(engine: Engine, conn: AsyncConnection, event: MessageEvent, now: d
             async with conn.begin_nested():
                 text = await command.handler(ctx)
             result = "ok"
+            on_commit.extend(ctx.on_commit)
         except UsageError as exc:
             result, text = "usage", f"{exc}\n用法：{command.usage}"
         except Exception:

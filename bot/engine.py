@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,6 +65,7 @@ class Engine:
         self.registry = load_abilities()
         self._tasks: set[asyncio.Task[None]] = set()
         self.windows = Windows()
+        self.switches: dict[str, bool] = {}  # staff's /启用 /停用, loaded at start (bot/app.py)
 
     @property
     def connector(self) -> Connector:
@@ -93,6 +94,7 @@ class Engine:
         paused: list[tuple[RunContext, timedelta, tuple[Step, ...]]] = []
         opened: list[OpenWindow] = []
         closed: list[int] = []
+        after: list[Callable[[], None]] = []
         # A friend request is accepted before its playbooks run: their greeting and `invite` need a friend.
         befriended = await self._befriend(event) if isinstance(event, FriendRequest) else True
         async with self.store.unit() as conn:
@@ -106,7 +108,7 @@ class Engine:
                 return True
             if isinstance(event, MessageEvent):
                 said = await optout.answer(conn, event, self.config.opt_out, now)
-                answered = await commands.run(self, conn, event, now) if said is None else None
+                answered = await commands.run(self, conn, event, now, after) if said is None else None
                 if said is not None:  # 退订 / 订阅: built in, answered here, no playbook runs
                     reply = Outgoing(said, room=event.room, member=None if event.room else event.sender)
                     queued += self.outbox.entries(event, "opt-out", 0, [reply], now)
@@ -124,6 +126,8 @@ class Engine:
             else:
                 matches = playbooks.index.match(event)
             for match in matches:
+                if not self.switches.get(match.playbook.id, True):
+                    continue
                 if room is not None and not self.applies(match.playbook, room):
                     continue
                 ctx = self._context(conn, event, match)
@@ -137,6 +141,8 @@ class Engine:
                 if outcome.stop_all:
                     break
             await self.outbox.queue(conn, queued)
+        for change in after:
+            change()
         for window in opened:
             self.windows.add(window)
         for window_id in closed:

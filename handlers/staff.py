@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 
 from bot.commands import ROLE_NAMES, CommandContext, UsageError, staff_command, visible_to
+from bot.playbook.errors import closest
 from bot.store import dialect
+from bot.store.switches import set_switch
 from bot.store.tables import Coupon, MemberTag, RoomMember
 from handlers.points import add_points, balance
 
@@ -104,3 +106,39 @@ async def profile(ctx: CommandContext) -> str:
         f"{member.name}（{member.id}）\n积分 {points}｜未用的券 {coupons} 张｜在 {rooms} 个群\n"
         f"标签：{'、'.join(tags) or '无'}"
     )
+
+
+@staff_command("剧本", aliases=("playbooks",), role="staff", usage="/剧本")
+async def playbooks(ctx: CommandContext) -> str:
+    """列出剧本和开关状态"""
+    engine = ctx.engine
+    lines = []
+    for pb in engine.playbooks.playbooks:
+        on = engine.switches.get(pb.id, pb.enabled)
+        lines.append(f"{'✅' if on else '⛔'} {pb.id}  {pb.title}")
+    return "剧本（✅ 开 / ⛔ 关）：\n" + "\n".join(lines) if lines else "还没有剧本"
+
+
+async def _switch(ctx: CommandContext, enabled: bool) -> str:
+    if len(ctx.args) != 1:
+        raise UsageError("请写出一个剧本 ID（发送 /剧本 查看）")
+    playbook_id = ctx.args[0]
+    playbook = ctx.engine.playbooks.get(playbook_id)
+    if playbook is None:
+        near = closest(playbook_id, [pb.id for pb in ctx.engine.playbooks.playbooks])
+        raise UsageError(f"没有剧本「{playbook_id}」" + (f"，是不是 {near}？" if near else ""))
+    await set_switch(ctx.conn, playbook_id, enabled, ctx.sender.id, ctx.now())
+    ctx.on_commit.append(lambda: ctx.engine.switches.__setitem__(playbook_id, enabled))
+    return f"已{'启用' if enabled else '停用'}剧本「{playbook.title}」（{playbook_id}），重启后也保持"
+
+
+@staff_command("启用", aliases=("enable",), role="admin", usage="/启用 剧本ID")
+async def enable(ctx: CommandContext) -> str:
+    """打开一个剧本（不用改文件，重启后保持）"""
+    return await _switch(ctx, True)
+
+
+@staff_command("停用", aliases=("disable",), role="admin", usage="/停用 剧本ID")
+async def disable(ctx: CommandContext) -> str:
+    """关掉一个剧本（不用改文件，重启后保持）"""
+    return await _switch(ctx, False)

@@ -107,3 +107,23 @@ async def test_qunguan_audit_prints_every_use_and_refusal(tmp_path: Path) -> Non
     assert lines[0].endswith("店长（u1，member）  /加分 u1 999  [r1]  refused")
     assert "（clerk，staff）  /帮助   [私聊]  ok" in lines[1]
     assert lines[-1] == "2 staff command(s) in the last 3650d"
+
+
+async def test_admins_switch_playbooks_and_the_switch_survives_a_restart(tmp_path: Path) -> None:
+    database = str(tmp_path / "q.db")
+    bot = await TestBot.create(ECHO, config=CONFIG, database=database)
+    assert texts(await bot.say("u1", "你好", room="r1")) == ["剧本看到了"]
+    assert texts(await bot.say("clerk", "/停用 echo")) == ["/停用 需要管理员身份，你没有这个权限～"]
+    assert texts(await bot.say("mgr", "/停用 ech")) == ["没有剧本「ech」，是不是 echo？\n用法：/停用 剧本ID"]
+    assert texts(await bot.say("mgr", "/停用 echo")) == ["已停用剧本「echo」（echo），重启后也保持"]
+    assert await bot.say("u1", "你好", room="r1") == []
+    (listing,) = await bot.say("clerk", "/剧本")
+    assert listing.text == "剧本（✅ 开 / ⛔ 关）：\n⛔ echo  echo"
+    await bot.close()
+    again = await TestBot.create(ECHO, config=CONFIG, database=database)
+    try:
+        assert await again.say("u1", "你好", room="r1") == []
+        assert texts(await again.say("boss", "/enable echo")) == ["已启用剧本「echo」（echo），重启后也保持"]
+        assert texts(await again.say("u1", "你好", room="r1")) == ["剧本看到了"]
+    finally:
+        await again.close()

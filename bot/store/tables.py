@@ -248,3 +248,13 @@ class AuditEntry(SQLModel, table=True):
     room_id: str | None = None
     result: str  # ok / refused / usage / error
     answer: str = ""
+
+
+class PlaybookSwitch(SQLModel, table=True):
+    """A playbook switched on or off by staff (/启用, /停用): it wins over the file's `enabled:`, across restarts."""
+
+    __tablename__ = "playbook_switches"
+    playbook_id: str = Field(primary_key=True)
+    enabled: bool
+    by_member_id: str
+    at: datetime
