@@ -21,6 +21,7 @@ from bot.store.tables import AuditEntry, Member
 from bot.textnorm import fold, split_command
 
 if TYPE_CHECKING:
+    from bot.config import Config
     from bot.engine import Engine
 
 log = logging.getLogger("qunguan.commands")
@@ -51,6 +52,13 @@ class CommandContext:
 
     def now(self) -> datetime:
         return self.engine.clock.now()
+
+    def local_now(self) -> datetime:
+        return self.now().astimezone(self.engine.config.tz)
+
+    @property
+    def config(self) -> Config:
+        return self.engine.config
 
     async def target(self) -> MemberRef:
         """The member a command is about: the first @-mention, else a WeChat id as the first argument."""

@@ -5,15 +5,19 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 
 from bot.commands import ROLE_NAMES, CommandContext, UsageError, staff_command, visible_to
+from bot.optout import opted_out
 from bot.playbook.errors import closest
 from bot.store import dialect
 from bot.store.switches import set_switch
 from bot.store.tables import Coupon, MemberTag, RoomMember
+from handlers.checkin import member_streak
 from handlers.points import add_points, balance
+from handlers.segments import CHINESE, member_lifecycle
 
 _tags = MemberTag.__table__
 _coupons = Coupon.__table__
 _room_members = RoomMember.__table__
+STAGE_NAMES = {stage: name for name, stage in CHINESE.items()}
 
 
 @staff_command("帮助", aliases=("help",), role="member", usage="/帮助")
@@ -102,8 +106,18 @@ async def profile(ctx: CommandContext) -> str:
             select(func.count()).where(_room_members.c.member_id == member.id, _room_members.c.active.is_(True))
         )
     ).scalar_one()
+    inviter = (
+        await ctx.conn.execute(
+            select(_room_members.c.inviter_id)
+            .where(_room_members.c.member_id == member.id, _room_members.c.inviter_id.is_not(None))
+            .limit(1)
+        )
+    ).scalar()
+    stage = STAGE_NAMES.get(await member_lifecycle(ctx, member.id), "")
+    quiet = "｜已退订" if await opted_out(ctx.conn, member.id) else ""
     return (
-        f"{member.name}（{member.id}）\n积分 {points}｜未用的券 {coupons} 张｜在 {rooms} 个群\n"
+        f"{member.name}（{member.id}）\n积分 {points}｜连续签到 {await member_streak(ctx, member.id)} 天｜"
+        f"{stage}{quiet}\n未用的券 {coupons} 张｜在 {rooms} 个群｜邀请人 {inviter or '无'}\n"
         f"标签：{'、'.join(tags) or '无'}"
     )
 

@@ -73,11 +73,15 @@ async def test_usage_errors_say_how_to_write_it() -> None:
 async def test_tags_and_profile() -> None:
     async with TestBot.running(ECHO, config=CONFIG) as bot:
         bot.member("u1", "小王")
-        await bot.say("u1", "hi", room="r1")
+        await bot.join("u1", "r1", by="boss")
+        await bot.say("u1", "退订")
         assert texts(await bot.say("clerk", "/标签 u1 VIP")) == ["已给 小王 打上标签「VIP」"]
         assert await bot.field("u1", "tags") == ["VIP"]
         (card,) = await bot.say("clerk", "/成员 u1")
-        assert card.text == "小王（u1）\n积分 0｜未用的券 0 张｜在 1 个群\n标签：VIP"
+        assert (
+            card.text
+            == "小王（u1）\n积分 0｜连续签到 0 天｜引入期｜已退订\n未用的券 0 张｜在 1 个群｜邀请人 boss\n标签：VIP"
+        )
         assert texts(await bot.say("clerk", "/去标签 u1 VIP")) == ["已去掉 小王 的标签「VIP」"]
         assert texts(await bot.say("clerk", "/去标签 u1 VIP")) == ["小王 没有标签「VIP」"]
 
