@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -174,6 +175,11 @@ class Config(Params):
     def room_tags(self, room: RoomRef) -> frozenset[str]:
         entry = self._room_entry(room)
         return frozenset(entry.tags) if entry else frozenset()
+
+    def selects(self, selectors: Sequence[str], room: RoomRef) -> bool:
+        """Whether room topics, room ids or tag:NAME (`rooms:` of playbooks and segments) name this room."""
+        tags = self.room_tags(room)
+        return any((sel[4:] in tags) if sel.startswith("tag:") else sel in (room.id, room.topic) for sel in selectors)
 
     @property
     def all_room_tags(self) -> set[str]:

@@ -42,7 +42,7 @@ from bot.playbook.model import Playbook, Step
 from bot.registry import load_abilities
 from bot.runner import StepFailed, StopRun, conditions_hold, run_until_wait
 from bot.store import Store
-from bot.store.activity import known_rooms, mark_seen, record
+from bot.store.activity import known_room, known_rooms, mark_seen, record
 from bot.windows import KINDS, OpenWindow, Windows, mark_closed
 
 log = logging.getLogger("qunguan.engine")
@@ -77,12 +77,7 @@ class Engine:
 
     def applies(self, playbook: Playbook, room: RoomRef) -> bool:
         """`rooms:` of a playbook: topics, ids or tag:NAME; empty means every managed room."""
-        if not playbook.rooms:
-            return True
-        tags = self.config.room_tags(room)
-        return any(
-            (sel[4:] in tags) if sel.startswith("tag:") else sel in (room.id, room.topic) for sel in playbook.rooms
-        )
+        return not playbook.rooms or self.config.selects(playbook.rooms, room)
 
     async def dispatch(self, event: Event) -> bool:
         """Act on one event; False when it was a duplicate or from an unmanaged room."""
@@ -308,5 +303,4 @@ class Engine:
     async def room_ref(self, room_id: str) -> RoomRef:
         """A room by id with the topic the store knows (for events the scheduler makes)."""
         async with self.store.unit() as conn:
-            rooms = await known_rooms(conn)
-        return next((r for r in rooms if r.id == room_id), RoomRef(room_id, room_id))
+            return await known_room(conn, room_id) or RoomRef(room_id, room_id)

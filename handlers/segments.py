@@ -11,22 +11,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, not_, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import LifecycleSection
 from bot.context import RunContext
-from bot.events import MemberRef, RoomRef
+from bot.events import MemberRef
 from bot.playbook.types import Params
 from bot.registry import MEMBER, action, member_field
 from bot.runner import StepFailed, run_steps
-from bot.store.tables import Member, Nudge, OptOut, Room, RoomMember
+from bot.store.activity import known_rooms
+from bot.store.tables import Member, Nudge, OptOut, RoomMember
 from handlers.tags import TagsCondition, tags_clause
 
 log = logging.getLogger("qunguan.segments")
 
 _members = Member.__table__
 _room_members = RoomMember.__table__
-_rooms = Room.__table__
 _nudges = Nudge.__table__
 _opt_outs = OptOut.__table__
 
@@ -174,21 +173,6 @@ def segment_query(
     return select(m.id, m.name).where(*where).order_by(m.id)
 
 
-async def resolve_rooms(
-    conn: AsyncConnection, names: list[str], room_tags: Callable[[RoomRef], frozenset[str]]
-) -> list[str]:
-    """Room ids for topics, ids and tag:NAME (tags from config.yaml)."""
-    rows = (await conn.execute(select(_rooms.c.id, _rooms.c.topic))).all()
-    ids = []
-    for row in rows:
-        ref = RoomRef(row.id, row.topic)
-        for name in names:
-            if name in (row.id, row.topic) or (name.startswith("tag:") and name[4:] in room_tags(ref)):
-                ids.append(row.id)
-                break
-    return ids
-
-
 # -- for_each
 
 
@@ -239,7 +223,8 @@ async def for_each(ctx: RunContext, p: ForEachParams) -> None:
     body = call.body
     now = ctx.now()
     if p.segment.rooms is not None:
-        room_ids = await resolve_rooms(ctx.conn, p.segment.rooms, ctx.config.room_tags)
+        rooms = p.segment.rooms
+        room_ids = [r.id for r in await known_rooms(ctx.conn) if ctx.config.selects(rooms, r)]
     else:  # a schedule runs once per group: each run reaches that group's members
         room_ids = [ctx.room.id] if ctx.room is not None else None
     # A member in two groups is still reached once a day by one playbook.

@@ -106,6 +106,11 @@ async def record(conn: AsyncConnection, event: Event, at: datetime) -> None:
         )
 
 
+async def known_room(conn: AsyncConnection, room_id: str) -> RoomRef | None:
+    row = (await conn.execute(select(_rooms.c.topic).where(_rooms.c.id == room_id))).first()
+    return RoomRef(room_id, row.topic) if row is not None else None
+
+
 async def known_rooms(conn: AsyncConnection) -> list[RoomRef]:
     rows = await conn.execute(select(_rooms.c.id, _rooms.c.topic).order_by(_rooms.c.id))
     return [RoomRef(r.id, r.topic) for r in rows]
