@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.clock import Clock
 from bot.config import Config
@@ -10,6 +11,7 @@ from bot.connectors.base import Connector
 from bot.engine import Engine
 from bot.outbox import Outbox
 from bot.playbook.library import PlaybookSet
+from bot.reload import Reloader
 from bot.scheduler import Scheduler
 from bot.store import Store
 from bot.store.switches import load_switches
@@ -42,10 +44,12 @@ class Bot:
         database: str | None = None,
         governor: bool | None = None,
         seed: int | None = None,
+        folder: Path | None = None,
     ) -> Bot:
         """Open the store and the outbox (rows a crash left `sending` become `unknown` here).
 
-        `governor`: pace sends (None: decided by `paced_by_default`); `seed` makes the jitter repeatable.
+        `governor`: pace sends (None: decided by `paced_by_default`); `seed` makes the jitter repeatable;
+        `folder`: where `playbooks` came from, re-read by /重载 and `qunguan reload`.
         Queued messages start leaving at `start()`, or at the first event, whichever comes first.
         """
         store = await Store.open(database or config.database_path)
@@ -60,6 +64,9 @@ class Bot:
         async with store.unit() as conn:  # quizzes and coupon drops still open, playbooks staff switched
             await engine.windows.load(conn)
             engine.switches = await load_switches(conn)
+        if folder is not None:
+            engine.reloader = Reloader(engine, folder)
+            await engine.reloader.open()
         return cls(config, store, clock, connector, engine, Scheduler(engine), outbox)
 
     async def start(self) -> None:

@@ -176,6 +176,68 @@ async def _audit_rows(cfg: Config, span: timedelta) -> list[Any]:
 
 
 @app.command()
+def reload(
+    config: ConfigOption = None,
+    playbooks: PlaybooksOption = None,
+    wait: Annotated[float, typer.Option(help="seconds to wait for the running bot's answer")] = 10.0,
+) -> None:
+    """Check the playbooks, then have the running bot (every one on this database) re-read them."""
+    cfg = _config(config)
+    folder, loaded = _playbooks(cfg, playbooks)
+    if loaded.problems:
+        _echo_problems(loaded.problems)
+        typer.echo(
+            f"{len(loaded.problems)} problem(s) in {display_path(folder)}: nothing reloaded, "
+            "the running bot keeps its playbooks",
+            err=True,
+        )
+        raise typer.Exit(1)
+    try:
+        answer = asyncio.run(_request_reload(cfg, wait))
+    except StoreError as exc:
+        typer.echo(f"database error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if answer is None:
+        typer.echo(
+            f"no running bot answered within {wait:g} s (is it running, on {cfg.database_path}?); "
+            "a bot reads the playbooks when it starts",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(answer)
+    if not answer.startswith("reloaded"):
+        raise typer.Exit(1)
+
+
+async def _request_reload(cfg: Config, wait: float) -> str | None:
+    """Leave a request row and wait for a running bot's answer in it (the bot looks once a second)."""
+    from sqlalchemy import insert, select
+
+    from bot.clock import SystemClock
+    from bot.store import Store
+    from bot.store.tables import ReloadRequest
+
+    table = ReloadRequest.__table__
+    store = await Store.open(cfg.database_path)
+    try:
+        async with store.unit() as conn:
+            request = (await conn.execute(insert(table).values(at=SystemClock().now()))).inserted_primary_key[0]
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            async with store.unit() as conn:
+                row = (
+                    await conn.execute(select(table.c.result, table.c.answered_at).where(table.c.id == request))
+                ).one()
+            if row.answered_at is not None:
+                return row.result
+            if asyncio.get_running_loop().time() >= deadline:
+                return None
+            await asyncio.sleep(0.2)
+    finally:
+        await store.close()
+
+
+@app.command()
 def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout")] = None,
 ) -> None:
@@ -211,12 +273,12 @@ def run(
         typer.echo(f"{len(loaded.problems)} problem(s): those playbooks are left out, the rest run", err=True)
     database = database or cfg.database_path
     if name == "wechaty":
-        _run_wechaty(cfg, loaded, database)
+        _run_wechaty(cfg, loaded, database, folder)
         return
     from bot.connectors.simulator import run_simulator
 
     try:
-        asyncio.run(run_simulator(cfg, loaded, database=database))
+        asyncio.run(run_simulator(cfg, loaded, database=database, folder=folder))
     except StoreError as exc:
         typer.echo(f"database error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -224,13 +286,13 @@ def run(
         pass
 
 
-def _run_wechaty(config: Config, playbooks: PlaybookSet, database: str) -> None:
+def _run_wechaty(config: Config, playbooks: PlaybookSet, database: str, folder: Path) -> None:
     """Real WeChat: a connection or login failure is one line and exit 3, never a traceback."""
     from bot.connectors.wechaty import ConnectorError, WechatyConnector
 
     try:
         connector = WechatyConnector.from_config(config, database=database)
-        asyncio.run(_serve(config, playbooks, database, connector))
+        asyncio.run(_serve(config, playbooks, database, connector, folder))
     except ConnectorError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_CONNECTOR) from None
@@ -239,13 +301,15 @@ def _run_wechaty(config: Config, playbooks: PlaybookSet, database: str) -> None:
         raise typer.Exit(2) from None
 
 
-async def _serve(config: Config, playbooks: PlaybookSet, database: str, connector: Connector) -> None:
+async def _serve(config: Config, playbooks: PlaybookSet, database: str, connector: Connector, folder: Path) -> None:
     """Run until SIGTERM or SIGINT, then stop the connector and close the store."""
     from bot.app import Bot
     from bot.clock import SystemClock
 
     log = logging.getLogger("qunguan.cli")
-    bot = await Bot.create(config, clock=SystemClock(), connector=connector, playbooks=playbooks, database=database)
+    bot = await Bot.create(
+        config, clock=SystemClock(), connector=connector, playbooks=playbooks, database=database, folder=folder
+    )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT)

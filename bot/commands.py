@@ -11,18 +11,21 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.events import MemberRef, MessageEvent, Outgoing
+from bot.context import RunContext
+from bot.events import MemberRef, MessageEvent, Outgoing, RoomRef
+from bot.store.activity import known_rooms
 from bot.store.tables import AuditEntry, Member
 from bot.textnorm import fold, split_command
 
 if TYPE_CHECKING:
     from bot.config import Config
     from bot.engine import Engine
+    from bot.playbook.model import Playbook
 
 log = logging.getLogger("qunguan.commands")
 
@@ -32,6 +35,14 @@ ROLE_NAMES = {"staff": "店员", "admin": "管理员", "owner": "店主"}
 
 class UsageError(Exception):
     """The arguments do not fit: the staff member gets the command's usage line."""
+
+
+class Refused(Exception):
+    """The sender may use the command but not on this (another staff member's broadcast): audited as refused."""
+
+
+class Failed(Exception):
+    """The command ran and changed nothing (a /重载 that met errors): audited as failed, the reason answered."""
 
 
 @dataclass
@@ -45,6 +56,11 @@ class CommandContext:
     args: list[str]
     mentioned: list[MemberRef] = field(default_factory=list)
     on_commit: list[Callable[[], None]] = field(default_factory=list)  # in-memory changes, once the writes stand
+    sends: list[tuple[str, list[Outgoing], str | None]] = field(default_factory=list)  # besides the answer
+
+    def send(self, source: str, messages: list[Outgoing], *, kind: str | None = None) -> None:
+        """Queue messages beyond the answer (a broadcast, a quiz question); `source` keeps their outbox keys apart."""
+        self.sends.append((source, messages, kind))
 
     @property
     def sender(self) -> MemberRef:
@@ -59,6 +75,56 @@ class CommandContext:
     @property
     def config(self) -> Config:
         return self.engine.config
+
+    def rest(self, *, skip: int = 0) -> str:
+        """The text after the command name and `skip` more words, as typed: a /群发 keeps its lines and marks."""
+        text = self.event.text.strip()
+        if self.event.mentions_bot and text.startswith("@"):
+            text = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+        parts = text.split(maxsplit=1 + skip)
+        return parts[1 + skip].strip() if len(parts) > 1 + skip else ""
+
+    async def room(self) -> RoomRef:
+        """The group a command acts in: where it was said, or in a private chat the group named last."""
+        if self.event.room is not None:
+            return self.event.room
+        if not self.args:
+            raise UsageError("私聊里请在最后写上群名")
+        name = self.args.pop()
+        rooms = [r for r in await known_rooms(self.conn) if self.config.manages(r) and name in (r.id, r.topic)]
+        if not rooms:
+            raise UsageError(f"不认识群「{name}」：请写群名（或群 ID）")
+        return rooms[0]
+
+    def resource_arg(self, block: str, noun: str) -> str:
+        """The one coupon batch or question bank the command names; the usage error lists those there are."""
+        known = self.engine.playbooks.resources.get(block, {})
+        if len(self.args) != 1 or self.args[0] not in known:
+            raise UsageError(f"请写出一个{noun} ID：{'、'.join(known) or '（还没有）'}")
+        return self.args[0]
+
+    def step_for(self, action: str, option: str, block: str, value: str, default: Any) -> tuple[Playbook, Any]:
+        """The first playbook step `action` whose `option` is `value`, with its options (/问答 runs it as the
+        schedule would); else the playbook declaring `value` under `block`, with `default` options."""
+        from bot.playbook.model import walk_steps  # the model checks playbook commands against ours: import late
+
+        playbooks = self.engine.playbooks.playbooks
+        for playbook in playbooks:
+            for call in walk_steps(playbook.steps):
+                if call.name == action and getattr(call.params, option, None) == value:
+                    return playbook, call.params
+        owner = next(pb for pb in playbooks if any(d.block == block and d.id == value for d in pb.declared))
+        return owner, default
+
+    def playbook_run(self, playbook: Playbook, room: RoomRef) -> RunContext:
+        """Run one of a playbook's actions for a command (/问答, /发券) as the playbook itself would."""
+        return RunContext(self.engine, self.conn, self.event, playbook, member=self.sender, room=room)
+
+    def keep(self, run: RunContext, source: str) -> None:
+        """What that action did: its messages queued with the answer, its windows opened once committed."""
+        self.send(source, list(run.outgoing))
+        windows = self.engine.windows
+        self.on_commit.extend(lambda w=w: windows.add(w) for w in run.opened)
 
     async def target(self) -> MemberRef:
         """The member a command is about: the first @-mention, else a WeChat id as the first argument."""
@@ -131,8 +197,9 @@ def match(event: MessageEvent) -> tuple[StaffCommand, list[str]] | None:
 
 async def run(
     engine: Engine, conn: AsyncConnection, event: MessageEvent, now: datetime, on_commit: list[Callable[[], None]]
-) -> Outgoing | None:
-    """Run a staff command if the message is one; its answer (or refusal) is returned, the use is audited.
+) -> list[dict[str, Any]] | None:
+    """Run a staff command if the message is one: the outbox rows of its answer (or refusal) and of what it
+    sends are returned, written with the audit row in the event's transaction.
 
     What the command changes in this process (not the database) goes to `on_commit`, run after the commit.
     """
@@ -155,6 +222,10 @@ async def run(
             on_commit.extend(ctx.on_commit)
         except UsageError as exc:
             result, text = "usage", f"{exc}\n用法：{command.usage}"
+        except Refused as exc:
+            result, text = "refused", str(exc)
+        except Failed as exc:
+            result, text = "failed", str(exc)
         except Exception:
             log.exception("staff command /%s by %s failed", command.name, event.sender.id)
             result, text = "error", f"/{command.name} 出错了，已记录，请稍后再试"
@@ -172,7 +243,12 @@ async def run(
         )
     )
     mentions = (event.sender,) if event.room is not None else ()
-    return Outgoing(text, room=event.room, member=None if event.room else event.sender, mentions=mentions)
+    answer = Outgoing(text, room=event.room, member=None if event.room else event.sender, mentions=mentions)
+    rows = engine.outbox.entries(event, "command", 0, [answer] if text else [], now)  # "": its sends say it all
+    if result == "ok":
+        for source, messages, kind in ctx.sends:
+            rows += engine.outbox.entries(event, source, 0, messages, now, kind=kind)
+    return rows
 
 
 async def _mentioned(conn: AsyncConnection, event: MessageEvent) -> list[MemberRef]:

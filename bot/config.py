@@ -106,6 +106,10 @@ class SendingSection(Params):
     shutdown_grace: Duration = timedelta(seconds=5)  # on stop, keep sending this long; the rest waits
 
 
+class ReloadSection(Params):
+    watch: bool = False  # re-read the playbooks folder when a file in it changes (checked once a second)
+
+
 class Config(Params):
     bot: BotSection = BotSection()
     timezone: str = "Asia/Shanghai"
@@ -116,6 +120,7 @@ class Config(Params):
     friends: FriendsSection = FriendsSection()
     sending: SendingSection = SendingSection()
     opt_out: OptOutSection = OptOutSection()
+    reload: ReloadSection = ReloadSection()
     # The least role per staff command, overriding its default, e.g. {加分: admin}.
     commands: dict[str, Literal["owner", "admin", "staff", "member"]] = {}
     staff: StaffSection = StaffSection()

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -45,6 +45,9 @@ from bot.store import Store
 from bot.store.activity import known_room, known_rooms, mark_seen, record
 from bot.windows import KINDS, OpenWindow, Windows, mark_closed
 
+if TYPE_CHECKING:
+    from bot.reload import Reloader
+
 log = logging.getLogger("qunguan.engine")
 
 
@@ -66,6 +69,8 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self.windows = Windows()
         self.switches: dict[str, bool] = {}  # staff's /启用 /停用, loaded at start (bot/app.py)
+        self.reloader: Reloader | None = None  # set when the playbooks come from a folder (/重载)
+        self.on_swap: list[Callable[[], None]] = []  # the scheduler re-reads its triggers here
 
     @property
     def connector(self) -> Connector:
@@ -74,6 +79,8 @@ class Engine:
     def swap(self, playbooks: PlaybookSet) -> None:
         """Replace the running playbooks at once; events in flight finish on the old set."""
         self.playbooks = playbooks
+        for listener in self.on_swap:
+            listener()
 
     def applies(self, playbook: Playbook, room: RoomRef) -> bool:
         """`rooms:` of a playbook: topics, ids or tag:NAME; empty means every managed room."""
@@ -109,7 +116,7 @@ class Engine:
                     queued += self.outbox.entries(event, "opt-out", 0, [reply], now)
                     matches = []
                 elif answered is not None:  # a staff command: no playbook sees it
-                    queued += self.outbox.entries(event, "command", 0, [answered], now)
+                    queued += answered
                     matches = []
                 else:
                     matches = playbooks.index.match(event)

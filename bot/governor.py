@@ -116,6 +116,16 @@ class Governor:
             t = self._after_quiet(t)
         return t
 
+    def estimate(self, count: int, now: datetime) -> tuple[datetime, timedelta]:
+        """When `count` broadcast messages to different targets would start (after quiet hours) and roughly how
+        long they take at the configured pace (a /群发 preview); other traffic and pauses come on top."""
+        start = self._after_quiet(max(now, self._account_at or now)) if self.paced else now
+        if not self.paced or count <= 1:
+            return start, timedelta()
+        s = self.settings
+        spacing = max(s.gap + s.jitter / 2, MINUTE / s.per_minute)
+        return start, spacing * (count - 1)
+
     def _merge_group(self, lead: Queued, ordered: Sequence[Queued]) -> tuple[int, ...]:
         most = self.settings.welcome_batch_max
         if not self.paced or lead.group is None or most <= 1:

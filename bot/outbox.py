@@ -163,10 +163,19 @@ class Outbox:
     # -- the engine's side: queue inside the event's transaction, release after it commits
 
     def entries(
-        self, event: Event, playbook_id: str, part: int, messages: Sequence[Outgoing], now: datetime
+        self,
+        event: Event,
+        playbook_id: str,
+        part: int,
+        messages: Sequence[Outgoing],
+        now: datetime,
+        *,
+        kind: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows for one playbook run's messages; `part` counts the run's resumptions after `wait:`."""
-        kind = kind_of(event)
+        """Rows for one playbook run's messages; `part` counts the run's resumptions after `wait:`.
+
+        `kind` overrides what the event implies (a staff /群发 is a broadcast, though a message started it)."""
+        kind = kind or kind_of(event)
         hold = self.paced and kind == "welcome" and self.settings.welcome_batch_max > 1
         rows = []
         for i, m in enumerate(messages):

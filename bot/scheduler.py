@@ -46,6 +46,7 @@ class Scheduler:
         self._plan: list[tuple[Playbook, BaseTrigger]] = []
         self._next: list[datetime | None] = []
         self._aps: AsyncIOScheduler | None = None
+        engine.on_swap.append(self.reload)
         self.restart_from_now()
 
     def restart_from_now(self) -> None:
@@ -125,6 +126,14 @@ class Scheduler:
         self._aps.add_job(
             self._close_due_windows, trigger=IntervalTrigger(seconds=1), id="windows", coalesce=True, max_instances=1
         )
+        if self.engine.reloader is not None:  # `qunguan reload` requests and, if watched, edited files
+            self._aps.add_job(
+                self.engine.reloader.poll,
+                trigger=IntervalTrigger(seconds=1),
+                id="reload",
+                coalesce=True,
+                max_instances=1,
+            )
         for pb, trig in self._plan:
             self._aps.add_job(
                 self._job,

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Executable, Row, insert
@@ -24,7 +25,7 @@ from bot.config import Config
 from bot.connectors.memory import MemoryConnector
 from bot.events import FriendRequest, MemberJoined, MemberLeft, MemberRef, MessageEvent, Outgoing, RoomRef, RoomRenamed
 from bot.outbox import Outbox
-from bot.playbook.library import PlaybookSet, load_texts
+from bot.playbook.library import PlaybookSet, load_folder, load_texts
 from bot.store import dialect
 from bot.store.activity import upsert_member, upsert_room
 from bot.store.tables import MemberTag, RoomMember
@@ -45,7 +46,7 @@ class TestBot:
     @classmethod
     async def create(
         cls,
-        playbooks: PlaybookSet | dict[str, str],
+        playbooks: PlaybookSet | dict[str, str] | Path,
         *,
         config: Config | None = None,
         start: datetime | None = None,
@@ -54,8 +55,13 @@ class TestBot:
         seed: int = 0,
         connector: MemoryConnector | None = None,
     ) -> TestBot:
-        """`governor=True`: pace sends as config.sending says (jitter from `seed`), under the virtual clock."""
+        """`governor=True`: pace sends as config.sending says (jitter from `seed`), under the virtual clock.
+
+        `playbooks` as a folder: loaded from it, and /重载 reads it again."""
         config = config or Config()
+        folder = playbooks if isinstance(playbooks, Path) else None
+        if folder is not None:
+            playbooks = load_folder(folder, room_tags=config.all_room_tags)
         if isinstance(playbooks, dict):
             playbooks = load_texts(playbooks, room_tags=config.all_room_tags)
             if playbooks.problems:
@@ -71,13 +77,14 @@ class TestBot:
             database=database,
             governor=governor,
             seed=seed,
+            folder=folder,
         )
         await bot.start()
         return cls(bot, connector, clock)
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, playbooks: PlaybookSet | dict[str, str], **options: Any) -> AsyncIterator[TestBot]:
+    async def running(cls, playbooks: PlaybookSet | dict[str, str] | Path, **options: Any) -> AsyncIterator[TestBot]:
         """`async with TestBot.running({...}) as bot:` — `create(...)`, then closed whatever the test did."""
         bot = await cls.create(playbooks, **options)
         try:

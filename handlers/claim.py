@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bot.commands import CommandContext, staff_command
 from bot.context import RunContext, RunError
 from bot.events import MessageEvent
 from bot.playbook.types import Duration, Params
@@ -14,7 +15,7 @@ from bot.store import dialect
 from bot.store.tables import WindowEntry
 from bot.textnorm import normalize
 from bot.windows import OpenWindow, window_kind
-from handlers.coupons import Issued, issue
+from handlers.coupons import Issued, issue, stock_left
 
 _entries = WindowEntry.__table__
 
@@ -91,3 +92,24 @@ async def on_close(ctx: RunContext, window: OpenWindow) -> None:
 
 
 window_kind(KIND, on_message=on_claim, on_close=on_close)
+
+
+@staff_command("发券", aliases=("drop",), role="staff", usage="/发券 券ID（私聊时最后写群名）")
+async def drop_now(ctx: CommandContext) -> str:
+    """在群里立刻开一轮抢券（口令和时长同剧本里的设置）"""
+    room = await ctx.room()
+    batch = ctx.engine.playbooks.resources["coupons"][ctx.resource_arg("coupons", "券")]
+    left = await stock_left(ctx.conn, batch)
+    if left <= 0:
+        return f"{batch.title}已经发完了（共 {batch.stock} 张），没有开抢"
+    playbook, params = ctx.step_for("claim", "batch", "coupons", batch.id, ClaimParams(batch=batch.id))
+    run = ctx.playbook_run(playbook, room)
+    await claim(run, params)
+    minutes = max(1, int(params.window.total_seconds() // 60))
+    run.send(
+        f"【限时抢券】{batch.title}还剩 {left} 张！现在在群里发送「{params.keyword}」即可领取，"
+        f"{minutes} 分钟内有效，每人限领 {batch.per_member} 张～",
+        room=room,
+    )
+    ctx.keep(run, f"drop-{batch.id}")
+    return "" if ctx.event.room is not None else f"已在「{room.topic}」开抢{batch.title}"

@@ -129,6 +129,12 @@ async def issue(
             raise  # (batch, member, seq) taken by a concurrent issue: the whole run rolls back
 
 
+async def stock_left(conn: AsyncConnection, batch: CouponBatch) -> int:
+    """Codes of a batch not yet issued (a /发券 that would open on nothing says so instead)."""
+    issued = (await conn.execute(select(_stock.c.issued).where(_stock.c.batch_id == batch.id))).scalar() or 0
+    return batch.stock - issued
+
+
 async def _code_taken(conn: AsyncConnection, code: str) -> bool:
     return (await conn.execute(select(_coupons.c.code).where(_coupons.c.code == code))).first() is not None
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field
 from sqlalchemy import func, select
 
+from bot.commands import CommandContext, staff_command
 from bot.context import RunContext, RunError
 from bot.events import MemberRef, MessageEvent
 from bot.playbook.types import Duration, Params
@@ -174,3 +175,15 @@ async def announce(ctx: RunContext, window: OpenWindow) -> None:
 
 
 window_kind(KIND, on_message=on_answer, on_close=on_close)
+
+
+@staff_command("问答", aliases=("quiz",), role="staff", usage="/问答 题库ID（私聊时最后写群名）")
+async def quiz_now(ctx: CommandContext) -> str:
+    """在群里立刻出一道题（奖励和时长同剧本里的设置）"""
+    room = await ctx.room()
+    bank = ctx.resource_arg("questions", "题库")
+    playbook, params = ctx.step_for("quiz", "questions", "questions", bank, QuizParams(questions=bank))
+    run = ctx.playbook_run(playbook, room)
+    await quiz(run, params)
+    ctx.keep(run, f"quiz-{bank}")
+    return "" if ctx.event.room is not None else f"已在「{room.topic}」出题"

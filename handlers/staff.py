@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
-from bot.commands import ROLE_NAMES, CommandContext, UsageError, staff_command, visible_to
+from bot.commands import ROLE_NAMES, CommandContext, Failed, UsageError, staff_command, visible_to
 from bot.optout import opted_out
 from bot.playbook.errors import closest
 from bot.store import dialect
@@ -18,6 +18,7 @@ _tags = MemberTag.__table__
 _coupons = Coupon.__table__
 _room_members = RoomMember.__table__
 STAGE_NAMES = {stage: name for name, stage in CHINESE.items()}
+RELOAD_ERRORS_SHOWN = 5  # a phone screen; `qunguan check` lists them all
 
 
 @staff_command("帮助", aliases=("help",), role="member", usage="/帮助")
@@ -27,7 +28,9 @@ async def help_(ctx: CommandContext) -> str:
     if not lines:
         return "这里没有你能用的管理命令～发送「签到」「/积分」试试吧"
     who = ROLE_NAMES.get(ctx.role, "成员")
-    return f"{who}可用的命令：\n" + "\n".join(lines)
+    named = [t.params.name for pb in ctx.engine.playbooks.playbooks for t in pb.triggers if t.name == "command"]
+    extra = f"\n剧本里的命令：{' '.join(f'/{n}' for n in dict.fromkeys(named))}" if named else ""
+    return f"{who}可用的命令：\n" + "\n".join(lines) + extra
 
 
 def _amount(ctx: CommandContext) -> int:
@@ -156,3 +159,26 @@ async def enable(ctx: CommandContext) -> str:
 async def disable(ctx: CommandContext) -> str:
     """关掉一个剧本（不用改文件，重启后保持）"""
     return await _switch(ctx, False)
+
+
+@staff_command("重载", aliases=("reload",), role="admin", usage="/重载")
+async def reload_(ctx: CommandContext) -> str:
+    """重新读取剧本文件（有错误就不换，原来的剧本照常运行）"""
+    reloader = ctx.engine.reloader
+    if reloader is None:
+        raise Failed("这个机器人的剧本不是从文件夹读的，没法重载")
+    before = {pb.id for pb in ctx.engine.playbooks.playbooks}
+    outcome = await reloader.reload(f"/重载 by {ctx.sender.id}")
+    if not outcome.ok:
+        shown = [str(p) for p in outcome.problems[:RELOAD_ERRORS_SHOWN]]
+        more = len(outcome.problems) - len(shown)
+        tail = [f"……还有 {more} 处，运行 qunguan check 查看全部"] if more > 0 else []
+        raise Failed(
+            f"剧本有 {len(outcome.problems)} 处错误，没有重载，原来的剧本照常运行：\n" + "\n".join([*shown, *tail])
+        )
+    after = {pb.id for pb in ctx.engine.playbooks.playbooks}
+    added, removed = sorted(after - before), sorted(before - after)
+    change = "".join(
+        [f"\n新增：{'、'.join(added)}" if added else "", f"\n去掉：{'、'.join(removed)}" if removed else ""]
+    )
+    return f"已重载：{outcome.count} 个剧本在运行{change}"

@@ -22,7 +22,7 @@ def drop(stock: int, per_member: int = 1) -> dict[str, str]:
         "playbooks/drop.yaml": dedent(f"""
             id: drop
             when:
-              - command: 发券
+              - command: 开抢
             do:
               - say: 开抢！
               - claim: {{batch: lucky, keyword: 抢券, window: 30m}}
@@ -38,7 +38,7 @@ def texts(sent: list[Outgoing]) -> list[str]:
 
 async def test_stock_runs_out_and_the_first_late_member_is_told_once() -> None:
     async with TestBot.running(drop(stock=2), start=START) as bot:
-        assert texts(await bot.say("boss", "/发券", room="r1")) == ["开抢！"]
+        assert texts(await bot.say("boss", "/开抢", room="r1")) == ["开抢！"]
         assert texts(await bot.say("u1", "抢券", room="r1")) == [
             "抢到了！幸运券已放进你的券包，私聊我发送 /我的券 查看券码"
         ]
@@ -53,17 +53,17 @@ async def test_stock_runs_out_and_the_first_late_member_is_told_once() -> None:
 
 async def test_per_member_limit_is_explained_once() -> None:
     async with TestBot.running(drop(stock=10), start=START) as bot:
-        await bot.say("boss", "/发券", room="r1")
+        await bot.say("boss", "/开抢", room="r1")
         await bot.say("u1", "抢券", room="r1")
         await bot.advance(timedelta(minutes=30))
-        await bot.say("boss", "/发券", room="r1")
+        await bot.say("boss", "/开抢", room="r1")
         assert texts(await bot.say("u1", "抢券", room="r1")) == ["你已经领过幸运券啦，把机会留给其他小伙伴吧～"]
         assert await bot.say("u1", "抢券", room="r1") == []
 
 
 async def test_200_members_claiming_at_once_get_exactly_the_stock() -> None:
     async with TestBot.running(drop(stock=50), start=START) as bot:
-        await bot.say("boss", "/发券", room="r1")
+        await bot.say("boss", "/开抢", room="r1")
         await asyncio.gather(*(bot.say(f"m{i}", "抢券", room="r1") for i in range(200)))
         won = [m for m in bot.sent if "抢到了" in m.text]
         told = [m for m in bot.sent if "已抢完" in m.text]
@@ -75,4 +75,4 @@ async def test_200_members_claiming_at_once_get_exactly_the_stock() -> None:
 
 async def test_a_claim_outside_a_group_is_refused() -> None:
     async with TestBot.running(drop(stock=2), start=START) as bot:
-        assert await bot.say("boss", "/发券") == []  # private chat: the run fails and nothing is opened
+        assert await bot.say("boss", "/开抢") == []  # private chat: the run fails and nothing is opened

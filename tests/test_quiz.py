@@ -19,7 +19,7 @@ START = datetime(2026, 11, 25, 19, 0, tzinfo=TZ)
 QUIZ = dedent("""
     id: quiz
     when:
-      - command: 问答
+      - command: 出题
     do:
       - quiz: {questions: dishes, pick: next, window: 10m, winners: 2, reward: {points: 20, coupon: quiz-prize}}
     questions:
@@ -51,7 +51,7 @@ def test_answers_are_normalised(typed: str, expected: str) -> None:
 
 async def test_the_first_winners_are_rewarded_in_order_and_announced_when_full() -> None:
     async with TestBot.running({"playbooks/quiz.yaml": QUIZ}, start=START) as bot:
-        assert texts(await bot.say("boss", "/问答", room="r1"))[0].startswith("【有奖问答】招牌菜是什么？")
+        assert texts(await bot.say("boss", "/出题", room="r1"))[0].startswith("【有奖问答】招牌菜是什么？")
         assert await bot.say("u1", "红烧肉", room="r1") == []
         assert await bot.say("u1", "fish!", room="r1") == []
         assert await bot.say("u1", "酸菜鱼", room="r1") == []  # a second correct answer counts for nothing
@@ -66,19 +66,19 @@ async def test_the_first_winners_are_rewarded_in_order_and_announced_when_full()
 
 async def test_the_window_closes_on_time_and_the_next_quiz_asks_another_question() -> None:
     async with TestBot.running({"playbooks/quiz.yaml": QUIZ}, start=START) as bot:
-        await bot.say("boss", "/问答", room="r1")
+        await bot.say("boss", "/出题", room="r1")
         await bot.say("u1", "酸菜鱼", room="r1")
         (closing,) = await bot.advance(timedelta(minutes=10))
         assert closing.text == "【有奖问答】答案：酸菜鱼。恭喜答对，获得20 积分、一张答题奖励券！"
         assert await bot.say("u2", "酸菜鱼", room="r1") == []  # too late: no reward
         assert await bot.field("u2", "points") == 0
-        assert texts(await bot.say("boss", "/问答", room="r1"))[0].startswith("【有奖问答】哪天休息？")
+        assert texts(await bot.say("boss", "/出题", room="r1"))[0].startswith("【有奖问答】哪天休息？")
 
 
 async def test_quizzes_in_two_rooms_do_not_interfere() -> None:
     async with TestBot.running({"playbooks/quiz.yaml": QUIZ}, start=START) as bot:
-        await bot.say("boss", "/问答", room="r1")
-        await bot.say("boss", "/问答", room="r2")
+        await bot.say("boss", "/出题", room="r1")
+        await bot.say("boss", "/出题", room="r2")
         assert await bot.say("u1", "酸菜鱼", room="r1") == []
         assert await bot.say("u2", "酸菜鱼", room="r2") == []
         (r1, r2) = await bot.advance(timedelta(minutes=10))
@@ -90,7 +90,7 @@ async def test_quizzes_in_two_rooms_do_not_interfere() -> None:
 
 async def test_nobody_right_is_announced_with_the_answer() -> None:
     async with TestBot.running({"playbooks/quiz.yaml": QUIZ}, start=START) as bot:
-        await bot.say("boss", "/问答", room="r1")
+        await bot.say("boss", "/出题", room="r1")
         await bot.say("u1", "{{ 7*7 }}", room="r1")
         assert texts(await bot.advance(timedelta(minutes=10))) == ["【有奖问答】时间到！本题无人答对，答案是：酸菜鱼"]
 
@@ -98,7 +98,7 @@ async def test_nobody_right_is_announced_with_the_answer() -> None:
 async def test_an_open_quiz_survives_a_restart_and_is_announced_after_it(tmp_path: Path) -> None:
     database = str(tmp_path / "q.db")
     bot = await TestBot.create({"playbooks/quiz.yaml": QUIZ}, start=START, database=database)
-    await bot.say("boss", "/问答", room="r1")
+    await bot.say("boss", "/出题", room="r1")
     await bot.say("u1", "酸菜鱼", room="r1")
     await bot.close()
     again = await TestBot.create({"playbooks/quiz.yaml": QUIZ}, start=START + timedelta(minutes=1), database=database)
@@ -112,5 +112,5 @@ async def test_an_open_quiz_survives_a_restart_and_is_announced_after_it(tmp_pat
 
 async def test_a_quiz_outside_a_group_fails_clearly() -> None:
     async with TestBot.running({"playbooks/quiz.yaml": QUIZ}, start=START) as bot:
-        assert await bot.say("boss", "/问答") == []  # private: the run fails (logged), nothing is opened
+        assert await bot.say("boss", "/出题") == []  # private: the run fails (logged), nothing is opened
         assert await bot.say("u1", "酸菜鱼", room="r1") == []

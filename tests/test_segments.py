@@ -202,7 +202,7 @@ def test_segment_mistakes_are_reported_at_their_line() -> None:
     source = dedent("""
         id: fan
         when:
-          - command: 群发
+          - command: 召回
         do:
           - for_each:
               segment: {lifecycle: sleeping, inactive_days: lots}

@@ -13,6 +13,7 @@ import asyncio
 import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import TextIO
 
 from pydantic_core import PydanticCustomError
@@ -28,6 +29,7 @@ from bot.playbook.types import parse_duration
 from bot.store.tables import Setting
 
 OFFSET_KEY = "simulator.clock_offset_seconds"
+RELOAD_POLL = 1.0  # seconds between two looks for `qunguan reload` requests and edited playbook files
 
 HELP = """模拟器命令：
   /as ID [名字]     切换成员（例如 /as boss 店长）
@@ -213,8 +215,13 @@ class Session:
                 pending = loop.run_in_executor(None, stdin.readline)
             due = self.bot.scheduler.next_due()
             timeout = None if due is None else max(0.0, (due - self.clock.now()).total_seconds())
+            reloader = self.bot.engine.reloader
+            if reloader is not None:  # `qunguan reload` and watched files are looked at once a second
+                timeout = min(timeout, RELOAD_POLL) if timeout is not None else RELOAD_POLL
             done, _ = await asyncio.wait({pending}, timeout=timeout)
             if not done:
+                if reloader is not None:
+                    await reloader.poll()
                 await self.bot.scheduler.advance_to(self.clock.now())
                 continue
             line = pending.result()
@@ -243,12 +250,15 @@ async def run_simulator(
     database: str,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
+    folder: Path | None = None,
 ) -> None:
     """The embedded default of `qunguan run`: state persists in the database between runs."""
     output = stdout or sys.stdout
     clock = OffsetClock()
     connector = SimulatorConnector(output, config.bot.name)
-    bot = await Bot.create(config, clock=clock, connector=connector, playbooks=playbooks, database=database)
+    bot = await Bot.create(
+        config, clock=clock, connector=connector, playbooks=playbooks, database=database, folder=folder
+    )
     try:
         clock.offset = await load_offset(bot)
         bot.scheduler.restart_from_now()

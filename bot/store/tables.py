@@ -258,3 +258,29 @@ class PlaybookSwitch(SQLModel, table=True):
     enabled: bool
     by_member_id: str
     at: datetime
+
+
+class ReloadRequest(SQLModel, table=True):
+    """`qunguan reload` asks the running bot(s) sharing this database to re-read their playbooks."""
+
+    __tablename__ = "reload_requests"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    answered_at: datetime | None = None
+    result: str = ""
+
+
+class Broadcast(SQLModel, table=True):
+    """A staff /群发, previewed; it is queued only when the same staff member says /确认 in time."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_staff", "staff_id", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: str
+    staff_name: str = ""
+    text: str
+    selector: str = ""  # tag:NAME, or empty for every managed room
+    rooms: int
+    members: int
+    created_at: datetime
+    confirmed_at: datetime | None = None

@@ -1,0 +1,115 @@
+"""Hot reload: read the playbooks folder again and swap the whole set in only when every file is clean.
+
+Three ways in: a staff member's /重载; `qunguan reload`, which leaves a request row that every running bot
+on the same database picks up within a second; and, when config says `reload: {watch: true}`, saving a
+file in the folder. With any problem the running playbooks stay as they are and the problems are told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select, update
+
+from bot.playbook.errors import Problem
+from bot.playbook.library import PlaybookSet, load_folder, playbook_files
+from bot.store.tables import ReloadRequest
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
+log = logging.getLogger("qunguan.reload")
+_requests = ReloadRequest.__table__
+
+Signature = tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    count: int  # playbooks now running (ok) or that would have loaded (not ok)
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line for logs and `qunguan reload` (English, like every operator message)."""
+        if self.ok:
+            return f"reloaded: {self.count} playbook(s) running"
+        return f"not reloaded, {len(self.problems)} problem(s); the previous playbooks keep running"
+
+
+def signature(folder: Path) -> Signature:
+    """What a change to the folder changes: each playbook file's path, mtime and size."""
+    out = []
+    for path in playbook_files(folder) if folder.is_dir() else []:
+        try:
+            st = path.stat()
+        except OSError:  # deleted while we looked
+            continue
+        out.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+class Reloader:
+    def __init__(self, engine: Engine, folder: Path) -> None:
+        self.engine = engine
+        self.folder = folder
+        self._signature = signature(folder)
+        self._handled = 0  # reload requests up to this id were answered by us or made before we started
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        """Requests made before this process started are not for it: it reads the folder anyway."""
+        async with self.engine.store.unit() as conn:
+            self._handled = (await conn.execute(select(func.max(_requests.c.id)))).scalar() or 0
+
+    async def load(self) -> PlaybookSet:
+        """Read and check every file (off the event loop: a big folder must not stall the chat)."""
+        tags = self.engine.config.all_room_tags or None
+        return await asyncio.to_thread(load_folder, self.folder, room_tags=tags)
+
+    def install(self, loaded: PlaybookSet) -> Outcome:
+        """Swap in a set that `load` returned, if it has no problems."""
+        if loaded.problems:
+            return Outcome(len(loaded.playbooks), loaded.problems)
+        self.engine.swap(loaded)
+        return Outcome(len(loaded.playbooks), [])
+
+    async def reload(self, why: str) -> Outcome:
+        async with self._lock:
+            self._signature = signature(self.folder)
+            outcome = self.install(await self.load())
+        if outcome.ok:
+            log.info("%s (%s)", outcome.summary(), why)
+        else:
+            log.warning("%s (%s):\n%s", outcome.summary(), why, "\n".join(map(str, outcome.problems)))
+        return outcome
+
+    async def poll(self) -> None:
+        """Once a second: answer a `qunguan reload`; with `reload.watch`, follow edited files. Never raises."""
+        try:
+            await self._poll()
+        except Exception:
+            log.exception("checking for a playbook reload failed")
+
+    async def _poll(self) -> None:
+        async with self.engine.store.unit() as conn:
+            newest = (await conn.execute(select(func.max(_requests.c.id)))).scalar() or 0
+        if newest > self._handled:
+            outcome = await self.reload("qunguan reload")
+            result = "\n".join([outcome.summary(), *map(str, outcome.problems)])
+            async with self.engine.store.unit() as conn:
+                await conn.execute(
+                    update(_requests)
+                    .where(_requests.c.id <= newest, _requests.c.id > self._handled, _requests.c.answered_at.is_(None))
+                    .values(answered_at=self.engine.clock.now(), result=result)
+                )
+            self._handled = newest
+        elif self.engine.config.reload.watch and signature(self.folder) != self._signature:
+            await self.reload("a playbook file changed")

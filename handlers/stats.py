@@ -1,0 +1,89 @@
+"""/统计: what happened in the groups over a span — people, check-ins, quizzes, coupons, and whether the
+reactivation nudges worked (members nudged who came back, against the holdout kept back on purpose)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+
+from bot.commands import CommandContext, UsageError, staff_command
+from bot.events import RoomRef
+from bot.playbook.types import parse_duration
+from bot.store.activity import known_rooms
+from bot.store.tables import Checkin, Coupon, Member, Nudge, RoomMember, Window, WindowEntry
+
+DEFAULT_SPAN = "7d"
+UNITS = {"h": "小时", "d": "天", "w": "周"}
+_SPAN = re.compile(r"^\d+[hdw]$")
+_room_members = RoomMember.__table__
+_members = Member.__table__
+_checkins = Checkin.__table__
+_coupons = Coupon.__table__
+_nudges = Nudge.__table__
+_windows = Window.__table__
+_entries = WindowEntry.__table__
+
+
+async def _scope(ctx: CommandContext, names: list[str]) -> tuple[list[RoomRef], str]:
+    """The rooms asked about: one named, else the room the command was said in, else every managed room."""
+    managed = [r for r in await known_rooms(ctx.conn) if ctx.config.manages(r)]
+    if names:
+        name = " ".join(names)
+        rooms = [r for r in managed if name in (r.id, r.topic)]
+        if not rooms:
+            raise UsageError(f"不认识群「{name}」：请写群名（或群 ID）")
+        return rooms, rooms[0].topic
+    if ctx.event.room is not None:
+        return [ctx.event.room], ctx.event.room.topic
+    return managed, "全部群"
+
+
+def _rate(part: int, whole: int) -> str:
+    return f"{part * 100 // whole}%" if whole else "—"
+
+
+@staff_command("统计", aliases=("stats",), role="staff", usage="/统计 [群名] [7d]")
+async def stats(ctx: CommandContext) -> str:
+    """最近几天的数据：进退群、活跃、签到、问答、券、召回效果"""
+    spans = [a for a in ctx.args if _SPAN.match(a.lower())]
+    span_text = spans[-1].lower() if spans else DEFAULT_SPAN
+    span = parse_duration(span_text)
+    if span > timedelta(days=366):
+        raise UsageError("最多统计一年（例如 7d、30d、12h）")
+    rooms, where = await _scope(ctx, [a for a in ctx.args if a not in spans])
+    since = ctx.now() - span
+    ids = [r.id for r in rooms]
+    in_rooms = select(_room_members.c.member_id).where(_room_members.c.room_id.in_(ids))
+
+    async def count(table: Any, *where: ColumnElement[bool]) -> int:
+        return (await ctx.conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
+
+    joins = await count(_room_members, _room_members.c.room_id.in_(ids), _room_members.c.joined_at >= since)
+    leaves = await count(_room_members, _room_members.c.room_id.in_(ids), _room_members.c.left_at >= since)
+    active = await count(_members, _members.c.id.in_(in_rooms), _members.c.last_active >= since)
+    checkins = await count(_checkins, _checkins.c.member_id.in_(in_rooms), _checkins.c.at >= since)
+    windows = _entries.join(_windows, _windows.c.id == _entries.c.window_id)
+    opened = and_(_windows.c.room_id.in_(ids), _windows.c.opened_at >= since)
+    quizzes = await count(_windows, opened, _windows.c.kind == "quiz")
+    quiz_won = await count(windows, opened, _windows.c.kind == "quiz", _entries.c.outcome == "won")
+    claimed = await count(windows, opened, _windows.c.kind == "claim", _entries.c.outcome == "won")
+    issued = await count(_coupons, _coupons.c.member_id.in_(in_rooms), _coupons.c.issued_at >= since)
+    redeemed = await count(_coupons, _coupons.c.member_id.in_(in_rooms), _coupons.c.redeemed_at >= since)
+    nudged = _nudges.join(_members, _members.c.id == _nudges.c.member_id)
+    recent = and_(_nudges.c.member_id.in_(in_rooms), _nudges.c.at >= since)
+    back = _members.c.last_active > _nudges.c.at
+    sent = await count(_nudges, recent, _nudges.c.holdout.is_(False))
+    sent_back = await count(nudged, recent, _nudges.c.holdout.is_(False), back)
+    held = await count(_nudges, recent, _nudges.c.holdout.is_(True))
+    held_back = await count(nudged, recent, _nudges.c.holdout.is_(True), back)
+    return (
+        f"近 {span_text[:-1]} {UNITS[span_text[-1]]}统计（{where}）\n"
+        f"入群 {joins}｜退群 {leaves}｜活跃 {active} 人\n"
+        f"签到 {checkins} 次｜问答 {quizzes} 场，{quiz_won} 人答对\n"
+        f"券：发出 {issued}｜抢到 {claimed}｜核销 {redeemed}\n"
+        f"召回：提醒 {sent} 人，回来 {sent_back} 人（{_rate(sent_back, sent)}）\n"
+        f"对照组 {held} 人，回来 {held_back} 人（{_rate(held_back, held)}）"
+    )
