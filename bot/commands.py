@@ -150,6 +150,7 @@ class StaffCommand:
     usage: str
     summary: str
     handler: Handler
+    refusal: str | None  # said to someone without the role; None: the standard line naming the role
 
 
 COMMANDS: dict[str, StaffCommand] = {}  # every name and alias -> the command
@@ -157,14 +158,17 @@ _members = Member.__table__
 _audit = AuditEntry.__table__
 
 
-def staff_command(name: str, *, aliases: tuple[str, ...] = (), role: str, usage: str) -> Callable[[Handler], Handler]:
-    """Declare a staff command; its docstring's first line is what `/帮助` shows."""
+def staff_command(
+    name: str, *, aliases: tuple[str, ...] = (), role: str, usage: str, refusal: str | None = None
+) -> Callable[[Handler], Handler]:
+    """Declare a staff command; its docstring's first line is what `/帮助` shows. `refusal` replaces the
+    standard refusal for commands customers are likely to try (/核销 at the till)."""
 
     def register(fn: Handler) -> Handler:
         if role not in RANK:
             raise ValueError(f"command '{name}': unknown role '{role}'")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        command = StaffCommand(name, aliases, role, usage, summary, fn)
+        command = StaffCommand(name, aliases, role, usage, summary, fn, refusal)
         for key in (name, *aliases):
             if key.casefold() in COMMANDS:
                 raise ValueError(f"command '{key}' is registered twice")
@@ -213,7 +217,7 @@ async def run(
     ctx = CommandContext(engine, conn, event, role, args, mentioned)
     if not allowed(engine, command, role):
         needs = ROLE_NAMES[needed_role(engine, command)]
-        result, text = "refused", f"/{command.name} 需要{needs}身份，你没有这个权限～"
+        result, text = "refused", command.refusal or f"/{command.name} 需要{needs}身份，你没有这个权限～"
     else:
         try:
             async with conn.begin_nested():

@@ -14,8 +14,9 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.commands import CommandContext, UsageError, staff_command
 from bot.context import RunContext, RunError
-from bot.playbook.types import Duration, LocalDateTime, Params, TextField
+from bot.playbook.types import Duration, LocalDateTime, Params
 from bot.registry import action, member_field, resource
 from bot.store import dialect
 from bot.store.tables import Coupon, CouponStock, Member
@@ -250,43 +251,32 @@ async def coupon(ctx: RunContext, p: CouponParams) -> None:
         ctx.vars["coupon"] = {"code": "", "title": batch.title, "expires": "", "none": REASONS[result]}
 
 
-class RedeemParams(Params):
-    code: TextField
-
-
-async def _name(ctx: RunContext, member_id: str | None) -> str:
+async def _name(conn: AsyncConnection, member_id: str | None) -> str:
     if member_id is None:
         return "?"
-    row = (await ctx.conn.execute(select(_members.c.name).where(_members.c.id == member_id))).first()
+    row = (await conn.execute(select(_members.c.name).where(_members.c.id == member_id))).first()
     return row.name if row is not None and row.name else member_id
 
 
-@action("redeem", schema=RedeemParams, primary="code")
-async def redeem_code(ctx: RunContext, p: RedeemParams) -> None:
-    """Staff mark a customer's coupon used (`/核销 CODE`) and get a plain answer: done, already redeemed
-    (when, by whom), expired, or unknown. Who may run it is the playbook's `role:` condition."""
-    code = normalize_code(await ctx.render(p.code))
-    staff = ctx.member
-    if not code or staff is None:
-        _answer(ctx, "用法：/核销 券码（例如 /核销 WK7H3KQ9P）")
-        return
-    tz = ctx.local_now().tzinfo
-    result = await redeem(ctx.conn, code, staff.id, now=ctx.now())
+@staff_command(
+    "核销",
+    aliases=("redeem",),
+    role="staff",
+    usage="/核销 券码（例如 /核销 WK7H3KQ9P）",
+    refusal="核销券码需要店员身份哦～如需使用优惠券，请到店出示券码给店员。",
+)
+async def redeem_command(ctx: CommandContext) -> str:
+    """核销顾客的券：成功、已核销过（何时、谁）、已过期、没有这个券码"""
+    code = normalize_code("".join(ctx.args))
+    if not code:
+        raise UsageError("请写出券码")
+    tz = ctx.config.tz
+    result = await redeem(ctx.conn, code, ctx.sender.id, now=ctx.now())
     if result.outcome == "ok":
-        _answer(ctx, f"核销成功：{result.title}（{code}），顾客 {await _name(ctx, result.member_id)}")
-    elif result.outcome == "already":
+        return f"核销成功：{result.title}（{code}），顾客 {await _name(ctx.conn, result.member_id)}"
+    if result.outcome == "already":
         when = local_text(result.redeemed_at, tz)
-        _answer(ctx, f"这张券已经核销过了：{when} 由 {await _name(ctx, result.redeemed_by)} 核销，不能重复使用")
-    elif result.outcome == "expired":
-        _answer(ctx, f"这张券已过期（{local_text(result.expires_at, tz)} 到期），不能核销")
-    else:
-        _answer(ctx, f"没有找到券码 {code}，请核对后再试")
-
-
-def _answer(ctx: RunContext, text: str) -> None:
-    """Back where the command came from: the group (naming the staff member) or the private chat."""
-    staff = ctx.member
-    if ctx.room is not None:
-        ctx.send(text, room=ctx.room, mentions=(staff,) if staff else ())
-    elif staff is not None:
-        ctx.send(text, member=staff)
+        return f"这张券已经核销过了：{when} 由 {await _name(ctx.conn, result.redeemed_by)} 核销，不能重复使用"
+    if result.outcome == "expired":
+        return f"这张券已过期（{local_text(result.expires_at, tz)} 到期），不能核销"
+    return f"没有找到券码 {code}，请核对后再试"

@@ -184,15 +184,12 @@ async def test_a_batch_past_its_end_date_issues_nothing() -> None:
         await store.close()
 
 
-REDEEM = (Path(__file__).resolve().parent.parent / "playbooks" / "redeem.yaml").read_text("utf-8")
-
-
-async def test_staff_redeem_through_the_shipped_playbook_with_plain_answers() -> None:
+async def test_staff_redeem_with_plain_answers_and_customers_get_a_till_hint() -> None:
     from bot.config import Config, StaffSection
 
     config = Config(staff=StaffSection(owner=["boss"], staff=["clerk"]))
     start = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
-    playbooks = {"playbooks/gift.yaml": GIFT, "playbooks/redeem.yaml": REDEEM}
+    playbooks = {"playbooks/gift.yaml": GIFT}
     async with TestBot.running(playbooks, config=config, start=start) as bot:
         bot.member("boss", "老板")
         bot.member("u1", "小王")

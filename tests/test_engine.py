@@ -430,17 +430,17 @@ async def test_command_arguments_become_message_args() -> None:
 
 
 async def test_command_names_match_in_any_case_and_arguments_keep_theirs() -> None:
-    """Coupon codes are case-sensitive: `/Redeem AbC9` must reach the playbook as 'AbC9'."""
+    """Codes are case-sensitive: `/Voucher AbC9` must reach the playbook as 'AbC9'."""
     source = """
-        id: redeem
+        id: voucher
         when:
-          - command: redeem
+          - command: voucher
         do:
           - reply: "{{ message.command }} {{ message.args | join(' ') }}"
     """
     async with TestBot.running(playbooks(source)) as bot:
-        assert texts(await bot.say("boss", "/Redeem AbC9 xY")) == ["redeem AbC9 xY"]
-        assert texts(await bot.say("boss", "／ＲＥＤＥＥＭ　ＡｂＣ９")) == ["redeem AbC9"]  # full-width
+        assert texts(await bot.say("boss", "/Voucher AbC9 xY")) == ["voucher AbC9 xY"]
+        assert texts(await bot.say("boss", "／ＶＯＵＣＨＥＲ　ＡｂＣ９")) == ["voucher AbC9"]  # full-width
 
 
 async def test_regex_named_groups_become_message_groups() -> None:
