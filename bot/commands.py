@@ -187,10 +187,13 @@ def allowed(engine: Engine, command: StaffCommand, role: str) -> bool:
 
 
 def match(event: MessageEvent) -> tuple[StaffCommand, list[str]] | None:
-    """A registered staff command at the start of the message (after any @-mention of the bot)."""
+    """A registered staff command at the start of the message: after a slash, or first after an @-mention of the
+    bot."""
     text = fold(event.text)
     if event.mentions_bot and text.startswith("@"):
         text = text.split(maxsplit=1)[1] if " " in text else ""
+    if event.mentions_bot and not text.startswith("/"):  # "@群管小助手 帮助": speaking to the bot, no slash needed
+        text = "/" + text
     parsed = split_command(text)
     if parsed is None:
         return None

@@ -174,11 +174,13 @@ class TestBot:
         *,
         room: str | None = None,
         mentions: tuple[str, ...] = (),
+        to_bot: bool = False,
         event_id: str | None = None,
         settle: bool = True,
     ) -> list[Outgoing]:
         """A member speaks (in a room, or privately); returns what the bot sent in answer.
 
+        `to_bot`: the member @-mentioned the bot (the connector has taken the mention out of `text`).
         With `settle=False` only what was sent before the first `wait:` of each run is returned.
         """
         event = MessageEvent(
@@ -188,6 +190,7 @@ class TestBot:
             text=text,
             room=self.room(room) if room else None,
             mentions=tuple(mentions),
+            mentions_bot=to_bot,
         )
         return await self._deliver(event, settle=settle)
 

@@ -206,3 +206,12 @@ async def test_quiz_and_drop_by_command_from_a_private_chat_name_the_room_and_a_
         assert texts(drop)[0].startswith("【限时抢券】幸运券还剩 1 张！现在在群里发送「抢券」即可领取")
         assert [m.text.split("！")[0] for m in await bot.say("u1", "抢券", room="r1")] == ["抢到了"]
         assert texts(await bot.say("clerk", "/发券 lucky", room="r1")) == ["幸运券已经发完了（共 1 张），没有开抢"]
+
+
+async def test_a_command_after_at_mentioning_the_bot_needs_no_slash_and_other_words_still_reach_playbooks() -> None:
+    async with TestBot.running({"playbooks/echo.yaml": ECHO.format(text="嗨")}, config=CONFIG) as bot:
+        await bot.say("u1", "hi", room="r1")
+        (answer,) = await bot.say("clerk", "加分 u1 5 帮忙拉群", room="r1", to_bot=True)
+        assert answer.text == "已给 u1 加 5 分（帮忙拉群），现在共 5 分"
+        assert texts(await bot.say("u1", "hi", room="r1", to_bot=True)) == ["嗨"]
+        assert await bot.say("clerk", "加分 u1 5", room="r1") == []  # no slash, no @: just chat
