@@ -267,9 +267,9 @@ async def _mentioned(conn: AsyncConnection, event: MessageEvent) -> list[MemberR
 
 
 def visible_to(engine: Engine, role: str) -> list[StaffCommand]:
-    """The commands a role may use, each once, in registration order."""
+    """The commands a role may use, each once: everyday ones first (by least role), then in registration order."""
     seen: dict[str, StaffCommand] = {}
     for command in COMMANDS.values():
         if command.name not in seen and allowed(engine, command, role):
             seen[command.name] = command
-    return list(seen.values())
+    return sorted(seen.values(), key=lambda c: RANK[needed_role(engine, c)])
