@@ -1,0 +1,249 @@
+"""The full path: member messages into the real Bot (Engine.dispatch, SQLite file in WAL) until each reply is a
+committed outbox row.
+
+The bot runs as in production except at its edges: a memory connector, and a delivery worker held back, so
+replies stay pending and the figure ends where the issue puts it, at the outbox. `worker=True` lets the
+worker run as it does in production (paced: it wakes per event but may send about one message a second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import cProfile
+import io
+import pstats
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, select
+
+from bench.workload import CHECKIN_TEXT, Traffic, create_database, fill_members, playbook_texts
+from bot.app import Bot
+from bot.clock import SystemClock
+from bot.config import Config
+from bot.connectors.memory import MemoryConnector
+from bot.events import MessageEvent
+from bot.playbook.library import PlaybookSet, load_texts
+from bot.store.tables import Checkin, OutboxMessage, PointsEntry
+
+
+def load_playbooks(total: int) -> PlaybookSet:
+    loaded = load_texts(playbook_texts(total))
+    if loaded.problems:
+        raise RuntimeError("generated playbooks do not load: " + "; ".join(map(str, loaded.problems)))
+    return loaded
+
+
+async def make_template(folder: Path, members: int, seed: int) -> Path:
+    """A database with the shop's members, copied for each session: filling it once saves seconds a run."""
+    path = folder / f"members-{members}.db"
+    if not path.exists():
+        await create_database(path)
+        await asyncio.to_thread(fill_members, path, members, now=SystemClock().now(), seed=seed)
+    return path
+
+
+@dataclass
+class Session:
+    """A bot on its own copy of the template database, and the traffic it will get."""
+
+    bot: Bot
+    traffic: Iterator[MessageEvent]
+    sent: list[MessageEvent] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def session(
+    playbooks: PlaybookSet, template: Path, seed: int, *, worker: bool = False, mixed: bool = False
+) -> AsyncIterator[Session]:
+    clock = SystemClock()
+    with tempfile.TemporaryDirectory(prefix="qunguan-bench-") as tmp:
+        path = Path(tmp) / "bot.db"
+        await asyncio.to_thread(shutil.copyfile, template, path)
+        bot = await Bot.create(
+            Config(), clock=clock, connector=MemoryConnector(), playbooks=playbooks, database=str(path), governor=True
+        )
+        if not worker:
+            # The delivery worker starts on the first released row; held here, rows stay pending in the outbox.
+            bot.outbox.start = lambda: None  # type: ignore[method-assign]
+        traffic = Traffic(run="ev", clock_now=clock.now, seed=seed, playbooks=len(playbooks.playbooks), mixed=mixed)
+        try:
+            yield Session(bot, iter(traffic))
+        finally:
+            await bot.crash()  # no shutdown grace: thousands of pending replies would be paced out for seconds
+
+
+async def drive(s: Session, *, seconds: float, min_events: int, concurrency: int) -> tuple[int, float]:
+    """Dispatch for about `seconds` (and at least `min_events`) with `concurrency` dispatches in flight."""
+    engine = s.bot.engine
+    deadline = time.perf_counter() + seconds
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        while done < min_events or time.perf_counter() < deadline:
+            ev = next(s.traffic)
+            s.sent.append(ev)
+            await engine.dispatch(ev)
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done, time.perf_counter() - start
+
+
+async def verify(s: Session) -> dict[str, int]:
+    """What the database holds after the run: one reply row per event, one check-in and ledger row per check-in."""
+    outbox, checkins, ledger = OutboxMessage.__table__, Checkin.__table__, PointsEntry.__table__
+    async with s.bot.store.unit() as conn:
+        rows = {
+            "events": len(s.sent),
+            "checkin_events": sum(ev.text == CHECKIN_TEXT for ev in s.sent),
+            "outbox_rows": await conn.scalar(select(func.count()).select_from(outbox)) or 0,
+            "checkin_rows": await conn.scalar(select(func.count()).select_from(checkins)) or 0,
+            "ledger_rows": await conn.scalar(select(func.count()).select_from(ledger)) or 0,
+        }
+    return rows
+
+
+def check_counts(counts: dict[str, int], *, mixed: bool) -> str | None:
+    """A wrong count means the figure measured a shorter path than it claims."""
+    if counts["checkin_rows"] != counts["checkin_events"] or counts["ledger_rows"] != counts["checkin_events"]:
+        return f"check-ins not all written: {counts}"
+    if not mixed and counts["outbox_rows"] != counts["events"]:
+        return f"not one reply per event: {counts}"
+    return None
+
+
+async def throughput(
+    playbooks: PlaybookSet,
+    template: Path,
+    seed: int,
+    *,
+    seconds: float,
+    min_events: int,
+    concurrency: int,
+    worker: bool = False,
+    mixed: bool = False,
+) -> tuple[float, dict[str, Any]]:
+    """Events per second through the full path, and what was checked."""
+    async with session(playbooks, template, seed, worker=worker, mixed=mixed) as s:
+        done, elapsed = await drive(s, seconds=seconds, min_events=min_events, concurrency=concurrency)
+        counts = await verify(s)
+    problem = check_counts(counts, mixed=mixed)
+    if problem:
+        raise RuntimeError(problem)
+    return done / elapsed, {**counts, "seconds": round(elapsed, 3), "concurrency": concurrency}
+
+
+async def latency(
+    playbooks: PlaybookSet, template: Path, seed: int, *, rate: float, seconds: float
+) -> tuple[list[float], dict[str, Any]]:
+    """Event-to-outbox latencies (ms) with events offered at a fixed rate, open loop.
+
+    Each event's latency counts from the moment it was due, not from when it was handed over, so a bot
+    that falls behind is charged for the queue it builds (no coordinated omission).
+    """
+    async with session(playbooks, template, seed) as s:
+        engine = s.bot.engine
+        latencies: list[float] = []
+
+        async def one(ev: MessageEvent, due: float) -> None:
+            await engine.dispatch(ev)
+            latencies.append((time.perf_counter() - due) * 1000)
+
+        count = max(int(rate * seconds), 1)
+        tasks = []
+        start = time.perf_counter()
+        for i in range(count):
+            due = start + i / rate
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            ev = next(s.traffic)
+            s.sent.append(ev)
+            tasks.append(asyncio.ensure_future(one(ev, due)))
+        offered = time.perf_counter() - start
+        await asyncio.gather(*tasks)
+        drained = time.perf_counter() - start
+        counts = await verify(s)
+    problem = check_counts(counts, mixed=False)
+    if problem:
+        raise RuntimeError(problem)
+    return latencies, {**counts, "offered_seconds": round(offered, 3), "drained_seconds": round(drained, 3)}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+# -- diagnosis: what one event costs in statements and transactions, and where the time goes
+
+
+async def census(playbooks: PlaybookSet, template: Path, seed: int, events: int) -> dict[str, Any]:
+    """Statements (by kind) and transactions per event, counted at the database driver."""
+    kinds: Counter[str] = Counter()
+    commits = 0
+    async with session(playbooks, template, seed) as s:
+        sync_engine = s.bot.store.engine.sync_engine
+
+        def on_statement(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+            kinds[statement.split(None, 1)[0].upper()] += 1
+
+        def on_commit(_conn: Any) -> None:
+            nonlocal commits
+            commits += 1
+
+        event.listen(sync_engine, "before_cursor_execute", on_statement)
+        event.listen(sync_engine, "commit", on_commit)
+        try:
+            await drive(s, seconds=0, min_events=events, concurrency=1)
+        finally:
+            event.remove(sync_engine, "before_cursor_execute", on_statement)
+            event.remove(sync_engine, "commit", on_commit)
+    per = {kind: round(n / events, 2) for kind, n in kinds.most_common()}
+    return {
+        "events": events,
+        "statements_per_event": round(sum(kinds.values()) / events, 2),
+        "transactions_per_event": round(commits / events, 2),
+        "statements_by_kind": per,
+    }
+
+
+async def profile(
+    playbooks: PlaybookSet, template: Path, seed: int, *, seconds: float, top: int = 25
+) -> dict[str, Any]:
+    """cProfile of the full path: the functions that take the time, by cumulative and by own time."""
+    async with session(playbooks, template, seed) as s:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        done, elapsed = await drive(s, seconds=seconds, min_events=50, concurrency=1)
+        profiler.disable()
+    report: dict[str, Any] = {"events": done, "seconds": round(elapsed, 3)}
+    for order in ("cumulative", "tottime"):
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.strip_dirs().sort_stats(order).print_stats(top)
+        report[order] = out.getvalue()
+    report["wait_share"] = _wait_share(profiler, elapsed)
+    return report
+
+
+def _wait_share(profiler: cProfile.Profile, elapsed: float) -> float:
+    """Share of the wall time the event loop sat in epoll waiting for aiosqlite's thread."""
+    waited = sum(
+        row[2]  # tottime
+        for (_file, _line, name), row in pstats.Stats(profiler).stats.items()  # type: ignore[attr-defined]
+        if name == "<method 'poll' of 'select.epoll' objects>"
+    )
+    return round(waited / elapsed, 3) if elapsed else 0.0
