@@ -472,3 +472,25 @@ async def test_a_version_1_database_is_stepped_up_keeping_its_points(tmp_path: P
         await store.close()
     assert set(SQLModel.metadata.tables) <= tables
     assert schema_version(path) == str(SCHEMA_VERSION)
+
+
+async def test_a_version_2_database_gets_the_broadcast_and_reload_tables(tmp_path: Path) -> None:
+    """Last release's shops can /群发 and /重载 after upgrading, keeping their members."""
+    path = tmp_path / "v2.db"
+    engine = create_engine(f"sqlite:///{path}")
+    new_tables = {"broadcasts", "reload_requests"}
+    with engine.begin() as conn:
+        old = [t for name, t in SQLModel.metadata.tables.items() if name not in new_tables]
+        SQLModel.metadata.create_all(conn, tables=old)
+        conn.exec_driver_sql("DROP INDEX ix_audit_at")
+        conn.execute(insert(Setting.__table__).values(key="schema_version", value="2"))
+        conn.execute(insert(Member.__table__).values(id="u1", name="小王", points=20, first_seen=AT))
+    engine.dispose()
+
+    await (await Store.open(str(path))).close()
+
+    with sqlite3.connect(path) as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert db.execute("SELECT points FROM members WHERE id = 'u1'").fetchone() == (20,)
+    assert new_tables | {"ix_audit_at"} <= names  # an index missing from an old table is made too
+    assert schema_version(path) == str(SCHEMA_VERSION)

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from sqlalchemy import Connection, inspect, select
+from sqlalchemy.schema import CreateIndex
 from sqlmodel import SQLModel
 
 from bot.store import tables
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _add_new_tables(conn: Connection) -> None:
@@ -21,7 +22,16 @@ def _add_new_tables(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, checkfirst=True)
 
 
-STEPS: Mapping[int, Callable[[Connection], None]] = {2: _add_new_tables}
+def _add_new_tables_and_indexes(conn: Connection) -> None:
+    """Version 3 adds tables (reload requests, broadcasts): create whatever table or index is missing;
+    existing rows stay as they are."""
+    SQLModel.metadata.create_all(conn, checkfirst=True)
+    for table in SQLModel.metadata.sorted_tables:
+        for index in table.indexes:  # IF NOT EXISTS: reflection does not see expression indexes
+            conn.execute(CreateIndex(index, if_not_exists=True))
+
+
+STEPS: Mapping[int, Callable[[Connection], None]] = {2: _add_new_tables, 3: _add_new_tables_and_indexes}
 _KEY = "schema_version"
 
 
