@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, or_, select
 
 from bot.config import LifecycleSection
 from bot.context import RunContext
@@ -39,18 +39,27 @@ CHINESE: dict[str, Stage] = {
 }
 
 
-def _stage_rules(now: datetime, cfg: LifecycleSection) -> list[tuple[Stage, ColumnElement[bool]]]:
-    """The lifecycle, first rule that holds wins. One definition serves `member.lifecycle` and segments."""
+def _stage_rules(
+    now: datetime, cfg: LifecycleSection
+) -> list[tuple[Stage, ColumnElement[bool], ColumnElement[bool]]]:
+    """The lifecycle, first rule that holds wins: (stage, rule, the rule's negation). One definition serves
+    `member.lifecycle` and segments. Negations are spelled out with the cheap time comparisons first: SQLite
+    tests terms in order, so over a million members the correlated EXISTS run only for rows still in range."""
     m = _members.c
     last_seen = func.coalesce(m.last_active, m.first_seen)
     memberships = exists().where(_room_members.c.member_id == m.id)
     in_a_room = exists().where(_room_members.c.member_id == m.id, _room_members.c.active.is_(True))
+    left_all = and_(memberships, ~in_a_room)
+    churned_at = now - timedelta(days=cfg.churned_days)
+    dormant_at = now - timedelta(days=cfg.dormant_days)
+    new_from = now - timedelta(days=cfg.new_days)
+    active_before = now - timedelta(days=cfg.active_days)
     return [
-        ("churned", or_(and_(memberships, ~in_a_room), last_seen < now - timedelta(days=cfg.churned_days))),
-        ("dormant", last_seen < now - timedelta(days=cfg.dormant_days)),
-        ("new", m.first_seen >= now - timedelta(days=cfg.new_days)),
-        ("active", m.first_seen < now - timedelta(days=cfg.active_days)),
-        ("growing", m.id.is_not(None)),
+        ("churned", or_(left_all, last_seen < churned_at), and_(last_seen >= churned_at, ~left_all)),
+        ("dormant", last_seen < dormant_at, last_seen >= dormant_at),
+        ("new", m.first_seen >= new_from, m.first_seen < new_from),
+        ("active", m.first_seen < active_before, m.first_seen >= active_before),
+        ("growing", m.id.is_not(None), m.id.is_(None)),
     ]
 
 
@@ -58,9 +67,9 @@ def lifecycle_is(stages: list[Stage], now: datetime, cfg: LifecycleSection) -> C
     """Members in any of `stages`: each stage is its rule and not any earlier rule."""
     rules = _stage_rules(now, cfg)
     picked = []
-    for i, (stage, rule) in enumerate(rules):
+    for i, (stage, rule, _negation) in enumerate(rules):
         if stage in stages:
-            picked.append(and_(rule, *(not_(earlier) for _, earlier in rules[:i])))
+            picked.append(and_(rule, *(negation for _, _, negation in rules[:i])))
     return or_(*picked)
 
 
@@ -68,7 +77,7 @@ def lifecycle_is(stages: list[Stage], now: datetime, cfg: LifecycleSection) -> C
 async def member_lifecycle(ctx: Any, member_id: str) -> str:
     """new / growing / active / dormant / churned (引入期/成长期/成熟期/休眠期/流失期), from activity and config."""
     rules = _stage_rules(ctx.local_now(), ctx.config.lifecycle)
-    stage = case(*((rule, name) for name, rule in rules), else_="growing")
+    stage = case(*((rule, name) for name, rule, _negation in rules), else_="growing")
     found = (await ctx.conn.execute(select(stage).where(_members.c.id == member_id))).scalar()
     return found or "new"
 
@@ -142,12 +151,7 @@ def segment_query(
     `skip_nudged` (playbook id, since) leaves out members that playbook already reached since then.
     """
     m = _members.c
-    where: list[ColumnElement[bool]] = [~exists().where(_opt_outs.c.member_id == m.id)]
-    if skip_nudged is not None:
-        playbook_id, since = skip_nudged
-        where.append(
-            ~exists().where(_nudges.c.member_id == m.id, _nudges.c.playbook_id == playbook_id, _nudges.c.at >= since)
-        )
+    where: list[ColumnElement[bool]] = []  # column tests first: SQLite runs the subqueries only where they hold
     if seg.lifecycle is not None:
         where.append(lifecycle_is(seg.lifecycle, now, cfg))
     if seg.inactive_days is not None:
@@ -162,6 +166,11 @@ def segment_query(
     if seg.not_nudged_days is not None:
         since = now - timedelta(days=seg.not_nudged_days)
         where.append(~exists().where(_nudges.c.member_id == m.id, _nudges.c.at >= since))
+    if skip_nudged is not None:
+        playbook_id, since = skip_nudged
+        where.append(
+            ~exists().where(_nudges.c.member_id == m.id, _nudges.c.playbook_id == playbook_id, _nudges.c.at >= since)
+        )
     if room_ids is not None:
         where.append(
             exists().where(
@@ -170,6 +179,7 @@ def segment_query(
                 _room_members.c.active.is_(True),
             )
         )
+    where.append(~exists().where(_opt_outs.c.member_id == m.id))
     return select(m.id, m.name).where(*where).order_by(m.id)
 
 
