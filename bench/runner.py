@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import statistics
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
@@ -197,8 +198,10 @@ def latency_group(c: Collector, folder: Path) -> None:
         p99.samples.append(fullpath.percentile(values, 99))
         handled = checked["events"] / checked["drained_seconds"]
         p99.detail.setdefault("runs", []).append({**checked, "max_ms": round(max(values), 1), "handled_per_s": handled})
-        if handled < 0.9 * s.latency_rate:
-            p99.note = f"the bot handled {handled:,.0f} msgs/s of the {rate}: the latency is mostly queueing"
+    rates = [r["handled_per_s"] for r in p99.detail.get("runs", [])]
+    if rates and statistics.median(rates) < 0.9 * s.latency_rate:
+        handled = statistics.median(rates)
+        p99.note = f"the bot handled {handled:,.0f} msgs/s of the {rate}: the latency is mostly queueing"
 
 
 def segment_group(c: Collector, folder: Path) -> None:
