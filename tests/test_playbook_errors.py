@@ -697,6 +697,17 @@ CASES = [
         yaml("""
         id: t
         when:
+          - join: {}
+        do:
+          - reply: "欢迎 {{ member.name | uper }}"
+        """),
+        [f"{P}:5:12: 'reply' has a template error on its line 1: no filter named 'uper' (did you mean 'upper'?)"],
+        id="template-unknown-filter",
+    ),
+    pytest.param(
+        yaml("""
+        id: t
+        when:
           - schedule: {every: 1h}
         do:
           - say: "{{ member.name }} 你好"

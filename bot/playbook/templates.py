@@ -91,27 +91,41 @@ def check_refs(refs: frozenset[tuple[str, str | None]], scope: Scope, known: Sco
     return problems
 
 
-class Text:
-    """A text from a playbook. Plain strings skip Jinja entirely (the common case)."""
+def _check_names(ast: nodes.Template) -> None:
+    """The errors Jinja would only raise when compiling: a filter or test that does not exist."""
+    for node in ast.find_all((nodes.Filter, nodes.Test)):
+        kind, known = ("filter", ENV.filters) if isinstance(node, nodes.Filter) else ("test", ENV.tests)
+        if node.name not in known:
+            raise TemplateSyntaxError(f"no {kind} named '{node.name}'{did_you_mean(node.name, known)}", node.lineno)
 
-    __slots__ = ("_template", "refs", "source")
+
+class Text:
+    """A text from a playbook. Plain strings skip Jinja entirely (the common case).
+
+    A template is parsed and checked when loaded and compiled when first rendered: compiling is most of the
+    cost of loading a thousand playbooks, and many texts never run in a given process."""
+
+    __slots__ = ("_template", "refs", "source", "templated")
 
     def __init__(self, source: str) -> None:
         self.source = source
         self._template: Any = None
         self.refs: frozenset[tuple[str, str | None]] = frozenset()
-        if any(m in source for m in _MARKERS):
+        self.templated = any(m in source for m in _MARKERS)
+        if self.templated:
             try:
                 ast = ENV.parse(source)
-                self._template = ENV.from_string(ast)
+                _check_names(ast)
             except TemplateSyntaxError as exc:
                 raise _plain_syntax_error(exc) from None
             self.refs = _refs(ast)
 
     def render(self, variables: Mapping[str, Any]) -> str:
-        if self._template is None:
+        if not self.templated:
             return self.source.strip()
         try:
+            if self._template is None:
+                self._template = ENV.from_string(self.source)
             return self._template.render(variables).strip()
         except TemplateError as exc:
             raise RenderError(f"template {self.source!r}: {exc}") from exc
