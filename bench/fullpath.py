@@ -195,7 +195,8 @@ async def census(playbooks: PlaybookSet, template: Path, seed: int, events: int)
     kinds: Counter[str] = Counter()
     commits = 0
     async with session(playbooks, template, seed) as s:
-        sync_engine = s.bot.store.engine.sync_engine
+        engine = s.bot.store.engine
+        sync_engine = getattr(engine, "sync_engine", engine)  # SQLite runs inline on a sync engine
 
         def on_statement(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
             kinds[statement.split(None, 1)[0].upper()] += 1

@@ -494,3 +494,16 @@ async def test_a_version_2_database_gets_the_broadcast_and_reload_tables(tmp_pat
         assert db.execute("SELECT points FROM members WHERE id = 'u1'").fetchone() == (20,)
     assert new_tables | {"ix_audit_at"} <= names  # an index missing from an old table is made too
     assert schema_version(path) == str(SCHEMA_VERSION)
+
+
+async def test_an_aiosqlite_url_keeps_the_asyncio_driver_and_the_same_behaviour(tmp_path: Path) -> None:
+    """Operators may choose aiosqlite (the loop stays free during long queries): same store, same rules."""
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
+    try:
+        async with store.unit() as conn:
+            assert await activity.mark_seen(conn, "e1", AT)
+            assert not await activity.mark_seen(conn, "e1", AT)
+            mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+    finally:
+        await store.close()
+    assert mode == "wal"

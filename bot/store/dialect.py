@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, event
+from sqlalchemy import Engine, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import StaticPool
@@ -22,13 +22,15 @@ def engine_options(url: str) -> dict[str, Any]:
     return {}
 
 
-def configure(engine: AsyncEngine, *, synchronous: str = "NORMAL") -> None:
+def configure(engine: Engine | AsyncEngine, *, synchronous: str = "NORMAL") -> None:
     """SQLite: WAL, real BEGIN IMMEDIATE transactions (so SAVEPOINT works), busy timeout."""
     if engine.dialect.name != "sqlite":
         return
     memory = engine.url.database in (None, "", ":memory:")
 
-    @event.listens_for(engine.sync_engine, "connect")
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -39,12 +41,12 @@ def configure(engine: AsyncEngine, *, synchronous: str = "NORMAL") -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(sync_engine, "begin")
     def _begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def writer_lock(engine: AsyncEngine) -> contextlib.AbstractAsyncContextManager[Any]:
+def writer_lock(engine: Engine | AsyncEngine) -> contextlib.AbstractAsyncContextManager[Any]:
     """SQLite has one writer: serialise units in-process instead of failing with 'locked'."""
     if engine.dialect.name == "sqlite":
         return asyncio.Lock()
