@@ -107,7 +107,7 @@ async def once(ctx: RunContext, p: OnceParams) -> bool:
         "period": period,
         "at": ctx.now(),
     }
-    result = await ctx.conn.execute(dialect.insert_ignore(ctx.conn, OnceMark.__table__, row))
+    result = await ctx.conn.execute(dialect.insert_ignore(ctx.conn, OnceMark.__table__), row)
     return result.rowcount == 1
 
 
@@ -129,7 +129,7 @@ async def cooldown(ctx: RunContext, p: CooldownParams) -> bool:
     if renewed.rowcount == 1:
         return True
     row = {"playbook_id": ctx.playbook.id, "scope_key": key, "last_at": now}
-    inserted = await ctx.conn.execute(dialect.insert_ignore(ctx.conn, table, row))
+    inserted = await ctx.conn.execute(dialect.insert_ignore(ctx.conn, table), row)
     return inserted.rowcount == 1
 
 

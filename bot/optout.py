@@ -22,7 +22,7 @@ async def answer(conn: AsyncConnection, event: MessageEvent, words: OptOutSectio
     text = normalize(event.text)
     if text in {normalize(w) for w in words.stop}:
         row = {"member_id": event.sender.id, "at": at}
-        await conn.execute(dialect.insert_ignore(conn, _opt_outs, row))
+        await conn.execute(dialect.insert_ignore(conn, _opt_outs), row)
         return words.stopped
     if text in {normalize(w) for w in words.resume}:
         await conn.execute(delete(_opt_outs).where(_opt_outs.c.member_id == event.sender.id))

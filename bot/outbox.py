@@ -206,7 +206,7 @@ class Outbox:
     async def queue(self, conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:
         """Write rows in the caller's transaction; a dedup key already there is skipped, not queued twice."""
         if entries:
-            await conn.execute(dialect.insert_ignore(conn, TABLE, {}), list(entries))
+            await conn.execute(dialect.insert_ignore(conn, TABLE), list(entries))
 
     async def released(self) -> None:
         """The transaction that queued rows has committed: paced, wake the worker; unpaced, send them now."""

@@ -135,7 +135,7 @@ class TestBot:
             for room_id in rooms:
                 await upsert_room(conn, self.room(room_id), at)
                 row = {"room_id": room_id, "member_id": member_id, "joined_at": at, "active": True}
-                await conn.execute(dialect.insert_ignore(conn, RoomMember.__table__, row))
+                await conn.execute(dialect.insert_ignore(conn, RoomMember.__table__), row)
             for tag in tags:
                 await conn.execute(insert(MemberTag.__table__).values(member_id=member_id, tag=tag, at=at))
 

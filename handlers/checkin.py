@@ -5,28 +5,29 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from pydantic import Field, field_validator
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.context import RunContext
 from bot.playbook.types import Params
 from bot.registry import action, member_field
+from bot.store import dialect
 from bot.store.tables import Checkin
 from handlers.points import add_points
 
 _checkins = Checkin.__table__
 
 
+_LAST = (
+    select(_checkins.c.day, _checkins.c.streak)
+    .where(_checkins.c.member_id == bindparam("member_id"))
+    .order_by(_checkins.c.day.desc())
+    .limit(1)
+)
+
+
 async def last_checkin(conn: AsyncConnection, member_id: str) -> tuple[date, int] | None:
-    row = (
-        await conn.execute(
-            select(_checkins.c.day, _checkins.c.streak)
-            .where(_checkins.c.member_id == member_id)
-            .order_by(_checkins.c.day.desc())
-            .limit(1)
-        )
-    ).first()
+    row = (await conn.execute(_LAST, {"member_id": member_id})).first()
     return (row.day, row.streak) if row else None
 
 
@@ -68,13 +69,9 @@ async def checkin(ctx: RunContext, p: CheckinParams) -> None:
         return
     streak = last[1] + 1 if last and last[0] == today - timedelta(days=1) else 1
     award = p.points + p.bonus.get(streak, 0)
-    try:
-        async with ctx.conn.begin_nested():
-            await ctx.conn.execute(
-                _checkins.insert().values(member_id=member.id, day=today, streak=streak, points=award, at=ctx.now())
-            )
-    except IntegrityError:  # another event checked this member in first, same day
-        ctx.vars["checkin"] = {"already": True, "streak": streak, "points": 0}
+    row = {"member_id": member.id, "day": today, "streak": streak, "points": award, "at": ctx.now()}
+    if not (await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _checkins), row)).rowcount:
+        ctx.vars["checkin"] = {"already": True, "streak": streak, "points": 0}  # another event was first, same day
         return
     await add_points(ctx.conn, member.id, award, at=ctx.now(), reason=p.reason, playbook_id=ctx.playbook.id)
     ctx.vars["checkin"] = {"already": False, "streak": streak, "points": award}

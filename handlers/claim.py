@@ -56,11 +56,11 @@ async def on_claim(ctx: RunContext, window: OpenWindow, event: MessageEvent) -> 
         return
     result = await issue(ctx.conn, batch, member.id, now=ctx.now(), tz=ctx.config.tz, playbook_id=window.playbook_id)
     if isinstance(result, Issued):
-        await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries, {**entry, "outcome": "won"}))
+        await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries), {**entry, "outcome": "won"})
         ctx.send(f"抢到了！{batch.title}已放进你的券包，私聊我发送 /我的券 查看券码", room=room, mentions=(member,))
         return
     if result == "limit":
-        await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries, {**entry, "outcome": "limit"}))
+        await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries), {**entry, "outcome": "limit"})
         ctx.send(f"你已经领过{batch.title}啦，把机会留给其他小伙伴吧～", room=room, mentions=(member,))
         return
     late = (
@@ -70,7 +70,7 @@ async def on_claim(ctx: RunContext, window: OpenWindow, event: MessageEvent) -> 
             .where(_entries.c.window_id == window.id, _entries.c.outcome == "late")
         )
     ).scalar_one()
-    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries, {**entry, "outcome": "late"}))
+    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries), {**entry, "outcome": "late"})
     if late == 0:
         ctx.send(f"{batch.title}已抢完，下次早点来哦～", room=room)
 

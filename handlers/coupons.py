@@ -101,7 +101,7 @@ async def issue(
     ).scalar_one()
     if held >= batch.per_member:
         return "limit"
-    await conn.execute(dialect.insert_ignore(conn, _stock, {"batch_id": batch.id, "issued": 0}))
+    await conn.execute(dialect.insert_ignore(conn, _stock), {"batch_id": batch.id, "issued": 0})
     taken = await conn.execute(
         update(_stock)
         .where(_stock.c.batch_id == batch.id, _stock.c.issued < batch.stock)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import StrictBool
-from sqlalchemy import insert, select, update
+from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.context import RunContext, RunError
@@ -16,6 +16,21 @@ from bot.store.tables import Member, PointsEntry
 
 _members = Member.__table__
 _ledger = PointsEntry.__table__
+
+
+def _credit(guarded: bool) -> Update:
+    stmt = (
+        update(_members)
+        .where(_members.c.id == bindparam("member_id"))
+        .values(points=_members.c.points + bindparam("delta"))
+        .returning(_members.c.points)
+    )
+    return stmt.where(_members.c.points + bindparam("delta") >= 0) if guarded else stmt
+
+
+_CREDIT = _credit(guarded=False)
+_DEBIT = _credit(guarded=True)  # a balance never goes below zero unless asked
+_ENTRY = insert(_ledger)
 
 
 async def add_points(
@@ -29,28 +44,18 @@ async def add_points(
     allow_negative: bool = False,
 ) -> int | None:
     """Change a balance and append the ledger entry; None (nothing written) if it would go below 0."""
-    await conn.execute(dialect.insert_ignore(conn, _members, {"id": member_id, "first_seen": at}))
-    stmt = (
-        update(_members)
-        .where(_members.c.id == member_id)
-        .values(points=_members.c.points + delta)
-        .returning(_members.c.points)
-    )
-    if delta < 0 and not allow_negative:
-        stmt = stmt.where(_members.c.points + delta >= 0)
-    row = (await conn.execute(stmt)).first()
+    stmt = _DEBIT if delta < 0 and not allow_negative else _CREDIT
+    params = {"member_id": member_id, "delta": delta}
+    row = (await conn.execute(stmt, params)).first()
     if row is None:
-        return None
-    await conn.execute(
-        insert(_ledger).values(
-            member_id=member_id,
-            delta=delta,
-            balance=row.points,
-            reason=reason,
-            playbook_id=playbook_id,
-            at=at,
-        )
-    )
+        new = {"id": member_id, "first_seen": at}
+        if not (await conn.execute(dialect.insert_ignore(conn, _members), new)).rowcount:
+            return None  # the member exists: the balance is too low
+        row = (await conn.execute(stmt, params)).first()
+        if row is None:
+            return None
+    entry = {"member_id": member_id, "delta": delta, "balance": row.points, "reason": reason, "at": at}
+    await conn.execute(_ENTRY, {**entry, "playbook_id": playbook_id})
     return int(row.points)
 
 

@@ -132,7 +132,7 @@ async def on_answer(ctx: RunContext, window: OpenWindow, event: MessageEvent) ->
     if taken >= window.data["winners"]:
         return
     row = {"window_id": window.id, "member_id": event.sender.id, "outcome": "won", "rank": taken + 1, "at": ctx.now()}
-    if not (await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries, row))).rowcount:
+    if not (await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries), row)).rowcount:
         return
     points = window.data["points"]
     if points:

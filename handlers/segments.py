@@ -39,9 +39,7 @@ CHINESE: dict[str, Stage] = {
 }
 
 
-def _stage_rules(
-    now: datetime, cfg: LifecycleSection
-) -> list[tuple[Stage, ColumnElement[bool], ColumnElement[bool]]]:
+def _stage_rules(now: datetime, cfg: LifecycleSection) -> list[tuple[Stage, ColumnElement[bool], ColumnElement[bool]]]:
     """The lifecycle, first rule that holds wins: (stage, rule, the rule's negation). One definition serves
     `member.lifecycle` and segments. Negations are spelled out with the cheap time comparisons first: SQLite
     tests terms in order, so over a million members the correlated EXISTS run only for rows still in range."""

@@ -80,7 +80,7 @@ async def tag(ctx: CommandContext) -> str:
     member = await ctx.target()
     name = _tag_name(ctx)
     row = {"member_id": member.id, "tag": name, "at": ctx.now()}
-    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _tags, row))
+    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _tags), row)
     return f"已给 {member.name} 打上标签「{name}」"
 
 

@@ -39,7 +39,7 @@ async def tag(ctx: RunContext, p: TagParams) -> None:
     """Give the member a tag (no-op if they have it)."""
     member = ctx.target(p.to)
     row = {"member_id": member.id, "tag": p.name, "at": ctx.now()}
-    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _tags, row))
+    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _tags), row)
     ctx.changed(member.id)
 
 

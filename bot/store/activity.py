@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import Event, FriendRequest, MemberJoined, MemberLeft, MemberRef, MessageEvent, RoomRef, RoomRenamed
@@ -17,10 +17,22 @@ _room_members = RoomMember.__table__
 _names = NameChange.__table__
 _topics = TopicChange.__table__
 
+# Built once: every message runs these, and building a statement costs more than SQLite running it.
+_TOUCH_MEMBER = (
+    update(_members)
+    .where(_members.c.id == bindparam("m_id"), _members.c.name == bindparam("m_name"))
+    .values(last_active=bindparam("m_at"))
+)
+_TOUCH_ROOM = (
+    update(_rooms)
+    .where(_rooms.c.id == bindparam("r_id"), _rooms.c.topic == bindparam("r_topic"))
+    .values(last_active=bindparam("r_at"))
+)
+
 
 async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime) -> bool:
     """True the first time an event id is seen; False for a redelivery."""
-    result = await conn.execute(dialect.insert_ignore(conn, SeenEvent.__table__, {"id": event_id, "at": at}))
+    result = await conn.execute(dialect.insert_ignore(conn, SeenEvent.__table__), {"id": event_id, "at": at})
     return result.rowcount == 1
 
 
@@ -31,19 +43,20 @@ async def upsert_member(conn: AsyncConnection, member: MemberRef, at: datetime, 
     """
     seen = {"last_active": at} if active else {}
     if not member.name:  # the platform did not say: keep the name we know
-        await conn.execute(dialect.insert_ignore(conn, _members, {"id": member.id, "first_seen": at, **seen}))
+        await conn.execute(dialect.insert_ignore(conn, _members), {"id": member.id, "first_seen": at, **seen})
         if seen:
             await conn.execute(update(_members).where(_members.c.id == member.id).values(**seen))
         return
-    same = await conn.execute(
-        update(_members)
-        .where(_members.c.id == member.id, _members.c.name == member.name)
-        .values(**(seen or {"name": member.name}))
-    )
+    if seen:
+        same = await conn.execute(_TOUCH_MEMBER, {"m_id": member.id, "m_name": member.name, "m_at": at})
+    else:
+        same = await conn.execute(
+            update(_members).where(_members.c.id == member.id, _members.c.name == member.name).values(name=member.name)
+        )
     if same.rowcount:
         return
     row = {"id": member.id, "name": member.name, "first_seen": at, **seen}
-    if not (await conn.execute(dialect.insert_ignore(conn, _members, row))).rowcount:
+    if not (await conn.execute(dialect.insert_ignore(conn, _members), row)).rowcount:
         await conn.execute(update(_members).where(_members.c.id == member.id).values(name=member.name, **seen))
     await conn.execute(insert(_names).values(member_id=member.id, name=member.name, at=at))
 
@@ -54,9 +67,7 @@ async def upsert_room(conn: AsyncConnection, room: RoomRef, at: datetime, *, by:
         values = {"id": room.id, "first_seen": at, "last_active": at}
         await conn.execute(dialect.upsert(conn, _rooms, values, ["id"], {"last_active": at}))
         return
-    same = await conn.execute(
-        update(_rooms).where(_rooms.c.id == room.id, _rooms.c.topic == room.topic).values(last_active=at)
-    )
+    same = await conn.execute(_TOUCH_ROOM, {"r_id": room.id, "r_topic": room.topic, "r_at": at})
     if same.rowcount:
         return
     row = {"id": room.id, "topic": room.topic, "first_seen": at, "last_active": at}
@@ -73,7 +84,7 @@ async def record(conn: AsyncConnection, event: Event, at: datetime) -> None:
         if event.room is not None:
             await upsert_room(conn, event.room, at)
             row = {"room_id": event.room.id, "member_id": event.sender.id, "joined_at": at, "active": True}
-            await conn.execute(dialect.insert_ignore(conn, _room_members, row))
+            await conn.execute(dialect.insert_ignore(conn, _room_members), row)
     elif isinstance(event, MemberJoined):
         await upsert_member(conn, event.member, at, active=False)
         if event.inviter is not None:

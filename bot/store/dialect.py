@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -58,9 +59,16 @@ def _insert(conn: AsyncConnection, table: Table) -> Insert:
     return module.insert(table)
 
 
-def insert_ignore(conn: AsyncConnection, table: Table, values: Mapping[str, Any]) -> Insert:
-    """INSERT that does nothing when a unique key already exists (rowcount tells which)."""
-    return _insert(conn, table).values(**values).on_conflict_do_nothing()
+def insert_ignore(conn: AsyncConnection, table: Table) -> Insert:
+    """INSERT that does nothing when a unique key already exists (rowcount tells which). Execute it with the
+    row as parameters: the statement is built once per table, as building one costs more than running it."""
+    return _insert_ignore(conn.dialect.name, table)
+
+
+@functools.cache
+def _insert_ignore(dialect_name: str, table: Table) -> Insert:
+    module = postgresql if dialect_name == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()
 
 
 def upsert(
