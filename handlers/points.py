@@ -59,8 +59,11 @@ async def add_points(
     return int(row.points)
 
 
+_BALANCE = select(_members.c.points).where(_members.c.id == bindparam("member_id"))
+
+
 async def balance(conn: AsyncConnection, member_id: str) -> int:
-    row = (await conn.execute(select(_members.c.points).where(_members.c.id == member_id))).first()
+    row = (await conn.execute(_BALANCE, {"member_id": member_id})).first()
     return int(row.points) if row else 0
 
 

@@ -23,6 +23,7 @@ _TOUCH_MEMBER = (
     .where(_members.c.id == bindparam("m_id"), _members.c.name == bindparam("m_name"))
     .values(last_active=bindparam("m_at"))
 )
+_NAME = insert(_names)
 _TOUCH_ROOM = (
     update(_rooms)
     .where(_rooms.c.id == bindparam("r_id"), _rooms.c.topic == bindparam("r_topic"))
@@ -58,7 +59,7 @@ async def upsert_member(conn: AsyncConnection, member: MemberRef, at: datetime, 
     row = {"id": member.id, "name": member.name, "first_seen": at, **seen}
     if not (await conn.execute(dialect.insert_ignore(conn, _members), row)).rowcount:
         await conn.execute(update(_members).where(_members.c.id == member.id).values(name=member.name, **seen))
-    await conn.execute(insert(_names).values(member_id=member.id, name=member.name, at=at))
+    await conn.execute(_NAME, {"member_id": member.id, "name": member.name, "at": at})
 
 
 async def upsert_room(conn: AsyncConnection, room: RoomRef, at: datetime, *, by: MemberRef | None = None) -> None:
