@@ -25,6 +25,13 @@ _FLOAT = re.compile(
     r"|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+MAX_DEPTH = 64  # nesting levels a playbook may use; deeper is a mistake (or an attack on the recursion)
+MAX_VALUES = 100_000  # values one file may expand to; the biggest real playbook has a few hundred
+
+
+class _TooBig(Exception):
+    def __init__(self, where: Location) -> None:
+        self.where = where
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -79,13 +86,25 @@ class _Builder:
         self.doc = doc
         self.loader = loader
         self.problems = problems
+        self.count = 0  # values built so far
 
-    def build(self, node: yaml.Node, path: Path) -> Any:
-        self.doc.values[path] = _loc(self.doc.path, node.start_mark)
+    def build(self, node: yaml.Node, path: Path, inside: frozenset[int] = frozenset()) -> Any:
+        where = _loc(self.doc.path, node.start_mark)
+        self.doc.values[path] = where
+        self.count += 1
+        if self.count > MAX_VALUES:  # aliases of aliases ("billion laughs") would expand without end
+            raise _TooBig(where)
         if isinstance(node, yaml.ScalarNode):
-            return self.loader.construct_object(node, deep=True)
+            return self._scalar(node)
+        if id(node) in inside:  # `x: &x [*x]`: an alias to a list or mapping that holds it
+            self.problems.add(where, "an alias ('*') here points back to a list or mapping that contains it")
+            return None
+        if len(path) >= MAX_DEPTH:
+            self.problems.add(where, f"nested more than {MAX_DEPTH} levels deep; no playbook needs that")
+            return None
+        inside = inside | {id(node)}
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            return [self.build(item, (*path, i), inside) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.MappingNode)
         if _is_unquoted_template(node):
             self.problems.add(_loc(self.doc.path, node.start_mark), _QUOTE_TEMPLATE)
@@ -101,7 +120,7 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problems.add(_loc(self.doc.path, key_node.start_mark), "a key must be a plain word")
                 continue
-            key = self.loader.construct_object(key_node)
+            key = self._scalar(key_node)
             if isinstance(key, (list, dict)) or key is None:
                 self.problems.add(_loc(self.doc.path, key_node.start_mark), "empty key")
                 continue
@@ -113,8 +132,17 @@ class _Builder:
                 )
                 continue
             self.doc.keys[(*path, key)] = _loc(self.doc.path, key_node.start_mark)
-            out[key] = self.build(value_node, (*path, key))
+            out[key] = self.build(value_node, (*path, key), inside)
         return out
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        """A plain value; a tag YAML cannot turn into one (`!!binary` of non-base64, `!!python/...`) is a problem."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            what = getattr(exc, "problem", None) or str(exc)
+            self.problems.add(_loc(self.doc.path, node.start_mark), f"cannot read this value ({node.tag}): {what}")
+            return None
 
 
 _QUOTE_TEMPLATE = "a text that starts with '{{' must be in quotes, like \"{{ member.name }} 你好\""
@@ -229,7 +257,11 @@ def parse_yaml(text: str, path: str, problems: Problems) -> Doc | None:
     if node is None:
         return doc
     before = len(problems)
-    doc.data = _Builder(doc, loader, problems).build(node, ())
+    try:
+        doc.data = _Builder(doc, loader, problems).build(node, ())
+    except _TooBig as big:
+        problems.add(big.where, f"the aliases ('*') here expand to more than {MAX_VALUES:,} values; write it out")
+        return None
     return doc if len(problems) == before else None
 
 
