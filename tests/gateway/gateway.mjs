@@ -65,6 +65,8 @@ let failNext = { count: 0, error: '操作过于频繁' } // injected send failur
 let echoSelf = true // real puppets echo the bot's own messages back as `message` events
 let slowPayloads = { count: 0, ms: 0 } // the next `count` message payload lookups take `ms` longer
 let payloadsWaiting = 0 // lookups being held back right now
+let slowSends = { skip: 0, count: 0, ms: 0 } // after `skip` sends, the next `count` reach WeChat but answer `ms` late
+let sendsHeld = 0 // sends whose answer to the bot was held back, ever (one more each time one starts waiting)
 
 /**
  * PuppetMock with the holes that matter to a client filled in:
@@ -108,6 +110,13 @@ class GatewayPuppet extends PuppetMock {
       ? { ...base, roomId: conversationId, mentionIdList: record.mention_ids }
       : { ...base, listenerId: conversationId })
     if (echoSelf) this.emit('message', { messageId: id })
+    if (slowSends.skip > 0) {
+      slowSends.skip--
+    } else if (slowSends.count > 0) { // WeChat has the message; the bot hears so only later (kill it meanwhile)
+      slowSends.count--
+      sendsHeld++
+      await new Promise(resolve => setTimeout(resolve, slowSends.ms))
+    }
     return id
   }
 
@@ -270,6 +279,12 @@ const routes = {
     puppet.emit('friendship', { friendshipId: id })
     return { id }
   },
+  // {id} -> the `message` event of a message already said, once more (a redelivery: the same message id)
+  'POST /redeliver': b => {
+    if (!mocker.cacheMessagePayload.has(b.id)) throw new Error(`unknown message "${b.id}"`)
+    puppet.emit('message', { messageId: b.id })
+    return {}
+  },
   // ?since=SEQ -> {messages: [{seq, id, room_id, to_id, text, mention_ids, ts, error}]}
   'GET /sent': (_b, q) => ({ messages: sent.filter(m => m.seq > Number(q.get('since') || 0)) }),
   // ?since=SEQ -> {actions: [{seq, action, ...}]}
@@ -278,6 +293,11 @@ const routes = {
   'POST /fail-sends': b => { failNext = { count: Number(b.count || 0), error: b.error || failNext.error }; return {} },
   // {count, ms} -> the next `count` message payload lookups are held back `ms` (to drop the link meanwhile)
   'POST /slow-payloads': b => { slowPayloads = { count: Number(b.count || 0), ms: Number(b.ms || 0) }; return {} },
+  // {skip?=0, count, ms} -> after `skip` more sends, the next `count` are delivered but answered `ms` late
+  'POST /slow-sends': b => {
+    slowSends = { skip: Number(b.skip || 0), count: Number(b.count || 0), ms: Number(b.ms || 0) }
+    return {}
+  },
   // {echo: bool} -> whether the bot's own sends come back as `message` events
   'POST /echo-self': b => { echoSelf = !!b.echo; return {} },
   // {down_ms?=0} -> drop every gRPC connection (link drop), listen again after down_ms
@@ -290,6 +310,7 @@ const routes = {
   'GET /state': () => ({
     seq, // the last seq handed out in /sent and /actions: wait for what comes after it
     payloads_waiting: payloadsWaiting, // message payload lookups held back by /slow-payloads
+    sends_held: sendsHeld, // delivered sends whose answer /slow-sends held back, so far
     logged_in: puppet.isLoggedIn,
     bot_id: BOT_ID,
     contacts: [...mocker.cacheContactPayload.values()].map(c => ({ id: c.id, name: c.name, friend: !!c.friend })),
