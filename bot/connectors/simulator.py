@@ -32,7 +32,7 @@ OFFSET_KEY = "simulator.clock_offset_seconds"
 RELOAD_POLL = 1.0  # seconds between two looks for `qunguan reload` requests and edited playbook files
 
 HELP = """模拟器命令：
-  /as ID [名字]     切换成员（例如 /as boss 店长）
+  /as ID [名字]     切换成员（例如 /as wxid_boss 店长：config.yaml 里的店主，之后发 /帮助 看店员命令）
   /room 群名        切换到某个群（不存在就新建）
   /join [邀请人ID]  当前成员加入当前群
   /leave            当前成员退出当前群
