@@ -55,6 +55,7 @@ class CommandContext:
     role: str
     args: list[str]
     mentioned: list[MemberRef] = field(default_factory=list)
+    prepared: Any = None  # what the command's `prepare` returned
     on_commit: list[Callable[[], None]] = field(default_factory=list)  # in-memory changes, once the writes stand
     sends: list[tuple[str, list[Outgoing], str | None]] = field(default_factory=list)  # besides the answer
 
@@ -116,6 +117,13 @@ class CommandContext:
         owner = next(pb for pb in playbooks if any(d.block == block and d.id == value for d in pb.declared))
         return owner, default
 
+    def refuse_if_running(self, kind: str, room: RoomRef, what: str) -> None:
+        """One quiz or coupon drop at a time in a group: a second would answer the same messages twice."""
+        running = [w for w in self.engine.windows.in_room(room.id) if w.kind == kind and w.closes_at > self.now()]
+        if running:
+            ends = running[0].closes_at.astimezone(self.config.tz)
+            raise Failed(f"「{room.topic}」已经有一轮{what}在进行，{ends:%H:%M} 结束，之后再开")
+
     def playbook_run(self, playbook: Playbook, room: RoomRef) -> RunContext:
         """Run one of a playbook's actions for a command (/问答, /发券) as the playbook itself would."""
         return RunContext(self.engine, self.conn, self.event, playbook, member=self.sender, room=room)
@@ -140,6 +148,7 @@ class CommandContext:
 
 
 Handler = Callable[[CommandContext], Awaitable[str]]
+Prepare = Callable[["Engine", MessageEvent], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,7 @@ class StaffCommand:
     summary: str
     handler: Handler
     refusal: str | None  # said to someone without the role; None: the standard line naming the role
+    prepare: Prepare | None  # slow work done before the event's transaction; its result is ctx.prepared
 
 
 COMMANDS: dict[str, StaffCommand] = {}  # every name and alias -> the command
@@ -159,16 +169,23 @@ _audit = AuditEntry.__table__
 
 
 def staff_command(
-    name: str, *, aliases: tuple[str, ...] = (), role: str, usage: str, refusal: str | None = None
+    name: str,
+    *,
+    aliases: tuple[str, ...] = (),
+    role: str,
+    usage: str,
+    refusal: str | None = None,
+    prepare: Prepare | None = None,
 ) -> Callable[[Handler], Handler]:
     """Declare a staff command; its docstring's first line is what `/帮助` shows. `refusal` replaces the
-    standard refusal for commands customers are likely to try (/核销 at the till)."""
+    standard refusal for commands customers are likely to try (/核销 at the till); `prepare` runs before the
+    transaction, for work that must not hold the database (/重载 reading the folder)."""
 
     def register(fn: Handler) -> Handler:
         if role not in RANK:
             raise ValueError(f"command '{name}': unknown role '{role}'")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        command = StaffCommand(name, aliases, role, usage, summary, fn, refusal)
+        command = StaffCommand(name, aliases, role, usage, summary, fn, refusal, prepare)
         for key in (name, *aliases):
             if key.casefold() in COMMANDS:
                 raise ValueError(f"command '{key}' is registered twice")
@@ -202,8 +219,24 @@ def match(event: MessageEvent) -> tuple[StaffCommand, list[str]] | None:
     return (command, args) if command is not None else None
 
 
+async def prepare(engine: Engine, event: MessageEvent) -> Any:
+    """A command's work before the event's transaction, done only for a sender allowed to run it."""
+    found = match(event)
+    if found is None or found[0].prepare is None:
+        return None
+    command = found[0]
+    if not allowed(engine, command, engine.config.role_of(event.sender.id) or "member"):
+        return None
+    return await command.prepare(engine, event)
+
+
 async def run(
-    engine: Engine, conn: AsyncConnection, event: MessageEvent, now: datetime, on_commit: list[Callable[[], None]]
+    engine: Engine,
+    conn: AsyncConnection,
+    event: MessageEvent,
+    now: datetime,
+    on_commit: list[Callable[[], None]],
+    prepared: Any = None,
 ) -> list[dict[str, Any]] | None:
     """Run a staff command if the message is one: the outbox rows of its answer (or refusal) and of what it
     sends are returned, written with the audit row in the event's transaction.
@@ -217,7 +250,7 @@ async def run(
     role = engine.config.role_of(event.sender.id) or "member"
     mentioned = await _mentioned(conn, event)
     args = [a for a in args if not a.startswith("@")]  # the "@Name" text of mentions; ids come in event.mentions
-    ctx = CommandContext(engine, conn, event, role, args, mentioned)
+    ctx = CommandContext(engine, conn, event, role, args, mentioned, prepared=prepared)
     if not allowed(engine, command, role):
         needs = ROLE_NAMES[needed_role(engine, command)]
         result, text = "refused", command.refusal or f"/{command.name} 需要{needs}身份，你没有这个权限～"

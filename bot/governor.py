@@ -64,6 +64,14 @@ class Plan:
     wake: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Estimate:
+    span: timedelta  # from the first message to the last
+    quiet_until: datetime | None = None  # quiet hours now: broadcasts start then
+    paused_until: datetime | None = None  # WeChat refused sends: everything waits
+    capped_until: datetime | None = None  # the daily limit is reached: broadcasts wait for tomorrow
+
+
 class Governor:
     def __init__(self, settings: SendingSection, tz: tzinfo, *, paced: bool = True, seed: int | None = None) -> None:
         self.settings = settings
@@ -116,15 +124,22 @@ class Governor:
             t = self._after_quiet(t)
         return t
 
-    def estimate(self, count: int, now: datetime) -> tuple[datetime, timedelta]:
-        """When `count` broadcast messages to different targets would start (after quiet hours) and roughly how
-        long they take at the configured pace (a /群发 preview); other traffic and pauses come on top."""
-        start = self._after_quiet(max(now, self._account_at or now)) if self.paced else now
-        if not self.paced or count <= 1:
-            return start, timedelta()
+    def estimate(self, count: int, now: datetime) -> Estimate:
+        """How long `count` broadcast messages to different targets take at the configured pace, and what holds
+        them back now (a /群发 preview); other traffic comes on top."""
+        if not self.paced:
+            return Estimate(timedelta())
         s = self.settings
-        spacing = max(s.gap + s.jitter / 2, MINUTE / s.per_minute)
-        return start, spacing * (count - 1)
+        spacing = max(s.gap + (s.jitter or timedelta()) / 2, MINUTE / s.per_minute)
+        quiet = self._after_quiet(now)
+        paused = self._open_until if self.breaker == "open" and self._open_until and self._open_until > now else None
+        capped = self._after_cap(now)
+        return Estimate(
+            spacing * max(count - 1, 0),
+            quiet_until=quiet if quiet > now else None,
+            paused_until=paused,
+            capped_until=capped if capped > now else None,
+        )
 
     def _merge_group(self, lead: Queued, ordered: Sequence[Queued]) -> tuple[int, ...]:
         most = self.settings.welcome_batch_max

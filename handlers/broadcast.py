@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 
 from bot.commands import CommandContext, Failed, Refused, UsageError, staff_command
 from bot.events import Outgoing, RoomRef
@@ -27,16 +27,30 @@ def span_text(span: timedelta) -> str:
     return f"{minutes} 分钟" if minutes < 60 else f"{minutes // 60} 小时 {minutes % 60} 分钟"
 
 
+def _pending() -> ColumnElement[bool]:
+    return and_(_broadcasts.c.confirmed_at.is_(None), _broadcasts.c.cancelled_at.is_(None))
+
+
 async def _rooms(ctx: CommandContext, selector: str) -> list[RoomRef]:
     rooms = [r for r in await known_rooms(ctx.conn) if ctx.config.manages(r)]
     return [r for r in rooms if ctx.config.selects([selector], r)] if selector else rooms
 
 
 def _timing(ctx: CommandContext, rooms: int) -> str:
-    start, span = ctx.engine.outbox.governor.estimate(rooms, ctx.now())
-    text = f"预计 {span_text(span)}内发完（按发送限速）"
-    if start > ctx.now():
-        text += f"；现在是免打扰时段，{start.astimezone(ctx.config.tz):%H:%M} 后开始发"
+    estimate = ctx.engine.outbox.governor.estimate(rooms, ctx.now())
+    text = f"预计 {span_text(estimate.span)}内发完（按发送限速）"
+    waits = [
+        (estimate.paused_until, "微信提示发送过于频繁，暂停中"),
+        (estimate.capped_until, "今天的发送量已到上限"),
+        (estimate.quiet_until, "现在是免打扰时段"),
+    ]
+    for until, why in waits:
+        if until is not None:
+            local = until.astimezone(ctx.config.tz)
+            days = (local.date() - ctx.local_now().date()).days
+            when = {0: "", 1: "明天 "}.get(days, f"{local:%m-%d} ") + f"{local:%H:%M}"
+            text += f"；{why}，{when} 后开始发"
+            break
     return text
 
 
@@ -62,6 +76,9 @@ async def broadcast(ctx: CommandContext) -> str:
             )
         )
     ).scalar_one()
+    await ctx.conn.execute(  # a new preview replaces this member's earlier ones: only the latest can be confirmed
+        update(_broadcasts).where(_broadcasts.c.staff_id == ctx.sender.id, _pending()).values(cancelled_at=ctx.now())
+    )
     await ctx.conn.execute(
         insert(_broadcasts).values(
             staff_id=ctx.sender.id,
@@ -86,9 +103,7 @@ async def confirm(ctx: CommandContext) -> str:
     since = ctx.now() - CONFIRM_WITHIN
     rows = (
         await ctx.conn.execute(
-            select(_broadcasts)
-            .where(_broadcasts.c.confirmed_at.is_(None), _broadcasts.c.created_at >= since)
-            .order_by(_broadcasts.c.id.desc())
+            select(_broadcasts).where(_pending(), _broadcasts.c.created_at >= since).order_by(_broadcasts.c.id.desc())
         )
     ).all()
     mine = next((r for r in rows if r.staff_id == ctx.sender.id), None)
@@ -97,9 +112,7 @@ async def confirm(ctx: CommandContext) -> str:
             raise Refused(f"这条群发是 {rows[0].staff_name or rows[0].staff_id} 发起的，要他本人发送 /确认")
         raise Failed("没有等你确认的群发（预览 2 分钟内有效），请重新发送 /群发")
     taken = await ctx.conn.execute(
-        update(_broadcasts)
-        .where(_broadcasts.c.id == mine.id, _broadcasts.c.confirmed_at.is_(None))
-        .values(confirmed_at=ctx.now())
+        update(_broadcasts).where(_broadcasts.c.id == mine.id, _pending()).values(confirmed_at=ctx.now())
     )
     if taken.rowcount != 1:  # confirmed a moment ago (a double tap): it goes once
         raise Failed("这条群发已经确认过了")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.commands import CommandContext, staff_command
+from bot.commands import CommandContext, Failed, staff_command
 from bot.context import RunContext, RunError
 from bot.events import MessageEvent
 from bot.playbook.types import Duration, Params
@@ -15,7 +15,7 @@ from bot.store import dialect
 from bot.store.tables import WindowEntry
 from bot.textnorm import normalize
 from bot.windows import OpenWindow, window_kind
-from handlers.coupons import Issued, issue, stock_left
+from handlers.coupons import Issued, batch_expiry, issue, local_text, stock_left
 
 _entries = WindowEntry.__table__
 
@@ -99,6 +99,10 @@ async def drop_now(ctx: CommandContext) -> str:
     """在群里立刻开一轮抢券（口令和时长同剧本里的设置）"""
     room = await ctx.room()
     batch = ctx.engine.playbooks.resources["coupons"][ctx.resource_arg("coupons", "券")]
+    ctx.refuse_if_running(KIND, room, "抢券")
+    expires = batch_expiry(batch, ctx.now(), ctx.config.tz)
+    if expires is not None and expires <= ctx.now():
+        raise Failed(f"{batch.title}已过期（{local_text(expires, ctx.config.tz)} 到期），没有开抢")
     left = await stock_left(ctx.conn, batch)
     if left <= 0:
         return f"{batch.title}已经发完了（共 {batch.stock} 张），没有开抢"

@@ -47,10 +47,8 @@ async def add_points(
     stmt = _DEBIT if delta < 0 and not allow_negative else _CREDIT
     params = {"member_id": member_id, "delta": delta}
     row = (await conn.execute(stmt, params)).first()
-    if row is None:
-        new = {"id": member_id, "first_seen": at}
-        if not (await conn.execute(dialect.insert_ignore(conn, _members), new)).rowcount:
-            return None  # the member exists: the balance is too low
+    if row is None:  # no such member yet, or the balance is too low
+        await conn.execute(dialect.insert_ignore(conn, _members), {"id": member_id, "first_seen": at})
         row = (await conn.execute(stmt, params)).first()
         if row is None:
             return None

@@ -182,6 +182,7 @@ async def quiz_now(ctx: CommandContext) -> str:
     """在群里立刻出一道题（奖励和时长同剧本里的设置）"""
     room = await ctx.room()
     bank = ctx.resource_arg("questions", "题库")
+    ctx.refuse_if_running(KIND, room, "有奖问答")
     playbook, params = ctx.step_for("quiz", "questions", "questions", bank, QuizParams(questions=bank))
     run = ctx.playbook_run(playbook, room)
     await quiz(run, params)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import delete, func, select
 
 from bot.commands import ROLE_NAMES, CommandContext, Failed, UsageError, staff_command, visible_to
@@ -13,6 +15,11 @@ from bot.store.tables import Coupon, MemberTag, RoomMember
 from handlers.checkin import member_streak
 from handlers.points import add_points, balance
 from handlers.segments import CHINESE, member_lifecycle
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from bot.events import MessageEvent
+    from bot.reload import Outcome
 
 _tags = MemberTag.__table__
 _coupons = Coupon.__table__
@@ -161,14 +168,20 @@ async def disable(ctx: CommandContext) -> str:
     return await _switch(ctx, False)
 
 
-@staff_command("重载", aliases=("reload",), role="admin", usage="/重载")
+async def _reload_first(engine: Engine, event: MessageEvent) -> tuple[set[str], Outcome] | None:
+    """Before the transaction: reading a big folder must not hold the database (other bots share it)."""
+    if engine.reloader is None:
+        return None
+    before = {pb.id for pb in engine.playbooks.playbooks}
+    return before, await engine.reloader.reload(f"/重载 by {event.sender.id}")
+
+
+@staff_command("重载", aliases=("reload",), role="admin", usage="/重载", prepare=_reload_first)
 async def reload_(ctx: CommandContext) -> str:
     """重新读取剧本文件（有错误就不换，原来的剧本照常运行）"""
-    reloader = ctx.engine.reloader
-    if reloader is None:
+    if ctx.prepared is None:
         raise Failed("这个机器人的剧本不是从文件夹读的，没法重载")
-    before = {pb.id for pb in ctx.engine.playbooks.playbooks}
-    outcome = await reloader.reload(f"/重载 by {ctx.sender.id}")
+    before, outcome = ctx.prepared
     if not outcome.ok:
         shown = [str(p) for p in outcome.problems[:RELOAD_ERRORS_SHOWN]]
         more = len(outcome.problems) - len(shown)

@@ -11,13 +11,12 @@ from sqlalchemy import ColumnElement, and_, func, select
 
 from bot.commands import CommandContext, UsageError, staff_command
 from bot.events import RoomRef
-from bot.playbook.types import parse_duration
 from bot.store.activity import known_rooms
 from bot.store.tables import Checkin, Coupon, Member, Nudge, RoomMember, Window, WindowEntry
 
 DEFAULT_SPAN = "7d"
 UNITS = {"h": "小时", "d": "天", "w": "周"}
-_SPAN = re.compile(r"^\d+[hdw]$")
+_SPAN = re.compile(r"^\d{1,4}[hdw]$")
 _room_members = RoomMember.__table__
 _members = Member.__table__
 _checkins = Checkin.__table__
@@ -50,16 +49,17 @@ async def stats(ctx: CommandContext) -> str:
     """最近几天的数据：进退群、活跃、签到、问答、券、召回效果"""
     spans = [a for a in ctx.args if _SPAN.match(a.lower())]
     span_text = spans[-1].lower() if spans else DEFAULT_SPAN
-    span = parse_duration(span_text)
-    if span > timedelta(days=366):
-        raise UsageError("最多统计一年（例如 7d、30d、12h）")
+    span = timedelta(hours=int(span_text[:-1]) * {"h": 1, "d": 24, "w": 168}[span_text[-1]])
+    if not timedelta(hours=1) <= span <= timedelta(days=366):
+        raise UsageError("统计时长要在 1 小时到一年之间（例如 7d、30d、12h）")
     rooms, where = await _scope(ctx, [a for a in ctx.args if a not in spans])
     since = ctx.now() - span
     ids = [r.id for r in rooms]
     in_rooms = select(_room_members.c.member_id).where(_room_members.c.room_id.in_(ids))
 
-    async def count(table: Any, *where: ColumnElement[bool]) -> int:
-        return (await ctx.conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
+    async def count(table: Any, *where: ColumnElement[bool], what: Any = None) -> int:
+        counted = func.count() if what is None else func.count(func.distinct(what))
+        return (await ctx.conn.execute(select(counted).select_from(table).where(*where))).scalar_one()
 
     joins = await count(_room_members, _room_members.c.room_id.in_(ids), _room_members.c.joined_at >= since)
     leaves = await count(_room_members, _room_members.c.room_id.in_(ids), _room_members.c.left_at >= since)
@@ -75,10 +75,11 @@ async def stats(ctx: CommandContext) -> str:
     nudged = _nudges.join(_members, _members.c.id == _nudges.c.member_id)
     recent = and_(_nudges.c.member_id.in_(in_rooms), _nudges.c.at >= since)
     back = _members.c.last_active > _nudges.c.at
-    sent = await count(_nudges, recent, _nudges.c.holdout.is_(False))
-    sent_back = await count(nudged, recent, _nudges.c.holdout.is_(False), back)
-    held = await count(_nudges, recent, _nudges.c.holdout.is_(True))
-    held_back = await count(nudged, recent, _nudges.c.holdout.is_(True), back)
+    who = _nudges.c.member_id  # people, not nudges: a member nudged three times counts once
+    sent = await count(_nudges, recent, _nudges.c.holdout.is_(False), what=who)
+    sent_back = await count(nudged, recent, _nudges.c.holdout.is_(False), back, what=who)
+    held = await count(_nudges, recent, _nudges.c.holdout.is_(True), what=who)
+    held_back = await count(nudged, recent, _nudges.c.holdout.is_(True), back, what=who)
     return (
         f"近 {span_text[:-1]} {UNITS[span_text[-1]]}统计（{where}）\n"
         f"入群 {joins}｜退群 {leaves}｜活跃 {active} 人\n"

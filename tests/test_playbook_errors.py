@@ -7,12 +7,13 @@ or an extra echo of the same mistake fails the test just as a traceback would.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from bot.playbook.library import PlaybookSet, load_folder
+from bot.playbook.library import PlaybookSet, load_folder, load_texts
 from bot.testing import TestBot
 
 ROOM_TAGS = {"vip", "staff"}
@@ -423,7 +424,10 @@ CASES = [
         do:
           - reply: hi
         """),
-        [f"{P}:3:5: '/加分' is a built-in staff command (see /帮助); give this playbook's command another name"],
+        [
+            f"{P}:3:5: '/加分' is a built-in staff command (see /帮助); give this playbook's command another name, "
+            "or delete the file if it is an old copy of a shipped playbook (redeem.yaml)"
+        ],
         id="a-playbook-command-that-a-staff-command-would-shadow",
     ),
     # -- options of the right name but the wrong value
@@ -872,3 +876,17 @@ async def test_yes_no_on_off_stay_the_words_members_type(tmp_path: Path, monkeyp
         assert await bot.say("u1", "false", room="r1") == []
     finally:
         await bot.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id: t\nwhen: [{join: {}}]\ndo:\n  - reply: !!int nope\n", "cannot read this value (tag:yaml.org,2002:int)"),
+        ("id: t\nwhen: [{join: {}}]\ndo:\n  - reply: " + "[" * 1100 + "]" * 1100 + "\n", "nested more than 64"),
+    ],
+    ids=["tag-that-cannot-make-its-value", "deeper-than-libyaml-allows"],
+)
+def test_values_yaml_cannot_make_are_problems_not_crashes(text: str, message: str) -> None:
+    problems = [str(p) for p in load_texts({P: text}).problems]
+    assert len(problems) == 1 and message in problems[0], problems
+    assert re.match(rf"{re.escape(P)}:\d+:\d+: ", problems[0])

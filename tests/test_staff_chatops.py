@@ -144,7 +144,7 @@ async def test_a_broadcast_waits_for_the_end_of_quiet_hours_and_says_so() -> Non
         await bot.say("mgr", "/群发 早上好")
         await bot.say("mgr", "/确认")
         answers = await bot.advance(timedelta(minutes=1))
-        assert "现在是免打扰时段，08:00 后开始发" in answers[-1].text
+        assert "现在是免打扰时段，明天 08:00 后开始发" in answers[-1].text
         assert all(m.text != "早上好" for m in answers)
         morning = await bot.advance(timedelta(hours=9, minutes=30))
         assert [m.target_id for m in morning if m.text == "早上好"] == ["r1"]
@@ -205,6 +205,10 @@ async def test_quiz_and_drop_by_command_from_a_private_chat_name_the_room_and_a_
         drop = await bot.say("clerk", "/发券 lucky", room="r1")
         assert texts(drop)[0].startswith("【限时抢券】幸运券还剩 1 张！现在在群里发送「抢券」即可领取")
         assert [m.text.split("！")[0] for m in await bot.say("u1", "抢券", room="r1")] == ["抢到了"]
+        assert texts(await bot.say("clerk", "/发券 lucky", room="r1")) == [
+            "「会员福利1群」已经有一轮抢券在进行，09:30 结束，之后再开"
+        ]
+        await bot.advance(timedelta(minutes=30))
         assert texts(await bot.say("clerk", "/发券 lucky", room="r1")) == ["幸运券已经发完了（共 1 张），没有开抢"]
 
 
@@ -215,3 +219,39 @@ async def test_a_command_after_at_mentioning_the_bot_needs_no_slash_and_other_wo
         assert answer.text == "已给 u1 加 5 分（帮忙拉群），现在共 5 分"
         assert texts(await bot.say("u1", "hi", room="r1", to_bot=True)) == ["嗨"]
         assert await bot.say("clerk", "加分 u1 5", room="r1") == []  # no slash, no @: just chat
+
+
+async def test_a_new_preview_replaces_the_earlier_one_so_a_double_confirm_never_sends_the_old_text() -> None:
+    async with TestBot.running({}, config=CONFIG) as bot:
+        await bot.say("u1", "在", room="r1")
+        await bot.say("mgr", "/群发 错别字版本")
+        await bot.say("mgr", "/群发 正确版本")
+        assert texts(await bot.say("mgr", "/确认"))[1:] == ["正确版本"]
+        assert texts(await bot.say("mgr", "/确认")) == ["没有等你确认的群发（预览 2 分钟内有效），请重新发送 /群发"]
+        assert [m.text for m in bot.sent if m.room is not None] == ["正确版本"]
+
+
+async def test_one_quiz_at_a_time_per_group_and_the_preview_copes_without_jitter() -> None:
+    async with TestBot.running(QUIZ, config=CONFIG) as bot:
+        await bot.say("clerk", "/问答 dishes", room="r1")
+        (refusal,) = await bot.say("clerk", "/问答 dishes", room="r1")
+        assert refusal.text == "「r1」已经有一轮有奖问答在进行，09:10 结束，之后再开"
+    config = Config(staff=STAFF, sending=SendingSection(jitter=None))
+    async with TestBot.running({}, config=config, governor=True) as bot:
+        await bot.say("u1", "在", room="r1")
+        (preview,) = await bot.say("mgr", "/群发 明天见")
+        assert preview.text.splitlines()[1] == "预计 1 秒内发完（按发送限速）"
+
+
+async def test_stats_count_people_not_nudges_and_refuse_a_span_out_of_range() -> None:
+    async with TestBot.running({}, config=CONFIG) as bot:
+        await bot.say("a", "在", room="r1")
+        async with bot.bot.store.unit() as conn:
+            rows = [{"member_id": "a", "playbook_id": "reactivation", "holdout": False, "at": bot.clock.now()}] * 3
+            await conn.execute(insert(Nudge.__table__), rows)
+        await bot.advance(timedelta(days=1))
+        await bot.say("a", "回来了", room="r1")
+        (report,) = await bot.say("clerk", "/统计 r1 30d")
+        assert report.text.splitlines()[-2] == "召回：提醒 1 人，回来 1 人（100%）"
+        (usage,) = await bot.say("clerk", "/统计 0d")
+        assert usage.text.startswith("统计时长要在 1 小时到一年之间")

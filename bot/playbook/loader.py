@@ -139,8 +139,8 @@ class _Builder:
         """A plain value; a tag YAML cannot turn into one (`!!binary` of non-base64, `!!python/...`) is a problem."""
         try:
             return self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            what = getattr(exc, "problem", None) or str(exc)
+        except Exception as exc:  # `!!int nope` raises ValueError, `!!bool nope` KeyError, ...
+            what = getattr(exc, "problem", None) or str(exc) or type(exc).__name__
             self.problems.add(_loc(self.doc.path, node.start_mark), f"cannot read this value ({node.tag}): {what}")
             return None
 
@@ -249,6 +249,9 @@ def parse_yaml(text: str, path: str, problems: Problems) -> Doc | None:
         return None
     except yaml.YAMLError as exc:
         problems.add(Location(path, 1, 1), f"YAML error: {exc}")
+        return None
+    except RecursionError:  # past libyaml's 1,000 levels the Python parser recurses too deep
+        problems.add(Location(path, 1, 1), f"nested more than {MAX_DEPTH} levels deep; no playbook needs that")
         return None
     finally:
         if loader is not None:

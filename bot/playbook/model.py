@@ -27,6 +27,11 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Variables every run has, and every variable any run can have (for hints).
 BASE_SCOPE: dict[str, frozenset[str] | None] = {"now": None, "bot": frozenset({"name"}), "config": None}
 
+# Names earlier releases had, with what replaced them: an upgraded shop's old playbooks say what to do.
+RETIRED = {
+    "redeem": " (/核销 is a built-in staff command now: delete the playbook that used 'redeem', like redeem.yaml)"
+}
+
 
 @dataclass(frozen=True)
 class Call:
@@ -127,7 +132,8 @@ class _Builder:
         names = [k for k in item if k in table]
         if not names:
             key = next(iter(item))
-            self.error((*path, key), f"unknown {kind} '{key}'{did_you_mean(key, table)}", key=True)
+            hint = RETIRED.get(key) or did_you_mean(key, table)
+            self.error((*path, key), f"unknown {kind} '{key}'{hint}", key=True)
             return None
         if len(names) > 1:
             self.error(
@@ -445,7 +451,7 @@ def build_playbook(
             b.problems.add(
                 trig.location,
                 f"'/{trig.params.name}' is a built-in staff command (see /帮助); give this playbook's command "
-                "another name",
+                "another name, or delete the file if it is an old copy of a shipped playbook (redeem.yaml)",
             )
     if "when" in data and not triggers and len(problems) == before:
         b.error(("when",), "'when' needs at least one trigger")

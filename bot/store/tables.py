@@ -284,3 +284,4 @@ class Broadcast(SQLModel, table=True):
     members: int
     created_at: datetime
     confirmed_at: datetime | None = None
+    cancelled_at: datetime | None = None  # replaced by a newer /群发 of the same staff member
