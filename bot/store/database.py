@@ -68,8 +68,15 @@ class Store:
                 async with self.engine.begin() as conn:
                     yield conn
             else:
-                with self.engine.begin() as sync:
+                sync = await dialect.begin_waiting(self.engine)
+                try:
                     yield InlineConnection(sync)  # type: ignore[misc]  # AsyncConnection's interface
+                    sync.commit()
+                except BaseException:
+                    sync.rollback()
+                    raise
+                finally:
+                    sync.close()
 
     async def close(self) -> None:
         if isinstance(self.engine, AsyncEngine):

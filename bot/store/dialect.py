@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, event
+from sqlalchemy import Connection, Engine, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
@@ -28,7 +29,7 @@ def configure(engine: Engine | AsyncEngine, *, synchronous: str = "NORMAL") -> N
     if engine.dialect.name != "sqlite":
         return
     memory = engine.url.database in (None, "", ":memory:")
-
+    inline = not isinstance(engine, AsyncEngine)
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
     @event.listens_for(sync_engine, "connect")
@@ -38,13 +39,36 @@ def configure(engine: Engine | AsyncEngine, *, synchronous: str = "NORMAL") -> N
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        # Inline on the event loop, a wait for another process's write lock would stall the whole bot: wait
+        # briefly here, and longer in Store.unit, which retries without blocking the loop (begin_waiting).
+        cursor.execute(f"PRAGMA busy_timeout={20 if inline else 10000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
     def _begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+LOCK_WAIT = 10.0  # seconds a unit waits for another process's write lock before it fails
+
+
+async def begin_waiting(engine: Engine) -> Connection:
+    """A connection in a write transaction (BEGIN IMMEDIATE). While another process holds SQLite's write lock,
+    wait with asyncio (the loop keeps serving) and try again, up to LOCK_WAIT seconds."""
+    delay, waited = 0.005, 0.0
+    while True:
+        conn = engine.connect()
+        try:
+            conn.begin()
+            return conn
+        except OperationalError as exc:
+            conn.close()
+            if "locked" not in str(exc.orig) or waited >= LOCK_WAIT:
+                raise
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 0.2)
 
 
 def writer_lock(engine: Engine | AsyncEngine) -> contextlib.AbstractAsyncContextManager[Any]:
