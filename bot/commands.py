@@ -219,34 +219,40 @@ def match(event: MessageEvent) -> tuple[StaffCommand, list[str]] | None:
     return (command, args) if command is not None else None
 
 
-async def prepare(engine: Engine, event: MessageEvent) -> Any:
-    """A command's work before the event's transaction, done only for a sender allowed to run it."""
+@dataclass(frozen=True)
+class Request:
+    """A staff command a message asks for, matched once before the event's transaction."""
+
+    command: StaffCommand
+    args: list[str]
+    prepared: Any = None  # what the command's `prepare` returned (only for a sender allowed to run it)
+
+
+async def request(engine: Engine, event: MessageEvent) -> Request | None:
     found = match(event)
-    if found is None or found[0].prepare is None:
+    if found is None:
         return None
-    command = found[0]
-    if not allowed(engine, command, engine.config.role_of(event.sender.id) or "member"):
-        return None
-    return await command.prepare(engine, event)
+    command, args = found
+    prepared = None
+    if command.prepare is not None and allowed(engine, command, engine.config.role_of(event.sender.id) or "member"):
+        prepared = await command.prepare(engine, event)
+    return Request(command, args, prepared)
 
 
 async def run(
     engine: Engine,
     conn: AsyncConnection,
     event: MessageEvent,
+    asked: Request,
     now: datetime,
     on_commit: list[Callable[[], None]],
-    prepared: Any = None,
-) -> list[dict[str, Any]] | None:
-    """Run a staff command if the message is one: the outbox rows of its answer (or refusal) and of what it
-    sends are returned, written with the audit row in the event's transaction.
+) -> list[dict[str, Any]]:
+    """Run a staff command: the outbox rows of its answer (or refusal) and of what it sends are returned,
+    written with the audit row in the event's transaction.
 
     What the command changes in this process (not the database) goes to `on_commit`, run after the commit.
     """
-    found = match(event)
-    if found is None:
-        return None
-    command, args = found
+    command, args, prepared = asked.command, asked.args, asked.prepared
     role = engine.config.role_of(event.sender.id) or "member"
     mentioned = await _mentioned(conn, event)
     args = [a for a in args if not a.startswith("@")]  # the "@Name" text of mentions; ids come in event.mentions

@@ -99,7 +99,7 @@ class Engine:
         after: list[Callable[[], None]] = []
         # A friend request is accepted before its playbooks run: their greeting and `invite` need a friend.
         befriended = await self._befriend(event) if isinstance(event, FriendRequest) else True
-        prepared = await commands.prepare(self, event) if isinstance(event, MessageEvent) else None
+        asked = await commands.request(self, event) if isinstance(event, MessageEvent) else None
         async with self.store.unit() as conn:
             now = self.clock.now()
             if not await mark_seen(conn, event.id, now):
@@ -111,13 +111,12 @@ class Engine:
                 return True
             if isinstance(event, MessageEvent):
                 said = await optout.answer(conn, event, self.config.opt_out, now)
-                answered = await commands.run(self, conn, event, now, after, prepared) if said is None else None
                 if said is not None:  # 退订 / 订阅: built in, answered here, no playbook runs
                     reply = Outgoing(said, room=event.room, member=None if event.room else event.sender)
                     queued += self.outbox.entries(event, "opt-out", 0, [reply], now)
                     matches = []
-                elif answered is not None:  # a staff command: no playbook sees it
-                    queued += answered
+                elif asked is not None:  # a staff command: no playbook sees it
+                    queued += await commands.run(self, conn, event, asked, now, after)
                     matches = []
                 else:
                     matches = playbooks.index.match(event)
