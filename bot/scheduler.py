@@ -23,6 +23,7 @@ from bot.engine import Engine
 from bot.events import ScheduledTick, WindowDue
 from bot.playbook.model import Call, Playbook
 from bot.playbook.types import cron_trigger
+from bot.store.housekeeping import prune
 
 log = logging.getLogger("qunguan.scheduler")
 
@@ -126,6 +127,7 @@ class Scheduler:
         self._aps.add_job(
             self._close_due_windows, trigger=IntervalTrigger(seconds=1), id="windows", coalesce=True, max_instances=1
         )
+        self._aps.add_job(self._prune, trigger=IntervalTrigger(hours=6), id="prune", coalesce=True, max_instances=1)
         if self.engine.reloader is not None:  # `qunguan reload` requests and, if watched, edited files
             self._aps.add_job(
                 self.engine.reloader.poll,
@@ -157,6 +159,16 @@ class Scheduler:
             at, due = due, trig.get_next_fire_time(due, due + _TICK)
         # Shielded: APScheduler's shutdown cancels running jobs, which would cut a dispatch mid-transaction.
         await asyncio.shield(self.engine.spawn(self._fire_logged(playbook, at or now)))
+
+    async def _prune(self) -> None:
+        """Old event ids and finished outbox rows, every few hours (bot/store/housekeeping.py)."""
+        try:
+            removed = await prune(self.engine.store, self.engine.clock.now())
+        except Exception:
+            log.exception("pruning old rows failed")
+            return
+        if removed:
+            log.info("pruned %d old row(s): event ids and finished outbox messages", removed)
 
     async def _close_due_windows(self) -> None:
         if self.engine.windows.next_close() is not None:

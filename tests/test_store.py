@@ -507,3 +507,43 @@ async def test_an_aiosqlite_url_keeps_the_asyncio_driver_and_the_same_behaviour(
     finally:
         await store.close()
     assert mode == "wal"
+
+
+async def test_pruning_drops_old_event_ids_and_finished_messages_and_keeps_everything_still_needed(
+    tmp_path: Path,
+) -> None:
+    from bot.store.housekeeping import OUTBOX_FOR, SEEN_FOR, prune
+    from bot.store.tables import OutboxMessage
+
+    now = AT + timedelta(days=365)
+    store = await Store.open(str(tmp_path / "q.db"))
+    try:
+        async with store.unit() as conn:
+            await activity.mark_seen(conn, "old", now - SEEN_FOR - timedelta(hours=1))
+            await activity.mark_seen(conn, "recent", now - SEEN_FOR + timedelta(hours=1))
+            rows = [
+                {
+                    "dedup_key": key,
+                    "kind": "reply",
+                    "priority": 0,
+                    "event_id": key,
+                    "state": state,
+                    "created_at": now - age,
+                    "not_before": now - age,
+                }
+                for key, state, age in [
+                    ("old-sent", "sent", OUTBOX_FOR + timedelta(days=1)),
+                    ("old-unknown", "unknown", OUTBOX_FOR + timedelta(days=1)),
+                    ("old-pending", "pending", OUTBOX_FOR + timedelta(days=1)),
+                    ("recent-sent", "sent", OUTBOX_FOR - timedelta(days=1)),
+                ]
+            ]
+            await conn.execute(insert(OutboxMessage.__table__), rows)
+        assert await prune(store, now) == 3
+        async with store.unit() as conn:
+            assert await activity.mark_seen(conn, "old", now)  # forgotten: a redelivery a month later acts again
+            assert not await activity.mark_seen(conn, "recent", now)
+            keys = (await conn.execute(select(OutboxMessage.dedup_key).order_by(OutboxMessage.dedup_key))).scalars()
+            assert list(keys) == ["old-pending", "recent-sent"]
+    finally:
+        await store.close()

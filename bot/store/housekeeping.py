@@ -1,0 +1,43 @@
+"""Rows the bot no longer needs: event ids kept to drop redeliveries, and finished outbox messages.
+
+Both grow by a row per event or message; a busy shop would carry millions after a year. Deleted in
+chunks, each its own short transaction, so events keep flowing in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Table, and_, delete, select
+
+from bot.store.database import Store
+from bot.store.tables import OutboxMessage, SeenEvent
+
+SEEN_FOR = timedelta(days=30)  # platforms redeliver within minutes or hours; a month is ample
+OUTBOX_FOR = timedelta(days=90)  # finished messages stay a while for "did the bot send it?" questions
+FINISHED = ("sent", "failed", "expired", "unknown")  # never pending or sending: those still have work to do
+CHUNK = 5000
+
+_seen = SeenEvent.__table__
+_outbox = OutboxMessage.__table__
+
+
+async def prune(store: Store, now: datetime) -> int:
+    """Delete what is past keeping; returns how many rows went."""
+    old_events = _seen.c.at < now - SEEN_FOR
+    old_messages = and_(_outbox.c.state.in_(FINISHED), _outbox.c.created_at < now - OUTBOX_FOR)
+    return await _delete(store, _seen, old_events) + await _delete(store, _outbox, old_messages)
+
+
+async def _delete(store: Store, table: Table, old: ColumnElement[bool]) -> int:
+    removed = 0
+    while True:
+        async with store.unit() as conn:
+            ids = [row[0] for row in await conn.execute(select(table.c.id).where(old).limit(CHUNK))]
+            if ids:
+                await conn.execute(delete(table).where(table.c.id.in_(ids)))
+        removed += len(ids)
+        if len(ids) < CHUNK:
+            return removed
+        await asyncio.sleep(0)  # events waiting for the store go first
