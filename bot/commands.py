@@ -85,17 +85,23 @@ class CommandContext:
         parts = text.split(maxsplit=1 + skip)
         return parts[1 + skip].strip() if len(parts) > 1 + skip else ""
 
+    async def managed_rooms(self, name: str | None = None) -> list[RoomRef]:
+        """The groups the bot manages and has seen; with `name`, those with that topic or id (none: a usage error)."""
+        rooms = [r for r in await known_rooms(self.conn) if self.config.manages(r)]
+        if name is None:
+            return rooms
+        named = [r for r in rooms if name in (r.id, r.topic)]
+        if not named:
+            raise UsageError(f"不认识群「{name}」：请写群名（或群 ID）")
+        return named
+
     async def room(self) -> RoomRef:
         """The group a command acts in: where it was said, or in a private chat the group named last."""
         if self.event.room is not None:
             return self.event.room
         if not self.args:
             raise UsageError("私聊里请在最后写上群名")
-        name = self.args.pop()
-        rooms = [r for r in await known_rooms(self.conn) if self.config.manages(r) and name in (r.id, r.topic)]
-        if not rooms:
-            raise UsageError(f"不认识群「{name}」：请写群名（或群 ID）")
-        return rooms[0]
+        return (await self.managed_rooms(self.args.pop()))[0]
 
     def resource_arg(self, block: str, noun: str) -> str:
         """The one coupon batch or question bank the command names; the usage error lists those there are."""

@@ -10,7 +10,6 @@ from sqlalchemy import ColumnElement, and_, func, insert, select, update
 
 from bot.commands import CommandContext, Failed, Refused, UsageError, staff_command
 from bot.events import Outgoing, RoomRef
-from bot.store.activity import known_rooms
 from bot.store.tables import Broadcast, RoomMember
 
 CONFIRM_WITHIN = timedelta(minutes=2)
@@ -32,7 +31,7 @@ def _pending() -> ColumnElement[bool]:
 
 
 async def _rooms(ctx: CommandContext, selector: str) -> list[RoomRef]:
-    rooms = [r for r in await known_rooms(ctx.conn) if ctx.config.manages(r)]
+    rooms = await ctx.managed_rooms()
     return [r for r in rooms if ctx.config.selects([selector], r)] if selector else rooms
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import ColumnElement, and_, func, select
 
 from bot.commands import CommandContext, UsageError, staff_command
 from bot.events import RoomRef
-from bot.store.activity import known_rooms
 from bot.store.tables import Checkin, Coupon, Member, Nudge, RoomMember, Window, WindowEntry
 
 DEFAULT_SPAN = "7d"
@@ -28,16 +27,12 @@ _entries = WindowEntry.__table__
 
 async def _scope(ctx: CommandContext, names: list[str]) -> tuple[list[RoomRef], str]:
     """The rooms asked about: one named, else the room the command was said in, else every managed room."""
-    managed = [r for r in await known_rooms(ctx.conn) if ctx.config.manages(r)]
     if names:
-        name = " ".join(names)
-        rooms = [r for r in managed if name in (r.id, r.topic)]
-        if not rooms:
-            raise UsageError(f"不认识群「{name}」：请写群名（或群 ID）")
+        rooms = await ctx.managed_rooms(" ".join(names))
         return rooms, rooms[0].topic
     if ctx.event.room is not None:
         return [ctx.event.room], ctx.event.room.topic
-    return managed, "全部群"
+    return await ctx.managed_rooms(), "全部群"
 
 
 def _rate(part: int, whole: int) -> str:
