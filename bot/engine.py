@@ -34,6 +34,7 @@ from bot.events import (
     RoomRef,
     ScheduledTick,
     WindowDue,
+    summary,
 )
 from bot.outbox import Outbox
 from bot.playbook.index import Match
@@ -143,6 +144,8 @@ class Engine:
                 if outcome.stop_all:
                     break
             await self.outbox.queue(conn, queued)
+        sources = ", ".join(dict.fromkeys(row["playbook_id"] for row in queued))
+        log.info("handled %s: %d message(s) queued%s", summary(event), len(queued), f" by {sources}" if sources else "")
         for change in after:
             change()
         for window in opened:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class RoomRef:
 
 @dataclass(frozen=True, slots=True)
 class MessageEvent:
+    kind: ClassVar[str] = "message"
     id: str
     at: datetime
     sender: MemberRef
@@ -41,9 +43,14 @@ class MessageEvent:
     def private(self) -> bool:
         return self.room is None
 
+    @property
+    def member(self) -> MemberRef:
+        return self.sender
+
 
 @dataclass(frozen=True, slots=True)
 class MemberJoined:
+    kind: ClassVar[str] = "join"
     id: str
     at: datetime
     member: MemberRef
@@ -53,6 +60,7 @@ class MemberJoined:
 
 @dataclass(frozen=True, slots=True)
 class MemberLeft:
+    kind: ClassVar[str] = "leave"
     id: str
     at: datetime
     member: MemberRef
@@ -64,6 +72,8 @@ class MemberLeft:
 class RoomRenamed:
     """A room's topic changed (`room` carries the new topic); recorded, no trigger of its own."""
 
+    kind: ClassVar[str] = "rename"
+    member: ClassVar[None] = None
     id: str
     at: datetime
     room: RoomRef
@@ -75,6 +85,7 @@ class RoomRenamed:
 class FriendRequest:
     """Someone asked to become the bot's WeChat friend; `hello` is their verification message."""
 
+    kind: ClassVar[str] = "friend"
     id: str
     at: datetime
     member: MemberRef
@@ -89,6 +100,8 @@ class FriendRequest:
 class ScheduledTick:
     """A schedule trigger came due; it runs one playbook in one room (or none)."""
 
+    kind: ClassVar[str] = "schedule"
+    member: ClassVar[None] = None
     id: str
     at: datetime
     playbook_id: str
@@ -99,6 +112,8 @@ class ScheduledTick:
 class WindowDue:
     """A listening window's time is up (a quiz, a coupon drop): its ability announces the result."""
 
+    kind: ClassVar[str] = "window"
+    member: ClassVar[None] = None
     id: str
     at: datetime
     window_id: int
@@ -106,6 +121,21 @@ class WindowDue:
 
 
 Event = MessageEvent | MemberJoined | MemberLeft | RoomRenamed | FriendRequest | ScheduledTick | WindowDue
+
+
+def _who(ref: MemberRef | RoomRef) -> str:
+    name = ref.name if isinstance(ref, MemberRef) else ref.topic
+    return f"{name} ({ref.id})" if name and name != ref.id else ref.id
+
+
+def summary(event: Event) -> str:
+    """One line for the log: what happened, who did it, where (names are shown on one line)."""
+    parts = [event.kind, event.id]
+    if event.member is not None:
+        parts.append(f"from {_who(event.member)}")
+    if event.room is not None:
+        parts.append(f"in {_who(event.room)}")
+    return " ".join(parts).replace("\n", " ").replace("\r", " ")
 
 
 @dataclass(frozen=True, slots=True)

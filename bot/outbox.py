@@ -478,8 +478,13 @@ class Outbox:
             return self._failed(batch, exc)
         now = self.clock.now()
         self.governor.sent(lead.queued.target, now)
-        if len(batch) > 1:
-            log.info("%d welcomes to %s sent as one message", len(batch), lead.target)
+        merged = f", {len(batch)} welcomes as one" if len(batch) > 1 else ""
+        preview = " ".join(message.text.split())
+        preview = preview if len(preview) <= 60 else preview[:59] + "…"
+        what = "invitation" if message.invite else lead.queued.kind
+        log.info(
+            "sent %s %s to %s (playbook %s%s): %s", what, lead.id, lead.target, message.playbook_id, merged, preview
+        )
         return [
             _record(
                 r,

@@ -26,3 +26,12 @@ def split_command(folded: str) -> tuple[str, list[str]] | None:
         return None
     name, *args = folded[1:].split()
     return name.casefold(), args
+
+
+def printable(text: str) -> str:
+    """Member data made safe for a terminal: control characters (escape sequences, newlines, bidi marks
+    that could hide or forge a line) are shown escaped, like \\x1b or \\n, instead of acting."""
+    return "".join(
+        ch if ch.isprintable() or unicodedata.category(ch) == "Zs" else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )

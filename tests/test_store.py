@@ -12,12 +12,25 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Connection, create_engine, func, insert, inspect, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from bot.store import Store, StoreError, activity
-from bot.store.migrations import SCHEMA_VERSION, SchemaError, migrate
+from bot.store.migrations import SCHEMA_VERSION, SchemaError, add_missing, migrate
 from bot.store.tables import Checkin, Member, MemberTag, OnceMark, PointsEntry, Setting
 from bot.testing import TestBot
 from handlers.points import add_points, balance
@@ -210,6 +223,42 @@ def test_migrate_refuses_a_newer_version(sync_conn: Connection) -> None:
     with pytest.raises(SchemaError, match="newer"):
         migrate(sync_conn, latest=4, steps={})
     assert version_of(sync_conn) == 5
+
+
+def test_add_missing_adds_new_tables_columns_and_indexes_and_keeps_rows(sync_conn: Connection) -> None:
+    """The step that upgrades a database to version 4 adds what the models gained, rows kept."""
+    old = MetaData()
+    Table("widgets", old, Column("id", Integer, primary_key=True), Column("name", String, nullable=False))
+    old.create_all(sync_conn)
+    sync_conn.execute(old.tables["widgets"].insert().values(id=1, name="a"))
+
+    new = MetaData()
+    Table(
+        "widgets",
+        new,
+        Column("id", Integer, primary_key=True),
+        Column("name", String, nullable=False),
+        Column("colour", String, nullable=True, index=True),
+        Column("size", Integer, nullable=False, server_default="3"),
+    )
+    Table("gadgets", new, Column("id", Integer, primary_key=True))
+    add_missing(sync_conn, new)
+
+    found = inspect(sync_conn)
+    assert {c["name"] for c in found.get_columns("widgets")} == {"id", "name", "colour", "size"}
+    assert "gadgets" in found.get_table_names()
+    assert [i["column_names"] for i in found.get_indexes("widgets")] == [["colour"]]
+    assert sync_conn.execute(text("SELECT id, name, colour, size FROM widgets")).all() == [(1, "a", None, 3)]
+
+
+def test_add_missing_refuses_a_new_required_column_without_a_default(sync_conn: Connection) -> None:
+    old = MetaData()
+    Table("widgets", old, Column("id", Integer, primary_key=True))
+    old.create_all(sync_conn)
+    new = MetaData()
+    Table("widgets", new, Column("id", Integer, primary_key=True), Column("name", String, nullable=False))
+    with pytest.raises(SchemaError, match=r"widgets\.name"):
+        add_missing(sync_conn, new)
 
 
 async def test_store_open_runs_pending_steps_in_one_transaction(tmp_path: Path, monkeypatch) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, MetaData, inspect, select
 from sqlalchemy.schema import CreateIndex
 from sqlmodel import SQLModel
 
 from bot.store import tables
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _add_new_tables(conn: Connection) -> None:
@@ -31,7 +31,36 @@ def _add_new_tables_and_indexes(conn: Connection) -> None:
             conn.execute(CreateIndex(index, if_not_exists=True))
 
 
-STEPS: Mapping[int, Callable[[Connection], None]] = {2: _add_new_tables, 3: _add_new_tables_and_indexes}
+def add_missing(conn: Connection, metadata: MetaData | None = None) -> None:
+    """Version 4 adds tables and columns: whatever table, column or index the models have and the database
+    lacks is added; existing rows stay. A new column on an existing table must be nullable or have a
+    server default, since old rows get no value."""
+    metadata = metadata or SQLModel.metadata
+    metadata.create_all(conn, checkfirst=True)
+    inspector = inspect(conn)
+    preparer = conn.dialect.identifier_preparer
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable and column.server_default is None:
+                raise SchemaError(f"column {table.name}.{column.name} is new: make it nullable or give a default")
+            kind = column.type.compile(dialect=conn.dialect)
+            default = ""
+            if column.server_default is not None:
+                default = f" DEFAULT {column.server_default.arg}"  # type: ignore[attr-defined]
+            name = preparer.format_column(column)
+            conn.exec_driver_sql(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {name} {kind}{default}")
+        for index in table.indexes:  # IF NOT EXISTS: reflection does not see expression indexes
+            conn.execute(CreateIndex(index, if_not_exists=True))
+
+
+STEPS: Mapping[int, Callable[[Connection], None]] = {
+    2: _add_new_tables,
+    3: _add_new_tables_and_indexes,
+    4: add_missing,
+}
 _KEY = "schema_version"
 
 
