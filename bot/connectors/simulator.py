@@ -108,7 +108,7 @@ class Session:
         return f"{self.member.name}@{where}> "
 
     async def dispatch(self, event: object) -> None:
-        await self.bot.engine.dispatch(event)  # type: ignore[arg-type]
+        await self.bot.receive(event)  # type: ignore[arg-type]
         await self.bot.engine.settle()
 
     @staticmethod
@@ -262,7 +262,7 @@ async def run_simulator(
     try:
         clock.offset = await load_offset(bot)
         bot.scheduler.restart_from_now()
-        await connector.start(bot.engine.dispatch)
+        await connector.start(bot.receive)
         await Session(bot, connector, clock, output).run(stdin or sys.stdin)
     finally:
         await bot.close()
