@@ -46,7 +46,7 @@ async def _run(folder: Path, db: Path) -> None:
     bot = await Bot.create(
         config, clock=SystemClock(), connector=connector, playbooks=playbooks, database=str(db), governor=True
     )
-    await connector.start(bot.engine.dispatch)
+    await connector.start(bot.receive)
     await bot.start()
     bot.scheduler.start()
     running = time.perf_counter()
