@@ -224,6 +224,14 @@ async def test_time_set_moves_to_a_local_moment_and_never_backwards(tmp_path: Pa
     assert "用法：/time set 2026-12-24 09:00" in out
 
 
+async def test_a_jump_beyond_a_year_is_refused_with_a_clear_answer(tmp_path: Path) -> None:
+    """Every schedule on the way runs: a century would print for hours, and year 9999 overflows the calendar."""
+    today = local_now()
+    out = await simulate(["/time +999999w", "/time set 9999-12-31", "/time +53w", "/who"], tmp_path / "sim.db")
+    assert out.count("一次最多往后拨 1 年") == 3
+    assert any(f"时间 {day:%Y-%m-%d}" in out.splitlines()[-1] for day in (today, local_now()))  # not moved
+
+
 async def test_reset_asks_first_then_starts_a_fresh_shop(tmp_path: Path) -> None:
     db = tmp_path / "sim.db"
     out = await simulate(["签到", "/time +1d", "/reset", "/积分", "/reset 确认", "/积分", "/who"], db)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -30,6 +30,7 @@ from bot.textnorm import printable
 
 RELOAD_POLL = 1.0  # seconds between two looks for `qunguan reload` requests and edited playbook files
 CONFIRM = "确认"
+MAX_JUMP = timedelta(days=366)  # every schedule on the way runs, one by one
 
 HELP = """模拟器命令：
   /as ID [名字]     切换成员（例如 /as wxid_boss 店长：config.yaml 里的店主，之后发 /帮助 看店员命令）
@@ -37,7 +38,7 @@ HELP = """模拟器命令：
   /join [邀请人ID]  当前成员加入当前群
   /leave            当前成员退出当前群
   /private          和机器人私聊      /group  回到群聊
-  /time [+1d]       查看时间，或把时间往后拨（期间到点的定时剧本按各自的时间执行，问答和抢券按时结束）
+  /time [+1d]       查看时间，或把时间往后拨（一次最多 1 年；期间到点的定时剧本按各自的时间执行，问答和抢券按时结束）
   /time set 2026-12-24 09:00
                     把时间拨到某个时刻（本地时间，只能往后拨）
   /reset            从头再来：清空模拟器的积分、签到、券等数据，时间回到现在（会先请你确认）
@@ -49,6 +50,7 @@ HELP = """模拟器命令：
 
 TIME_USAGE = "用法：/time +1d（可用 s、m、h、d、w，例如 +30m、+2h），或 /time set 2026-12-24 09:00"
 SET_USAGE = "用法：/time set 2026-12-24 09:00（本地时间；只写日期就是当天 0 点）"
+TOO_FAR = "一次最多往后拨 1 年：期间到点的定时剧本要一个个执行。要拨得更远，请分几次拨"
 BACKWARDS = "不能把时间往回拨（现在是 {now}）：签到、连续天数和定时剧本都假设时间只往前走。想从头再来，用 /reset"
 UNKNOWN = "（模拟器不认识「@{name}」，按普通文字发出。@名字 后面要留一个空格；没见过的成员先用 /as ID 名字 扮演一次）"
 PRIVATE = "（私聊里没有 @ 提及，和微信一样；要 @ 某人，请用 /group 回到群里）"
@@ -197,16 +199,14 @@ class Session:
             if target is None:
                 self.say(SET_USAGE)
                 return
-        elif rest.startswith("-"):
-            self.say(BACKWARDS.format(now=self.local(self.clock.now())))
-            return
+            delta = target - self.clock.now()
         else:
             try:
-                target = self.clock.now() + parse_duration(rest.lstrip("+"))
+                delta = parse_duration(rest.lstrip("+-")) * (-1 if rest.startswith("-") else 1)
             except PydanticCustomError:
                 self.say(TIME_USAGE)
                 return
-        await self.travel(target)
+        await self.travel(delta)
 
     def moment(self, text: str) -> datetime | None:
         """`2026-12-24 09:00` (or `2026/12/24`, a date alone: 0:00) in the shop's timezone."""
@@ -216,13 +216,15 @@ class Session:
             return None
         return moment.replace(tzinfo=self.bot.config.tz) if moment.tzinfo is None else moment
 
-    async def travel(self, target: datetime) -> None:
+    async def travel(self, delta: timedelta) -> None:
         """Step through every schedule and window close due on the way, each with the clock at its time."""
-        now = self.clock.now()
-        if target < now:
-            self.say(BACKWARDS.format(now=self.local(now)))
+        if delta < timedelta():
+            self.say(BACKWARDS.format(now=self.local(self.clock.now())))
             return
-        fired = await self.bot.scheduler.advance_to(target)
+        if delta > MAX_JUMP:
+            self.say(TOO_FAR)
+            return
+        fired = await self.bot.scheduler.advance_to(self.clock.now() + delta)
         await save_offset(self.bot, self.clock.offset)
         if fired:
             self.say(f"（期间执行了 {fired} 个定时剧本）")
