@@ -275,7 +275,7 @@ def run(
     if name == "wechaty":
         _run_wechaty(cfg, loaded, database, folder)
         return
-    from bot.connectors.simulator import run_simulator
+    from bot.simulator.terminal import run_simulator
 
     try:
         asyncio.run(run_simulator(cfg, loaded, database=database, folder=folder))

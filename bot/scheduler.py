@@ -18,7 +18,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import VirtualClock
+from bot.clock import SettableClock
 from bot.engine import Engine
 from bot.events import ScheduledTick, WindowDue
 from bot.playbook.model import Call, Playbook
@@ -94,13 +94,15 @@ class Scheduler:
         return len(due)
 
     async def advance_to(self, until: datetime) -> int:
-        """Fire, in time order, every schedule due up to `until`; returns how many fired."""
+        """Fire, in time order, every schedule and window close due up to `until`; returns how many schedules fired.
+
+        A settable clock (virtual, or the simulator's) is moved to each due time first, then to `until`."""
         fired = 0
-        clock = self.engine.clock
+        clock = self.engine.clock if isinstance(self.engine.clock, SettableClock) else None
         while (due := self.next_due()) is not None and due <= until:
-            if isinstance(clock, VirtualClock) and due > clock.now():
-                clock.set(due)  # a `wait:` of an earlier tick may already have moved past it
-            fired += await self.close_windows(due)
+            if clock is not None:
+                clock.forward_to(due)  # a `wait:` of an earlier tick may already have moved past it
+            await self.close_windows(due)
             for i, (pb, trig) in enumerate(self._plan):
                 if self._next[i] == due:
                     await self.fire(pb, due)
@@ -108,8 +110,8 @@ class Scheduler:
                     self._next[i] = trig.get_next_fire_time(due, due + _TICK)
             await self.engine.settle()
             self._cursor = due
-        if isinstance(clock, VirtualClock):
-            clock.set(max(until, clock.now()))
+        if clock is not None:
+            clock.forward_to(until)
         self._cursor = max(self._cursor, until)
         return fired
 
