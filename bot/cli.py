@@ -22,6 +22,7 @@ from bot.config import Config, load_config
 from bot.playbook.errors import Problem, ProblemsError
 from bot.playbook.library import SCENARIO_DIR, PlaybookSet, display_path, load_folder
 from bot.store import StoreError
+from bot.textnorm import printable
 
 if TYPE_CHECKING:
     from bot.app import Bot
@@ -46,7 +47,7 @@ CLOSE_TIMEOUT = 10.0
 
 def _echo_problems(problems: list[Problem]) -> None:
     for problem in problems:
-        typer.echo(str(problem), err=True)
+        typer.echo(printable(str(problem)), err=True)
 
 
 def _config(path: Path | None) -> Config:
@@ -120,14 +121,15 @@ def test(
         raise typer.Exit(1)
 
     def report(result: Result) -> None:
+        """Names and sent texts come from files and playbooks: shown escaped, one line each."""
         mark = typer.style("PASS", fg="green") if result.passed else typer.style("FAIL", fg="red")
-        typer.echo(f"{mark} {result.name}  ({result.path})")
+        typer.echo(f"{mark} {printable(result.name)}  ({printable(str(result.path))})")
         for line in result.detail:
-            typer.echo(f"     {line}")
+            typer.echo(f"     {printable(line)}")
 
     passed, failed, problems = asyncio.run(run_files(files, loaded, cfg, report))
     for problem in problems:
-        typer.echo(f"{typer.style('FAIL', fg='red')} {problem}")
+        typer.echo(f"{typer.style('FAIL', fg='red')} {printable(str(problem))}")
     typer.echo(f"{passed} passed, {failed} failed")
     if failed:
         raise typer.Exit(1)
@@ -149,13 +151,15 @@ def audit(
         raise typer.Exit(2) from None
     rows = asyncio.run(_audit_rows(cfg, span))
     for r in rows:
-        when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
-        where = r.room_id or "私聊"
-        typer.echo(
-            f"{when}  {r.member_name or r.member_id}（{r.member_id}，{r.role}）  /{r.command} {r.args}  "
-            f"[{where}]  {r.result}"
-        )
+        typer.echo(_audit_line(r, cfg))
     typer.echo(f"{len(rows)} staff command(s) in the last {since}")
+
+
+def _audit_line(r: Any, cfg: Config) -> str:
+    """One row, one line: names and arguments come from members, so they are shown escaped."""
+    when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
+    who = f"{r.member_name or r.member_id}（{r.member_id}，{r.role}）"
+    return printable(f"{when}  {who}  /{r.command} {r.args}  [{r.room_id or '私聊'}]  {r.result}")
 
 
 async def _audit_rows(cfg: Config, span: timedelta) -> list[Any]:
@@ -204,7 +208,8 @@ def reload(
             err=True,
         )
         raise typer.Exit(1)
-    typer.echo(answer)
+    for line in answer.splitlines():  # the summary, then any problems in the files
+        typer.echo(printable(line))
     if not answer.startswith("reloaded"):
         raise typer.Exit(1)
 
