@@ -11,13 +11,13 @@ import contextlib
 import json
 import logging
 import signal
-import sys
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from bot import logs
 from bot.config import Config, load_config
 from bot.playbook.errors import Problem, ProblemsError
 from bot.playbook.library import SCENARIO_DIR, PlaybookSet, display_path, load_folder
@@ -56,6 +56,7 @@ def _config(path: Path | None) -> Config:
     except ProblemsError as exc:
         _echo_problems(exc.problems)
         raise typer.Exit(2) from None
+    logs.setup(config)  # every command logs the same way; `run` sets its own level and log file
     logging.getLogger("qunguan.cli").info(note)
     return config
 
@@ -263,6 +264,12 @@ def run(
     playbooks: PlaybooksOption = None,
     connector: Annotated[str | None, typer.Option(help=f"connector: {', '.join(CONNECTORS)}")] = None,
     database: Annotated[str | None, typer.Option(help="database file (default: from config)")] = None,
+    log_file: Annotated[
+        Path | None,
+        typer.Option("--log-file", help="append the log to this file; the terminal then shows only warnings"),
+    ] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="log more than log_level")] = 0,
+    quiet: Annotated[int, typer.Option("--quiet", "-q", count=True, help="log less than log_level")] = 0,
 ) -> None:
     """Run the bot (the local simulator unless config or --connector says otherwise)."""
     cfg = _config(config)
@@ -270,7 +277,11 @@ def run(
     if name not in CONNECTORS:
         typer.echo(f"unknown connector '{name}'; available: {', '.join(CONNECTORS)}", err=True)
         raise typer.Exit(2)
-    _setup_logging(cfg, interactive=name == "simulator")
+    try:
+        logs.setup(cfg, interactive=name == "simulator", verbose=verbose, quiet=quiet, log_file=log_file)
+    except logs.LogFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     folder, loaded = _playbooks(cfg, playbooks)
     logging.getLogger("qunguan.cli").info("%d playbook(s) from %s", len(loaded.playbooks), folder)
     if loaded.problems:
@@ -351,12 +362,6 @@ async def _close(bot: Bot) -> None:
         logging.getLogger("qunguan.cli").warning("stopping took over %g s: paused playbook runs abandoned", limit)
         await bot.connector.stop()
         await bot.store.close()
-
-
-def _setup_logging(config: Config, *, interactive: bool) -> None:
-    """Logs are English for operators; in the simulator only warnings reach the terminal."""
-    level = logging.WARNING if interactive else getattr(logging, config.log_level)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def main() -> None:
