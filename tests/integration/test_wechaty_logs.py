@@ -4,6 +4,7 @@
   call, and the puppet token is one of them: it never appears, in any form.
 - At INFO: one line per event handled and per message sent, stamped in the shop's timezone, member
   names escaped, and nothing from APScheduler's job runs (a 1-second job used to log 2 lines a second).
+- When WeChat asks for a QR code scan, the code is drawn in the terminal, readable by a phone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import zxingcpp
 from hpack.huffman import HuffmanEncoder
 from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
 
@@ -110,3 +112,44 @@ def test_info_log_is_one_line_per_event_and_send_in_shop_time_without_scheduler_
     assert [line for line in records if " INFO qunguan.engine: handled message " in line and escaped in line], bot.log
     assert [line for line in records if " INFO qunguan.outbox: sent " in line and "欢迎" in line], bot.log
     assert "\x1b" not in bot.log and "\x07" not in bot.log
+
+
+# ---------------------------------------------------------------- the login QR code
+
+LIGHT = {"█": (True, True), "▀": (True, False), "▄": (False, True), " ": (False, False), "\xa0": (False, False)}
+
+
+def read_qr(drawing: list[str]) -> str:
+    """Decode a QR code drawn with half blocks (light modules drawn, as on a dark terminal), as a phone would."""
+    assert drawing and all(len(line) == len(drawing[0]) for line in drawing), drawing
+    rows: list[list[bool]] = []
+    for line in drawing:
+        halves = [LIGHT[ch] for ch in line]
+        rows += [[upper for upper, _ in halves], [lower for _, lower in halves]]
+    scale = 6
+    pixels = b"".join(bytes(255 if light else 0 for light in row for _ in range(scale)) * scale for row in rows)
+    image = memoryview(pixels).cast("B", (len(rows) * scale, len(rows[0]) * scale))
+    found = zxingcpp.read_barcodes(image)
+    assert len(found) == 1, f"{len(found)} QR code(s) in the drawing"
+    return found[0].text
+
+
+def test_a_login_qr_code_is_drawn_in_the_terminal(gateway: Gateway, qunguan: Qunguan) -> None:
+    code = "https://login.weixin.qq.com/l/QunguanIntegration=="
+    gateway.post("/logout", reason="the shop's first login")
+    try:
+        gateway.post("/scan", qrcode=code)  # the service sends it to the bot as soon as it connects
+        home = qunguan.shop(endpoint=gateway.endpoint)
+        bot = qunguan.start(home, token=gateway.token)
+        try:
+            asked = bot.wait_line(r"请用机器人的微信扫码登录")
+            link = bot.wait_line(r"https://wechaty\.js\.org/qrcode/", after=asked)
+            assert read_qr(bot.lines[asked + 1 : link]) == code
+            assert f"https://wechaty.js.org/qrcode/{quote(code, safe='')}" in bot.lines[link]
+            gateway.post("/login")  # the phone scanned it
+            bot.wait_line(r"logged in to WeChat as " + gateway.bot_name)
+        finally:
+            assert bot.stop() == 0
+    finally:
+        if not gateway.call("GET", "/state")["logged_in"]:
+            gateway.post("/login")
