@@ -64,7 +64,7 @@ def test_a_registered_secret_is_masked_in_every_loggers_message_arguments_and_tr
         raise ValueError(f"token {TOKEN} refused")
     except ValueError:
         logging.getLogger("another").exception("it failed")
-    logging.getLogger("qunguan.x").info("no secret here", stack_info=True)
+    logging.getLogger("a.library").info("no secret here", stack_info=True)
     err = capsys.readouterr().err
     assert TOKEN not in err
     assert "authorization: Wechaty ***" in err
@@ -97,11 +97,11 @@ def test_member_text_cannot_forge_a_line_or_act_on_the_terminal(
     logged: Config, capsys: pytest.CaptureFixture[str]
 ) -> None:
     forged = "2026-01-01 00:00:00.000+0800 WARNING qunguan.engine: 伪造"
-    logging.getLogger("qunguan.engine").info("handled join from %s", f"小王\n{forged}\x1b[2J\x1b]0;标题\x07")
+    logging.getLogger("a.library").info("handled join from %s", f"小王\n{forged}\x1b[2J\x1b]0;标题\x07")
     try:
         raise KeyError("小王")
     except KeyError:
-        logging.getLogger("qunguan.engine").exception("playbook failed for %s", f"小王\n{forged}")
+        logging.getLogger("a.library").exception("playbook failed for %s", f"小王\n{forged}")
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err
     (joined, failed) = records(err)
