@@ -11,17 +11,18 @@ import contextlib
 import json
 import logging
 import signal
-import sys
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from bot import logs
 from bot.config import Config, load_config
 from bot.playbook.errors import Problem, ProblemsError
 from bot.playbook.library import SCENARIO_DIR, PlaybookSet, display_path, load_folder
 from bot.store import StoreError
+from bot.textnorm import printable
 
 if TYPE_CHECKING:
     from bot.app import Bot
@@ -46,7 +47,7 @@ CLOSE_TIMEOUT = 10.0
 
 def _echo_problems(problems: list[Problem]) -> None:
     for problem in problems:
-        typer.echo(str(problem), err=True)
+        typer.echo(printable(str(problem)), err=True)
 
 
 def _config(path: Path | None) -> Config:
@@ -55,6 +56,7 @@ def _config(path: Path | None) -> Config:
     except ProblemsError as exc:
         _echo_problems(exc.problems)
         raise typer.Exit(2) from None
+    logs.setup(config)  # every command logs the same way; `run` sets its own level and log file
     logging.getLogger("qunguan.cli").info(note)
     return config
 
@@ -120,14 +122,15 @@ def test(
         raise typer.Exit(1)
 
     def report(result: Result) -> None:
+        """Names and sent texts come from files and playbooks: shown escaped, one line each."""
         mark = typer.style("PASS", fg="green") if result.passed else typer.style("FAIL", fg="red")
-        typer.echo(f"{mark} {result.name}  ({result.path})")
+        typer.echo(f"{mark} {printable(result.name)}  ({printable(str(result.path))})")
         for line in result.detail:
-            typer.echo(f"     {line}")
+            typer.echo(f"     {printable(line)}")
 
     passed, failed, problems = asyncio.run(run_files(files, loaded, cfg, report))
     for problem in problems:
-        typer.echo(f"{typer.style('FAIL', fg='red')} {problem}")
+        typer.echo(f"{typer.style('FAIL', fg='red')} {printable(str(problem))}")
     typer.echo(f"{passed} passed, {failed} failed")
     if failed:
         raise typer.Exit(1)
@@ -149,13 +152,15 @@ def audit(
         raise typer.Exit(2) from None
     rows = asyncio.run(_audit_rows(cfg, span))
     for r in rows:
-        when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
-        where = r.room_id or "私聊"
-        typer.echo(
-            f"{when}  {r.member_name or r.member_id}（{r.member_id}，{r.role}）  /{r.command} {r.args}  "
-            f"[{where}]  {r.result}"
-        )
+        typer.echo(_audit_line(r, cfg))
     typer.echo(f"{len(rows)} staff command(s) in the last {since}")
+
+
+def _audit_line(r: Any, cfg: Config) -> str:
+    """One row, one line: names and arguments come from members, so they are shown escaped."""
+    when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
+    who = f"{r.member_name or r.member_id}（{r.member_id}，{r.role}）"
+    return printable(f"{when}  {who}  /{r.command} {r.args}  [{r.room_id or '私聊'}]  {r.result}")
 
 
 async def _audit_rows(cfg: Config, span: timedelta) -> list[Any]:
@@ -204,7 +209,8 @@ def reload(
             err=True,
         )
         raise typer.Exit(1)
-    typer.echo(answer)
+    for line in answer.splitlines():  # the summary, then any problems in the files
+        typer.echo(printable(line))
     if not answer.startswith("reloaded"):
         raise typer.Exit(1)
 
@@ -258,6 +264,12 @@ def run(
     playbooks: PlaybooksOption = None,
     connector: Annotated[str | None, typer.Option(help=f"connector: {', '.join(CONNECTORS)}")] = None,
     database: Annotated[str | None, typer.Option(help="database file (default: from config)")] = None,
+    log_file: Annotated[
+        Path | None,
+        typer.Option("--log-file", help="append the log to this file; the terminal then shows only warnings"),
+    ] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="log more than log_level")] = 0,
+    quiet: Annotated[int, typer.Option("--quiet", "-q", count=True, help="log less than log_level")] = 0,
 ) -> None:
     """Run the bot (the local simulator unless config or --connector says otherwise)."""
     cfg = _config(config)
@@ -265,7 +277,11 @@ def run(
     if name not in CONNECTORS:
         typer.echo(f"unknown connector '{name}'; available: {', '.join(CONNECTORS)}", err=True)
         raise typer.Exit(2)
-    _setup_logging(cfg, interactive=name == "simulator")
+    try:
+        logs.setup(cfg, interactive=name == "simulator", verbose=verbose, quiet=quiet, log_file=log_file)
+    except logs.LogFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     folder, loaded = _playbooks(cfg, playbooks)
     logging.getLogger("qunguan.cli").info("%d playbook(s) from %s", len(loaded.playbooks), folder)
     if loaded.problems:
@@ -346,12 +362,6 @@ async def _close(bot: Bot) -> None:
         logging.getLogger("qunguan.cli").warning("stopping took over %g s: paused playbook runs abandoned", limit)
         await bot.connector.stop()
         await bot.store.close()
-
-
-def _setup_logging(config: Config, *, interactive: bool) -> None:
-    """Logs are English for operators; in the simulator only warnings reach the terminal."""
-    level = logging.WARNING if interactive else getattr(logging, config.log_level)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def main() -> None:

@@ -246,6 +246,8 @@ class Qunguan:
         playbooks: Path | None = None,
         login_timeout: str = "20s",
         sending: str = "{pacing: false}",
+        log_level: str = "INFO",
+        timezone: str = "Asia/Shanghai",
     ) -> Path:
         """A fresh working directory with a config.yaml for the wechaty connector."""
         home = self.tmp.mktemp("shop")
@@ -257,7 +259,8 @@ connector: wechaty
 wechaty: {{endpoint: "{endpoint}", login_timeout: {login_timeout}, reconnect_max: 2s}}
 dm_fallback: mention
 sending: {sending}
-log_level: INFO
+log_level: {log_level}
+timezone: {timezone}
 """,
             encoding="utf-8",
         )
