@@ -50,8 +50,12 @@ def _echo_problems(problems: list[Problem]) -> None:
 
 
 def _config(path: Path | None) -> Config:
+    from bot.commands import command_names
+    from bot.registry import load_abilities
+
+    load_abilities()  # the staff commands, so that config.yaml's `commands:` can be checked against them
     try:
-        config, note = load_config(str(path) if path else None)
+        config, note = load_config(str(path) if path else None, commands=command_names())
     except ProblemsError as exc:
         _echo_problems(exc.problems)
         raise typer.Exit(2) from None

@@ -246,7 +246,8 @@ class AuditEntry(SQLModel, table=True):
     command: str
     args: str = ""
     room_id: str | None = None
-    result: str  # ok / refused / usage / error
+    target_id: str | None = None  # the member the command was about (/加分, /标签, /成员, /核销's customer)
+    result: str  # ok / refused / usage / failed / error, or the command's own outcome (/核销: unknown, already, ...)
     answer: str = ""
 
 
