@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.context import RunContext
 from bot.events import MemberRef, MessageEvent, Outgoing, RoomRef
-from bot.store.activity import known_rooms
 from bot.store.tables import AuditEntry, Member
 from bot.textnorm import fold, split_command
 
@@ -96,11 +95,11 @@ class CommandContext:
         return parts[1 + skip].strip() if len(parts) > 1 + skip else ""
 
     async def managed_rooms(self, name: str | None = None) -> list[RoomRef]:
-        """The groups the bot manages and has seen; with `name`, those with that topic or id (none: a usage error)."""
-        rooms = [r for r in await known_rooms(self.conn) if self.config.manages(r)]
+        """The groups the bot manages (bound) and has seen; with `name`, those it names (none: a usage error)."""
+        rooms = self.engine.rooms
         if name is None:
-            return rooms
-        named = [r for r in rooms if name in (r.id, r.topic)]
+            return await rooms.managed(self.conn)
+        named = await rooms.named(self.conn, name)
         if not named:
             raise UsageError(f"不认识群「{name}」：请写群名（或群 ID）")
         return named
@@ -183,6 +182,7 @@ class StaffCommand:
     handler: Handler
     refusal: str | None  # said to someone without the role; None: the standard line naming the role
     prepare: Prepare | None  # slow work done before the event's transaction; its result is ctx.prepared
+    unbound: bool  # heard in a group nobody bound (only /绑定: bot/rooms.py)
     max_length: int  # characters of the whole command as typed
 
 
@@ -199,18 +199,19 @@ def staff_command(
     usage: str,
     refusal: str | None = None,
     prepare: Prepare | None = None,
+    unbound: bool = False,
     max_length: int = MAX_COMMAND,
 ) -> Callable[[Handler], Handler]:
     """Declare a staff command; its docstring's first line is what `/帮助` shows. `refusal` replaces the
     standard refusal for commands customers are likely to try (/核销 at the till); `prepare` runs before the
-    transaction, for work that must not hold the database (/重载 reading the folder); `max_length`: longer
-    commands are refused (a 1 MB reason is not a reason)."""
+    transaction, for work that must not hold the database (/重载 reading the folder); `unbound`: heard in a
+    group nobody bound; `max_length`: longer commands are refused (a 1 MB reason is not a reason)."""
 
     def register(fn: Handler) -> Handler:
         if role not in RANK:
             raise ValueError(f"command '{name}': unknown role '{role}'")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        command = StaffCommand(name, aliases, role, usage, summary, fn, refusal, prepare, max_length)
+        command = StaffCommand(name, aliases, role, usage, summary, fn, refusal, prepare, unbound, max_length)
         for key in (name, *aliases):
             if key.casefold() in COMMANDS:
                 raise ValueError(f"command '{key}' is registered twice")
@@ -281,9 +282,11 @@ async def run(
     asked: Request,
     now: datetime,
     on_commit: list[Callable[[], None]],
+    *,
+    answer_refusal: bool = True,
 ) -> list[dict[str, Any]]:
     """Run a staff command: the outbox rows of its answer (or refusal) and of what it sends are returned,
-    written with the audit row in the event's transaction.
+    written with the audit row in the event's transaction. `answer_refusal=False`: a refusal is audited only.
 
     What the command changes in this process (not the database) goes to `on_commit`, run after the commit.
     """
@@ -329,6 +332,8 @@ async def run(
             answer=text[:AUDITED],
         )
     )
+    if result == "refused" and not answer_refusal:
+        return []
     mentions = (event.sender,) if event.room is not None else ()
     answer = Outgoing(text, room=event.room, member=None if event.room else event.sender, mentions=mentions)
     rows = engine.outbox.entries(event, "command", 0, [answer] if text else [], now)  # "": its sends say it all

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -31,6 +31,9 @@ class StaffSection(Params):
 
 
 class RoomSection(Params):
+    """A managed group. By `id:` it is bound; by `topic:` only it is a candidate until an owner or admin binds it
+    (/绑定 in it, or `qunguan rooms bind ID`): a topic is whatever a member types. `tags` go with the binding."""
+
     id: str | None = None
     topic: str | None = None
     tags: list[str] = []
@@ -168,24 +171,17 @@ class Config(Params):
         """Role by WeChat id only: a display name never grants anything."""
         return self._roles.get(member_id)
 
-    def _room_entry(self, room: RoomRef) -> RoomSection | None:
-        for entry in self.rooms:
-            if (entry.id and entry.id == room.id) or (entry.topic and entry.topic == room.topic):
-                return entry
-        return None
+    def room_by_id(self, room_id: str) -> RoomSection | None:
+        """The `rooms:` entry that binds this group by its id (a topic never binds: bot/rooms.py)."""
+        return next((entry for entry in self.rooms if entry.id and entry.id == room_id), None)
 
-    def manages(self, room: RoomRef) -> bool:
-        """With no rooms listed the bot manages every room it is in."""
-        return not self.rooms or self._room_entry(room) is not None
+    def candidate(self, topic: str | None) -> RoomSection | None:
+        """The `rooms:` entry naming a group by topic only: a candidate an owner or admin may bind."""
+        return next((e for e in self.rooms if not e.id and e.topic and e.topic == topic), None) if topic else None
 
-    def room_tags(self, room: RoomRef) -> frozenset[str]:
-        entry = self._room_entry(room)
-        return frozenset(entry.tags) if entry else frozenset()
-
-    def selects(self, selectors: Sequence[str], room: RoomRef) -> bool:
-        """Whether room topics, room ids or tag:NAME (`rooms:` of playbooks and segments) name this room."""
-        tags = self.room_tags(room)
-        return any((sel[4:] in tags) if sel.startswith("tag:") else sel in (room.id, room.topic) for sel in selectors)
+    def named_entry(self, room: RoomRef) -> RoomSection | None:
+        """The entry naming a group by id or topic: how trusted setups (simulator, scenarios) pick theirs."""
+        return next((e for e in self.rooms if (e.id and e.id == room.id) or (e.topic and e.topic == room.topic)), None)
 
     @property
     def all_room_tags(self) -> set[str]:

@@ -32,7 +32,7 @@ def _pending() -> ColumnElement[bool]:
 
 async def _rooms(ctx: CommandContext, selector: str) -> list[RoomRef]:
     rooms = await ctx.managed_rooms()
-    return [r for r in rooms if ctx.config.selects([selector], r)] if selector else rooms
+    return [r for r in rooms if ctx.engine.rooms.selects([selector], r)] if selector else rooms
 
 
 def _timing(ctx: CommandContext, rooms: int) -> str:

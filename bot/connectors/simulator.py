@@ -257,8 +257,14 @@ async def run_simulator(
     output = stdout or sys.stdout
     clock = OffsetClock()
     connector = SimulatorConnector(output, config.bot.name)
-    bot = await Bot.create(
-        config, clock=clock, connector=connector, playbooks=playbooks, database=database, folder=folder
+    bot = await Bot.create(  # the simulator's groups are the operator's own: config.yaml's topics bind them
+        config,
+        clock=clock,
+        connector=connector,
+        playbooks=playbooks,
+        database=database,
+        folder=folder,
+        trust_rooms=True,
     )
     try:
         clock.offset = await load_offset(bot)

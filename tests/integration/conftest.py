@@ -246,8 +246,11 @@ class Qunguan:
         playbooks: Path | None = None,
         login_timeout: str = "20s",
         sending: str = "{pacing: false}",
+        rooms: tuple[str, ...] = (),
+        extra: str = "",
     ) -> Path:
-        """A fresh working directory with a config.yaml for the wechaty connector."""
+        """A fresh working directory with a config.yaml for the wechaty connector; `rooms`: ids of the groups
+        bound in it (the real WeChat path manages no group by its topic), `extra`: more config.yaml lines."""
         home = self.tmp.mktemp("shop")
         (home / "config.yaml").write_text(
             f"""bot: {{name: 群管小助手}}
@@ -258,7 +261,8 @@ wechaty: {{endpoint: "{endpoint}", login_timeout: {login_timeout}, reconnect_max
 dm_fallback: mention
 sending: {sending}
 log_level: INFO
-""",
+rooms: [{", ".join(f'{{id: "{room}"}}' for room in rooms)}]
+{extra}""",
             encoding="utf-8",
         )
         return home
