@@ -21,6 +21,7 @@ import typer
 from bot.config import Config, load_config
 from bot.playbook.errors import Problem, ProblemsError
 from bot.playbook.library import SCENARIO_DIR, PlaybookSet, display_path, load_folder
+from bot.rooms_cli import rooms_commands
 from bot.store import StoreError
 
 if TYPE_CHECKING:
@@ -241,56 +242,7 @@ async def _request_reload(cfg: Config, wait: float) -> str | None:
         await store.close()
 
 
-rooms_app = typer.Typer(
-    help="List the groups the bot has seen (no command), or bind or unbind one: it manages only bound groups."
-)
-app.add_typer(rooms_app, name="rooms")
-RoomIdArgument = Annotated[str, typer.Argument(help="the group's id, as `qunguan rooms` lists it")]
-
-
-@rooms_app.callback(invoke_without_command=True)
-def rooms(ctx: typer.Context, config: ConfigOption = None) -> None:
-    """List the groups the bot has seen: id, topic, bound or not, and whether the topic is a config.yaml name."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from bot.rooms_cli import listing
-
-    for line in _rooms_call(listing(_config(config))):
-        typer.echo(line)
-
-
-@rooms_app.command("bind")
-def rooms_bind(room_id: RoomIdArgument, config: ConfigOption = None) -> None:
-    """Bind a group by its id: the bot manages it from now on, whatever it is renamed to."""
-    from bot.rooms_cli import change
-
-    outcome = _rooms_call(change(_config(config), room_id, bound=True))
-    typer.echo(outcome.message)
-    raise typer.Exit(outcome.code)
-
-
-@rooms_app.command("unbind")
-def rooms_unbind(room_id: RoomIdArgument, config: ConfigOption = None) -> None:
-    """Unbind a group: the bot stops managing it (a running bot within a second)."""
-    from bot.rooms_cli import change
-
-    outcome = _rooms_call(change(_config(config), room_id, bound=False))
-    typer.echo(outcome.message)
-    raise typer.Exit(outcome.code)
-
-
-def _rooms_call(work: Any) -> Any:
-    """Run one `qunguan rooms` step: a missing or unusable database is one line, never a traceback."""
-    from bot.rooms_cli import NoDatabase
-
-    try:
-        return asyncio.run(work)
-    except NoDatabase as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
-    except StoreError as exc:
-        typer.echo(f"database error: {exc}", err=True)
-        raise typer.Exit(2) from None
+app.add_typer(rooms_commands(_config), name="rooms")
 
 
 @app.command()

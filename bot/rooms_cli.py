@@ -1,4 +1,4 @@
-"""What `qunguan rooms` does: list the groups the bot has seen, bind or unbind one by its id (bot/rooms.py).
+"""`qunguan rooms`: list the groups the bot has seen, bind or unbind one by its id (bot/rooms.py).
 
 It works on the database while the bot runs: a running bot follows a change within a second. Member-made
 text (topics, names) is escaped for the terminal.
@@ -6,9 +6,13 @@ text (topics, names) is escaped for the terminal.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
+import typer
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,11 +20,12 @@ from bot.clock import SystemClock
 from bot.config import Config
 from bot.events import RoomRef
 from bot.rooms import CLI, Binding, bind, read_bindings, unbind
-from bot.store import Store
+from bot.store import Store, StoreError
 from bot.store.activity import known_room, known_rooms
 from bot.store.tables import AuditEntry, Member
 from bot.textnorm import printable
 
+T = TypeVar("T")
 HINT = "bind one with `qunguan rooms bind ID`, unbind with `qunguan rooms unbind ID`"
 
 
@@ -143,3 +148,52 @@ async def change(config: Config, room_id: str, *, bound: bool) -> Outcome:
             return Outcome(0, message)
     finally:
         await store.close()
+
+
+ConfigOption = Annotated[  # as bot/cli.py has it (that module imports this one)
+    Path | None, typer.Option("--config", "-c", help="config file (default: ./config.yaml; defaults if absent)")
+]
+RoomIdArgument = Annotated[str, typer.Argument(help="the group's id, as `qunguan rooms` lists it")]
+
+
+def rooms_commands(load: Callable[[Path | None], Config]) -> typer.Typer:
+    """The `rooms` command group; `load` reads config.yaml as every other command does."""
+    group = typer.Typer(
+        help="List the groups the bot has seen (no command), or bind or unbind one: it manages only bound groups."
+    )
+
+    @group.callback(invoke_without_command=True)
+    def rooms(ctx: typer.Context, config: ConfigOption = None) -> None:
+        """List the groups the bot has seen: id, topic, bound or not, and whether the topic is a config.yaml name."""
+        if ctx.invoked_subcommand is None:
+            for line in _run(listing(load(config))):
+                typer.echo(line)
+
+    @group.command("bind")
+    def bind_command(room_id: RoomIdArgument, config: ConfigOption = None) -> None:
+        """Bind a group by its id: the bot manages it from now on, whatever it is renamed to."""
+        _finish(_run(change(load(config), room_id, bound=True)))
+
+    @group.command("unbind")
+    def unbind_command(room_id: RoomIdArgument, config: ConfigOption = None) -> None:
+        """Unbind a group: the bot stops managing it (a running bot within a second)."""
+        _finish(_run(change(load(config), room_id, bound=False)))
+
+    return group
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """A missing or unusable database is one line, never a traceback."""
+    try:
+        return asyncio.run(work)
+    except NoDatabase as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    except StoreError as exc:
+        typer.echo(f"database error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _finish(outcome: Outcome) -> None:
+    typer.echo(outcome.message)
+    raise typer.Exit(outcome.code)
