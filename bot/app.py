@@ -45,11 +45,13 @@ class Bot:
         governor: bool | None = None,
         seed: int | None = None,
         folder: Path | None = None,
+        trust_rooms: bool = False,
     ) -> Bot:
         """Open the store and the outbox (rows a crash left `sending` become `unknown` here).
 
         `governor`: pace sends (None: decided by `paced_by_default`); `seed` makes the jitter repeatable;
-        `folder`: where `playbooks` came from, re-read by /重载 and `qunguan reload`.
+        `folder`: where `playbooks` came from, re-read by /重载 and `qunguan reload`; `trust_rooms`: the groups
+        are the operator's own (simulator, scenarios, tests), so config.yaml's topics bind them (bot/rooms.py).
         Queued messages start leaving at `start()`, or at the first event, whichever comes first.
         """
         store = await Store.open(database or config.database_path)
@@ -60,10 +62,13 @@ class Bot:
         except Exception:
             await store.close()
             raise
-        engine = Engine(config=config, store=store, clock=clock, outbox=outbox, playbooks=playbooks)
-        async with store.unit() as conn:  # quizzes and coupon drops still open, playbooks staff switched
+        engine = Engine(
+            config=config, store=store, clock=clock, outbox=outbox, playbooks=playbooks, trust_rooms=trust_rooms
+        )
+        async with store.unit() as conn:  # quizzes and coupon drops still open, playbooks staff switched, groups bound
             await engine.windows.load(conn)
             engine.switches = await load_switches(conn)
+            await engine.rooms.load(conn)
         if folder is not None:
             engine.reloader = Reloader(engine, folder)
             await engine.reloader.open()

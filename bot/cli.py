@@ -21,6 +21,7 @@ from bot import logs
 from bot.config import Config, load_config
 from bot.playbook.errors import Problem, ProblemsError
 from bot.playbook.library import SCENARIO_DIR, PlaybookSet, display_path, load_folder
+from bot.rooms_cli import rooms_commands
 from bot.store import StoreError
 from bot.textnorm import printable
 
@@ -51,8 +52,12 @@ def _echo_problems(problems: list[Problem]) -> None:
 
 
 def _config(path: Path | None) -> Config:
+    from bot.commands import command_names
+    from bot.registry import load_abilities
+
+    load_abilities()  # the staff commands, so that config.yaml's `commands:` can be checked against them
     try:
-        config, note = load_config(str(path) if path else None)
+        config, note = load_config(str(path) if path else None, commands=command_names())
     except ProblemsError as exc:
         _echo_problems(exc.problems)
         raise typer.Exit(2) from None
@@ -241,6 +246,9 @@ async def _request_reload(cfg: Config, wait: float) -> str | None:
             await asyncio.sleep(0.2)
     finally:
         await store.close()
+
+
+app.add_typer(rooms_commands(_config), name="rooms")
 
 
 @app.command()

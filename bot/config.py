@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, PlainSerializer, PrivateAttr, field_validator, model_validator
 
 from bot.events import RoomRef
-from bot.playbook.errors import Location, Problem, Problems, ProblemsError
-from bot.playbook.loader import read_yaml
+from bot.playbook.errors import Location, Problem, Problems, ProblemsError, did_you_mean
+from bot.playbook.loader import Doc, read_yaml
 from bot.playbook.types import Duration, LocalTime, Params
 from bot.playbook.validate import validate_model
+from bot.textnorm import fold
 
 ROLES = ("owner", "admin", "staff")
 
@@ -30,6 +31,9 @@ class StaffSection(Params):
 
 
 class RoomSection(Params):
+    """A managed group. By `id:` it is bound; by `topic:` only it is a candidate until an owner or admin binds it
+    (/绑定 in it, or `qunguan rooms bind ID`): a topic is whatever a member types. `tags` go with the binding."""
+
     id: str | None = None
     topic: str | None = None
     tags: list[str] = []
@@ -121,7 +125,7 @@ class Config(Params):
     sending: SendingSection = SendingSection()
     opt_out: OptOutSection = OptOutSection()
     reload: ReloadSection = ReloadSection()
-    # The least role per staff command, overriding its default, e.g. {加分: admin}.
+    # The least role per staff command, overriding its default, e.g. {加分: admin}; load_config checks the names.
     commands: dict[str, Literal["owner", "admin", "staff", "member"]] = {}
     staff: StaffSection = StaffSection()
     rooms: list[RoomSection] = []
@@ -167,24 +171,17 @@ class Config(Params):
         """Role by WeChat id only: a display name never grants anything."""
         return self._roles.get(member_id)
 
-    def _room_entry(self, room: RoomRef) -> RoomSection | None:
-        for entry in self.rooms:
-            if (entry.id and entry.id == room.id) or (entry.topic and entry.topic == room.topic):
-                return entry
-        return None
+    def room_by_id(self, room_id: str) -> RoomSection | None:
+        """The `rooms:` entry that binds this group by its id (a topic never binds: bot/rooms.py)."""
+        return next((entry for entry in self.rooms if entry.id and entry.id == room_id), None)
 
-    def manages(self, room: RoomRef) -> bool:
-        """With no rooms listed the bot manages every room it is in."""
-        return not self.rooms or self._room_entry(room) is not None
+    def candidate(self, topic: str | None) -> RoomSection | None:
+        """The `rooms:` entry naming a group by topic only: a candidate an owner or admin may bind."""
+        return next((e for e in self.rooms if not e.id and e.topic and e.topic == topic), None) if topic else None
 
-    def room_tags(self, room: RoomRef) -> frozenset[str]:
-        entry = self._room_entry(room)
-        return frozenset(entry.tags) if entry else frozenset()
-
-    def selects(self, selectors: Sequence[str], room: RoomRef) -> bool:
-        """Whether room topics, room ids or tag:NAME (`rooms:` of playbooks and segments) name this room."""
-        tags = self.room_tags(room)
-        return any((sel[4:] in tags) if sel.startswith("tag:") else sel in (room.id, room.topic) for sel in selectors)
+    def named_entry(self, room: RoomRef) -> RoomSection | None:
+        """The entry naming a group by id or topic: how trusted setups (simulator, scenarios) pick theirs."""
+        return next((e for e in self.rooms if (e.id and e.id == room.id) or (e.topic and e.topic == room.topic)), None)
 
     @property
     def all_room_tags(self) -> set[str]:
@@ -194,10 +191,12 @@ class Config(Params):
 DEFAULT_CONFIG = "config.yaml"
 
 
-def load_config(path: str | None) -> tuple[Config, str]:
+def load_config(path: str | None, *, commands: Mapping[str, str] | None = None) -> tuple[Config, str]:
     """Read config.yaml. A missing default file means defaults; a missing named file is an error.
 
-    Returns the config and a note for the operator about where it came from.
+    `commands`: every staff command name and alias (casefolded) -> its name, from whoever loaded the abilities;
+    with it, `commands:` keys are checked and given as names. Returns the config and a note for the operator
+    about where it came from.
     """
     file = Path(path or DEFAULT_CONFIG)
     if not file.exists():
@@ -213,6 +212,26 @@ def load_config(path: str | None) -> tuple[Config, str]:
             problems.add(doc.at(()), "config.yaml must be a mapping of settings")
         else:
             config = validate_model(doc, Config, data, problems, base=(), label="config")
+    if isinstance(config, Config) and commands is not None and doc is not None:
+        roles = _command_roles(doc, config.commands, commands, problems)
+        config = config.model_copy(update={"commands": roles})
     if problems or not isinstance(config, Config):
         raise ProblemsError(problems.sorted())
     return config.with_base(file.resolve().parent), f"config from {file}"
+
+
+def _command_roles(doc: Doc, given: Mapping[str, str], known: Mapping[str, str], problems: Problems) -> dict[str, str]:
+    """`commands:` keyed by command name: a slash, spaces, case and aliases (addpoints) are tolerated; an unknown
+    name is an error, not a setting silently ignored while staff keep a command the owner meant to restrict."""
+    roles: dict[str, str] = {}
+    written: dict[str, str] = {}
+    for key, role in given.items():
+        where = doc.key_at(("commands", key))
+        name = known.get(fold(key).lstrip("/").strip().casefold())
+        if name is None:
+            problems.add(where, f"unknown command '{key}'{did_you_mean(fold(key).lstrip('/').strip(), known)}")
+        elif name in roles:
+            problems.add(where, f"'{key}' sets /{name} again (already set as '{written[name]}')")
+        else:
+            roles[name], written[name] = role, key
+    return roles

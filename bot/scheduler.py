@@ -130,6 +130,9 @@ class Scheduler:
             self._close_due_windows, trigger=IntervalTrigger(seconds=1), id="windows", coalesce=True, max_instances=1
         )
         self._aps.add_job(self._prune, trigger=IntervalTrigger(hours=6), id="prune", coalesce=True, max_instances=1)
+        self._aps.add_job(  # groups bound or unbound by `qunguan rooms` (or another process)
+            self._poll_rooms, trigger=IntervalTrigger(seconds=1), id="rooms", coalesce=True, max_instances=1
+        )
         if self.engine.reloader is not None:  # `qunguan reload` requests and, if watched, edited files
             self._aps.add_job(
                 self.engine.reloader.poll,
@@ -171,6 +174,9 @@ class Scheduler:
             return
         if removed:
             log.info("pruned %d old row(s): event ids and finished outbox messages", removed)
+
+    async def _poll_rooms(self) -> None:
+        await self.engine.rooms.poll(self.engine.store)
 
     async def _close_due_windows(self) -> None:
         if self.engine.windows.next_close() is not None:

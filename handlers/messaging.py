@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 
 from pydantic import StrictBool
-from sqlalchemy import or_, select
 
 from bot.context import RunContext, RunError
 from bot.events import RoomRef
 from bot.optout import opted_out
 from bot.playbook.types import Duration, Params, TextField
 from bot.registry import action
-from bot.store.tables import Room
 
 log = logging.getLogger("qunguan.messaging")
 
@@ -43,12 +41,9 @@ class SayParams(Params):
 
 
 async def find_room(ctx: RunContext, name: str) -> RoomRef | None:
-    table = Room.__table__
-    rows = await ctx.conn.execute(
-        select(table.c.id, table.c.topic).where(or_(table.c.id == name, table.c.topic == name)).limit(1)
-    )
-    row = rows.first()
-    return RoomRef(row.id, row.topic) if row else None
+    """A managed (bound) group by its id, topic or config.yaml name: a look-alike with that topic is never it."""
+    rooms = await ctx.engine.rooms.named(ctx.conn, name)
+    return rooms[0] if rooms else None
 
 
 @action("say", schema=SayParams, primary="text")
@@ -56,7 +51,7 @@ async def say(ctx: RunContext, p: SayParams) -> None:
     """Post to a room by topic or id (default: the current one)."""
     room = ctx.room if p.room is None else await find_room(ctx, p.room)
     if room is None:
-        raise RunError(f"no room '{p.room}' is known to the bot" if p.room else "this event has no room")
+        raise RunError(f"no bound group '{p.room}' is known to the bot" if p.room else "this event has no room")
     ctx.send(await ctx.render(p.text), room=room, expires=p.expires)
 
 

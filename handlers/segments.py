@@ -232,7 +232,7 @@ async def for_each(ctx: RunContext, p: ForEachParams) -> None:
     now = ctx.now()
     if p.segment.rooms is not None:
         rooms = p.segment.rooms
-        room_ids = [r.id for r in await known_rooms(ctx.conn) if ctx.config.selects(rooms, r)]
+        room_ids = [r.id for r in await known_rooms(ctx.conn) if ctx.engine.rooms.selects(rooms, r)]
     else:  # a schedule runs once per group: each run reaches that group's members
         room_ids = [ctx.room.id] if ctx.room is not None else None
     # A member in two groups is still reached once a day by one playbook.

@@ -15,6 +15,7 @@ from bot.textnorm import printable
 
 class SimulatorConnector:
     paced = False  # no real account to protect: messages show at once
+    self_id = "qunguan-bot"  # the bot's own id: never a staff command's target
 
     def __init__(self, output: TextIO, bot_name: str) -> None:
         self.output = output

@@ -519,9 +519,10 @@ class WechatyConnector:
             log.debug("message %s of type %s ignored", message_id, p.type)
             return
         room = await self._room(p.room_id) if p.room_id else None
-        mentions = tuple(p.mention_ids or ())
+        mentioned = tuple(p.mention_ids or ())
         text = p.text or ""
-        mentions_bot = bool(self.self_id) and self.self_id in mentions
+        mentions_bot = bool(self.self_id) and self.self_id in mentioned
+        mentions = tuple(i for i in mentioned if i != self.self_id)  # "@群管小助手 加分 @小王": 小王 is the one
         if room is not None and self.self_name:
             # "@群管小助手 签到" should match a `签到` playbook: the bot's own mention is not part of the text
             stripped = re.sub(rf"@{re.escape(self.self_name)}(?:{MENTION_SPACE}|\s|$)", "", text)

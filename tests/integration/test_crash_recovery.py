@@ -140,7 +140,7 @@ def test_ten_kill_9s_mid_burst_lose_nothing_acknowledged_and_send_nothing_twice(
     gateway.post("/room", id=ROOM, topic="崩溃测试群", members=[STAFF, *MEMBERS])
     folder = qunguan.tmp.mktemp("crash-playbooks")
     _write_playbooks(folder)
-    home = qunguan.shop(endpoint=gateway.endpoint, playbooks=folder, sending="{pacing: false}")
+    home = qunguan.shop(endpoint=gateway.endpoint, playbooks=folder, sending="{pacing: false}", rooms=(ROOM,))
     start_mark = gateway.mark()
     started = time.monotonic()
 
@@ -327,7 +327,7 @@ def test_a_message_redelivered_live_and_after_a_kill_9_and_restart_acts_once(
     gateway.post("/room", id=REDELIVER_ROOM, topic="重投测试群", members=[REDELIVER_MEMBER])
     folder = qunguan.tmp.mktemp("redeliver-playbooks")
     _write_playbooks(folder)
-    home = qunguan.shop(endpoint=gateway.endpoint, playbooks=folder, sending="{pacing: false}")
+    home = qunguan.shop(endpoint=gateway.endpoint, playbooks=folder, sending="{pacing: false}", rooms=(REDELIVER_ROOM,))
     start = gateway.mark()
 
     def say(text: str) -> str:
