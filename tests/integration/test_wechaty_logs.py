@@ -47,7 +47,7 @@ def assert_token_absent(log: str, token: str) -> None:
 def test_debug_log_shows_the_grpc_traffic_but_never_the_token(gateway: Gateway, qunguan: Qunguan) -> None:
     gateway.post("/contact", id=WEI, name="小伟")
     gateway.post("/room", id=ROOM, topic="日志测试群", members=[WEI])
-    home = qunguan.shop(endpoint=gateway.endpoint, log_level="DEBUG")
+    home = qunguan.shop(endpoint=gateway.endpoint, log_level="DEBUG", rooms=(ROOM,))
     bot = qunguan.start(home, token=gateway.token)
     try:
         bot.wait_line(r"running; stop with")
@@ -77,7 +77,7 @@ def test_info_log_is_one_line_per_event_and_send_in_shop_time_without_scheduler_
     gateway: Gateway, qunguan: Qunguan, eventually: Callable[..., Any]
 ) -> None:
     gateway.post("/contact", id=QIANG, name=HOSTILE)
-    home = qunguan.shop(endpoint=gateway.endpoint, timezone="Asia/Kathmandu")
+    home = qunguan.shop(endpoint=gateway.endpoint, timezone="Asia/Kathmandu", rooms=(ROOM,))
     bot = qunguan.start(home, token=gateway.token)
     try:
         bot.wait_line(r"running; stop with")
