@@ -28,7 +28,7 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_check_passes_on_shipped_playbooks() -> None:
     result = runner.invoke(app, ["check", str(ROOT / "playbooks"), "--config", str(ROOT / "config.yaml")])
     assert result.exit_code == 0, result.output
-    assert "OK: 11 playbook(s)" in result.output
+    assert "OK: 10 playbook(s)" in result.output
 
 
 def test_check_works_outside_the_project_without_config(shop: Path) -> None:
@@ -101,7 +101,7 @@ def test_test_failure_lists_what_was_sent_and_exits_1(shop: Path) -> None:
     assert result.exit_code == 1
     assert "FAIL 写错的期望" in result.output
     assert "step 2 (expect) at playbooks/tests/wrong.yaml:6:5" in result.output
-    assert "→ r1: 签到成功！连续 1 天" in result.output
+    assert "→ r1: 小王 签到成功！连续 1 天" in result.output
     assert "15 passed, 1 failed" in result.output
 
 

@@ -218,7 +218,8 @@ def test_10000_generated_member_messages_never_crash_the_engine_and_are_never_ev
         example()
         # Still the same bot afterwards: a member checks in and is answered as the playbook says.
         answers = loop.run_until_complete(bot.say("fresh", "签到", room="r1"))
-        assert [m.text for m in answers if m.playbook_id == "daily-checkin"] == ["签到成功！连续 1 天，+5 分，共 5 分"]
+        checked_in = [m.text for m in answers if m.playbook_id == "daily-checkin"]
+        assert checked_in == ["fresh 签到成功！连续 1 天，+5 分，共 5 分"]
     finally:
         logging.getLogger("qunguan").removeHandler(errors)
         loop.run_until_complete(bot.close())
