@@ -248,4 +248,3 @@ async def test_staff_are_left_out_of_segments_unless_the_segment_says_staff_true
                 await bot.seed(member, rooms=["r1"], joined=START - timedelta(days=40))
             sent = await bot.advance(timedelta(hours=2))
             assert sorted(m.target_id for m in sent) == expected
-
