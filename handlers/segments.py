@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema, model_validator
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, or_, select
 
 from bot.config import LifecycleSection
@@ -125,6 +125,7 @@ class Segment(Params):
     tags: Annotated[TagsCondition, BeforeValidator(_tags)] | None = None
     not_nudged_days: int | None = Field(None, ge=1)
     rooms: Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None = None
+    staff: StrictBool = False  # owners, admins and staff of config.yaml are left out unless this says true
 
 
 def _days_ago(op: str, days: int, column: Any, now: datetime) -> ColumnElement[bool]:
@@ -143,10 +144,12 @@ def segment_query(
     cfg: LifecycleSection,
     room_ids: list[str] | None = None,
     skip_nudged: tuple[str, datetime] | None = None,
+    staff: Collection[str] = (),
 ) -> Select[Any]:
     """Member id and name of everyone in the segment who has not opted out: one query, indexes doing the work.
 
-    `skip_nudged` (playbook id, since) leaves out members that playbook already reached since then.
+    `skip_nudged` (playbook id, since) leaves out members that playbook already reached since then; `staff`
+    (ids) are left out unless the segment says `staff: true`.
     """
     m = _members.c
     where: list[ColumnElement[bool]] = []  # column tests first: SQLite runs the subqueries only where they hold
@@ -177,6 +180,8 @@ def segment_query(
                 _room_members.c.active.is_(True),
             )
         )
+    if staff and not seg.staff:
+        where.append(m.id.not_in(list(staff)))
     where.append(~exists().where(_opt_outs.c.member_id == m.id))
     return select(m.id, m.name).where(*where).order_by(m.id)
 
@@ -237,8 +242,14 @@ async def for_each(ctx: RunContext, p: ForEachParams) -> None:
         room_ids = [ctx.room.id] if ctx.room is not None else None
     # A member in two groups is still reached once a day by one playbook.
     today = ctx.local_now().replace(hour=0, minute=0, second=0, microsecond=0)
+    roles = ctx.config.staff
     query = segment_query(
-        p.segment, now=now, cfg=ctx.config.lifecycle, room_ids=room_ids, skip_nudged=(ctx.playbook.id, today)
+        p.segment,
+        now=now,
+        cfg=ctx.config.lifecycle,
+        room_ids=room_ids,
+        skip_nudged=(ctx.playbook.id, today),
+        staff={*roles.owner, *roles.admin, *roles.staff},
     ).limit(p.limit)
     rows = (await ctx.conn.execute(query)).all()
     previous = ctx.member

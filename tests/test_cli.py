@@ -28,7 +28,7 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_check_passes_on_shipped_playbooks() -> None:
     result = runner.invoke(app, ["check", str(ROOT / "playbooks"), "--config", str(ROOT / "config.yaml")])
     assert result.exit_code == 0, result.output
-    assert "OK: 11 playbook(s)" in result.output
+    assert "OK: 10 playbook(s)" in result.output
 
 
 def test_check_works_outside_the_project_without_config(shop: Path) -> None:
@@ -79,7 +79,7 @@ def test_test_runs_the_shipped_scenarios(shop: Path) -> None:
     result = runner.invoke(app, ["test"])
     assert result.exit_code == 0, result.output
     assert "PASS 签到连续两天" in result.output
-    assert result.output.strip().endswith("15 passed, 0 failed")
+    assert result.output.strip().endswith("16 passed, 0 failed")
 
 
 def test_test_finds_the_playbooks_beside_a_tests_folder(shop: Path, tmp_path: Path) -> None:
@@ -88,7 +88,7 @@ def test_test_finds_the_playbooks_beside_a_tests_folder(shop: Path, tmp_path: Pa
     os.chdir(elsewhere)
     result = runner.invoke(app, ["test", str(shop / "playbooks" / "tests")])
     assert result.exit_code == 0, result.output
-    assert "15 passed, 0 failed" in result.output
+    assert "16 passed, 0 failed" in result.output
 
 
 def test_test_failure_lists_what_was_sent_and_exits_1(shop: Path) -> None:
@@ -101,8 +101,8 @@ def test_test_failure_lists_what_was_sent_and_exits_1(shop: Path) -> None:
     assert result.exit_code == 1
     assert "FAIL 写错的期望" in result.output
     assert "step 2 (expect) at playbooks/tests/wrong.yaml:6:5" in result.output
-    assert "→ r1: 签到成功！连续 1 天" in result.output
-    assert "15 passed, 1 failed" in result.output
+    assert "→ r1: 小王 签到成功！连续 1 天" in result.output
+    assert "16 passed, 1 failed" in result.output
 
 
 def test_test_refuses_to_run_against_broken_playbooks(shop: Path) -> None:

@@ -41,7 +41,7 @@ async def simulate(
 
 async def test_a_member_checks_in_and_asks_for_points(tmp_path: Path) -> None:
     out = await simulate(["签到", "签到", "/积分"], tmp_path / "sim.db")
-    assert "【会员福利1群】群管小助手：签到成功！连续 1 天，+5 分，共 5 分" in out
+    assert "【会员福利1群】群管小助手：小王 签到成功！连续 1 天，+5 分，共 5 分" in out
     assert "今天已经签到过啦" in out
     assert "小王，你当前有 5 积分，已连续签到 1 天" in out
 
