@@ -251,7 +251,7 @@ async def test_reset_asks_first_then_starts_a_fresh_shop(tmp_path: Path) -> None
 
 async def test_piped_input_is_echoed_so_the_transcript_reads_like_a_chat(tmp_path: Path) -> None:
     out = await simulate(["签到", "/room 会员福利2群", "签到"], tmp_path / "sim.db")
-    assert out.startswith("小王@会员福利1群> 签到\n🤖 【会员福利1群】群管小助手：签到成功！")
+    assert out.startswith("小王@会员福利1群> 签到\n🤖 【会员福利1群】群管小助手：小王 签到成功！")
     assert "小王@会员福利1群> /room 会员福利2群\n你是 小王（u1），在群「会员福利2群」" in out
     assert "小王@会员福利2群> 签到\n🤖 【会员福利2群】群管小助手：小王 今天已经签到过啦" in out
 
@@ -288,7 +288,7 @@ def test_qunguan_run_with_piped_stdin_uses_the_simulator_and_exits_at_eof(tmp_pa
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "小王@会员福利1群> 签到\n🤖 【会员福利1群】群管小助手：签到成功！连续 1 天" in done.stdout
+    assert "小王@会员福利1群> 签到\n🤖 【会员福利1群】群管小助手：小王 签到成功！连续 1 天" in done.stdout
     assert "小王@会员福利1群> @群管小助手 /积分\n🤖 【会员福利1群】群管小助手：小王，你当前有 5 积分" in done.stdout
     assert "【有奖问答】时间到！本题无人答对" in done.stdout
     assert done.stdout.count("你当前有 5 积分") == 2  # the answer after the deadline won nothing
