@@ -12,7 +12,9 @@ WeChat bans accounts that send too fast or too regularly, so every send is paced
   row pause all sending for `refused_pause`, doubled on each new trip up to
   `refused_pause_max`; afterwards `slow_start` sends go at three times the gap;
 - replies before welcomes before broadcasts, first come first served within a kind;
-- welcomes of one playbook to one room that are queued together leave as one.
+- welcomes of one playbook to one room that are queued together leave as one;
+- time only moves forward for the governor: when the clock goes back (an NTP step, a wrong clock fixed),
+  the latest moment it was told of counts as now, so a step back never stalls sending.
 
 Pure logic over the times it is given: no database, no clock of its own, no
 sleeping, so every rule is unit-testable. With `paced=False` (tests, the
@@ -50,6 +52,7 @@ class Queued:
     target: str  # room id, or member id for a private message: room_gap applies per target
     not_before: datetime
     group: str | None = None  # welcomes with the same group (room + playbook) may leave as one
+    queued_at: datetime | None = None  # when it was queued: `not_before` is meant from then on
 
     @property
     def order(self) -> tuple[int, int]:
@@ -88,6 +91,7 @@ class Governor:
         self._trips = 0
         self._slow_left = 0
         self._failures = 0  # failed sends in a row
+        self._latest: datetime | None = None  # the latest moment the governor was told of
 
     # -- deciding
 
@@ -105,7 +109,8 @@ class Governor:
 
     def ready_at(self, q: Queued, now: datetime) -> datetime:
         """The earliest moment every rule lets `q` go, as far as is known at `now`."""
-        t = max(now, q.not_before)
+        # Queued by a clock that was ahead: its own wait (welcome batching, a retry) was from a time not come yet.
+        t = now if q.queued_at is not None and q.queued_at > now else max(now, q.not_before)
         if self.breaker == "open" and self._open_until is not None:
             t = max(t, self._open_until)
         if not self.paced:
@@ -180,6 +185,7 @@ class Governor:
     def sent(self, target: str, now: datetime) -> None:
         """One message left (merged welcomes count once)."""
         s = self.settings
+        self._see(now)
         day = self._local(now).date()
         if day != self._day:
             self._day, self._count = day, 0
@@ -200,25 +206,53 @@ class Governor:
 
     def refused(self, now: datetime) -> None:
         """The platform said 操作过于频繁: stop everything for a while."""
+        self._see(now)
         self._failures = 0
         self._trip(now, "WeChat refused a send as too frequent")
 
     def failed(self, now: datetime) -> None:
         """A send raised; several in a row look like trouble with the account, not with one message."""
+        self._see(now)
         self._failures += 1
         if self._failures >= self.settings.failures_to_pause:
             count, self._failures = self._failures, 0
             self._trip(now, f"{count} sends failed in a row")
 
     def restore(self, sends: Iterable[tuple[datetime, str]], today: int, now: datetime) -> None:
-        """Pick up after a restart: recent sends (time, target) and how many went out today."""
+        """Pick up after a restart: recent sends (time, target) and how many went out today.
+
+        Sends recorded in the future (by a clock that was ahead) count as if the last of them was just now."""
         s = self.settings
-        for at, target in sorted(sends):
+        ordered = sorted(sends)
+        latest = max(now, ordered[-1][0]) if ordered else now
+        for at, target in ordered:
             self._account_at = max(self._account_at or at, at + s.gap)
             self._room_at[target] = max(self._room_at.get(target, at), at + s.room_gap)
-            if at > now - MINUTE:
+            if at > latest - MINUTE:
                 self._recent.append(at)
         self._day, self._count = self._local(now).date(), today
+        self._latest = latest
+        self._see(now)
+
+    def _see(self, now: datetime) -> None:
+        """Time only moves forward here: when the clock goes back, every time kept moves back by as much, so
+        the latest moment known is now and pacing goes on from there instead of stalling for the difference."""
+        latest = self._latest
+        self._latest = now
+        if latest is None or now >= latest:
+            return
+        back = latest - now
+        if self._account_at is not None:
+            self._account_at -= back
+        self._room_at = {k: v - back for k, v in self._room_at.items()}
+        self._recent = deque(t - back for t in self._recent)
+        if self._open_until is not None:
+            self._open_until -= back
+        today = self._local(now).date()
+        if self._day is not None and self._day > today:
+            self._day = today  # the sends of the local day that was "tomorrow" count for today
+        if back >= timedelta(seconds=1):
+            log.warning("the clock went back by %s; sending goes on at its pace from the new time", back)
 
     # -- the circuit breaker
 
@@ -237,6 +271,7 @@ class Governor:
         )
 
     def _tick(self, now: datetime) -> None:
+        self._see(now)
         if self.breaker != "open" or self._open_until is None or now < self._open_until:
             return
         if self.settings.slow_start > 0:

@@ -97,7 +97,8 @@ def _row(r: Any) -> _Row:
         # The i-th message of each join's run merges with the i-th of the others (key: event/playbook/part/i).
         group = f"{r.room_id}\n{r.playbook_id}\n{'/'.join(r.dedup_key.rsplit('/', 2)[-2:])}"
     target = r.room_id if r.room_id is not None else r.member_id
-    return _Row(r.id, Queued(r.id, r.kind, target, dialect.aware(r.not_before), group), r.attempts, r)
+    queued = Queued(r.id, r.kind, target, dialect.aware(r.not_before), group, queued_at=dialect.aware(r.created_at))
+    return _Row(r.id, queued, r.attempts, r)
 
 
 _RECORD = (
