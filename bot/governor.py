@@ -11,7 +11,9 @@ WeChat bans accounts that send too fast or too regularly, so every send is paced
 - a circuit breaker: a refusal (操作过于频繁) or `failures_to_pause` failures in a
   row pause all sending for `refused_pause`, doubled on each new trip up to
   `refused_pause_max`; afterwards `slow_start` sends go at three times the gap;
-- replies before welcomes before broadcasts, first come first served within a kind;
+- replies before welcomes before broadcasts; within a kind, round-robin: the room (or private chat) the
+  bot spoke to least recently first, in it the member answered least recently, then first come first
+  served, so a flood of replies to one member never holds up anyone else's;
 - welcomes of one playbook to one room that are queued together leave as one;
 - time only moves forward for the governor: when the clock goes back (an NTP step, a wrong clock fixed),
   the latest moment it was told of counts as now, so a step back never stalls sending.
@@ -23,6 +25,7 @@ simulator) only `not_before` and the breaker hold.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 from collections import deque
@@ -39,6 +42,8 @@ log = logging.getLogger("qunguan.governor")
 PRIORITY = {"reply": 0, "welcome": 1, "notice": 1, "broadcast": 2}
 SLOW_FACTOR = 3  # gap multiplier while sending resumes after a pause
 MINUTE = timedelta(minutes=1)
+TURNS_KEPT = 10_000  # rooms and members whose last turn is remembered; the older half is forgotten beyond it
+NEVER = -1  # the turn of a room or member not served (or long forgotten): first in line
 
 Breaker = Literal["closed", "open", "slow"]
 
@@ -52,11 +57,8 @@ class Queued:
     target: str  # room id, or member id for a private message: room_gap applies per target
     not_before: datetime
     group: str | None = None  # welcomes with the same group (room + playbook) may leave as one
+    who: str | None = None  # the member a reply answers: fair turns between members
     queued_at: datetime | None = None  # when it was queued: `not_before` is meant from then on
-
-    @property
-    def order(self) -> tuple[int, int]:
-        return PRIORITY[self.kind], self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +94,20 @@ class Governor:
         self._slow_left = 0
         self._failures = 0  # failed sends in a row
         self._latest: datetime | None = None  # the latest moment the governor was told of
+        self._turns = itertools.count()
+        self._room_turn: dict[str, int] = {}  # target -> the turn it was last sent to (oldest first)
+        self._member_turn: dict[str, int] = {}  # member -> the turn they were last answered
 
     # -- deciding
 
     def plan(self, queue: Iterable[Queued], now: datetime) -> Plan:
-        """The first queued message (by kind, then age) allowed at `now`, with any welcomes merged into it."""
+        """The first queued message (by kind, then turn, then age) allowed at `now`, with any welcomes merged
+        into it."""
         self._tick(now)
-        ordered = sorted(queue, key=lambda q: q.order)
+        room_turn, member_turn = self._room_turn.get, self._member_turn.get
+        ordered = sorted(
+            queue, key=lambda q: (PRIORITY[q.kind], room_turn(q.target, NEVER), member_turn(q.who, NEVER), q.id)
+        )
         wake: datetime | None = None
         for q in ordered:
             at = self.ready_at(q, now)
@@ -182,10 +191,14 @@ class Governor:
 
     # -- what happened
 
-    def sent(self, target: str, now: datetime) -> None:
-        """One message left (merged welcomes count once)."""
+    def sent(self, target: str, now: datetime, who: str | None = None) -> None:
+        """One message left (merged welcomes count once); `who`: the member it answered."""
         s = self.settings
         self._see(now)
+        turn = next(self._turns)
+        _take_turn(self._room_turn, target, turn)
+        if who is not None:
+            _take_turn(self._member_turn, who, turn)
         day = self._local(now).date()
         if day != self._day:
             self._day, self._count = day, 0
@@ -283,6 +296,15 @@ class Governor:
     def _close(self) -> None:
         self.breaker, self._trips, self._open_until = "closed", 0, None
         log.info("sending back to its normal pace")
+
+
+def _take_turn(turns: dict[str, int], key: str, turn: int) -> None:
+    """Record `key`'s turn, keeping the dict ordered oldest turn first and its size bounded."""
+    turns.pop(key, None)
+    turns[key] = turn
+    if len(turns) > TURNS_KEPT:
+        for old in list(itertools.islice(turns, len(turns) // 2)):
+            del turns[old]
 
 
 _NAME = "\ue000"  # stands for "the newcomers' names" while texts are compared

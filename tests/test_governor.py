@@ -44,7 +44,7 @@ def drain(g: Governor, items: Sequence[Queued], now: datetime = T0, until: datet
         sent = [q for q in items if q.id in plan.ids]
         items = [q for q in items if q.id not in plan.ids]
         log.append((now, sent[0].target, sent[0].kind, plan.ids))
-        g.sent(sent[0].target, now)
+        g.sent(sent[0].target, now, sent[0].who)
     return log
 
 
@@ -300,3 +300,35 @@ def test_a_message_queued_by_a_clock_that_was_ahead_is_not_held_by_its_own_wait(
     welcome = Queued(1, "welcome", "r1", ahead + 10 * S, queued_at=ahead)  # queued with a 10 s batching wait
     assert g.plan([welcome], T0).ids == (1,)  # not at 11:00:10
     assert g.plan([Queued(2, "welcome", "r2", T0 + 10 * S, queued_at=T0)], T0).wake == T0 + 10 * S
+
+
+# -- fairness: replies to one member never hold up another's
+
+
+def answering(n: int, who: str, room: str, start: int) -> list[Queued]:
+    return [Queued(i, "reply", room, T0, who=who) for i in range(start, start + n)]
+
+
+def test_a_flooder_backlog_in_one_room_holds_up_neither_another_member_there_nor_another_room() -> None:
+    g = governor(gap="1s", jitter=None, room_gap="1s", per_minute=1000)
+    flood = answering(50, "f", "A", 1)
+    other, elsewhere = Queued(100, "reply", "A", T0, who="m"), Queued(101, "reply", "B", T0, who="n")
+    log = drain(g, [*flood, other, elsewhere])
+    order = [ids[0] for *_rest, ids in log]
+    assert order.index(101) <= 1  # room B gets the next turn of the account
+    assert order.index(100) <= 3  # in room A, m is answered right after the flooder's first reply
+    assert [i for i in order if i < 100] == list(range(1, 51))  # the flooder's replies in their order
+
+
+def test_round_robin_over_members_within_a_room_and_over_rooms() -> None:
+    g = governor(gap="1s", jitter=None, room_gap="1s", per_minute=1000)
+    items = [*answering(3, "a", "r1", 1), *answering(3, "b", "r1", 4), *answering(3, "c", "r2", 7)]
+    log = drain(g, items)
+    assert [ids[0] for *_rest, ids in log] == [1, 7, 4, 8, 2, 9, 5, 3, 6]
+
+
+def test_kind_still_comes_before_turns() -> None:
+    g = governor(gap="1s", jitter=None, room_gap="1s", quiet_hours=None)
+    g.sent("r1", T0, who="a")
+    items = [Queued(1, "welcome", "r2", T0), Queued(2, "reply", "r1", T0 + S, who="a")]
+    assert g.plan(items, T0 + S).ids == (2,)  # a reply to a member just answered still beats a welcome
