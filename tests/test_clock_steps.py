@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from timed import Timed
 
 from bot.config import Config
-from bot.connectors.memory import MemoryConnector
-from bot.events import Outgoing
 from bot.store.tables import Checkin
 from bot.testing import TestBot
 
@@ -29,19 +27,6 @@ PLAYBOOKS = {
 
 FAST_CLOCK = "a machine clock one hour fast, corrected before the restart"
 TIMEZONE_EDIT = "the timezone edited from Asia/Shanghai to Asia/Urumqi (two hours behind)"
-
-
-class Timed(MemoryConnector):
-    """Records when (by the bot's clock) each message left."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.clock: Any = None
-        self.times: list[datetime] = []
-
-    async def send(self, message: Outgoing) -> str | None:
-        self.times.append(self.clock.now())
-        return await super().send(message)
 
 
 async def start(database: str, at: datetime, *, timezone: str = "Asia/Shanghai", governor: bool = False) -> TestBot:

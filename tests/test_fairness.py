@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
+from timed import Timed
 
 from bot.budget import Budget
 from bot.config import Config, ReplyBudget, StaffSection
-from bot.connectors.memory import MemoryConnector
 from bot.events import MemberRef, MessageEvent, Outgoing
 from bot.store.tables import Checkin, OutboxMessage
 from bot.testing import TestBot
@@ -29,19 +29,6 @@ PLAYBOOKS = {
     for name in ("daily-checkin.yaml", "my-points.yaml")
 }
 MINUTE = timedelta(minutes=1)
-
-
-class Timed(MemoryConnector):
-    """Records when (by the bot's clock) each message left."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.clock: Any = None
-        self.times: list[datetime] = []
-
-    async def send(self, message: Outgoing) -> str | None:
-        self.times.append(self.clock.now())
-        return await super().send(message)
 
 
 async def paced(config: Config | None = None, **options: Any) -> TestBot:
