@@ -88,6 +88,14 @@ class QuietHours(Params):
     end: ClockTime = time(8, 0)
 
 
+class ReplyBudget(Params):
+    """How many answers the messages of one customer may get in a span (a flood is not answered message by
+    message); past it that member gets no answer until the span has passed, though playbooks still act."""
+
+    messages: int = Field(10, ge=1)
+    per: Duration = timedelta(minutes=1)
+
+
 class SendingSection(Params):
     """The send governor (bot/governor.py, docs/sending.md). WeChat bans accounts that send too fast
     or too regularly, so the defaults are meant to be safe for a real account."""
@@ -108,6 +116,7 @@ class SendingSection(Params):
     failures_to_pause: int = Field(5, ge=1)  # this many failed sends in a row also pause sending
     slow_start: int = Field(10, ge=0)  # after a pause, this many sends at three times the gap
     shutdown_grace: Duration = timedelta(seconds=5)  # on stop, keep sending this long; the rest waits
+    reply_budget: ReplyBudget | None = ReplyBudget()  # answers per customer and span; staff are never held back
 
 
 class ReloadSection(Params):

@@ -242,6 +242,7 @@ class OutboxMessage(SQLModel, table=True):
     platform_id: str | None = None
     sent_at: datetime | None = None
     merged_into: int | None = None  # a welcome sent as part of this row's message (one platform send)
+    reply_to: str | None = None  # the member a reply answers (fair turns between members); None for other kinds
 
 
 class AuditEntry(SQLModel, table=True):
