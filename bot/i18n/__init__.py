@@ -1,0 +1,88 @@
+"""Problem texts in the operator's language: Chinese (`language: zh-CN`, the default) or English (`en`).
+
+Loaders and validators, here and in every handler, write their problems in English, as before: logs stay
+English, and the English text is what the catalog is keyed by. Only the edges translate, when they show a
+problem to a person: the CLI (`check`, `test`, `reload`, `run`'s start-up, config errors) and /重载.
+
+The Chinese catalog (bot/i18n/zh_cn/) maps English patterns to Chinese ones; `bot.i18n.patterns` reads a
+finished message back into its parts (a hint, a value, a library's detail) and says it again. A message
+the catalog cannot read is shown in English: never lost. tests/test_i18n.py fails on every message the
+error tests and fuzzers produce that has no Chinese form, so a new message comes with its translation.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache, lru_cache
+from typing import Literal
+
+from bot.i18n.patterns import Pattern
+from bot.i18n.zh_cn import CATALOG, TERMS
+from bot.playbook.errors import Problem
+
+Language = Literal["zh-CN", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
+DEFAULT_LANGUAGE: Language = "zh-CN"
+
+_LOCATED = re.compile(r"(?P<where>[^\n]*?:\d+:\d+): (?P<message>.*)", re.S)
+
+
+class Catalog:
+    """One language's patterns, tried most specific first (the most fixed text); whole messages directly."""
+
+    def __init__(self, messages: dict[str, str], terms: dict[str, str]) -> None:
+        patterns = [Pattern.parse(english, chinese) for english, chinese in messages.items()]
+        self.words = {p.literals[0]: p.target.format() for p in patterns if not p.fields}
+        self.patterns = sorted((p for p in patterns if p.fields), key=lambda p: -p.weight)
+        self.terms = terms
+
+    def message(self, text: str) -> str | None:
+        return self.read(text)
+
+    def term(self, text: str) -> str | None:
+        return self.terms.get(text)
+
+    def read(self, text: str) -> str | None:
+        if text in self.words:
+            return self.words[text]
+        for pattern in self.patterns:
+            said = pattern.render(text, self)
+            if said is not None:
+                return said
+        return None
+
+
+@cache
+def _zh() -> Catalog:
+    """Parsed on first use: most processes never show a problem."""
+    return Catalog(CATALOG, TERMS)
+
+
+@lru_cache(maxsize=4096)
+def _chinese(text: str) -> str | None:
+    return _zh().read(text)
+
+
+def chinese(message: str) -> str | None:
+    """The Chinese form of an English message, or None when the catalog has none."""
+    return _chinese(message)
+
+
+def translate(message: str, language: str) -> str:
+    """A message in `language`; English when that is asked for or no translation exists."""
+    if language == "en":
+        return message
+    return _chinese(message) or message
+
+
+def translate_line(line: str, language: str) -> str:
+    """A `path:line:col: message` line (or a bare message) with its message translated, the place kept."""
+    located = _LOCATED.fullmatch(line)
+    if located is None:
+        return translate(line, language)
+    return f"{located['where']}: {translate(located['message'], language)}"
+
+
+def problem_text(problem: Problem, language: str) -> str:
+    """`path:line:col: message` (a warning says so) in `language`."""
+    return f"{problem.location}: {translate(problem.text, language)}"
