@@ -133,6 +133,9 @@ def _stops_all(pb: Playbook) -> bool:
 
 _MAY_BE_EMPTY = ("code", "expires")  # set only when a coupon was issued; the title is always there
 _TESTS = frozenset({("coupon", "none"), ("coupon", "code")})
+_WHEN_NONE = "(stock gone, per_member reached, batch ended); put it in a 'choose' branch with " + (
+    "'if: [{expr: \"not coupon.none\"}]'"
+)
 
 
 def _coupon_texts(steps: tuple[Step, ...], pending: Location | None, warnings: Problems) -> Location | None:
@@ -145,13 +148,17 @@ def _coupon_texts(steps: tuple[Step, ...], pending: Location | None, warnings: P
             continue
         if pending is not None:
             shown = sorted({field for text in _texts(step.params) for field in _unguarded(text)})
-            if shown:
-                fields = " and ".join(f"coupon.{f}" for f in shown)
+            if len(shown) == 1:
                 warnings.add(
                     step.location,
-                    f"this text shows {fields}, which are empty when the 'coupon' on line {pending.line} gives none "
-                    "(stock gone, per_member reached, batch ended); put it in a 'choose' branch with "
-                    "'if: [{expr: \"not coupon.none\"}]'",
+                    f"this text shows coupon.{shown[0]}, which is empty when the 'coupon' on line {pending.line} "
+                    f"gives none {_WHEN_NONE}",
+                )
+            elif shown:
+                warnings.add(
+                    step.location,
+                    f"this text shows coupon.code and coupon.expires, which are empty when the 'coupon' on line "
+                    f"{pending.line} gives none {_WHEN_NONE}",
                 )
         if step.body:
             _coupon_texts(step.body, pending, warnings)

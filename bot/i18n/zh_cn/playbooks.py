@@ -126,11 +126,17 @@ MESSAGES = {
     "only '{first}' runs (its 'stop: {{all: true}}' ends the others)": (
         "只有 '{first}' 运行（它的 'stop: {{all: true}}' 结束了其他剧本）"
     ),
-    "this text shows {fields:list}, which are empty when the 'coupon' on line {line} gives none "
+    "this text shows coupon.{field}, which is empty when the 'coupon' on line {line} gives none {why:msg}": (
+        "这段文本显示了 coupon.{field}，但第 {line} 行的 'coupon' 没发出券时它是空的{why}"
+    ),
+    "this text shows coupon.code and coupon.expires, which are empty when the 'coupon' on line {line} gives "
+    "none {why:msg}": (
+        "这段文本显示了 coupon.code 和 coupon.expires，但第 {line} 行的 'coupon' 没发出券时它们是空的{why}"
+    ),
     "(stock gone, per_member reached, batch ended); put it in a 'choose' branch with "
     "'if: [{{expr: \"not coupon.none\"}}]'": (
-        "这段文本显示了 {fields}，但第 {line} 行的 'coupon' 没发出券时（库存没了、达到 per_member 上限、活动已结束）"
-        "它们是空的：把它放进 'choose' 分支，加上 'if: [{{expr: \"not coupon.none\"}}]'"
+        "（库存没了、达到 per_member 上限、活动已结束）："
+        "把它放进 'choose' 分支，加上 'if: [{{expr: \"not coupon.none\"}}]'"
     ),
 }
 
