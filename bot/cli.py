@@ -119,8 +119,7 @@ def check(
     config: ConfigOption = None,
     playbooks: PlaybooksOption = None,
 ) -> None:
-    """Check playbooks and report every problem as path:line:col: message (exit 1 with errors; warnings
-    are printed and exit 0)."""
+    """Check playbooks: every problem as path:line:col: message (exit 1); warnings alone exit 0."""
     cfg = _config(config)
     lang = cfg.language
     if path is not None and playbooks is not None:
