@@ -15,6 +15,7 @@ import string
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import test_check_warnings as warning_cases
@@ -264,6 +265,14 @@ def test_a_message_the_catalog_does_not_know_is_shown_as_it_is() -> None:
     assert chinese("a brand-new message about 'x'") is None
 
 
+def test_a_value_full_of_the_catalogs_own_separators_is_shown_as_it_is_instead_of_read_forever() -> None:
+    """A key of 300 "' " and 50 "; got " could be split in more ways than there is time: English, at once."""
+    value = "' " * 300 + "; got " * 50
+    message = f"'x' {value}zz"
+    assert translate(message, "zh-CN") == message
+    assert translate(f"'reply' must be text; got '{value}'", "zh-CN").startswith("'reply' 必须是文本；现在是 '")
+
+
 def test_nested_messages_and_locations_are_translated_whole() -> None:
     line = f"{P}:5:5: unknown action 'chekin' (did you mean 'checkin'?)"
     assert translate_line(line, "zh-CN") == f"{P}:5:5: 未知的动作 'chekin'（是不是 'checkin'？）"
@@ -353,8 +362,8 @@ COMPOSED = {"'{…}' is not in this scenario's {…}"}  # members / rooms
 class Probe(Catalog):
     """The catalog, with a hole accepted wherever a value goes."""
 
-    def message(self, text: str) -> str | None:
-        return text if set(text) <= {HOLE} else super().message(text)
+    def read(self, text: str, reading: Any) -> str | None:
+        return text if set(text) <= {HOLE} else super().read(text, reading)
 
     def term(self, text: str) -> str | None:
         return text if set(text) <= {HOLE} else super().term(text)
@@ -409,7 +418,7 @@ def test_every_message_written_in_the_code_has_a_chinese_form() -> None:
             text = "".join(p if p is not None else next(values) for p in parts)
             if named and not text.startswith("'"):
                 text = f"'{HOLE}' {text}"
-            if probe.read(text) is not None:
+            if probe.translate(text) is not None:
                 readable = True
                 break
         skeleton = "".join(p if p is not None else "{…}" for p in parts)

@@ -36,20 +36,54 @@ class Catalog:
         self.patterns = sorted((p for p in patterns if p.fields), key=lambda p: -p.weight)
         self.terms = terms
 
-    def message(self, text: str) -> str | None:
-        return self.read(text)
+    def translate(self, text: str) -> str | None:
+        """The translation of a whole message, or None (also when reading it would take too long)."""
+        try:
+            return _Reading(self).message(text)
+        except _GaveUp:
+            return None
+
+    def read(self, text: str, reading: _Reading) -> str | None:
+        if text in self.words:
+            return self.words[text]
+        for pattern in self.patterns:
+            reading.spend()
+            said = pattern.render(text, reading)
+            if said is not None:
+                return said
+        return None
 
     def term(self, text: str) -> str | None:
         return self.terms.get(text)
 
-    def read(self, text: str) -> str | None:
-        if text in self.words:
-            return self.words[text]
-        for pattern in self.patterns:
-            said = pattern.render(text, self)
-            if said is not None:
-                return said
-        return None
+
+class _GaveUp(Exception):
+    pass
+
+
+class _Reading:
+    """One message being read: the parts read so far, and a budget, so that a value full of the catalog's
+    own separators (a key of 300 "' ") gives up and shows English instead of trying every split."""
+
+    BUDGET = 50_000  # patterns tried; a real message needs a few thousand at most
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.read: dict[str, str | None] = {}
+        self.left = self.BUDGET
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _GaveUp
+
+    def message(self, text: str) -> str | None:
+        if text not in self.read:
+            self.read[text] = self.catalog.read(text, self)
+        return self.read[text]
+
+    def term(self, text: str) -> str | None:
+        return self.catalog.term(text)
 
 
 @cache
@@ -60,7 +94,7 @@ def _zh() -> Catalog:
 
 @lru_cache(maxsize=4096)
 def _chinese(text: str) -> str | None:
-    return _zh().read(text)
+    return _zh().translate(text)
 
 
 def chinese(message: str) -> str | None:
