@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PlainSerializer, PrivateAttr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr, field_validator, model_validator
 
 from bot.events import RoomRef
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language, spoken
 from bot.playbook.errors import Location, Problem, Problems, ProblemsError
 from bot.playbook.loader import read_yaml
 from bot.playbook.types import Duration, LocalTime, Params
@@ -129,7 +129,8 @@ class Config(Params):
     lifecycle: LifecycleSection = LifecycleSection()
     dm_fallback: Literal["mention", "skip"] = "mention"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    language: Language = DEFAULT_LANGUAGE  # of problem texts in the CLI and in chat; logs stay English
+    # Of problem texts in the CLI and in chat (logs stay English): zh-CN or en, or 中文 / English.
+    language: Annotated[Language, BeforeValidator(spoken)] = DEFAULT_LANGUAGE
 
     _base: Path = PrivateAttr(default_factory=Path.cwd)
     _roles: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -209,13 +210,14 @@ def load_config(path: str | None) -> tuple[Config, str]:
     problems = Problems()
     doc = read_yaml(str(file), str(file), problems)
     config = None
-    language = None  # the one a broken file asks for, to report its problems in
+    language: str | None = None  # the one a broken file asks for, to report its problems in
     if doc is not None:
         data = doc.data if doc.data is not None else {}
         if not isinstance(data, dict):
             problems.add(doc.at(()), "config.yaml must be a mapping of settings")
         else:
-            language = data.get("language") if data.get("language") in LANGUAGES else None
+            asked = spoken(data.get("language", DEFAULT_LANGUAGE))
+            language = str(asked) if asked in LANGUAGES else None
             config = validate_model(doc, Config, data, problems, base=(), label="config")
     if problems or not isinstance(config, Config):
         raise ProblemsError(problems.sorted(), language=language)

@@ -425,3 +425,28 @@ def test_every_message_written_in_the_code_has_a_chinese_form() -> None:
         if not readable and skeleton not in COMPOSED:
             missing.append(f"{where}: {skeleton!r}")
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("written", "first_line"),
+    [
+        ("中文", "playbooks/p.yaml:5:5: 未知的动作 'pionts'（是不是 'points'？）"),
+        ("zh", "playbooks/p.yaml:5:5: 未知的动作 'pionts'（是不是 'points'？）"),
+        ("English", "playbooks/p.yaml:5:5: unknown action 'pionts' (did you mean 'points'?)"),
+        ("英文", "playbooks/p.yaml:5:5: unknown action 'pionts' (did you mean 'points'?)"),
+    ],
+)
+def test_a_language_may_be_written_the_way_a_shop_owner_says_it(
+    broken_shop: Path, written: str, first_line: str
+) -> None:
+    (broken_shop / "config.yaml").write_text(f"language: {written}\n", "utf-8")
+    result = runner.invoke(app, ["check"])
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[0] == first_line
+
+
+def test_a_language_the_bot_does_not_speak_is_a_config_error_naming_the_choices(broken_shop: Path) -> None:
+    (broken_shop / "config.yaml").write_text("language: fr\n", "utf-8")
+    result = runner.invoke(app, ["check"])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == ["config.yaml:1:11: 'language' 必须是 'zh-CN' 或 'en' 之一；现在是 'fr'"]

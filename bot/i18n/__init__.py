@@ -24,6 +24,18 @@ Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
 DEFAULT_LANGUAGE: Language = "zh-CN"
 
+# What shop owners write for a language, as one of LANGUAGES.
+_SPOKEN = {
+    **dict.fromkeys(("zh-cn", "zh_cn", "zh", "cn", "chinese", "中文", "简体中文", "汉语"), "zh-CN"),
+    **dict.fromkeys(("en", "en-us", "en_us", "en-gb", "english", "英文", "英语"), "en"),
+}
+
+
+def spoken(value: object) -> object:
+    """'中文', 'zh', 'English' as the language code config.yaml means; anything else as given (to be refused)."""
+    return _SPOKEN.get(value.strip().lower(), value) if isinstance(value, str) else value
+
+
 _LOCATED = re.compile(r"(?P<where>[^\n]*?:\d+:\d+): (?P<message>.*)", re.S)
 
 
