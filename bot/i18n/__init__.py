@@ -6,8 +6,13 @@ problem to a person: the CLI (`check`, `test`, `reload`, `run`'s start-up, confi
 
 The Chinese catalog (bot/i18n/zh_cn/) maps English patterns to Chinese ones; `bot.i18n.patterns` reads a
 finished message back into its parts (a hint, a value, a library's detail) and says it again. A message
-the catalog cannot read is shown in English: never lost. tests/test_i18n.py fails on every message the
-error tests and fuzzers produce that has no Chinese form, so a new message comes with its translation.
+the catalog cannot read is shown in English: never lost.
+
+Adding a message: write it in English where it is produced, as before; add its pattern, e.g.
+`"unknown step '{kind}'{hint:msg}": "未知的步骤 '{kind}'{hint}"`, to the area module of bot/i18n/zh_cn/
+(placeholder kinds are in patterns.py). tests/test_i18n.py fails until then: it reads every literal message
+the code writes with its values left open, and every message the error tests, the fuzzers and its own cases
+produce, and wants a Chinese form with no English sentence left in it.
 """
 
 from __future__ import annotations
