@@ -25,7 +25,7 @@ from reliability import test_fuzz_playbooks as fuzz
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.config import load_config
+from bot.config import Config, StaffSection, load_config
 from bot.i18n import Catalog, chinese, translate, translate_line
 from bot.i18n.patterns import Pattern
 from bot.i18n.zh_cn import AREAS, CATALOG, TERMS
@@ -33,6 +33,7 @@ from bot.playbook.errors import Problems, ProblemsError
 from bot.playbook.library import load_texts
 from bot.playbook.loader import read_yaml
 from bot.scenario import parse_scenario
+from bot.testing import TestBot
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -450,3 +451,20 @@ def test_a_language_the_bot_does_not_speak_is_a_config_error_naming_the_choices(
     result = runner.invoke(app, ["check"])
     assert result.exit_code == 2
     assert result.output.splitlines() == ["config.yaml:1:11: 'language' 必须是 'zh-CN' 或 'en' 之一；现在是 'fr'"]
+
+
+async def test_reload_in_chat_lists_the_problems_in_chinese_or_english(tmp_path: Path) -> None:
+    """Staff used to read English problems inside a Chinese reply."""
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("id: a\nwhen: [{join: {}}]\ndo: [{reply: hi}]\n", "utf-8")
+    for language, said in [
+        ("zh-CN", "未知的动作 'repyl'（是不是 'reply'？）"),
+        ("en", "unknown action 'repyl' (did you mean 'reply'?)"),
+    ]:
+        config = Config(staff=StaffSection(admin=["mgr"]), language=language)
+        async with TestBot.running(folder, config=config) as bot:
+            (folder / "b.yaml").write_text("id: b\nwhen: [{join: {}}]\ndo: [{repyl: hi}]\n", "utf-8")
+            (answer,) = await bot.say("mgr", "/重载")
+            (folder / "b.yaml").unlink()
+        assert answer.text == f"剧本有 1 处错误，没有重载，原来的剧本照常运行：\n{folder / 'b.yaml'}:3:7: {said}"
