@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import test_check_warnings as warning_cases
 import test_playbook_errors as error_cases
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from reliability import test_fuzz_playbooks as fuzz
 from typer.testing import CliRunner
 
@@ -228,18 +228,13 @@ def test_every_warning_reads_in_chinese(tmp_path: Path, monkeypatch: pytest.Monk
     assert untranslated(messages) == []
 
 
-FUZZ = settings(
-    max_examples=150, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-)
-
-
-@FUZZ
+@fuzz.FUZZ  # as many examples as the fuzzers run
 @given(fuzz.generated_yaml())
 def test_every_problem_of_generated_playbooks_reads_in_chinese(text: str) -> None:
     assert untranslated([p.message for p in load_texts({P: text}).problems]) == []
 
 
-@FUZZ
+@fuzz.FUZZ
 @given(fuzz.mutated_yaml())
 def test_every_problem_of_mutated_shipped_playbooks_reads_in_chinese(text: str) -> None:
     assert untranslated([p.message for p in load_texts({P: text}).problems]) == []
