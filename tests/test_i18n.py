@@ -223,7 +223,7 @@ def test_every_warning_reads_in_chinese(tmp_path: Path, monkeypatch: pytest.Monk
         "nudge.yaml": warning_cases.REACTIVATION,
     }
     result = warning_cases.load(tmp_path, monkeypatch, files)
-    messages = [f"warning: {w.message}" for w in result.warnings]
+    messages = [w.text for w in result.warnings]
     assert len(messages) >= 5, messages
     assert untranslated(messages) == []
 
