@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PlainSerializer, PrivateAttr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr, field_validator, model_validator
 
 from bot.events import RoomRef
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language, spoken
 from bot.playbook.errors import Location, Problem, Problems, ProblemsError, did_you_mean
 from bot.playbook.loader import Doc, read_yaml
 from bot.playbook.types import Duration, LocalTime, Params
@@ -141,6 +142,8 @@ class Config(Params):
     lifecycle: LifecycleSection = LifecycleSection()
     dm_fallback: Literal["mention", "skip"] = "mention"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Of problem texts in the CLI and in chat (logs stay English): zh-CN or en, or 中文 / English.
+    language: Annotated[Language, BeforeValidator(spoken)] = DEFAULT_LANGUAGE
 
     _base: Path = PrivateAttr(default_factory=Path.cwd)
     _roles: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -215,17 +218,20 @@ def load_config(path: str | None, *, commands: Mapping[str, str] | None = None) 
     problems = Problems()
     doc = read_yaml(str(file), str(file), problems)
     config = None
+    language: str | None = None  # the one a broken file asks for, to report its problems in
     if doc is not None:
         data = doc.data if doc.data is not None else {}
         if not isinstance(data, dict):
             problems.add(doc.at(()), "config.yaml must be a mapping of settings")
         else:
+            asked = spoken(data.get("language", DEFAULT_LANGUAGE))
+            language = str(asked) if asked in LANGUAGES else None
             config = validate_model(doc, Config, data, problems, base=(), label="config")
     if isinstance(config, Config) and commands is not None and doc is not None:
         roles = _command_roles(doc, config.commands, commands, problems)
         config = config.model_copy(update={"commands": roles})
     if problems or not isinstance(config, Config):
-        raise ProblemsError(problems.sorted())
+        raise ProblemsError(problems.sorted(), language=language)
     return config.with_base(file.resolve().parent), f"config from {file}"
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 
 from bot.commands import ROLE_NAMES, CommandContext, Failed, UsageError, staff_command, visible_to
 from bot.events import Outgoing
+from bot.i18n import problem_text
 from bot.optout import opted_out
 from bot.playbook.errors import closest
 from bot.store import dialect
@@ -20,6 +21,7 @@ from handlers.segments import CHINESE, member_lifecycle
 if TYPE_CHECKING:
     from bot.engine import Engine
     from bot.events import MemberRef, MessageEvent
+    from bot.playbook.errors import Problem
     from bot.reload import Outcome
 
 _tags = MemberTag.__table__
@@ -210,16 +212,23 @@ async def reload_(ctx: CommandContext) -> str:
     if ctx.prepared is None:
         raise Failed("这个机器人的剧本不是从文件夹读的，没法重载")
     before, outcome = ctx.prepared
+    language = ctx.engine.config.language
+
+    def listed(problems: list[Problem]) -> str:
+        shown = [problem_text(p, language) for p in problems[:RELOAD_ERRORS_SHOWN]]
+        more = len(problems) - len(shown)
+        return "\n".join([*shown, *([f"……还有 {more} 处，运行 qunguan check 查看全部"] if more > 0 else [])])
+
     if not outcome.ok:
-        shown = [str(p) for p in outcome.problems[:RELOAD_ERRORS_SHOWN]]
-        more = len(outcome.problems) - len(shown)
-        tail = [f"……还有 {more} 处，运行 qunguan check 查看全部"] if more > 0 else []
         raise Failed(
-            f"剧本有 {len(outcome.problems)} 处错误，没有重载，原来的剧本照常运行：\n" + "\n".join([*shown, *tail])
+            f"剧本有 {len(outcome.problems)} 处错误，没有重载，原来的剧本照常运行：\n{listed(outcome.problems)}"
         )
     after = {pb.id for pb in ctx.engine.playbooks.playbooks}
     added, removed = sorted(after - before), sorted(before - after)
     change = "".join(
         [f"\n新增：{'、'.join(added)}" if added else "", f"\n去掉：{'、'.join(removed)}" if removed else ""]
     )
-    return f"已重载：{outcome.count} 个剧本在运行{change}"
+    warned = (
+        f"\n{len(outcome.warnings)} 条警告（剧本照常运行）：\n{listed(outcome.warnings)}" if outcome.warnings else ""
+    )
+    return f"已重载：{outcome.count} 个剧本在运行{change}{warned}"
