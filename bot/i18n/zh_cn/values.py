@@ -102,6 +102,8 @@ MESSAGES = {
     "'timezone' must be an IANA zone like Asia/Shanghai; got '{got}'": (
         "'timezone' 必须是 IANA 时区，如 Asia/Shanghai；现在是 '{got}'"
     ),
+    "unknown command '{name}'{hint:msg}": "未知的命令 '{name}'{hint}",
+    "'{key}' sets /{name} again (already set as '{first}')": "'{key}' 又设置了一次 /{name}（前面已写作 '{first}'）",
 }
 
 # Words that fill a {name:term} or {name:got} placeholder.
