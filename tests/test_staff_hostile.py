@@ -102,7 +102,7 @@ async def test_qunguan_check_reports_an_unknown_command_in_config(tmp_path: Path
     command = ["check", str(tmp_path / "playbooks"), "--config", str(path)]
     result = await asyncio.to_thread(CliRunner().invoke, app, command)
     assert result.exit_code == 2
-    assert f"{path}:3:3: unknown command 'addpoint' (did you mean 'addpoints'?)" in result.output
+    assert f"{path}:3:3: 未知的命令 'addpoint'（是不是 'addpoints'？）" in result.output
 
 
 # -- 8: /成员 in a group
