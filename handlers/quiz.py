@@ -8,13 +8,13 @@ import unicodedata
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 from sqlalchemy import func, select
 
 from bot.commands import CommandContext, staff_command
 from bot.context import RunContext, RunError
 from bot.events import MemberRef, MessageEvent
-from bot.playbook.types import Duration, Params
+from bot.playbook.types import WORD_SCHEMA, Duration, Params
 from bot.registry import action, resource
 from bot.store import dialect
 from bot.store.tables import Member, WindowEntry
@@ -53,7 +53,12 @@ class Question(Params):
     """One entry of a question bank: the question and its accepted answers."""
 
     q: str
-    a: Annotated[list[Annotated[str, BeforeValidator(str)]], BeforeValidator(_answers), Field(min_length=1)]
+    a: Annotated[
+        list[Annotated[str, BeforeValidator(str)]],
+        BeforeValidator(_answers),
+        WithJsonSchema({"anyOf": [WORD_SCHEMA, {"type": "array", "minItems": 1}]}),  # any answer reads as text
+        Field(min_length=1),
+    ]
 
 
 resource("questions", schema=Question, form="mapping", noun="question bank")

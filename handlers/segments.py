@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema, model_validator
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, or_, select
@@ -15,12 +15,12 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, 
 from bot.config import LifecycleSection
 from bot.context import RunContext
 from bot.events import MemberRef
-from bot.playbook.types import Params
+from bot.playbook.types import BLANK, DIGIT, Params, one_or_list, trimmed
 from bot.registry import MEMBER, action, member_field
 from bot.runner import StepFailed, run_steps
 from bot.store.activity import known_rooms
 from bot.store.tables import Member, Nudge, OptOut, RoomMember
-from handlers.tags import TagsCondition, tags_clause
+from handlers.tags import Names, TagsCondition, tags_clause
 
 log = logging.getLogger("qunguan.segments")
 
@@ -103,12 +103,20 @@ def _comparison(value: object) -> tuple[str, int]:
     return op, int(match[2])
 
 
-Comparison = Annotated[tuple[str, int], BeforeValidator(_comparison)]
+_COMPARISON_TEXT = {"type": "string", "pattern": trimmed(f"(>=|<=|>|<|==|=)?{BLANK}*-?{DIGIT}+")}
+Comparison = Annotated[
+    tuple[str, int],
+    BeforeValidator(_comparison),
+    WithJsonSchema({"anyOf": [{"type": "integer"}, _COMPARISON_TEXT], "examples": [">=14", "<7", 100]}),
+]
 
 
 def _stages(value: object) -> object:
     items = value if isinstance(value, list) else [value]
     return [CHINESE.get(str(item), item) for item in items]
+
+
+_STAGE_NAMES = one_or_list({"enum": [*get_args(Stage), *CHINESE]})
 
 
 def _tags(value: object) -> object:
@@ -118,11 +126,11 @@ def _tags(value: object) -> object:
 class Segment(Params):
     """Who a fan-out reaches; every given filter must hold."""
 
-    lifecycle: Annotated[list[Stage], BeforeValidator(_stages)] | None = None
+    lifecycle: Annotated[list[Stage], BeforeValidator(_stages), _STAGE_NAMES] | None = None
     inactive_days: Comparison | None = None
     joined_days: Comparison | None = None
     points: Comparison | None = None
-    tags: Annotated[TagsCondition, BeforeValidator(_tags)] | None = None
+    tags: Annotated[TagsCondition, BeforeValidator(_tags, json_schema_input_type=TagsCondition | Names)] | None = None
     not_nudged_days: int | None = Field(None, ge=1)
     rooms: Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None = None
     staff: StrictBool = False  # owners, admins and staff of config.yaml are left out unless this says true
@@ -196,7 +204,15 @@ def in_holdout(playbook_id: str, member_id: str, share: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
-_PERCENT = {"type": "string", "pattern": r"^\s*\d{1,2}(\.\d+)?\s*%\s*$", "examples": ["10%"]}
+# `10%`, or a share as pydantic reads a float: `0.1`, "0.1", false
+_SHARE = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+        {"type": "string", "pattern": trimmed(f"[+-]?(?:{DIGIT}|[._])+(?:[eE][+-]?[0-9_]+)?(?:{BLANK}*%)?")},
+        {"const": False},
+    ],
+    "examples": ["10%"],
+}
 
 
 def _share(value: object) -> object:
@@ -213,7 +229,7 @@ class ForEachParams(Params):
         float,
         BeforeValidator(_share),
         Field(ge=0, lt=1),
-        WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 0.99}, _PERCENT]}),
+        WithJsonSchema(_SHARE),
     ] = 0.0
 
     @model_validator(mode="after")
