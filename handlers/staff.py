@@ -46,7 +46,8 @@ async def help_(ctx: CommandContext) -> str:
 
 
 def _amount(ctx: CommandContext) -> int:
-    if not ctx.args or not ctx.args[0].lstrip("+").isdigit():
+    """`isdecimal`, not `isdigit`: ፩ or ² are digits int() cannot read."""
+    if not ctx.args or not ctx.args[0].lstrip("+").isdecimal():
         raise UsageError("请写出分数（正整数）")
     value = int(ctx.args.pop(0).lstrip("+"))
     if not 0 < value <= 100_000:

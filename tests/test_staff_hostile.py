@@ -151,6 +151,21 @@ async def test_long_arguments_are_refused_in_chinese_and_nothing_long_is_stored(
         assert preview.text.startswith("群发预览")
 
 
+async def test_an_amount_in_other_scripts_digits_is_a_usage_answer_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`፩` (Ethiopic one) passes str.isdigit but not int(): it must not reach int() and fail the command."""
+    async with TestBot.running({}, config=CONFIG) as bot:
+        await bot.say("u1", "hi", room="r1")
+        for typed in ("/加分 u1 ፩", "/扣分 u1 ²", "/加分 u1 1e9"):
+            (answer,) = await bot.say("clerk", typed)
+            assert answer.text == "请写出分数（正整数）\n用法：" + typed.split()[0] + " @某人 分数 原因"
+        (answer,) = await bot.say("clerk", "/加分 u1 ２０ 晒单")  # full-width digits are fine
+        assert answer.text.startswith("已给 u1 加 20 分")
+        assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+        assert [result for *_rest, result in await audit(bot)] == ["usage", "usage", "usage", "ok"]
+
+
 # -- 17: the audit records what was typed, the target and the real result
 
 
