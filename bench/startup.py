@@ -44,7 +44,13 @@ async def _run(folder: Path, db: Path) -> None:
     loaded = time.perf_counter()
     connector = MemoryConnector()
     bot = await Bot.create(
-        config, clock=SystemClock(), connector=connector, playbooks=playbooks, database=str(db), governor=True
+        config,
+        clock=SystemClock(),
+        connector=connector,
+        playbooks=playbooks,
+        database=str(db),
+        governor=True,
+        trust_rooms=True,  # the bench's groups are its own: none needs a /绑定
     )
     await connector.start(bot.receive)
     await bot.start()

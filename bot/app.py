@@ -49,11 +49,13 @@ class Bot:
         governor: bool | None = None,
         seed: int | None = None,
         folder: Path | None = None,
+        trust_rooms: bool = False,
     ) -> Bot:
         """Open the store and the outbox (rows a crash left `sending` become `unknown` here).
 
         `governor`: pace sends (None: decided by `paced_by_default`); `seed` makes the jitter repeatable;
-        `folder`: where `playbooks` came from, re-read by /重载 and `qunguan reload`.
+        `folder`: where `playbooks` came from, re-read by /重载 and `qunguan reload`; `trust_rooms`: the groups
+        are the operator's own (simulator, scenarios, tests), so config.yaml's topics bind them (bot/rooms.py).
         Queued messages start leaving at `start()`, or at the first event, whichever comes first.
         """
         database = database or config.database_path
@@ -65,12 +67,15 @@ class Bot:
         except Exception:
             await store.close()
             raise
-        engine = Engine(config=config, store=store, clock=clock, outbox=outbox, playbooks=playbooks)
+        engine = Engine(
+            config=config, store=store, clock=clock, outbox=outbox, playbooks=playbooks, trust_rooms=trust_rooms
+        )
         await restore(engine)
         if folder is not None:
             engine.reloader = Reloader(engine, folder)
             await engine.reloader.open()
-        intake = Intake(engine.dispatch, clock, config.store.retry_for, DeadLetters(beside(database, config)))
+        letters = DeadLetters(beside(database, config), trusted_rooms=trust_rooms)
+        intake = Intake(engine.dispatch, clock, config.store.retry_for, letters)
         return cls(config, store, clock, connector, engine, Scheduler(engine, intake.receive), outbox, intake)
 
     async def receive(self, event: Event) -> bool | None:
@@ -112,7 +117,8 @@ class Bot:
 
 async def restore(engine: Engine) -> None:
     """What the engine keeps in memory from the database: quizzes and coupon drops still open, playbooks
-    staff switched on or off."""
+    staff switched on or off, groups bound."""
     async with engine.store.unit() as conn:
         await engine.windows.load(conn)
         engine.switches = await load_switches(conn)
+        await engine.rooms.load(conn)

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import json
 import logging
 import signal
-import sys
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from bot.config import Config, load_config
+from bot import logs
+from bot.config import DEFAULT_CONFIG, Config, load_config
+from bot.i18n import DEFAULT_LANGUAGE, problem_text, translate_line
 from bot.playbook.errors import Problem, ProblemsError
-from bot.playbook.library import SCENARIO_DIR, PlaybookSet, display_path, load_folder
+from bot.playbook.library import SCENARIO_DIR, PlaybookSet, display_path, load_configured
+from bot.rooms_cli import rooms_commands
 from bot.store import DatabaseGone, StoreError
+from bot.textnorm import printable
 
 if TYPE_CHECKING:
     from bot.app import Bot
@@ -45,24 +49,76 @@ EXIT_DATABASE_GONE = 4  # the database file was deleted or replaced while the bo
 CLOSE_TIMEOUT = 10.0
 
 
-def _echo_problems(problems: list[Problem]) -> None:
-    for problem in problems:
-        typer.echo(str(problem), err=True)
+def _version(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(f"qunguan {importlib.metadata.version('qunguan')}")
+        except importlib.metadata.PackageNotFoundError:
+            typer.echo("qunguan (not installed as a package: pip install -e .)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """Qunguan 群管: a chat-ops bot for WeChat groups, driven by YAML playbooks."""
+
+
+def _echo_problems(problems: list[Problem], language: str) -> None:
+    """Errors and warnings together, in file order, in the operator's language."""
+    for problem in sorted(problems):
+        typer.echo(printable(problem_text(problem, language)), err=True)
+
+
+def _say(message: str, language: str, *, err: bool = False) -> None:
+    typer.echo(printable(translate_line(message, language)), err=err)
 
 
 def _config(path: Path | None) -> Config:
+    from bot.commands import command_names
+    from bot.registry import load_abilities
+
+    load_abilities()  # the staff commands, so that config.yaml's `commands:` can be checked against them
     try:
-        config, note = load_config(str(path) if path else None)
+        config, note = load_config(str(path) if path else None, commands=command_names())
     except ProblemsError as exc:
-        _echo_problems(exc.problems)
+        _echo_problems(exc.problems, exc.language or DEFAULT_LANGUAGE)
         raise typer.Exit(2) from None
+    logs.setup(config)  # every command logs the same way; `run` sets its own level and log file
     logging.getLogger("qunguan.cli").info(note)
     return config
 
 
-def _playbooks(config: Config, folder: Path | None) -> tuple[Path, PlaybookSet]:
-    folder = folder or config.path(config.playbooks)
-    return folder, load_folder(folder, room_tags=config.all_room_tags or None)
+def _playbooks(
+    config: Config, config_file: Path | None, given: Path | None, given_as: str = "--playbooks"
+) -> tuple[Path, PlaybookSet]:
+    """The playbooks folder, loaded. One that is not there is a typo or the wrong directory: exit 2, saying
+    which folder and where it was named (a bot must not start with no playbooks)."""
+    if given is not None:
+        folder, shown, source = given, str(given), given_as
+    else:
+        folder, shown = config.path(config.playbooks), config.playbooks
+        file = str(config_file or DEFAULT_CONFIG)
+        if "playbooks" in config.model_fields_set:
+            source = f"'playbooks: {config.playbooks}' in {file}"
+        elif Path(file).exists():
+            source = f"the default ({file} does not set 'playbooks:')"
+        else:
+            source = "the default (there is no config.yaml here)"
+    if folder.exists() and not folder.is_dir():
+        _say(f"{shown} ({folder.absolute()}) is not a folder; it comes from {source}", config.language, err=True)
+        raise typer.Exit(2)
+    if not folder.exists():
+        _say(
+            f"playbooks folder {shown} ({folder.absolute()}) not found; it comes from {source}",
+            config.language,
+            err=True,
+        )
+        raise typer.Exit(2)
+    return folder, load_configured(folder, config)
 
 
 @app.command()
@@ -71,14 +127,31 @@ def check(
     config: ConfigOption = None,
     playbooks: PlaybooksOption = None,
 ) -> None:
-    """Check playbooks and report every problem as path:line:col: message."""
+    """Check playbooks: every problem as path:line:col: message (exit 1); warnings alone exit 0."""
     cfg = _config(config)
-    folder, loaded = _playbooks(cfg, path or playbooks)
-    if loaded.problems:
-        _echo_problems(loaded.problems)
-        typer.echo(f"{len(loaded.problems)} problem(s) in {display_path(folder)}", err=True)
+    lang = cfg.language
+    if path is not None and playbooks is not None:
+        _say(
+            f"the playbooks folder is given twice ({path} and --playbooks {playbooks}): give it once, "
+            f"like qunguan check {path}",
+            lang,
+            err=True,
+        )
+        raise typer.Exit(2)
+    folder, loaded = _playbooks(cfg, config, path or playbooks, "the command line" if path else "--playbooks")
+    errors, warnings = loaded.problems, loaded.warnings
+    _echo_problems([*errors, *warnings], lang)
+    shown = display_path(folder)
+    if errors and warnings:
+        _say(f"{len(errors)} problem(s) and {len(warnings)} warning(s) in {shown}", lang, err=True)
+    elif errors:
+        _say(f"{len(errors)} problem(s) in {shown}", lang, err=True)
+    elif warnings:
+        _say(f"OK: {len(loaded.playbooks)} playbook(s) in {shown}, {len(warnings)} warning(s)", lang)
+    else:
+        _say(f"OK: {len(loaded.playbooks)} playbook(s) in {shown}", lang)
+    if errors:
         raise typer.Exit(1)
-    typer.echo(f"OK: {len(loaded.playbooks)} playbook(s) in {display_path(folder)}")
 
 
 def _scenario_home(paths: list[Path]) -> Path | None:
@@ -105,30 +178,33 @@ def test(
     from bot.scenario import Result, run_files, scenario_files
 
     cfg = _config(config)
-    folder, loaded = _playbooks(cfg, playbooks or _scenario_home(paths or []))
+    lang = cfg.language
+    home = _scenario_home(paths or [])
+    folder, loaded = _playbooks(cfg, config, playbooks or home, "--playbooks" if playbooks else "the command line")
     if loaded.problems:
-        _echo_problems(loaded.problems)
-        typer.echo(f"{len(loaded.problems)} problem(s) in {display_path(folder)}: fix them before testing", err=True)
+        _echo_problems(loaded.problems, lang)
+        _say(f"{len(loaded.problems)} problem(s) in {display_path(folder)}: fix them before testing", lang, err=True)
         raise typer.Exit(1)
     targets = list(paths or [folder / SCENARIO_DIR])
     missing = [p for p in targets if not p.exists()]
     if missing:
-        typer.echo(f"not found: {', '.join(map(str, missing))}", err=True)
+        _say(f"not found: {', '.join(map(str, missing))}", lang, err=True)
         raise typer.Exit(2)
     files = scenario_files(targets)
     if not files:
-        typer.echo(f"no scenario files in {', '.join(map(str, targets))}", err=True)
+        _say(f"no scenario files in {', '.join(map(str, targets))}", lang, err=True)
         raise typer.Exit(1)
 
     def report(result: Result) -> None:
+        """Names and sent texts come from files and playbooks: shown escaped, one line each."""
         mark = typer.style("PASS", fg="green") if result.passed else typer.style("FAIL", fg="red")
-        typer.echo(f"{mark} {result.name}  ({result.path})")
+        typer.echo(f"{mark} {printable(result.name)}  ({printable(str(result.path))})")
         for line in result.detail:
-            typer.echo(f"     {line}")
+            typer.echo(f"     {printable(line)}")
 
     passed, failed, problems = asyncio.run(run_files(files, loaded, cfg, report))
     for problem in problems:
-        typer.echo(f"{typer.style('FAIL', fg='red')} {problem}")
+        typer.echo(f"{typer.style('FAIL', fg='red')} {printable(problem_text(problem, lang))}")
     typer.echo(f"{passed} passed, {failed} failed")
     if failed:
         raise typer.Exit(1)
@@ -154,13 +230,15 @@ def audit(
         typer.echo(f"database error: {exc}", err=True)
         raise typer.Exit(2) from None
     for r in rows:
-        when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
-        where = r.room_id or "私聊"
-        typer.echo(
-            f"{when}  {r.member_name or r.member_id}（{r.member_id}，{r.role}）  /{r.command} {r.args}  "
-            f"[{where}]  {r.result}"
-        )
+        typer.echo(_audit_line(r, cfg))
     typer.echo(f"{len(rows)} staff command(s) in the last {since}")
+
+
+def _audit_line(r: Any, cfg: Config) -> str:
+    """One row, one line: names and arguments come from members, so they are shown escaped."""
+    when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
+    who = f"{r.member_name or r.member_id}（{r.member_id}，{r.role}）"
+    return printable(f"{when}  {who}  /{r.command} {r.args}  [{r.room_id or '私聊'}]  {r.result}")
 
 
 async def _audit_rows(cfg: Config, span: timedelta) -> list[Any]:
@@ -188,12 +266,14 @@ def reload(
 ) -> None:
     """Check the playbooks, then have the running bot (every one on this database) re-read them."""
     cfg = _config(config)
-    folder, loaded = _playbooks(cfg, playbooks)
+    lang = cfg.language
+    folder, loaded = _playbooks(cfg, config, playbooks)
+    _echo_problems(loaded.problems, lang)  # warnings come in the running bot's answer
     if loaded.problems:
-        _echo_problems(loaded.problems)
-        typer.echo(
+        _say(
             f"{len(loaded.problems)} problem(s) in {display_path(folder)}: nothing reloaded, "
             "the running bot keeps its playbooks",
+            lang,
             err=True,
         )
         raise typer.Exit(1)
@@ -203,13 +283,15 @@ def reload(
         typer.echo(f"database error: {exc}", err=True)
         raise typer.Exit(2) from None
     if answer is None:
-        typer.echo(
+        _say(
             f"no running bot answered within {wait:g} s (is it running, on {cfg.database_path}?); "
             "a bot reads the playbooks when it starts",
+            lang,
             err=True,
         )
         raise typer.Exit(1)
-    typer.echo(answer)
+    for line in answer.splitlines():  # the bot answers in English, like its logs: the summary, then any problems
+        _say(line, lang)
     if not answer.startswith("reloaded"):
         raise typer.Exit(1)
 
@@ -242,6 +324,9 @@ async def _request_reload(cfg: Config, wait: float) -> str | None:
         await store.close()
 
 
+app.add_typer(rooms_commands(_config), name="rooms")
+
+
 @app.command()
 def replay(
     file: Annotated[Path | None, typer.Argument(help="dead-letter file (default: the one beside the database)")] = None,
@@ -252,7 +337,6 @@ def replay(
     """Bring in the events the bot could not store (its dead-letter file): each acts once, in order."""
     from bot.deadletters import beside
     from bot.replay import DUPLICATE, FAILED, NOT_OURS, REPLAYED, replay_file
-    from bot.textnorm import printable
 
     cfg = _config(config)
     database = database or cfg.database_path
@@ -263,12 +347,13 @@ def replay(
     if file is not None and not file.exists():
         typer.echo(f"no dead-letter file at {file}", err=True)
         raise typer.Exit(2)
-    folder, loaded = _playbooks(cfg, playbooks)
+    folder, loaded = _playbooks(cfg, config, playbooks)
     if loaded.problems:
-        _echo_problems(loaded.problems)
-        typer.echo(
+        _echo_problems(loaded.problems, cfg.language)
+        _say(
             f"{len(loaded.problems)} problem(s) in {display_path(folder)}: nothing replayed, "
             "since those playbooks would miss the events",
+            cfg.language,
             err=True,
         )
         raise typer.Exit(1)
@@ -284,11 +369,11 @@ def replay(
         typer.echo(printable(outcome.line()))
     count = {result: sum(o.result == result for o in outcomes) for result in (REPLAYED, DUPLICATE, NOT_OURS, FAILED)}
     ignored = f", {count[NOT_OURS]} not for this bot" if count[NOT_OURS] else ""
-    kept = f" (kept in {path} for the next replay)" if count[FAILED] else ""
+    kept = f" (kept in {path} for the next replay)" if count[FAILED] or count[NOT_OURS] else ""
     typer.echo(
         f"{count[REPLAYED]} replayed, {count[DUPLICATE]} duplicate(s){ignored}, {count[FAILED]} failed again{kept}"
     )
-    if count[FAILED]:
+    if count[FAILED] or count[NOT_OURS]:
         raise typer.Exit(1)
 
 
@@ -313,24 +398,39 @@ def run(
     playbooks: PlaybooksOption = None,
     connector: Annotated[str | None, typer.Option(help=f"connector: {', '.join(CONNECTORS)}")] = None,
     database: Annotated[str | None, typer.Option(help="database file (default: from config)")] = None,
+    log_file: Annotated[
+        Path | None,
+        typer.Option("--log-file", help="append the log to this file; the terminal then shows only warnings"),
+    ] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="log more than log_level")] = 0,
+    quiet: Annotated[int, typer.Option("--quiet", "-q", count=True, help="log less than log_level")] = 0,
 ) -> None:
     """Run the bot (the local simulator unless config or --connector says otherwise)."""
     cfg = _config(config)
     name = connector or cfg.connector
     if name not in CONNECTORS:
-        typer.echo(f"unknown connector '{name}'; available: {', '.join(CONNECTORS)}", err=True)
+        _say(f"unknown connector '{name}'; available: {', '.join(CONNECTORS)}", cfg.language, err=True)
         raise typer.Exit(2)
-    _setup_logging(cfg, interactive=name == "simulator")
-    folder, loaded = _playbooks(cfg, playbooks)
-    logging.getLogger("qunguan.cli").info("%d playbook(s) from %s", len(loaded.playbooks), folder)
+    try:
+        logs.setup(cfg, interactive=name == "simulator", verbose=verbose, quiet=quiet, log_file=log_file)
+    except logs.LogFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    folder, loaded = _playbooks(cfg, config, playbooks)
+    log = logging.getLogger("qunguan.cli")
+    log.info("%d playbook(s) from %s", len(loaded.playbooks), folder)
+    for warning in loaded.warnings:
+        log.warning("%s", warning)
     if loaded.problems:
-        _echo_problems(loaded.problems)
-        typer.echo(f"{len(loaded.problems)} problem(s): those playbooks are left out, the rest run", err=True)
+        _echo_problems(loaded.problems, cfg.language)
+        _say(f"{len(loaded.problems)} problem(s): those playbooks are left out, the rest run", cfg.language, err=True)
+    elif not loaded.playbooks:
+        log.warning("no playbooks in %s: the bot answers staff commands only", folder)
     database = database or cfg.database_path
     if name == "wechaty":
         _run_wechaty(cfg, loaded, database, folder)
         return
-    from bot.connectors.simulator import run_simulator
+    from bot.simulator.terminal import run_simulator
 
     try:
         asyncio.run(run_simulator(cfg, loaded, database=database, folder=folder))
@@ -418,12 +518,6 @@ async def _close(bot: Bot) -> None:
         await bot.intake.close()  # events still held go to the dead-letter file
         await bot.connector.stop()
         await bot.store.close()
-
-
-def _setup_logging(config: Config, *, interactive: bool) -> None:
-    """Logs are English for operators; in the simulator only warnings reach the terminal."""
-    level = logging.WARNING if interactive else getattr(logging, config.log_level)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def main() -> None:

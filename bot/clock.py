@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Clock(Protocol):
@@ -20,6 +20,16 @@ class Clock(Protocol):
 
     async def until(self, when: datetime) -> None:
         """Block until `when` has come; unlike `sleep`, never moves a virtual clock itself."""
+        ...
+
+
+@runtime_checkable
+class SettableClock(Clock, Protocol):
+    """A clock that can be moved forward on purpose: the scheduler steps it through due times (scenario runs, tests
+    and the simulator's `/time`), so each schedule and window close happens with the clock at its moment."""
+
+    def forward_to(self, when: datetime) -> None:
+        """Move the clock to `when`; a moment already past leaves it where it is (time never goes back)."""
         ...
 
 
@@ -64,6 +74,10 @@ class VirtualClock:
             if not future.done():
                 future.set_result(None)
 
+    def forward_to(self, when: datetime) -> None:
+        if when > self._now:
+            self.set(when)
+
     async def sleep(self, seconds: float) -> None:
         self.set(self._now + timedelta(seconds=max(0.0, seconds)))
         await asyncio.sleep(0)
@@ -83,13 +97,20 @@ class VirtualClock:
 
 
 class OffsetClock:
-    """Wall time shifted by an offset the simulator's `/time +1d` grows."""
+    """Wall time shifted by an offset that the simulator's `/time +1d` grows (and keeps in its database).
+
+    Between jumps it runs with the wall clock, so waiting in real time still works."""
 
     def __init__(self, offset: timedelta = timedelta()) -> None:
         self.offset = offset
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
+
+    def forward_to(self, when: datetime) -> None:
+        ahead = when - self.now()
+        if ahead > timedelta():
+            self.offset += ahead
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

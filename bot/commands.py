@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.context import RunContext
 from bot.events import MemberRef, MessageEvent, Outgoing, RoomRef
-from bot.store.activity import known_rooms
 from bot.store.tables import AuditEntry, Member
 from bot.textnorm import fold, split_command
 
@@ -31,6 +30,14 @@ log = logging.getLogger("qunguan.commands")
 
 RANK = {"member": 0, "staff": 1, "admin": 2, "owner": 3}
 ROLE_NAMES = {"staff": "店员", "admin": "管理员", "owner": "店主"}
+MAX_COMMAND = 300  # characters of a whole command as typed; /群发 declares its own
+AUDITED = 500  # characters of a command's text and answer kept in the audit log
+_LINE_BREAKS = dict.fromkeys(map(ord, "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"), " ")
+
+
+def one_line(name: str) -> str:
+    """A member-made name as staff answers show it: a newline in it cannot forge a line of the answer."""
+    return name.translate(_LINE_BREAKS)
 
 
 class UsageError(Exception):
@@ -56,6 +63,8 @@ class CommandContext:
     args: list[str]
     mentioned: list[MemberRef] = field(default_factory=list)
     prepared: Any = None  # what the command's `prepare` returned
+    result: str = "ok"  # what the audit log records when the handler returns: its real outcome (/核销: already)
+    target_id: str | None = None  # the member it was about, for the audit log
     on_commit: list[Callable[[], None]] = field(default_factory=list)  # in-memory changes, once the writes stand
     sends: list[tuple[str, list[Outgoing], str | None]] = field(default_factory=list)  # besides the answer
 
@@ -86,11 +95,11 @@ class CommandContext:
         return parts[1 + skip].strip() if len(parts) > 1 + skip else ""
 
     async def managed_rooms(self, name: str | None = None) -> list[RoomRef]:
-        """The groups the bot manages and has seen; with `name`, those with that topic or id (none: a usage error)."""
-        rooms = [r for r in await known_rooms(self.conn) if self.config.manages(r)]
+        """The groups the bot manages (bound) and has seen; with `name`, those it names (none: a usage error)."""
+        rooms = self.engine.rooms
         if name is None:
-            return rooms
-        named = [r for r in rooms if name in (r.id, r.topic)]
+            return await rooms.managed(self.conn)
+        named = await rooms.named(self.conn, name)
         if not named:
             raise UsageError(f"不认识群「{name}」：请写群名（或群 ID）")
         return named
@@ -141,16 +150,22 @@ class CommandContext:
         self.on_commit.extend(lambda w=w: windows.add(w) for w in run.opened)
 
     async def target(self) -> MemberRef:
-        """The member a command is about: the first @-mention, else a WeChat id as the first argument."""
+        """The member a command is about: the first @-mention other than the bot's, else a WeChat id as the first
+        argument. Never the bot itself; the name comes on one line."""
         if self.mentioned:
-            return self.mentioned[0]
-        if not self.args:
-            raise UsageError("请 @ 一位成员（或写出他的微信 ID）")
-        member_id = self.args.pop(0)
-        row = (await self.conn.execute(select(_members.c.name).where(_members.c.id == member_id))).first()
-        if row is None:
-            raise UsageError(f"不认识 {member_id}：请 @ 他，或核对微信 ID")
-        return MemberRef(member_id, row.name)
+            member = self.mentioned[0]
+        else:
+            if not self.args:
+                raise UsageError("请 @ 一位成员（或写出他的微信 ID）")
+            member_id = self.args.pop(0)
+            if member_id == self_id(self.engine):
+                raise UsageError("机器人自己不能当作对象，请 @ 一位成员（或写出他的微信 ID）")
+            row = (await self.conn.execute(select(_members.c.name).where(_members.c.id == member_id))).first()
+            if row is None:
+                raise UsageError(f"不认识 {member_id}：请 @ 他，或核对微信 ID")
+            member = MemberRef(member_id, row.name)
+        self.target_id = member.id
+        return MemberRef(member.id, one_line(member.name))
 
 
 Handler = Callable[[CommandContext], Awaitable[str]]
@@ -167,6 +182,8 @@ class StaffCommand:
     handler: Handler
     refusal: str | None  # said to someone without the role; None: the standard line naming the role
     prepare: Prepare | None  # slow work done before the event's transaction; its result is ctx.prepared
+    unbound: bool  # heard in a group nobody bound (only /绑定: bot/rooms.py)
+    max_length: int  # characters of the whole command as typed
 
 
 COMMANDS: dict[str, StaffCommand] = {}  # every name and alias -> the command
@@ -182,16 +199,19 @@ def staff_command(
     usage: str,
     refusal: str | None = None,
     prepare: Prepare | None = None,
+    unbound: bool = False,
+    max_length: int = MAX_COMMAND,
 ) -> Callable[[Handler], Handler]:
     """Declare a staff command; its docstring's first line is what `/帮助` shows. `refusal` replaces the
     standard refusal for commands customers are likely to try (/核销 at the till); `prepare` runs before the
-    transaction, for work that must not hold the database (/重载 reading the folder)."""
+    transaction, for work that must not hold the database (/重载 reading the folder); `unbound`: heard in a
+    group nobody bound; `max_length`: longer commands are refused (a 1 MB reason is not a reason)."""
 
     def register(fn: Handler) -> Handler:
         if role not in RANK:
             raise ValueError(f"command '{name}': unknown role '{role}'")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        command = StaffCommand(name, aliases, role, usage, summary, fn, refusal, prepare)
+        command = StaffCommand(name, aliases, role, usage, summary, fn, refusal, prepare, unbound, max_length)
         for key in (name, *aliases):
             if key.casefold() in COMMANDS:
                 raise ValueError(f"command '{key}' is registered twice")
@@ -199,6 +219,16 @@ def staff_command(
         return fn
 
     return register
+
+
+def command_names() -> dict[str, str]:
+    """Every name and alias (casefolded) -> the command's name: what config.yaml's `commands:` may say."""
+    return {key: command.name for key, command in COMMANDS.items()}
+
+
+def self_id(engine: Engine) -> str:
+    """The bot's own WeChat id, as its connector knows it ('' until known): never a command's target."""
+    return getattr(engine.connector, "self_id", "")
 
 
 def needed_role(engine: Engine, command: StaffCommand) -> str:
@@ -252,25 +282,32 @@ async def run(
     asked: Request,
     now: datetime,
     on_commit: list[Callable[[], None]],
+    *,
+    answer_refusal: bool = True,
 ) -> list[dict[str, Any]]:
     """Run a staff command: the outbox rows of its answer (or refusal) and of what it sends are returned,
-    written with the audit row in the event's transaction.
+    written with the audit row in the event's transaction. `answer_refusal=False`: a refusal is audited only.
 
     What the command changes in this process (not the database) goes to `on_commit`, run after the commit.
     """
     command, args, prepared = asked.command, asked.args, asked.prepared
     role = engine.config.role_of(event.sender.id) or "member"
-    mentioned = await _mentioned(conn, event)
+    mentioned = await _mentioned(conn, event, self_id(engine))
     args = [a for a in args if not a.startswith("@")]  # the "@Name" text of mentions; ids come in event.mentions
     ctx = CommandContext(engine, conn, event, role, args, mentioned, prepared=prepared)
+    typed = ctx.rest()  # as typed, before the handler takes its arguments apart
+    length = len(event.text.strip())
+    ran = False  # the handler returned: what it sends goes with the answer
     if not allowed(engine, command, role):
         needs = ROLE_NAMES[needed_role(engine, command)]
         result, text = "refused", command.refusal or f"/{command.name} 需要{needs}身份，你没有这个权限～"
+    elif length > command.max_length:
+        result, text = "usage", f"命令太长（{length} 字），最多 {command.max_length} 字\n用法：{command.usage}"
     else:
         try:
             async with conn.begin_nested():
                 text = await command.handler(ctx)
-            result = "ok"
+            result, ran = ctx.result, True
             on_commit.extend(ctx.on_commit)
         except UsageError as exc:
             result, text = "usage", f"{exc}\n用法：{command.usage}"
@@ -288,27 +325,33 @@ async def run(
             member_name=event.sender.name,
             role=role,
             command=command.name,
-            args=" ".join([*(m.id for m in mentioned), *args])[:500],
+            args=typed[:AUDITED],
             room_id=event.room.id if event.room else None,
+            target_id=ctx.target_id,
             result=result,
-            answer=text[:500],
+            answer=text[:AUDITED],
         )
     )
+    if result == "refused" and not answer_refusal:
+        return []
     mentions = (event.sender,) if event.room is not None else ()
     answer = Outgoing(text, room=event.room, member=None if event.room else event.sender, mentions=mentions)
     rows = engine.outbox.entries(event, "command", 0, [answer] if text else [], now)  # "": its sends say it all
-    if result == "ok":
+    if ran:
         for source, messages, kind in ctx.sends:
             rows += engine.outbox.entries(event, source, 0, messages, now, kind=kind)
     return rows
 
 
-async def _mentioned(conn: AsyncConnection, event: MessageEvent) -> list[MemberRef]:
-    if not event.mentions:
+async def _mentioned(conn: AsyncConnection, event: MessageEvent, bot_id: str) -> list[MemberRef]:
+    """The members @-mentioned, in order, without the bot (WeChat lists it first when the command follows
+    "@群管小助手"): the bot is never a command's target."""
+    ids = [i for i in event.mentions if i != bot_id]
+    if not ids:
         return []
-    rows = await conn.execute(select(_members.c.id, _members.c.name).where(_members.c.id.in_(event.mentions)))
+    rows = await conn.execute(select(_members.c.id, _members.c.name).where(_members.c.id.in_(ids)))
     names = {r.id: r.name for r in rows}
-    return [MemberRef(i, names.get(i, i)) for i in event.mentions]
+    return [MemberRef(i, names.get(i, i)) for i in ids]
 
 
 def visible_to(engine: Engine, role: str) -> list[StaffCommand]:

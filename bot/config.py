@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PlainSerializer, PrivateAttr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr, field_validator, model_validator
 
 from bot.events import RoomRef
-from bot.playbook.errors import Location, Problem, Problems, ProblemsError
-from bot.playbook.loader import read_yaml
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language, spoken
+from bot.playbook.errors import Location, Problem, Problems, ProblemsError, did_you_mean
+from bot.playbook.loader import Doc, read_yaml
 from bot.playbook.types import Duration, LocalTime, Params
 from bot.playbook.validate import validate_model
+from bot.textnorm import fold
 
 ROLES = ("owner", "admin", "staff")
 
@@ -30,6 +32,9 @@ class StaffSection(Params):
 
 
 class RoomSection(Params):
+    """A managed group. By `id:` it is bound; by `topic:` only it is a candidate until an owner or admin binds it
+    (/绑定 in it, or `qunguan rooms bind ID`): a topic is whatever a member types. `tags` go with the binding."""
+
     id: str | None = None
     topic: str | None = None
     tags: list[str] = []
@@ -84,6 +89,14 @@ class QuietHours(Params):
     end: ClockTime = time(8, 0)
 
 
+class ReplyBudget(Params):
+    """How many answers the messages of one customer may get in a span (a flood is not answered message by
+    message); past it that member gets no answer until the span has passed, though playbooks still act."""
+
+    messages: int = Field(10, ge=1)
+    per: Duration = timedelta(minutes=1)
+
+
 class SendingSection(Params):
     """The send governor (bot/governor.py, docs/sending.md). WeChat bans accounts that send too fast
     or too regularly, so the defaults are meant to be safe for a real account."""
@@ -104,6 +117,7 @@ class SendingSection(Params):
     failures_to_pause: int = Field(5, ge=1)  # this many failed sends in a row also pause sending
     slow_start: int = Field(10, ge=0)  # after a pause, this many sends at three times the gap
     shutdown_grace: Duration = timedelta(seconds=5)  # on stop, keep sending this long; the rest waits
+    reply_budget: ReplyBudget | None = ReplyBudget()  # answers per customer and span; staff are never held back
 
 
 class ReloadSection(Params):
@@ -130,13 +144,15 @@ class Config(Params):
     opt_out: OptOutSection = OptOutSection()
     reload: ReloadSection = ReloadSection()
     store: StoreSection = StoreSection()
-    # The least role per staff command, overriding its default, e.g. {加分: admin}.
+    # The least role per staff command, overriding its default, e.g. {加分: admin}; load_config checks the names.
     commands: dict[str, Literal["owner", "admin", "staff", "member"]] = {}
     staff: StaffSection = StaffSection()
     rooms: list[RoomSection] = []
     lifecycle: LifecycleSection = LifecycleSection()
     dm_fallback: Literal["mention", "skip"] = "mention"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Of problem texts in the CLI and in chat (logs stay English): zh-CN or en, or 中文 / English.
+    language: Annotated[Language, BeforeValidator(spoken)] = DEFAULT_LANGUAGE
 
     _base: Path = PrivateAttr(default_factory=Path.cwd)
     _roles: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -176,24 +192,17 @@ class Config(Params):
         """Role by WeChat id only: a display name never grants anything."""
         return self._roles.get(member_id)
 
-    def _room_entry(self, room: RoomRef) -> RoomSection | None:
-        for entry in self.rooms:
-            if (entry.id and entry.id == room.id) or (entry.topic and entry.topic == room.topic):
-                return entry
-        return None
+    def room_by_id(self, room_id: str) -> RoomSection | None:
+        """The `rooms:` entry that binds this group by its id (a topic never binds: bot/rooms.py)."""
+        return next((entry for entry in self.rooms if entry.id and entry.id == room_id), None)
 
-    def manages(self, room: RoomRef) -> bool:
-        """With no rooms listed the bot manages every room it is in."""
-        return not self.rooms or self._room_entry(room) is not None
+    def candidate(self, topic: str | None) -> RoomSection | None:
+        """The `rooms:` entry naming a group by topic only: a candidate an owner or admin may bind."""
+        return next((e for e in self.rooms if not e.id and e.topic and e.topic == topic), None) if topic else None
 
-    def room_tags(self, room: RoomRef) -> frozenset[str]:
-        entry = self._room_entry(room)
-        return frozenset(entry.tags) if entry else frozenset()
-
-    def selects(self, selectors: Sequence[str], room: RoomRef) -> bool:
-        """Whether room topics, room ids or tag:NAME (`rooms:` of playbooks and segments) name this room."""
-        tags = self.room_tags(room)
-        return any((sel[4:] in tags) if sel.startswith("tag:") else sel in (room.id, room.topic) for sel in selectors)
+    def named_entry(self, room: RoomRef) -> RoomSection | None:
+        """The entry naming a group by id or topic: how trusted setups (simulator, scenarios) pick theirs."""
+        return next((e for e in self.rooms if (e.id and e.id == room.id) or (e.topic and e.topic == room.topic)), None)
 
     @property
     def all_room_tags(self) -> set[str]:
@@ -203,10 +212,12 @@ class Config(Params):
 DEFAULT_CONFIG = "config.yaml"
 
 
-def load_config(path: str | None) -> tuple[Config, str]:
+def load_config(path: str | None, *, commands: Mapping[str, str] | None = None) -> tuple[Config, str]:
     """Read config.yaml. A missing default file means defaults; a missing named file is an error.
 
-    Returns the config and a note for the operator about where it came from.
+    `commands`: every staff command name and alias (casefolded) -> its name, from whoever loaded the abilities;
+    with it, `commands:` keys are checked and given as names. Returns the config and a note for the operator
+    about where it came from.
     """
     file = Path(path or DEFAULT_CONFIG)
     if not file.exists():
@@ -216,12 +227,35 @@ def load_config(path: str | None) -> tuple[Config, str]:
     problems = Problems()
     doc = read_yaml(str(file), str(file), problems)
     config = None
+    language: str | None = None  # the one a broken file asks for, to report its problems in
     if doc is not None:
         data = doc.data if doc.data is not None else {}
         if not isinstance(data, dict):
             problems.add(doc.at(()), "config.yaml must be a mapping of settings")
         else:
+            asked = spoken(data.get("language", DEFAULT_LANGUAGE))
+            language = str(asked) if asked in LANGUAGES else None
             config = validate_model(doc, Config, data, problems, base=(), label="config")
+    if isinstance(config, Config) and commands is not None and doc is not None:
+        roles = _command_roles(doc, config.commands, commands, problems)
+        config = config.model_copy(update={"commands": roles})
     if problems or not isinstance(config, Config):
-        raise ProblemsError(problems.sorted())
+        raise ProblemsError(problems.sorted(), language=language)
     return config.with_base(file.resolve().parent), f"config from {file}"
+
+
+def _command_roles(doc: Doc, given: Mapping[str, str], known: Mapping[str, str], problems: Problems) -> dict[str, str]:
+    """`commands:` keyed by command name: a slash, spaces, case and aliases (addpoints) are tolerated; an unknown
+    name is an error, not a setting silently ignored while staff keep a command the owner meant to restrict."""
+    roles: dict[str, str] = {}
+    written: dict[str, str] = {}
+    for key, role in given.items():
+        where = doc.key_at(("commands", key))
+        name = known.get(fold(key).lstrip("/").strip().casefold())
+        if name is None:
+            problems.add(where, f"unknown command '{key}'{did_you_mean(fold(key).lstrip('/').strip(), known)}")
+        elif name in roles:
+            problems.add(where, f"'{key}' sets /{name} again (already set as '{written[name]}')")
+        else:
+            roles[name], written[name] = role, key
+    return roles

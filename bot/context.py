@@ -7,6 +7,7 @@ are loaded only when a text or expression actually names them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import Event, MemberRef, Outgoing, RoomRef
-from bot.playbook.templates import Expr, Text
+from bot.playbook.templates import EmptyValue, Expr, Text
 from bot.windows import OpenWindow, insert_window, mark_closed
 
 if TYPE_CHECKING:
@@ -32,6 +33,15 @@ class RunError(Exception):
 class SkipAction(Exception):
     """This action does not apply to this event (e.g. `to: inviter` on a join nobody invited):
     the action is skipped and logged, the rest of the run goes on."""
+
+    level = logging.INFO
+
+
+class SkipSend(SkipAction):
+    """A text may not go out as it is (an empty value where a code, a date or a name belongs; a coupon code
+    bound for a group): this message is not sent, with a warning for the operator; the run goes on."""
+
+    level = logging.WARNING
 
 
 class RunContext:
@@ -63,6 +73,10 @@ class RunContext:
             "config": {"bot_name": config.bot.name, "timezone": config.timezone},
         }
         self.call: Call | None = None  # the action running now (for_each reads its nested `do` here)
+        # Every variable the playbook's triggers document is defined: None when this event has none.
+        self.vars.update(dict.fromkeys(name for t in playbook.triggers for name in t.spec.sets))
+        if inviter is not None and member is not None and inviter.id == member.id:
+            inviter = None  # WeChat may name a member as their own inviter: that is nobody inviting
         for name, ref in (("member", member), ("inviter", inviter)):
             if ref is not None:
                 self.set_member(name, ref)
@@ -100,7 +114,7 @@ class RunContext:
         """Who `member` / `inviter` is for the actions that follow (for_each moves `member` along a segment)."""
         if ref is None:
             self.members.pop(name, None)
-            self.vars.pop(name, None)
+            self.vars[name] = None
             return
         self.members[name] = ref
         self.vars[name] = {"id": ref.id, "name": ref.name, "role": self.config.role_of(ref.id) or "member"}
@@ -122,8 +136,12 @@ class RunContext:
                 view[attr] = await loaders[attr](self, view["id"])
 
     async def render(self, text: Text) -> str:
+        """The text to send; a code, a date or a name in it that would show empty skips the send (SkipSend)."""
         await self._prepare(text.refs)
-        return text.render(self.vars)
+        try:
+            return text.render(self.vars)
+        except EmptyValue as empty:
+            raise SkipSend(f"{empty}, so the text is not sent") from None
 
     async def evaluate(self, expr: Expr) -> bool:
         await self._prepare(expr.refs)

@@ -92,16 +92,22 @@ def append(path: Path, lines: Sequence[str]) -> None:
 
 
 class DeadLetters:
-    """Where events go that the bot could not store: the file, or, when even that fails, the log."""
+    """Where events go that the bot could not store: the file, or, when even that fails, the log.
 
-    def __init__(self, path: Path | None) -> None:
+    `trusted_rooms`: the bot counted config.yaml's groups as bound (simulator, tests); its letters say so, so
+    that a replay manages their groups as the bot did."""
+
+    def __init__(self, path: Path | None, *, trusted_rooms: bool = False) -> None:
         self.path = path
+        self.trusted_rooms = trusted_rooms
 
     def add(self, events: Sequence[Event], reason: str, at: datetime) -> bool:
         """Append the events; True when they are in the file. When it cannot be written (or there is none),
         each event goes whole into an ERROR log line instead, so that it can still be put back by hand."""
+        trust = {"trusted_rooms": True} if self.trusted_rooms else {}
         lines = [
-            json.dumps({"at": at.isoformat(), "reason": reason, "event": encode(e)}, ensure_ascii=False) for e in events
+            json.dumps({"at": at.isoformat(), "reason": reason, "event": encode(e), **trust}, ensure_ascii=False)
+            for e in events
         ]
         if self.path is None:
             problem = "the database is in memory, so there is no dead-letter file"
@@ -124,6 +130,7 @@ class Letter:
     text: str
     event: Event | None
     problem: str = ""
+    trusted_rooms: bool = False
 
 
 def read(path: Path) -> list[Letter]:
@@ -133,7 +140,7 @@ def read(path: Path) -> list[Letter]:
             continue
         try:
             data = json.loads(text)
-            letters.append(Letter(number, text, decode(data["event"])))
+            letters.append(Letter(number, text, decode(data["event"]), trusted_rooms=data.get("trusted_rooms") is True))
         except (ValueError, KeyError, TypeError) as exc:
             detail = "not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc).strip("'") or "no event"
             letters.append(Letter(number, text, None, f"not a dead letter ({detail})"))

@@ -1,10 +1,11 @@
 """Dispatch: the one road every event takes, from connector to outbox.
 
-event -> dedup by id -> record activity -> trigger index -> rooms -> conditions
--> actions. Each event is one transaction; each playbook run a savepoint inside
-it, so a failing playbook rolls back only its own writes and messages. The
-messages of the runs that succeeded are written to the outbox in that same
-transaction (one executemany) and leave only after it commits.
+event -> bound group? -> dedup by id -> record activity -> trigger index -> rooms -> conditions
+-> actions. A group nobody bound (bot/rooms.py) gets nothing but its room row, /绑定 and a log line.
+Each event is one transaction; each playbook run a savepoint inside it, so a
+failing playbook rolls back only its own writes and messages. The messages of
+the runs that succeeded are written to the outbox in that same transaction
+(one executemany) and leave only after it commits.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bot.events import (
     MessageEvent,
     Outgoing,
     RoomRef,
+    RoomRenamed,
     ScheduledTick,
     WindowDue,
     summary,
@@ -41,9 +43,10 @@ from bot.playbook.index import Match
 from bot.playbook.library import PlaybookSet
 from bot.playbook.model import Playbook, Step
 from bot.registry import load_abilities
+from bot.rooms import RoomBindings
 from bot.runner import StepFailed, StopRun, conditions_hold, run_until_wait
 from bot.store import Store
-from bot.store.activity import known_room, known_rooms, mark_seen, record
+from bot.store.activity import known_room, mark_seen, record, upsert_room
 from bot.windows import KINDS, OpenWindow, Windows, mark_closed
 
 if TYPE_CHECKING:
@@ -60,8 +63,18 @@ class _Outcome:
 
 
 class Engine:
-    def __init__(self, *, config: Config, store: Store, clock: Clock, outbox: Outbox, playbooks: PlaybookSet) -> None:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        clock: Clock,
+        outbox: Outbox,
+        playbooks: PlaybookSet,
+        trust_rooms: bool = False,
+    ) -> None:
         self.config = config
+        self.rooms = RoomBindings(config, trusted=trust_rooms)  # the groups it manages, bound by id
         self.store = store
         self.clock = clock
         self.outbox = outbox
@@ -85,13 +98,13 @@ class Engine:
 
     def applies(self, playbook: Playbook, room: RoomRef) -> bool:
         """`rooms:` of a playbook: topics, ids or tag:NAME; empty means every managed room."""
-        return not playbook.rooms or self.config.selects(playbook.rooms, room)
+        return not playbook.rooms or self.rooms.selects(playbook.rooms, room)
 
     async def dispatch(self, event: Event) -> bool:
-        """Act on one event; False when it was a duplicate or from an unmanaged room."""
+        """Act on one event; False when it was a duplicate or ignored (a trusted setup's unlisted group)."""
         room = event.room
-        if room is not None and not self.config.manages(room):
-            return False
+        if room is not None and not self.rooms.manages(room):
+            return await self._unbound(event, room)
         playbooks = self.playbooks
         queued: list[dict[str, Any]] = []
         paused: list[tuple[RunContext, timedelta, tuple[Step, ...]]] = []
@@ -146,6 +159,8 @@ class Engine:
             await self.outbox.queue(conn, queued)
         sources = ", ".join(dict.fromkeys(row["playbook_id"] for row in queued))
         log.info("handled %s: %d message(s) queued%s", summary(event), len(queued), f" by {sources}" if sources else "")
+        if isinstance(event, RoomRenamed):
+            self.rooms.tell_renamed(event)
         for change in after:
             change()
         for window in opened:
@@ -156,6 +171,39 @@ class Engine:
             await self.outbox.released()
         for ctx, wait, rest in paused:
             self.spawn(self._resume(ctx, wait, rest))
+        return True
+
+    async def _unbound(self, event: Event, room: RoomRef) -> bool:
+        """A group nobody bound: nothing with an effect runs. Its room row is kept (`qunguan rooms` lists it),
+        /绑定 is heard (a refusal there is audited, not answered: alts would make the bot speak) and it is
+        logged once. A trusted setup's group config.yaml leaves out is not even recorded."""
+        asked = None
+        if isinstance(event, MessageEvent) and (found := commands.match(event)) is not None and found[0].unbound:
+            asked = await commands.request(self, event)  # /绑定 only: no other command is even prepared (/重载)
+        if self.rooms.trusted and asked is None and not isinstance(event, WindowDue):
+            return False
+        queued: list[dict[str, Any]] = []
+        after: list[Callable[[], None]] = []
+        async with self.store.unit() as conn:
+            now = self.clock.now()
+            if not await mark_seen(conn, event.id, now):
+                return False
+            if not self.rooms.trusted and not isinstance(event, (ScheduledTick, WindowDue)):
+                await upsert_room(conn, room, now, by=event.by if isinstance(event, RoomRenamed) else None)
+            if isinstance(event, WindowDue):  # unbound while its quiz or drop was open: closed without a word
+                if await mark_closed(conn, event.window_id, now):
+                    after.append(lambda: self.windows.remove(event.window_id))
+            elif asked is not None and isinstance(event, MessageEvent):
+                queued = await commands.run(self, conn, event, asked, now, after, answer_refusal=False)
+                await self.outbox.queue(conn, queued)
+            elif not self.rooms.trusted:
+                await self.rooms.tell_unbound(conn, event, room)
+        if asked is not None:
+            log.info("handled %s: %d message(s) queued by /%s", summary(event), len(queued), asked.command.name)
+        for change in after:
+            change()
+        if queued:
+            await self.outbox.released()
         return True
 
     async def _in_windows(
@@ -270,6 +318,9 @@ class Engine:
         part = 0
         while True:
             await self.clock.sleep(wait.total_seconds())
+            if ctx.room is not None and not self.rooms.manages(ctx.room):
+                log.info("playbook %s stopped after its wait: group %s is not bound now", ctx.playbook.id, ctx.room.id)
+                return
             part += 1
             async with self.store.unit() as conn:
                 ctx.conn = conn
@@ -305,10 +356,10 @@ class Engine:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def rooms_for(self, playbook: Playbook) -> list[RoomRef]:
-        """Rooms a scheduled playbook runs in: managed, known, and named by its `rooms:`."""
+        """Rooms a scheduled playbook runs in: managed (bound), known, and named by its `rooms:`."""
         async with self.store.unit() as conn:
-            rooms = await known_rooms(conn)
-        return [r for r in rooms if self.config.manages(r) and self.applies(playbook, r)]
+            rooms = await self.rooms.managed(conn)
+        return [r for r in rooms if self.applies(playbook, r)]
 
     async def room_ref(self, room_id: str) -> RoomRef:
         """A room by id with the topic the store knows (for events the scheduler makes)."""

@@ -11,8 +11,12 @@ WeChat bans accounts that send too fast or too regularly, so every send is paced
 - a circuit breaker: a refusal (操作过于频繁) or `failures_to_pause` failures in a
   row pause all sending for `refused_pause`, doubled on each new trip up to
   `refused_pause_max`; afterwards `slow_start` sends go at three times the gap;
-- replies before welcomes before broadcasts, first come first served within a kind;
-- welcomes of one playbook to one room that are queued together leave as one.
+- replies before welcomes before broadcasts; within a kind, round-robin: the room (or private chat) the
+  bot spoke to least recently first, in it the member answered least recently, then first come first
+  served, so a flood of replies to one member never holds up anyone else's;
+- welcomes of one playbook to one room that are queued together leave as one;
+- time only moves forward for the governor: when the clock goes back (an NTP step, a wrong clock fixed),
+  the latest moment it was told of counts as now, so a step back never stalls sending.
 
 Pure logic over the times it is given: no database, no clock of its own, no
 sleeping, so every rule is unit-testable. With `paced=False` (tests, the
@@ -21,6 +25,7 @@ simulator) only `not_before` and the breaker hold.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 from collections import deque
@@ -37,6 +42,8 @@ log = logging.getLogger("qunguan.governor")
 PRIORITY = {"reply": 0, "welcome": 1, "notice": 1, "broadcast": 2}
 SLOW_FACTOR = 3  # gap multiplier while sending resumes after a pause
 MINUTE = timedelta(minutes=1)
+TURNS_KEPT = 10_000  # rooms and members whose last turn is remembered; the older half is forgotten beyond it
+NEVER = -1  # the turn of a room or member not served (or long forgotten): first in line
 
 Breaker = Literal["closed", "open", "slow"]
 
@@ -50,10 +57,8 @@ class Queued:
     target: str  # room id, or member id for a private message: room_gap applies per target
     not_before: datetime
     group: str | None = None  # welcomes with the same group (room + playbook) may leave as one
-
-    @property
-    def order(self) -> tuple[int, int]:
-        return PRIORITY[self.kind], self.id
+    who: str | None = None  # the member a reply answers: fair turns between members
+    queued_at: datetime | None = None  # when it was queued: `not_before` is meant from then on
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +93,21 @@ class Governor:
         self._trips = 0
         self._slow_left = 0
         self._failures = 0  # failed sends in a row
+        self._latest: datetime | None = None  # the latest moment the governor was told of
+        self._turns = itertools.count()
+        self._room_turn: dict[str, int] = {}  # target -> the turn it was last sent to (oldest first)
+        self._member_turn: dict[str, int] = {}  # member -> the turn they were last answered
 
     # -- deciding
 
     def plan(self, queue: Iterable[Queued], now: datetime) -> Plan:
-        """The first queued message (by kind, then age) allowed at `now`, with any welcomes merged into it."""
+        """The first queued message (by kind, then turn, then age) allowed at `now`, with any welcomes merged
+        into it."""
         self._tick(now)
-        ordered = sorted(queue, key=lambda q: q.order)
+        room_turn, member_turn = self._room_turn.get, self._member_turn.get
+        ordered = sorted(
+            queue, key=lambda q: (PRIORITY[q.kind], room_turn(q.target, NEVER), member_turn(q.who, NEVER), q.id)
+        )
         wake: datetime | None = None
         for q in ordered:
             at = self.ready_at(q, now)
@@ -105,7 +118,8 @@ class Governor:
 
     def ready_at(self, q: Queued, now: datetime) -> datetime:
         """The earliest moment every rule lets `q` go, as far as is known at `now`."""
-        t = max(now, q.not_before)
+        # Queued by a clock that was ahead: its own wait (welcome batching, a retry) was from a time not come yet.
+        t = now if q.queued_at is not None and q.queued_at > now else max(now, q.not_before)
         if self.breaker == "open" and self._open_until is not None:
             t = max(t, self._open_until)
         if not self.paced:
@@ -177,9 +191,14 @@ class Governor:
 
     # -- what happened
 
-    def sent(self, target: str, now: datetime) -> None:
-        """One message left (merged welcomes count once)."""
+    def sent(self, target: str, now: datetime, who: str | None = None) -> None:
+        """One message left (merged welcomes count once); `who`: the member it answered."""
         s = self.settings
+        self._see(now)
+        turn = next(self._turns)
+        _take_turn(self._room_turn, target, turn)
+        if who is not None:
+            _take_turn(self._member_turn, who, turn)
         day = self._local(now).date()
         if day != self._day:
             self._day, self._count = day, 0
@@ -200,25 +219,53 @@ class Governor:
 
     def refused(self, now: datetime) -> None:
         """The platform said 操作过于频繁: stop everything for a while."""
+        self._see(now)
         self._failures = 0
         self._trip(now, "WeChat refused a send as too frequent")
 
     def failed(self, now: datetime) -> None:
         """A send raised; several in a row look like trouble with the account, not with one message."""
+        self._see(now)
         self._failures += 1
         if self._failures >= self.settings.failures_to_pause:
             count, self._failures = self._failures, 0
             self._trip(now, f"{count} sends failed in a row")
 
     def restore(self, sends: Iterable[tuple[datetime, str]], today: int, now: datetime) -> None:
-        """Pick up after a restart: recent sends (time, target) and how many went out today."""
+        """Pick up after a restart: recent sends (time, target) and how many went out today.
+
+        Sends recorded in the future (by a clock that was ahead) count as if the last of them was just now."""
         s = self.settings
-        for at, target in sorted(sends):
+        ordered = sorted(sends)
+        latest = max(now, ordered[-1][0]) if ordered else now
+        for at, target in ordered:
             self._account_at = max(self._account_at or at, at + s.gap)
             self._room_at[target] = max(self._room_at.get(target, at), at + s.room_gap)
-            if at > now - MINUTE:
+            if at > latest - MINUTE:
                 self._recent.append(at)
         self._day, self._count = self._local(now).date(), today
+        self._latest = latest
+        self._see(now)
+
+    def _see(self, now: datetime) -> None:
+        """Time only moves forward here: when the clock goes back, every time kept moves back by as much, so
+        the latest moment known is now and pacing goes on from there instead of stalling for the difference."""
+        latest = self._latest
+        self._latest = now
+        if latest is None or now >= latest:
+            return
+        back = latest - now
+        if self._account_at is not None:
+            self._account_at -= back
+        self._room_at = {k: v - back for k, v in self._room_at.items()}
+        self._recent = deque(t - back for t in self._recent)
+        if self._open_until is not None:
+            self._open_until -= back
+        today = self._local(now).date()
+        if self._day is not None and self._day > today:
+            self._day = today  # the sends of the local day that was "tomorrow" count for today
+        if back >= timedelta(seconds=1):
+            log.warning("the clock went back by %s; sending goes on at its pace from the new time", back)
 
     # -- the circuit breaker
 
@@ -237,6 +284,7 @@ class Governor:
         )
 
     def _tick(self, now: datetime) -> None:
+        self._see(now)
         if self.breaker != "open" or self._open_until is None or now < self._open_until:
             return
         if self.settings.slow_start > 0:
@@ -248,6 +296,15 @@ class Governor:
     def _close(self) -> None:
         self.breaker, self._trips, self._open_until = "closed", 0, None
         log.info("sending back to its normal pace")
+
+
+def _take_turn(turns: dict[str, int], key: str, turn: int) -> None:
+    """Record `key`'s turn, keeping the dict ordered oldest turn first and its size bounded."""
+    turns.pop(key, None)
+    turns[key] = turn
+    if len(turns) > TURNS_KEPT:
+        for old in list(itertools.islice(turns, len(turns) // 2)):
+            del turns[old]
 
 
 _NAME = "\ue000"  # stands for "the newcomers' names" while texts are compared

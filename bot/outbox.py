@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.budget import Budget
 from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector, SendRefused
@@ -48,6 +49,11 @@ TABLE = OutboxMessage.__table__
 WINDOW = 1000  # pending rows one pass looks at, by priority then age
 FULL_READ = 100  # passes between two full reads of the pending rows
 PASS_RETRY = timedelta(seconds=10)  # after a pass failed on the database
+
+
+def answered(event: Event) -> MemberRef | None:
+    """The member whose message (or friend request) the event's replies answer."""
+    return event.member if isinstance(event, MessageEvent | FriendRequest) else None
 
 
 def kind_of(event: Event) -> str:
@@ -97,7 +103,8 @@ def _row(r: Any) -> _Row:
         # The i-th message of each join's run merges with the i-th of the others (key: event/playbook/part/i).
         group = f"{r.room_id}\n{r.playbook_id}\n{'/'.join(r.dedup_key.rsplit('/', 2)[-2:])}"
     target = r.room_id if r.room_id is not None else r.member_id
-    return _Row(r.id, Queued(r.id, r.kind, target, dialect.aware(r.not_before), group), r.attempts, r)
+    queued = Queued(r.id, r.kind, target, dialect.aware(r.not_before), group, r.reply_to, dialect.aware(r.created_at))
+    return _Row(r.id, queued, r.attempts, r)
 
 
 _RECORD = (
@@ -149,6 +156,8 @@ class Outbox:
         self.settings = config.sending
         self.paced = paced
         self.governor = Governor(config.sending, config.tz, paced=paced, seed=seed)
+        rule = config.sending.reply_budget
+        self.budget = Budget(rule, config.tz) if rule is not None else None
         self.wake_at: datetime | None = None  # when the worker looks again by itself (None: when told)
         self._lock = asyncio.Lock()  # one sender at a time: the account sends one message at a time
         self._wake = asyncio.Event()
@@ -174,8 +183,12 @@ class Outbox:
     ) -> list[dict[str, Any]]:
         """Rows for one playbook run's messages; `part` counts the run's resumptions after `wait:`.
 
-        `kind` overrides what the event implies (a staff /群发 is a broadcast, though a message started it)."""
+        `kind` overrides what the event implies (a staff /群发 is a broadcast, though a message started it).
+        Replies to a customer past their reply budget are left out: not queued at all."""
         kind = kind or kind_of(event)
+        member = answered(event) if kind == "reply" else None
+        if member is not None and messages and self.budget is not None and self.config.role_of(member.id) is None:
+            messages = messages[: self.budget.take(member, len(messages), now)]
         hold = self.paced and kind == "welcome" and self.settings.welcome_batch_max > 1
         rows = []
         for i, m in enumerate(messages):
@@ -193,6 +206,7 @@ class Outbox:
                     "member_name": m.member.name if m.member else "",
                     "mentions": json.dumps([[x.id, x.name] for x in m.mentions], ensure_ascii=False),
                     "invite": m.invite,
+                    "reply_to": member.id if member is not None else None,
                     "text": m.text,
                     "created_at": now,
                     "not_before": now + self.settings.welcome_batch if batched else now,
@@ -283,7 +297,8 @@ class Outbox:
         await future
 
     async def queued(self) -> list[Outgoing]:
-        """Messages decided but not sent yet, in the order they would be tried (tests, scenario reports)."""
+        """Messages decided but not sent yet, by kind then age (tests, scenario reports); the worker takes them in
+        fair turns within a kind."""
         async with self.store.unit() as conn:
             return [r.message for r in await self._load(conn)]
 
@@ -477,7 +492,7 @@ class Outbox:
         except Exception as exc:
             return self._failed(batch, exc)
         now = self.clock.now()
-        self.governor.sent(lead.queued.target, now)
+        self.governor.sent(lead.queued.target, now, lead.queued.who)
         merged = f", {len(batch)} welcomes as one" if len(batch) > 1 else ""
         preview = " ".join(message.text.split())
         preview = preview if len(preview) <= 60 else preview[:59] + "…"

@@ -2,21 +2,23 @@
 
 Three ways in: a staff member's /重载; `qunguan reload`, which leaves a request row that every running bot
 on the same database picks up within a second; and, when config says `reload: {watch: true}`, saving a
-file in the folder. With any problem the running playbooks stay as they are and the problems are told.
+file in the folder. With any problem the running playbooks stay as they are and the problems are told;
+warnings are told too, and change nothing. What is told here is English, like the logs: /重载 and
+`qunguan reload` show it in the configured language.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
 from bot.playbook.errors import Problem
-from bot.playbook.library import PlaybookSet, load_folder, playbook_files
+from bot.playbook.library import PlaybookSet, load_configured, playbook_files
 from bot.store.tables import ReloadRequest
 
 if TYPE_CHECKING:
@@ -32,16 +34,22 @@ Signature = tuple[tuple[str, int, int], ...]
 class Outcome:
     count: int  # playbooks now running (ok) or that would have loaded (not ok)
     problems: list[Problem]
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def summary(self) -> str:
-        """One line for logs and `qunguan reload` (English, like every operator message)."""
+        """One line for logs and `qunguan reload` (English, like every log line)."""
         if self.ok:
-            return f"reloaded: {self.count} playbook(s) running"
+            warned = f", {len(self.warnings)} warning(s)" if self.warnings else ""
+            return f"reloaded: {self.count} playbook(s) running{warned}"
         return f"not reloaded, {len(self.problems)} problem(s); the previous playbooks keep running"
+
+    def lines(self) -> list[str]:
+        """The summary, then every problem and warning in file order."""
+        return [self.summary(), *map(str, sorted([*self.problems, *self.warnings]))]
 
 
 def signature(folder: Path) -> Signature:
@@ -71,24 +79,24 @@ class Reloader:
 
     async def load(self) -> PlaybookSet:
         """Read and check every file (off the event loop: a big folder must not stall the chat)."""
-        tags = self.engine.config.all_room_tags or None
-        return await asyncio.to_thread(load_folder, self.folder, room_tags=tags)
+        return await asyncio.to_thread(load_configured, self.folder, self.engine.config)
 
     def install(self, loaded: PlaybookSet) -> Outcome:
         """Swap in a set that `load` returned, if it has no problems."""
         if loaded.problems:
-            return Outcome(len(loaded.playbooks), loaded.problems)
+            return Outcome(len(loaded.playbooks), loaded.problems, loaded.warnings)
         self.engine.swap(loaded)
-        return Outcome(len(loaded.playbooks), [])
+        return Outcome(len(loaded.playbooks), [], loaded.warnings)
 
     async def reload(self, why: str) -> Outcome:
         async with self._lock:
             self._signature = signature(self.folder)
             outcome = self.install(await self.load())
-        if outcome.ok:
+        details = outcome.lines()[1:]
+        if outcome.ok and not details:
             log.info("%s (%s)", outcome.summary(), why)
         else:
-            log.warning("%s (%s):\n%s", outcome.summary(), why, "\n".join(map(str, outcome.problems)))
+            log.warning("%s (%s):\n%s", outcome.summary(), why, "\n".join(details))
         return outcome
 
     async def poll(self) -> None:
@@ -103,7 +111,7 @@ class Reloader:
             newest = (await conn.execute(select(func.max(_requests.c.id)))).scalar() or 0
         if newest > self._handled:
             outcome = await self.reload("qunguan reload")
-            result = "\n".join([outcome.summary(), *map(str, outcome.problems)])
+            result = "\n".join(outcome.lines())
             async with self.engine.store.unit() as conn:
                 await conn.execute(
                     update(_requests)

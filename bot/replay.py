@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 
 from sqlalchemy import select
@@ -98,7 +97,7 @@ async def replay_file(config: Config, playbooks: PlaybookSet, database: str, fil
         outcomes = [await _one(engine, clock, letter) for letter in letters]
     finally:
         await store.close()
-    again = [o.letter.text for o in outcomes if o.result == FAILED]
+    again = [o.letter.text for o in outcomes if o.result in (FAILED, NOT_OURS)]
     if again:
         append(file, again)
     for path in claimed:
@@ -116,9 +115,12 @@ async def _one(engine: Engine, clock: VirtualClock, letter: Letter) -> Outcome:
             seen = (await conn.execute(select(table.c.id).where(table.c.id == event.id))).first() is not None
         if seen:
             return Outcome(letter, DUPLICATE, "already stored")
-        clock.set(max(event.at.astimezone(UTC), clock.now()))
+        clock.forward_to(event.at)
+        engine.rooms.trusted = letter.trusted_rooms  # its groups are managed as the bot that took it managed them
         handled = await engine.dispatch(event)
         await engine.settle()  # the parts of runs after `wait:` (the clock moves by their waits)
     except Exception as exc:
         return Outcome(letter, FAILED, dialect.describe(exc))
-    return Outcome(letter, REPLAYED if handled else NOT_OURS)
+    return Outcome(
+        letter, REPLAYED if handled else NOT_OURS, "" if handled else "its group is not one this bot manages"
+    )

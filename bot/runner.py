@@ -36,9 +36,8 @@ async def _call(ctx: RunContext, call: Call) -> object:
     except (StopRun, StepFailed):
         raise
     except SkipAction as skip:
-        log.info(
-            "playbook %s (%s): %s skipped at %s: %s", ctx.playbook.id, ctx.playbook.path, call.name, call.location, skip
-        )
+        pb = ctx.playbook
+        log.log(skip.level, "playbook %s (%s): %s skipped at %s: %s", pb.id, pb.path, call.name, call.location, skip)
         return None
     except Exception as exc:
         raise StepFailed(call.location, call.name, exc) from exc

@@ -239,7 +239,8 @@ def scenario_config(base: Config, scenario: Scenario) -> Config:
     rooms = []
     for spec in scenario.header.rooms:
         topic = spec.topic or spec.id
-        inherited = base.room_tags(RoomRef(spec.id, topic))
+        entry = base.named_entry(RoomRef(spec.id, topic))  # the operator's own groups: named is bound
+        inherited = set(entry.tags) if entry is not None else set()
         rooms.append({"id": spec.id, "topic": topic, "tags": sorted(set(spec.tags) | inherited)})
     data["rooms"] = rooms
     return Config.model_validate(data).with_base(base.path("."))

@@ -18,7 +18,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import VirtualClock
+from bot.clock import SettableClock
 from bot.connectors.base import Emit
 from bot.engine import Engine
 from bot.events import ScheduledTick, WindowDue
@@ -108,13 +108,15 @@ class Scheduler:
         return len(due)
 
     async def advance_to(self, until: datetime) -> int:
-        """Fire, in time order, every schedule due up to `until`; returns how many fired."""
+        """Fire, in time order, every schedule and window close due up to `until`; returns how many schedules fired.
+
+        A settable clock (virtual, or the simulator's) is moved to each due time first, then to `until`."""
         fired = 0
-        clock = self.engine.clock
+        clock = self.engine.clock if isinstance(self.engine.clock, SettableClock) else None
         while (due := self.next_due()) is not None and due <= until:
-            if isinstance(clock, VirtualClock) and due > clock.now():
-                clock.set(due)  # a `wait:` of an earlier tick may already have moved past it
-            fired += await self.close_windows(due)
+            if clock is not None:
+                clock.forward_to(due)  # a `wait:` of an earlier tick may already have moved past it
+            await self.close_windows(due)
             for i, (pb, trig) in enumerate(self._plan):
                 if self._next[i] == due:
                     await self.fire(pb, due)
@@ -122,8 +124,8 @@ class Scheduler:
                     self._next[i] = trig.get_next_fire_time(due, due + _TICK)
             await self.engine.settle()
             self._cursor = due
-        if isinstance(clock, VirtualClock):
-            clock.set(max(until, clock.now()))
+        if clock is not None:
+            clock.forward_to(until)
         self._cursor = max(self._cursor, until)
         return fired
 
@@ -142,6 +144,9 @@ class Scheduler:
             self._close_due_windows, trigger=IntervalTrigger(seconds=1), id="windows", coalesce=True, max_instances=1
         )
         self._aps.add_job(self._prune, trigger=IntervalTrigger(hours=6), id="prune", coalesce=True, max_instances=1)
+        self._aps.add_job(  # groups bound or unbound by `qunguan rooms` (or another process)
+            self._poll_rooms, trigger=IntervalTrigger(seconds=1), id="rooms", coalesce=True, max_instances=1
+        )
         if self.engine.reloader is not None:  # `qunguan reload` requests and, if watched, edited files
             self._aps.add_job(
                 self.engine.reloader.poll,
@@ -183,6 +188,9 @@ class Scheduler:
             return
         if removed:
             log.info("pruned %d old row(s): event ids and finished outbox messages", removed)
+
+    async def _poll_rooms(self) -> None:
+        await self.engine.rooms.poll(self.engine.store)
 
     async def _close_due_windows(self) -> None:
         if self._due_windows(self.engine.clock.now()):

@@ -54,10 +54,12 @@ class TestBot:
         governor: bool = False,
         seed: int = 0,
         connector: MemoryConnector | None = None,
+        trust_rooms: bool = True,
     ) -> TestBot:
         """`governor=True`: pace sends as config.sending says (jitter from `seed`), under the virtual clock.
 
-        `playbooks` as a folder: loaded from it, and /重载 reads it again."""
+        `playbooks` as a folder: loaded from it, and /重载 reads it again. `trust_rooms=False`: groups are
+        managed only once bound (/绑定, config.yaml ids), as on the real WeChat path."""
         config = config or Config()
         folder = playbooks if isinstance(playbooks, Path) else None
         if folder is not None:
@@ -78,6 +80,7 @@ class TestBot:
             governor=governor,
             seed=seed,
             folder=folder,
+            trust_rooms=trust_rooms,
         )
         await bot.start()
         return cls(bot, connector, clock)

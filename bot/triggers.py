@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.conditions import as_list, as_text
-from bot.playbook.types import Cron, Duration, LocalDateTime, Params, Regex
+from bot.playbook.types import WORD_SCHEMA, Cron, Duration, LocalDateTime, Params, Regex, one_or_list
 from bot.registry import MEMBER, trigger
 
 Where = Literal["group", "private", "any"]
 
 
-Words = Annotated[list[str], BeforeValidator(as_list)]
+Words = Annotated[list[str], BeforeValidator(as_list), one_or_list(WORD_SCHEMA)]
 
 
 class MessageTrigger(Params):
@@ -43,7 +43,7 @@ class MessageTrigger(Params):
 class CommandTrigger(Params):
     """`/NAME args...`; `message.args` holds the rest, split on spaces."""
 
-    name: Annotated[str, BeforeValidator(as_text)]
+    name: Annotated[str, BeforeValidator(as_text), WithJsonSchema(WORD_SCHEMA)]
     where: Where = Field("any", alias="in")
 
     @model_validator(mode="after")

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import ColumnElement, and_, func, insert, select, update
 
-from bot.commands import CommandContext, Failed, Refused, UsageError, staff_command
+from bot.commands import CommandContext, Failed, Refused, UsageError, one_line, staff_command
 from bot.events import Outgoing, RoomRef
 from bot.store.tables import Broadcast, RoomMember
 
@@ -32,7 +32,7 @@ def _pending() -> ColumnElement[bool]:
 
 async def _rooms(ctx: CommandContext, selector: str) -> list[RoomRef]:
     rooms = await ctx.managed_rooms()
-    return [r for r in rooms if ctx.config.selects([selector], r)] if selector else rooms
+    return [r for r in rooms if ctx.engine.rooms.selects([selector], r)] if selector else rooms
 
 
 def _timing(ctx: CommandContext, rooms: int) -> str:
@@ -53,7 +53,7 @@ def _timing(ctx: CommandContext, rooms: int) -> str:
     return text
 
 
-@staff_command("群发", aliases=("broadcast",), role="admin", usage="/群发 [tag:群标签] 内容")
+@staff_command("群发", aliases=("broadcast",), role="admin", usage="/群发 [tag:群标签] 内容", max_length=MAX_TEXT + 100)
 async def broadcast(ctx: CommandContext) -> str:
     """群发到所有群（或某个标签的群）；先预览，2 分钟内 /确认 才发出"""
     selector = ctx.args[0] if ctx.args and ctx.args[0].startswith("tag:") else ""
@@ -108,7 +108,7 @@ async def confirm(ctx: CommandContext) -> str:
     mine = next((r for r in rows if r.staff_id == ctx.sender.id), None)
     if mine is None:
         if rows:
-            raise Refused(f"这条群发是 {rows[0].staff_name or rows[0].staff_id} 发起的，要他本人发送 /确认")
+            raise Refused(f"这条群发是 {one_line(rows[0].staff_name) or rows[0].staff_id} 发起的，要他本人发送 /确认")
         raise Failed("没有等你确认的群发（预览 2 分钟内有效），请重新发送 /群发")
     taken = await ctx.conn.execute(
         update(_broadcasts).where(_broadcasts.c.id == mine.id, _pending()).values(confirmed_at=ctx.now())

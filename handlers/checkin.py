@@ -64,7 +64,9 @@ async def checkin(ctx: RunContext, p: CheckinParams) -> None:
     member = ctx.target(p.to)
     today = ctx.local_now().date()
     last = await last_checkin(ctx.conn, member.id)
-    if last and last[0] == today:
+    # The date never goes backwards: a check-in dated after today (by a clock that ran fast and was corrected,
+    # or before the timezone was moved west) counts as today's, so no day is paid twice.
+    if last and last[0] >= today:
         ctx.vars["checkin"] = {"already": True, "streak": last[1], "points": 0}
         return
     streak = last[1] + 1 if last and last[0] == today - timedelta(days=1) else 1

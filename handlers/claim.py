@@ -88,7 +88,10 @@ async def on_close(ctx: RunContext, window: OpenWindow) -> None:
     batch = ctx.engine.playbooks.resources.get("coupons", {}).get(window.data["batch"])
     title = batch.title if batch is not None else "券"
     assert ctx.room is not None
-    ctx.send(f"本轮抢券结束，共 {won} 位小伙伴抢到{title}，下次再来～", room=ctx.room)
+    if won:
+        ctx.send(f"本轮抢券结束，共 {won} 位小伙伴抢到{title}，下次再来～", room=ctx.room)
+    else:
+        ctx.send(f"本轮抢券结束，这次没有人领{title}，下次记得来抢哦～", room=ctx.room)
 
 
 window_kind(KIND, on_message=on_claim, on_close=on_close)
@@ -112,7 +115,7 @@ async def drop_now(ctx: CommandContext) -> str:
     minutes = max(1, int(params.window.total_seconds() // 60))
     run.send(
         f"【限时抢券】{batch.title}还剩 {left} 张！现在在群里发送「{params.keyword}」即可领取，"
-        f"{minutes} 分钟内有效，每人限领 {batch.per_member} 张～",
+        f"{minutes} 分钟后截止，每人限领 {batch.per_member} 张～",
         room=room,
     )
     ctx.keep(run, f"drop-{batch.id}")

@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.commands import CommandContext, UsageError, staff_command
+from bot.commands import CommandContext, UsageError, one_line, staff_command
 from bot.context import RunContext, RunError
 from bot.playbook.types import Duration, LocalDateTime, Params
 from bot.registry import action, member_field, resource
@@ -255,7 +255,7 @@ async def _name(conn: AsyncConnection, member_id: str | None) -> str:
     if member_id is None:
         return "?"
     row = (await conn.execute(select(_members.c.name).where(_members.c.id == member_id))).first()
-    return row.name if row is not None and row.name else member_id
+    return one_line(row.name) if row is not None and row.name else member_id
 
 
 @staff_command(
@@ -272,6 +272,7 @@ async def redeem_command(ctx: CommandContext) -> str:
         raise UsageError("请写出券码")
     tz = ctx.config.tz
     result = await redeem(ctx.conn, code, ctx.sender.id, now=ctx.now())
+    ctx.result, ctx.target_id = result.outcome, result.member_id or None  # the audit log's real outcome
     if result.outcome == "ok":
         return f"核销成功：{result.title}（{code}），顾客 {await _name(ctx.conn, result.member_id)}"
     if result.outcome == "already":

@@ -8,13 +8,13 @@ import unicodedata
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 from sqlalchemy import func, select
 
 from bot.commands import CommandContext, staff_command
 from bot.context import RunContext, RunError
 from bot.events import MemberRef, MessageEvent
-from bot.playbook.types import Duration, Params
+from bot.playbook.types import WORD_SCHEMA, Duration, Params
 from bot.registry import action, resource
 from bot.store import dialect
 from bot.store.tables import Member, WindowEntry
@@ -53,7 +53,12 @@ class Question(Params):
     """One entry of a question bank: the question and its accepted answers."""
 
     q: str
-    a: Annotated[list[Annotated[str, BeforeValidator(str)]], BeforeValidator(_answers), Field(min_length=1)]
+    a: Annotated[
+        list[Annotated[str, BeforeValidator(str)]],
+        BeforeValidator(_answers),
+        WithJsonSchema({"anyOf": [WORD_SCHEMA, {"type": "array", "minItems": 1}]}),  # any answer reads as text
+        Field(min_length=1),
+    ]
 
 
 resource("questions", schema=Question, form="mapping", noun="question bank")
@@ -73,10 +78,15 @@ class QuizParams(Params):
 
 
 def _prize(reward: Reward, title: str | None) -> str:
-    parts = [f"{reward.points} 积分"] if reward.points else []
+    """'20 分、一张周末券': after a verb it takes a space when it starts with the number (各得 20 分)."""
+    parts = [f"{reward.points} 分"] if reward.points else []
     if title:
         parts.append(f"一张{title}")
     return "、".join(parts)
+
+
+def _after(verb: str, prize: str) -> str:
+    return f"{verb} {prize}" if prize[:1].isdigit() else f"{verb}{prize}"
 
 
 def _span(span: timedelta) -> str:
@@ -117,7 +127,8 @@ async def quiz(ctx: RunContext, p: QuizParams) -> None:
             "prize": prize,
         },
     )
-    reward_line = f"，前 {p.winners} 位答对的送{prize}" if prize else f"，看看谁最快答对（前 {p.winners} 位）"
+    top = f"前 {p.winners} 位"
+    reward_line = f"，{top}答对的{_after('各得', prize)}" if prize else f"，看看谁最快答对（{top}）"
     span = _span(window.closes_at - window.opened_at)
     ctx.send(f"【有奖问答】{question.q}\n{span}内直接在群里回复答案{reward_line}！", room=ctx.room)
 
@@ -170,7 +181,7 @@ async def announce(ctx: RunContext, window: OpenWindow) -> None:
         ctx.send(f"【有奖问答】时间到！本题无人答对，答案是：{answer}", room=room)
         return
     prize = window.data["prize"]
-    each = f"，各得{prize}" if prize and len(winners) > 1 else f"，获得{prize}" if prize else ""
+    each = f"，{_after('各得' if len(winners) > 1 else '获得', prize)}" if prize else ""
     ctx.send(f"【有奖问答】答案：{answer}。恭喜答对{each}！", room=room, mentions=winners)
 
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema, model_validator
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, or_, select
 
 from bot.config import LifecycleSection
 from bot.context import RunContext
 from bot.events import MemberRef
-from bot.playbook.types import Params
+from bot.playbook.types import BLANK, DIGIT, Params, one_or_list, trimmed
 from bot.registry import MEMBER, action, member_field
 from bot.runner import StepFailed, run_steps
 from bot.store.activity import known_rooms
 from bot.store.tables import Member, Nudge, OptOut, RoomMember
-from handlers.tags import TagsCondition, tags_clause
+from handlers.tags import Names, TagsCondition, tags_clause
 
 log = logging.getLogger("qunguan.segments")
 
@@ -103,12 +103,20 @@ def _comparison(value: object) -> tuple[str, int]:
     return op, int(match[2])
 
 
-Comparison = Annotated[tuple[str, int], BeforeValidator(_comparison)]
+_COMPARISON_TEXT = {"type": "string", "pattern": trimmed(f"(>=|<=|>|<|==|=)?{BLANK}*-?{DIGIT}+")}
+Comparison = Annotated[
+    tuple[str, int],
+    BeforeValidator(_comparison),
+    WithJsonSchema({"anyOf": [{"type": "integer"}, _COMPARISON_TEXT], "examples": [">=14", "<7", 100]}),
+]
 
 
 def _stages(value: object) -> object:
     items = value if isinstance(value, list) else [value]
     return [CHINESE.get(str(item), item) for item in items]
+
+
+_STAGE_NAMES = one_or_list({"enum": [*get_args(Stage), *CHINESE]})
 
 
 def _tags(value: object) -> object:
@@ -118,13 +126,14 @@ def _tags(value: object) -> object:
 class Segment(Params):
     """Who a fan-out reaches; every given filter must hold."""
 
-    lifecycle: Annotated[list[Stage], BeforeValidator(_stages)] | None = None
+    lifecycle: Annotated[list[Stage], BeforeValidator(_stages), _STAGE_NAMES] | None = None
     inactive_days: Comparison | None = None
     joined_days: Comparison | None = None
     points: Comparison | None = None
-    tags: Annotated[TagsCondition, BeforeValidator(_tags)] | None = None
+    tags: Annotated[TagsCondition, BeforeValidator(_tags, json_schema_input_type=TagsCondition | Names)] | None = None
     not_nudged_days: int | None = Field(None, ge=1)
     rooms: Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None = None
+    staff: StrictBool = False  # owners, admins and staff of config.yaml are left out unless this says true
 
 
 def _days_ago(op: str, days: int, column: Any, now: datetime) -> ColumnElement[bool]:
@@ -143,10 +152,12 @@ def segment_query(
     cfg: LifecycleSection,
     room_ids: list[str] | None = None,
     skip_nudged: tuple[str, datetime] | None = None,
+    staff: Collection[str] = (),
 ) -> Select[Any]:
     """Member id and name of everyone in the segment who has not opted out: one query, indexes doing the work.
 
-    `skip_nudged` (playbook id, since) leaves out members that playbook already reached since then.
+    `skip_nudged` (playbook id, since) leaves out members that playbook already reached since then; `staff`
+    (ids) are left out unless the segment says `staff: true`.
     """
     m = _members.c
     where: list[ColumnElement[bool]] = []  # column tests first: SQLite runs the subqueries only where they hold
@@ -177,6 +188,8 @@ def segment_query(
                 _room_members.c.active.is_(True),
             )
         )
+    if staff and not seg.staff:
+        where.append(m.id.not_in(list(staff)))
     where.append(~exists().where(_opt_outs.c.member_id == m.id))
     return select(m.id, m.name).where(*where).order_by(m.id)
 
@@ -191,7 +204,15 @@ def in_holdout(playbook_id: str, member_id: str, share: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
-_PERCENT = {"type": "string", "pattern": r"^\s*\d{1,2}(\.\d+)?\s*%\s*$", "examples": ["10%"]}
+# `10%`, or a share as pydantic reads a float: `0.1`, "0.1", false
+_SHARE = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+        {"type": "string", "pattern": trimmed(f"[+-]?(?:{DIGIT}|[._])+(?:[eE][+-]?[0-9_]+)?(?:{BLANK}*%)?")},
+        {"const": False},
+    ],
+    "examples": ["10%"],
+}
 
 
 def _share(value: object) -> object:
@@ -208,7 +229,7 @@ class ForEachParams(Params):
         float,
         BeforeValidator(_share),
         Field(ge=0, lt=1),
-        WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 0.99}, _PERCENT]}),
+        WithJsonSchema(_SHARE),
     ] = 0.0
 
     @model_validator(mode="after")
@@ -232,13 +253,19 @@ async def for_each(ctx: RunContext, p: ForEachParams) -> None:
     now = ctx.now()
     if p.segment.rooms is not None:
         rooms = p.segment.rooms
-        room_ids = [r.id for r in await known_rooms(ctx.conn) if ctx.config.selects(rooms, r)]
+        room_ids = [r.id for r in await known_rooms(ctx.conn) if ctx.engine.rooms.selects(rooms, r)]
     else:  # a schedule runs once per group: each run reaches that group's members
         room_ids = [ctx.room.id] if ctx.room is not None else None
     # A member in two groups is still reached once a day by one playbook.
     today = ctx.local_now().replace(hour=0, minute=0, second=0, microsecond=0)
+    roles = ctx.config.staff
     query = segment_query(
-        p.segment, now=now, cfg=ctx.config.lifecycle, room_ids=room_ids, skip_nudged=(ctx.playbook.id, today)
+        p.segment,
+        now=now,
+        cfg=ctx.config.lifecycle,
+        room_ids=room_ids,
+        skip_nudged=(ctx.playbook.id, today),
+        staff={*roles.owner, *roles.admin, *roles.staff},
     ).limit(p.limit)
     rows = (await ctx.conn.execute(query)).all()
     previous = ctx.member

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select
 
 from bot.commands import ROLE_NAMES, CommandContext, Failed, UsageError, staff_command, visible_to
+from bot.events import Outgoing
+from bot.i18n import problem_text
 from bot.optout import opted_out
 from bot.playbook.errors import closest
 from bot.store import dialect
@@ -18,7 +20,8 @@ from handlers.segments import CHINESE, member_lifecycle
 
 if TYPE_CHECKING:
     from bot.engine import Engine
-    from bot.events import MessageEvent
+    from bot.events import MemberRef, MessageEvent
+    from bot.playbook.errors import Problem
     from bot.reload import Outcome
 
 _tags = MemberTag.__table__
@@ -26,6 +29,8 @@ _coupons = Coupon.__table__
 _room_members = RoomMember.__table__
 STAGE_NAMES = {stage: name for name, stage in CHINESE.items()}
 RELOAD_ERRORS_SHOWN = 5  # a phone screen; `qunguan check` lists them all
+MAX_REASON = 50  # characters of a /加分 /扣分 reason: it goes into the ledger and the answer
+MAX_TAG = 30  # characters of a tag name
 
 
 @staff_command("帮助", aliases=("help",), role="member", usage="/帮助")
@@ -41,7 +46,8 @@ async def help_(ctx: CommandContext) -> str:
 
 
 def _amount(ctx: CommandContext) -> int:
-    if not ctx.args or not ctx.args[0].lstrip("+").isdigit():
+    """`isdecimal`, not `isdigit`: ፩ or ² are digits int() cannot read."""
+    if not ctx.args or not ctx.args[0].lstrip("+").isdecimal():
         raise UsageError("请写出分数（正整数）")
     value = int(ctx.args.pop(0).lstrip("+"))
     if not 0 < value <= 100_000:
@@ -53,11 +59,14 @@ async def _adjust(ctx: CommandContext, sign: int) -> str:
     member = await ctx.target()
     amount = _amount(ctx)
     reason = " ".join(ctx.args) or ("店员加分" if sign > 0 else "店员扣分")
+    if len(reason) > MAX_REASON:
+        raise UsageError(f"原因最多 {MAX_REASON} 字（现在 {len(reason)} 字）")
     new = await add_points(
         ctx.conn, member.id, sign * amount, at=ctx.now(), reason=f"{reason}（{ctx.sender.id}）", playbook_id="staff"
     )
     if new is None:
         have = await balance(ctx.conn, member.id)
+        ctx.result = "insufficient"
         return f"{member.name} 只有 {have} 分，不够扣 {amount} 分"
     verb = "加" if sign > 0 else "扣"
     return f"已给 {member.name} {verb} {amount} 分（{reason}），现在共 {new} 分"
@@ -78,7 +87,10 @@ async def subtract(ctx: CommandContext) -> str:
 def _tag_name(ctx: CommandContext) -> str:
     if not ctx.args:
         raise UsageError("请写出标签名")
-    return " ".join(ctx.args)[:30]
+    name = " ".join(ctx.args)
+    if len(name) > MAX_TAG:
+        raise UsageError(f"标签名最多 {MAX_TAG} 字（现在 {len(name)} 字）")
+    return name
 
 
 @staff_command("标签", aliases=("tag",), role="staff", usage="/标签 @某人 标签名")
@@ -97,14 +109,35 @@ async def untag(ctx: CommandContext) -> str:
     member = await ctx.target()
     name = _tag_name(ctx)
     gone = await ctx.conn.execute(delete(_tags).where(_tags.c.member_id == member.id, _tags.c.tag == name))
-    return f"已去掉 {member.name} 的标签「{name}」" if gone.rowcount else f"{member.name} 没有标签「{name}」"
+    if not gone.rowcount:
+        ctx.result = "absent"
+        return f"{member.name} 没有标签「{name}」"
+    return f"已去掉 {member.name} 的标签「{name}」"
 
 
-@staff_command("成员", aliases=("member",), role="staff", usage="/成员 @某人")
+async def _staff_is_friend(engine: Engine, event: MessageEvent) -> bool | None:
+    """Before the transaction (it asks WeChat): can the full profile asked for in a group go privately?"""
+    return await engine.connector.is_friend(event.sender.id) if event.room is not None else None
+
+
+@staff_command("成员", aliases=("member",), role="staff", usage="/成员 @某人", prepare=_staff_is_friend)
 async def profile(ctx: CommandContext) -> str:
-    """查看成员资料：积分、连续签到、标签、券、所在群"""
+    """查看成员资料：积分、连续签到、标签、券、所在群（在群里问，完整资料私信给你）"""
     member = await ctx.target()
     points = await balance(ctx.conn, member.id)
+    streak = await member_streak(ctx, member.id)
+    stage = STAGE_NAMES.get(await member_lifecycle(ctx, member.id), "")
+    summary = f"积分 {points}｜连续签到 {streak} 天｜{stage}"
+    if ctx.event.room is None:
+        return await _full_profile(ctx, member, summary)
+    if not ctx.prepared:  # everyone in the group reads the answer: no ids, tags, inviter or opt-out there
+        return f"{member.name}：{summary}（加我为好友后私聊我发送 /成员 微信ID，可看完整资料）"
+    full = await _full_profile(ctx, member, summary)
+    ctx.send("profile", [Outgoing(full, member=ctx.sender)])
+    return f"{member.name}：{summary}（完整资料已私信给你）"
+
+
+async def _full_profile(ctx: CommandContext, member: MemberRef, summary: str) -> str:
     tags = [r.tag for r in await ctx.conn.execute(select(_tags.c.tag).where(_tags.c.member_id == member.id))]
     coupons = (
         await ctx.conn.execute(
@@ -123,12 +156,10 @@ async def profile(ctx: CommandContext) -> str:
             .limit(1)
         )
     ).scalar()
-    stage = STAGE_NAMES.get(await member_lifecycle(ctx, member.id), "")
     quiet = "｜已退订" if await opted_out(ctx.conn, member.id) else ""
     return (
-        f"{member.name}（{member.id}）\n积分 {points}｜连续签到 {await member_streak(ctx, member.id)} 天｜"
-        f"{stage}{quiet}\n未用的券 {coupons} 张｜在 {rooms} 个群｜邀请人 {inviter or '无'}\n"
-        f"标签：{'、'.join(tags) or '无'}"
+        f"{member.name}（{member.id}）\n{summary}{quiet}\n未用的券 {coupons} 张｜在 {rooms} 个群｜"
+        f"邀请人 {inviter or '无'}\n标签：{'、'.join(tags) or '无'}"
     )
 
 
@@ -182,16 +213,23 @@ async def reload_(ctx: CommandContext) -> str:
     if ctx.prepared is None:
         raise Failed("这个机器人的剧本不是从文件夹读的，没法重载")
     before, outcome = ctx.prepared
+    language = ctx.engine.config.language
+
+    def listed(problems: list[Problem]) -> str:
+        shown = [problem_text(p, language) for p in problems[:RELOAD_ERRORS_SHOWN]]
+        more = len(problems) - len(shown)
+        return "\n".join([*shown, *([f"……还有 {more} 处，运行 qunguan check 查看全部"] if more > 0 else [])])
+
     if not outcome.ok:
-        shown = [str(p) for p in outcome.problems[:RELOAD_ERRORS_SHOWN]]
-        more = len(outcome.problems) - len(shown)
-        tail = [f"……还有 {more} 处，运行 qunguan check 查看全部"] if more > 0 else []
         raise Failed(
-            f"剧本有 {len(outcome.problems)} 处错误，没有重载，原来的剧本照常运行：\n" + "\n".join([*shown, *tail])
+            f"剧本有 {len(outcome.problems)} 处错误，没有重载，原来的剧本照常运行：\n{listed(outcome.problems)}"
         )
     after = {pb.id for pb in ctx.engine.playbooks.playbooks}
     added, removed = sorted(after - before), sorted(before - after)
     change = "".join(
         [f"\n新增：{'、'.join(added)}" if added else "", f"\n去掉：{'、'.join(removed)}" if removed else ""]
     )
-    return f"已重载：{outcome.count} 个剧本在运行{change}"
+    warned = (
+        f"\n{len(outcome.warnings)} 条警告（剧本照常运行）：\n{listed(outcome.warnings)}" if outcome.warnings else ""
+    )
+    return f"已重载：{outcome.count} 个剧本在运行{change}{warned}"

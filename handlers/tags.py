@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, model_validator
+from pydantic import BeforeValidator, WithJsonSchema, model_validator
 from sqlalchemy import ColumnElement, and_, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.conditions import as_list, as_text
 from bot.context import RunContext
-from bot.playbook.types import Params
+from bot.playbook.types import WORD_SCHEMA, Params, one_or_list
 from bot.registry import action, condition, member_field
 from bot.store import dialect
 from bot.store.tables import MemberTag
 
 _tags = MemberTag.__table__
-Names = Annotated[list[str], BeforeValidator(as_list)]
+Names = Annotated[list[str], BeforeValidator(as_list), one_or_list(WORD_SCHEMA)]
 
 
 async def tags_of(conn: AsyncConnection, member_id: str) -> set[str]:
@@ -30,7 +30,7 @@ async def member_tags(ctx: RunContext, member_id: str) -> list[str]:
 
 
 class TagParams(Params):
-    name: Annotated[str, BeforeValidator(as_text)]
+    name: Annotated[str, BeforeValidator(as_text), WithJsonSchema(WORD_SCHEMA)]
     to: str = "member"
 
 

@@ -17,12 +17,13 @@ CONTRACT = Path(__file__).resolve().parent / "contract" / "PLAYBOOKS.md"
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "PLAYBOOKS.md"
 
 
-def blocks() -> list[str]:
-    return re.findall(r"```yaml\n(.*?)```", CONTRACT.read_text("utf-8"), re.S)
+def blocks(document: Path = CONTRACT) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", document.read_text("utf-8"), re.S)
 
 
-def playbooks() -> list[str]:
-    return [b for b in blocks() if re.search(r"^id:", b, re.M)]
+def playbooks(document: Path = CONTRACT) -> list[str]:
+    """The YAML blocks of a markdown document that are whole playbooks (they have an `id`)."""
+    return [b for b in blocks(document) if re.search(r"^id:", b, re.M)]
 
 
 def scenarios() -> list[str]:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.config import Config
 from bot.events import Outgoing
-from bot.store.tables import PointsEntry
+from bot.store.tables import Coupon, PointsEntry
 from bot.testing import TestBot
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -374,3 +374,99 @@ async def test_choose_runs_the_first_matching_branch_else_the_else_branch() -> N
         assert await bot.field("u1", "tags") == ["银卡"]
         await bot.say("u1", "赚", room="r1")
         assert texts(await bot.say("u1", "等级", room="r1")) == ["金", "完"]
+
+
+# -- codes never in a group (dm_fallback: mention)
+
+
+GIFT = """
+    id: gift
+    when:
+      - message: {text: 领券}
+    do:
+      - coupon: {batch: gift}
+      - dm: "{{ member.name }}，你的{{ coupon.title }}券码 {{ coupon.code }}，{{ coupon.expires }} 前有效"
+    coupons:
+      - {id: gift, title: 见面礼, stock: 10, per_member: 1, valid_for: 7d}
+"""
+
+WALLET = """
+    id: wallet
+    when:
+      - command: 我的券
+    do:
+      - dm: "{% for c in member.wallet %}{{ c.title }} {{ c.code }}{% endfor %}"
+"""
+
+
+async def test_a_dm_with_a_coupon_code_never_falls_back_to_the_group() -> None:
+    """A non-friend gets an @-mention without the code; a copier in the group never sees it; once a friend,
+    the member reads the code privately: the coupon stayed theirs."""
+    async with TestBot.running(playbooks(GIFT, WALLET)) as bot:
+        bot.member("u1", "小王")
+        await bot.seed("u1", friend=False)
+        [hint] = await bot.say("u1", "领券", room="r1")
+        [(code,)] = await bot.rows(select(Coupon.__table__.c.code).where(Coupon.__table__.c.member_id == "u1"))
+        assert (hint.target_id, [m.id for m in hint.mentions]) == ("r1", ["u1"])
+        assert "加我为好友" in hint.text and "我的券" in hint.text
+        assert await bot.say("u1", "/我的券", room="r1") != []  # the wallet is a code too: again only a hint
+        in_group = [m.text for m in bot.sent if m.room is not None]
+        assert in_group and not any(code in text for text in in_group)  # what the copier in r1 can read
+        await bot.befriend("u1")
+        [private] = await bot.say("u1", "/我的券")
+        assert (private.room, private.target_id, private.text) == (None, "u1", f"见面礼 {code}")
+
+
+async def test_a_dm_marked_private_never_falls_back_to_the_group() -> None:
+    source = """
+        id: secret
+        when:
+          - message: {text: 会员价}
+        do:
+          - dm: 内部会员价：酸菜鱼 58 元
+            private: true
+          - dm: 这条可以在群里说
+    """
+    async with TestBot.running(playbooks(source)) as bot:
+        await bot.seed("u1", friend=False)
+        sent = await bot.say("u1", "会员价", room="r1")
+        assert all(m.target_id == "r1" and [x.id for x in m.mentions] == ["u1"] for m in sent)
+        assert not any("58 元" in m.text for m in sent)
+        assert "加我为好友" in sent[0].text and sent[1].text == "这条可以在群里说"
+
+
+async def test_a_reply_or_say_with_a_code_in_a_group_never_shows_it_there(caplog: pytest.LogCaptureFixture) -> None:
+    """A reply carrying a code goes to the member privately (a hint in the group for a non-friend); `say` to a
+    group refuses it with a warning naming the playbook and line. The run goes on."""
+    caplog.set_level(logging.INFO, logger="qunguan")
+    source = """
+        id: careless
+        when:
+          - message: {text: 领券}
+        do:
+          - coupon: {batch: gift}
+          - reply: "恭喜 {{ member.name }} 领到 {{ coupon.code }}"
+          - say: "本群今日券码：{{ coupon.code }}"
+          - tag: 领过券
+    """
+    batch = """
+        id: batch
+        when:
+          - command: 无
+        do:
+          - reply: 无
+        coupons:
+          - {id: gift, title: 见面礼, stock: 10, per_member: 5, valid_for: 7d}
+    """
+    async with TestBot.running(playbooks(source, batch)) as bot:
+        bot.member("u1", "小王")
+        [friend] = await bot.say("u1", "领券", room="r1")
+        assert (friend.room, friend.target_id) == (None, "u1") and "恭喜 小王 领到" in friend.text
+        await bot.seed("u2", friend=False)
+        [hint] = await bot.say("u2", "领券", room="r1")
+        assert hint.target_id == "r1" and "加我为好友" in hint.text
+        codes = [r.code for r in await bot.rows(select(Coupon.__table__.c.code))]
+        assert len(codes) == 2 and not any(c in m.text for c in codes for m in bot.sent if m.room is not None)
+        assert await bot.field("u2", "tags") == ["领过券"]
+        warnings = logged(caplog, logging.WARNING)
+        assert len(warnings) == 2 and all("careless" in w and "00.yaml:8:" in w for w in warnings)

@@ -28,13 +28,14 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_check_passes_on_shipped_playbooks() -> None:
     result = runner.invoke(app, ["check", str(ROOT / "playbooks"), "--config", str(ROOT / "config.yaml")])
     assert result.exit_code == 0, result.output
-    assert "OK: 11 playbook(s)" in result.output
+    (line,) = result.output.splitlines()  # no problem and no warning either
+    assert line.startswith("OK：") and line.endswith("playbooks 里有 10 个剧本"), line
 
 
 def test_check_works_outside_the_project_without_config(shop: Path) -> None:
     result = runner.invoke(app, ["check", "playbooks"])
     assert result.exit_code == 0, result.output
-    assert "OK:" in result.output
+    assert result.output.startswith("OK：")
 
 
 def test_check_reports_every_problem_of_every_file_and_exits_1(shop: Path) -> None:
@@ -42,8 +43,8 @@ def test_check_reports_every_problem_of_every_file_and_exits_1(shop: Path) -> No
     (shop / "playbooks" / "bad-yaml.yaml").write_text("id: x\nwhen: [\n", "utf-8")
     result = runner.invoke(app, ["check", "playbooks"])
     assert result.exit_code == 1
-    assert "playbooks/broken.yaml:5:5: unknown action 'pionts' (did you mean 'points'?)" in result.output
-    assert "playbooks/bad-yaml.yaml:3:1: YAML syntax error" in result.output
+    assert "playbooks/broken.yaml:5:5: 未知的动作 'pionts'（是不是 'points'？）" in result.output
+    assert "playbooks/bad-yaml.yaml:3:1: YAML 语法错误" in result.output
     assert "Traceback" not in result.output
 
 
@@ -52,34 +53,34 @@ def test_check_on_an_empty_folder_says_so(tmp_path: Path, monkeypatch: pytest.Mo
     (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["check", "empty"])
     assert result.exit_code == 0
-    assert "OK: 0 playbook(s)" in result.output
+    assert "OK：empty 里有 0 个剧本" in result.output
 
 
 def test_check_on_a_missing_folder_is_an_error(shop: Path) -> None:
     result = runner.invoke(app, ["check", "nowhere"])
-    assert result.exit_code == 1
-    assert "nowhere:1:1: playbooks folder not found" in result.output
+    assert result.exit_code == 2
+    assert "找不到剧本文件夹 nowhere" in result.output
 
 
 def test_a_named_config_file_that_is_missing_is_an_error(shop: Path) -> None:
     result = runner.invoke(app, ["check", "--config", "missing.yaml"])
     assert result.exit_code == 2
-    assert "missing.yaml:1:1: config file not found" in result.output
+    assert "missing.yaml:1:1: 找不到配置文件" in result.output
 
 
 def test_a_broken_config_is_reported_with_its_line(shop: Path) -> None:
     (shop / "config.yaml").write_text("timezone: Mars/Olympus\nstaf:\n  owner: [x]\n", "utf-8")
     result = runner.invoke(app, ["check"])
     assert result.exit_code == 2
-    assert "config.yaml:1:11: 'timezone' must be an IANA zone like Asia/Shanghai; got 'Mars/Olympus'" in result.output
-    assert "config.yaml:2:1: unknown key 'staf' in 'config' (did you mean 'staff'?)" in result.output
+    assert "config.yaml:1:11: 'timezone' 必须是 IANA 时区，如 Asia/Shanghai；现在是 'Mars/Olympus'" in result.output
+    assert "config.yaml:2:1: '配置' 里有未知的键 'staf'（是不是 'staff'？）" in result.output
 
 
 def test_test_runs_the_shipped_scenarios(shop: Path) -> None:
     result = runner.invoke(app, ["test"])
     assert result.exit_code == 0, result.output
     assert "PASS 签到连续两天" in result.output
-    assert result.output.strip().endswith("15 passed, 0 failed")
+    assert result.output.strip().endswith("16 passed, 0 failed")
 
 
 def test_test_finds_the_playbooks_beside_a_tests_folder(shop: Path, tmp_path: Path) -> None:
@@ -88,7 +89,7 @@ def test_test_finds_the_playbooks_beside_a_tests_folder(shop: Path, tmp_path: Pa
     os.chdir(elsewhere)
     result = runner.invoke(app, ["test", str(shop / "playbooks" / "tests")])
     assert result.exit_code == 0, result.output
-    assert "15 passed, 0 failed" in result.output
+    assert "16 passed, 0 failed" in result.output
 
 
 def test_test_failure_lists_what_was_sent_and_exits_1(shop: Path) -> None:
@@ -101,15 +102,15 @@ def test_test_failure_lists_what_was_sent_and_exits_1(shop: Path) -> None:
     assert result.exit_code == 1
     assert "FAIL 写错的期望" in result.output
     assert "step 2 (expect) at playbooks/tests/wrong.yaml:6:5" in result.output
-    assert "→ r1: 签到成功！连续 1 天" in result.output
-    assert "15 passed, 1 failed" in result.output
+    assert "→ r1: 小王 签到成功！连续 1 天" in result.output
+    assert "16 passed, 1 failed" in result.output
 
 
 def test_test_refuses_to_run_against_broken_playbooks(shop: Path) -> None:
     (shop / "playbooks" / "broken.yaml").write_text("id: Broken\n", "utf-8")
     result = runner.invoke(app, ["test"])
     assert result.exit_code == 1
-    assert "fix them before testing" in result.output
+    assert "先改好再测试" in result.output
 
 
 def test_test_with_no_scenarios_fails_instead_of_passing_silently(shop: Path) -> None:
@@ -117,7 +118,7 @@ def test_test_with_no_scenarios_fails_instead_of_passing_silently(shop: Path) ->
     (shop / "playbooks" / "tests").mkdir()
     result = runner.invoke(app, ["test"])
     assert result.exit_code == 1
-    assert "no scenario files" in result.output
+    assert "里没有场景文件" in result.output
 
 
 def test_schema_prints_json_naming_the_actions() -> None:
@@ -136,4 +137,4 @@ def test_python_dash_m_bot_is_the_same_command() -> None:
 def test_run_rejects_an_unknown_connector(shop: Path) -> None:
     result = runner.invoke(app, ["run", "--connector", "telegram"])
     assert result.exit_code == 2
-    assert "unknown connector 'telegram'; available: simulator" in result.output
+    assert "未知的连接器 'telegram'；可用的有：simulator、wechaty" in result.output

@@ -44,7 +44,7 @@ def drain(g: Governor, items: Sequence[Queued], now: datetime = T0, until: datet
         sent = [q for q in items if q.id in plan.ids]
         items = [q for q in items if q.id not in plan.ids]
         log.append((now, sent[0].target, sent[0].kind, plan.ids))
-        g.sent(sent[0].target, now)
+        g.sent(sent[0].target, now, sent[0].who)
     return log
 
 
@@ -262,3 +262,73 @@ def test_merge_texts_that_differ_otherwise_joins_the_distinct_texts_line_by_line
     text, mentions = merge_welcomes(parts)
     assert text == "欢迎 小王，你是第 1 位\n欢迎 小李，你是第 2 位"
     assert len(mentions) == 2
+
+
+# -- the clock going back (an NTP step, a wrong clock fixed): pacing runs on from the new time
+
+
+def test_a_clock_stepped_back_an_hour_treats_the_last_send_as_now_and_never_stalls() -> None:
+    g = governor(gap="1s", jitter=None, room_gap="3s", per_minute=3, quiet_hours=None)
+    ahead = T0 + timedelta(hours=1)
+    last = drain(g, queue(3, rooms=1), ahead)[-1][0]  # three sends to r0 "at 11:00": the minute cap is reached
+    assert g.plan([Queued(9, "reply", "r0", last)], last).wake == ahead + timedelta(minutes=1)
+    plan = g.plan([Queued(9, "reply", "r0", T0)], T0)  # the clock is corrected back to 10:00
+    assert plan.wake is not None and plan.wake - T0 <= timedelta(minutes=1)  # not 11:01
+    g.sent("r1", T0 + timedelta(minutes=1))
+    assert g.plan([Queued(10, "reply", "r2", T0 + timedelta(minutes=1))], T0 + timedelta(minutes=1, seconds=1)).ids
+
+
+def test_a_pause_after_a_refusal_keeps_its_length_when_the_clock_goes_back() -> None:
+    g = governor(refused_pause="10m")
+    g.refused(T0 + timedelta(hours=1))
+    assert g.plan([Queued(1, "reply", "r", T0)], T0).wake == T0 + timedelta(minutes=10)
+
+
+def test_restore_treats_sends_recorded_in_the_future_as_just_now() -> None:
+    g = governor(gap="1s", jitter=None, room_gap="3s", daily_limit=2, quiet_hours=None)
+    tomorrow = T0 + timedelta(days=1)  # a clock a day fast sent two messages "tomorrow"
+    g.restore([(tomorrow - S, "r1"), (tomorrow, "r2")], today=2, now=T0)
+    assert g.plan([Queued(1, "reply", "r2", T0)], T0).wake == T0 + 3 * S  # r2 was the last: as if just now
+    assert g.plan([Queued(2, "reply", "r1", T0)], T0).wake == T0 + 2 * S  # r1 heard from the bot 1 s before
+    assert g.plan([Queued(4, "reply", "r4", T0)], T0).wake == T0 + S  # the account gap from that last send
+    assert g.plan([Queued(3, "broadcast", "r3", T0)], T0).wake == datetime(2026, 11, 24, 0, 0, tzinfo=TZ)
+
+
+def test_a_message_queued_by_a_clock_that_was_ahead_is_not_held_by_its_own_wait() -> None:
+    g = governor()
+    ahead = T0 + timedelta(hours=1)
+    welcome = Queued(1, "welcome", "r1", ahead + 10 * S, queued_at=ahead)  # queued with a 10 s batching wait
+    assert g.plan([welcome], T0).ids == (1,)  # not at 11:00:10
+    assert g.plan([Queued(2, "welcome", "r2", T0 + 10 * S, queued_at=T0)], T0).wake == T0 + 10 * S
+
+
+# -- fairness: replies to one member never hold up another's
+
+
+def answering(n: int, who: str, room: str, start: int) -> list[Queued]:
+    return [Queued(i, "reply", room, T0, who=who) for i in range(start, start + n)]
+
+
+def test_a_flooder_backlog_in_one_room_holds_up_neither_another_member_there_nor_another_room() -> None:
+    g = governor(gap="1s", jitter=None, room_gap="1s", per_minute=1000)
+    flood = answering(50, "f", "A", 1)
+    other, elsewhere = Queued(100, "reply", "A", T0, who="m"), Queued(101, "reply", "B", T0, who="n")
+    log = drain(g, [*flood, other, elsewhere])
+    order = [ids[0] for *_rest, ids in log]
+    assert order.index(101) <= 1  # room B gets the next turn of the account
+    assert order.index(100) <= 3  # in room A, m is answered right after the flooder's first reply
+    assert [i for i in order if i < 100] == list(range(1, 51))  # the flooder's replies in their order
+
+
+def test_round_robin_over_members_within_a_room_and_over_rooms() -> None:
+    g = governor(gap="1s", jitter=None, room_gap="1s", per_minute=1000)
+    items = [*answering(3, "a", "r1", 1), *answering(3, "b", "r1", 4), *answering(3, "c", "r2", 7)]
+    log = drain(g, items)
+    assert [ids[0] for *_rest, ids in log] == [1, 7, 4, 8, 2, 9, 5, 3, 6]
+
+
+def test_kind_still_comes_before_turns() -> None:
+    g = governor(gap="1s", jitter=None, room_gap="1s", quiet_hours=None)
+    g.sent("r1", T0, who="a")
+    items = [Queued(1, "welcome", "r2", T0), Queued(2, "reply", "r1", T0 + S, who="a")]
+    assert g.plan(items, T0 + S).ids == (2,)  # a reply to a member just answered still beats a welcome

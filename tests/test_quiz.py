@@ -56,7 +56,7 @@ async def test_the_first_winners_are_rewarded_in_order_and_announced_when_full()
         assert await bot.say("u1", "fish!", room="r1") == []
         assert await bot.say("u1", "酸菜鱼", room="r1") == []  # a second correct answer counts for nothing
         (announcement,) = await bot.say("u2", "ＦＩＳＨ", room="r1")  # the second winner closes it
-        assert announcement.text == "【有奖问答】答案：酸菜鱼。恭喜答对，各得20 积分、一张答题奖励券！"
+        assert announcement.text == "【有奖问答】答案：酸菜鱼。恭喜答对，各得 20 分、一张答题奖励券！"
         assert [m.id for m in announcement.mentions] == ["u1", "u2"]
         assert await bot.say("u3", "酸菜鱼", room="r1") == []
         assert [await bot.field(m, "points") for m in ("u1", "u2", "u3")] == [20, 20, 0]
@@ -69,7 +69,7 @@ async def test_the_window_closes_on_time_and_the_next_quiz_asks_another_question
         await bot.say("boss", "/出题", room="r1")
         await bot.say("u1", "酸菜鱼", room="r1")
         (closing,) = await bot.advance(timedelta(minutes=10))
-        assert closing.text == "【有奖问答】答案：酸菜鱼。恭喜答对，获得20 积分、一张答题奖励券！"
+        assert closing.text == "【有奖问答】答案：酸菜鱼。恭喜答对，获得 20 分、一张答题奖励券！"
         assert await bot.say("u2", "酸菜鱼", room="r1") == []  # too late: no reward
         assert await bot.field("u2", "points") == 0
         assert texts(await bot.say("boss", "/出题", room="r1"))[0].startswith("【有奖问答】哪天休息？")

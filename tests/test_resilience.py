@@ -178,7 +178,9 @@ def shop(tmp_path: Path, retry_for: str = "2m") -> Path:
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks" / "checkin.yaml").write_text(CHECKIN, "utf-8")
     config = tmp_path / "config.yaml"
-    config.write_text(f"database: q.db\nplaybooks: playbooks\nstore:\n  retry_for: {retry_for}\n", "utf-8")
+    config.write_text(
+        f"database: q.db\nplaybooks: playbooks\nrooms:\n  - {{id: r1}}\nstore:\n  retry_for: {retry_for}\n", "utf-8"
+    )
     return config
 
 

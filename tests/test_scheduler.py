@@ -389,7 +389,9 @@ async def test_real_time_scheduler_fires_distinct_ticks_through_apscheduler() ->
     config = Config()
     connector = SignallingConnector(wanted=2)
     playbooks = load_texts({"playbooks/beat.yaml": schedule("beat", "{every: 1s}", "{{ now.strftime('%H:%M:%S') }}")})
-    bot = await Bot.create(config, clock=SystemClock(), connector=connector, playbooks=playbooks, database=":memory:")
+    bot = await Bot.create(
+        config, clock=SystemClock(), connector=connector, playbooks=playbooks, database=":memory:", trust_rooms=True
+    )
     try:
         async with bot.store.unit() as conn:
             await upsert_room(conn, RoomRef("r1", "会员福利1群"), bot.clock.now())

@@ -28,7 +28,12 @@ REACTIVATION = dedent("""
           limit: 50
           do:
             - coupon: {batch: comeback-5}
-            - dm: "{{ member.name }}，好久不见～送你一张回归券 {{ coupon.code }}，{{ coupon.expires }} 前有效"
+            - choose:
+                - if: [{expr: "coupon.code"}]
+                  do:
+                    - dm: "{{ member.name }}，好久不见～送你一张回归券 {{ coupon.code }}，{{ coupon.expires }} 前有效"
+                - else:
+                    - dm: "{{ member.name }}，好久不见～回群里看看吧"
             - tag: 已唤醒
     coupons:
       - {id: comeback-5, title: 回归5元券, stock: 1000, per_member: 1, valid_for: 14d}
@@ -221,3 +226,25 @@ def test_segment_mistakes_are_reported_at_their_line() -> None:
         "not inside 'choose' or 'for_each'; "
         "move it out, or use a 'schedule' for a later follow-up",
     ]
+
+
+async def test_staff_are_left_out_of_segments_unless_the_segment_says_staff_true() -> None:
+    """The shop owner went quiet in the group too: the comeback coupon is for customers, not for the owner."""
+    from bot.config import Config, StaffSection
+
+    staff_too = (
+        REACTIVATION.replace(
+            "segment: {lifecycle: dormant, not_nudged_days: 30}", "segment: {lifecycle: dormant, staff: true}"
+        )
+        .replace("id: reactivation", "id: staff-too")
+        .replace("- {id: comeback-5", "- {id: staff-5")
+    )
+    staff_too = staff_too.replace("batch: comeback-5", "batch: staff-5")
+    config = Config(staff=StaffSection(owner=["boss"], admin=["adm"], staff=["clerk"]))
+    for source, expected in ((REACTIVATION, ["d0"]), (staff_too, ["adm", "boss", "clerk", "d0"])):
+        async with TestBot.running({"playbooks/r.yaml": source}, config=config, start=START) as bot:
+            await dormant_shop(bot, 1)
+            for member in ("boss", "adm", "clerk"):
+                await bot.seed(member, rooms=["r1"], joined=START - timedelta(days=40))
+            sent = await bot.advance(timedelta(hours=2))
+            assert sorted(m.target_id for m in sent) == expected

@@ -95,11 +95,11 @@ async def test_qunguan_reload_reaches_the_running_bot_and_refuses_a_broken_folde
         runner = CliRunner()
         refused = await asyncio.to_thread(runner.invoke, app, ["reload", "--config", str(config_file)])
         assert refused.exit_code == 1
-        assert LOCATION.search(refused.output) and "nothing reloaded" in refused.output
+        assert LOCATION.search(refused.output) and "没有重载" in refused.output
         folder_with(tmp_path, echo=ECHO.format(text="新的回答"), broken=FIXED)
         done = await asyncio.to_thread(runner.invoke, app, ["reload", "--config", str(config_file), "--wait", "30"])
         assert done.exit_code == 0, done.output
-        assert done.output.strip() == "reloaded: 2 playbook(s) running"
+        assert done.output.strip() == "已重载：2 个剧本在运行"
         assert texts(await bot.say("u1", "hi", room="r1")) == ["新的回答"]
     finally:
         await bot.close()
@@ -113,7 +113,7 @@ async def test_qunguan_reload_says_so_when_no_bot_is_running(tmp_path: Path) -> 
     command = ["reload", "--config", str(config_file), "--wait", "0"]
     result = await asyncio.to_thread(CliRunner().invoke, app, command)
     assert result.exit_code == 1
-    assert "no running bot answered within 0 s" in result.output
+    assert "0 秒内没有运行中的机器人回应" in result.output
 
 
 ROOMS = [RoomSection(topic="会员福利1群", tags=["会员群"]), RoomSection(topic="会员福利2群", tags=["会员群"])]

@@ -14,6 +14,8 @@ class Connector(Protocol):
     """A connector may set `paced = False` when it reaches no real WeChat account (the send governor is
     then off by default)."""
 
+    self_id: str  # the bot's own WeChat id ('' until known): staff commands never take it as their target
+
     async def start(self, emit: Emit) -> None:
         """Begin delivering platform events to `emit`; returns once running."""
         ...

@@ -8,6 +8,7 @@ from bot.events import FriendRequest, Outgoing
 
 class MemoryConnector:
     paced = False  # no real account to protect: messages show at once
+    self_id = "qunguan-bot"  # the bot's own id (tests mention it like WeChat does): never a staff command's target
 
     def __init__(self) -> None:
         self.sent: list[Outgoing] = []

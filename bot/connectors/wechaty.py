@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import socket
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -37,12 +38,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote
 
+from bot import logs
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.connectors.base import Emit, SendRefused
+from bot.connectors.login_qr import login_qr
 from bot.events import (
     Event,
     FriendRequest,
@@ -150,19 +153,11 @@ def _load_wechaty(cache_dir: Path) -> SimpleNamespace:
 
 
 class _WechatyLogFilter(logging.Filter):
-    """Keeps secrets and noise out of wechaty's own log lines."""
-
-    secrets: set[str] = set()
+    """Keeps noise out of wechaty's own log lines (bot.logs masks the token in every logger's)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.name == "PuppetService" and message.startswith("there are "):
-            return False  # "there are endpoint<…> and token<…>": says nothing, prints the token
-        if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
+        # "there are endpoint<…> and token<…>": says nothing an operator needs
+        return not (record.name == "PuppetService" and str(record.msg).startswith("there are "))
 
 
 def _adopt_loggers() -> None:
@@ -206,13 +201,16 @@ class WechatyConnector:
         login_timeout: float = 60.0,
         reconnect_max: float = 60.0,
         clock: Clock | None = None,
+        terminal: TextIO | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.token = token
+        logs.add_secret(token)  # python-wechaty and the HTTP/2 libraries under it log it at DEBUG
         self.cache_dir = cache_dir
         self.login_timeout = login_timeout
         self.reconnect_max = max(reconnect_max, FIRST_RETRY)
         self.clock: Clock = clock or SystemClock()
+        self.terminal: TextIO = terminal or sys.stderr  # where the login QR code is drawn
         self.logins = 0  # logins seen so far, reconnections included
         self.self_id = ""
         self.self_name = ""
@@ -273,7 +271,6 @@ class WechatyConnector:
             raise RuntimeError("the wechaty connector is already started")
         self._emit = emit
         self._stopping = False
-        _WechatyLogFilter.secrets.add(self.token)
         lib = self._lib = _load_wechaty(self.cache_dir)
         try:
             await self._probe()
@@ -501,16 +498,16 @@ class WechatyConnector:
                 log.warning("wechaty %s event lost (%s): %s", name, _first_line(exc), payload)
 
     async def _on_scan(self, payload: Any) -> None:
+        """WeChat wants the bot's account logged in: the QR code goes to the terminal, whatever the log level."""
         lib = self._lib
         assert lib is not None
         if payload.status == lib.ScanStatus.Waiting and payload.qrcode:
-            log.warning(
-                "请用机器人的微信扫码登录 / scan this QR code with the bot's WeChat to log in:"
-                " https://wechaty.js.org/qrcode/%s",
-                quote(payload.qrcode, safe=""),
-            )
+            link = f"https://wechaty.js.org/qrcode/{quote(payload.qrcode, safe='')}"
+            self.terminal.write(login_qr(payload.qrcode, link, drawn=self.terminal.isatty()))
+            self.terminal.flush()
+            log.info("WeChat login: waiting for the QR code to be scanned (%s)", link)
         else:
-            log.info("WeChat login: scan status %s", payload.status)
+            log.info("WeChat login: scan status %s", getattr(payload.status, "name", payload.status))
 
     async def _on_message(self, message_id: str) -> None:
         lib = self._lib
@@ -522,9 +519,10 @@ class WechatyConnector:
             log.debug("message %s of type %s ignored", message_id, p.type)
             return
         room = await self._room(p.room_id) if p.room_id else None
-        mentions = tuple(p.mention_ids or ())
+        mentioned = tuple(p.mention_ids or ())
         text = p.text or ""
-        mentions_bot = bool(self.self_id) and self.self_id in mentions
+        mentions_bot = bool(self.self_id) and self.self_id in mentioned
+        mentions = tuple(i for i in mentioned if i != self.self_id)  # "@群管小助手 加分 @小王": 小王 is the one
         if room is not None and self.self_name:
             # "@群管小助手 签到" should match a `签到` playbook: the bot's own mention is not part of the text
             stripped = re.sub(rf"@{re.escape(self.self_name)}(?:{MENTION_SPACE}|\s|$)", "", text)

@@ -102,8 +102,7 @@ class TriggerIndex:
                 if _where_ok(trig.params.where, event):
                     found.append(Match(pb, trig, {**base, "args": args, "command": name}))
         if self._automaton is not None and text:
-            words = {word for _end, word in self._automaton.iter(text)}
-            for word in words:
+            for word in self.keywords_in(text):
                 for pb, trig in self.keyword_hits[word]:
                     if _where_ok(trig.params.where, event):
                         found.append(Match(pb, trig, base))
@@ -114,6 +113,12 @@ class TriggerIndex:
             if hit:
                 found.append(Match(pb, trig, {**base, "groups": hit.groupdict()}))
         return found
+
+    def keywords_in(self, text: str) -> set[str]:
+        """The indexed keywords a normalised text contains."""
+        if self._automaton is None or not text:
+            return set()
+        return {word for _end, word in self._automaton.iter(text)}
 
     def schedules(self) -> list[tuple[Playbook, Call]]:
         return list(self.by_event.get("schedule", ()))

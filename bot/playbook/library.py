@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.playbook.errors import Location, Problem, Problems, did_you_mean
 from bot.playbook.index import TriggerIndex
+from bot.playbook.lint import Groups, lint
 from bot.playbook.loader import Doc, parse_yaml, read_yaml
 from bot.playbook.model import Declared, Playbook, build_playbook, walk_steps
 from bot.registry import Registry, load_abilities
+
+if TYPE_CHECKING:
+    from bot.config import Config
 
 SCENARIO_DIR = "tests"
 
@@ -18,7 +22,8 @@ SCENARIO_DIR = "tests"
 @dataclass
 class PlaybookSet:
     playbooks: list[Playbook]
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # errors: each left a file out
+    warnings: list[Problem] = field(default_factory=list)  # told, nothing left out (bot/playbook/lint.py)
     index: TriggerIndex = field(init=False)
     # block -> id -> validated entry: coupon batches and question banks are shared by every playbook
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -44,27 +49,59 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def load_folder(folder: Path, *, registry: Registry | None = None, room_tags: set[str] | None = None) -> PlaybookSet:
+def known_groups(config: Config) -> Groups | None:
+    """The groups config.yaml lists, by id and topic, with their tags; None when it lists none (all are managed)."""
+    if not config.rooms:
+        return None
+    names: dict[str, int] = {}
+    tags: dict[str, set[int]] = {}
+    for number, entry in enumerate(config.rooms):
+        names.update({name: number for name in (entry.id, entry.topic) if name})
+        for tag in entry.tags:
+            tags.setdefault(tag, set()).add(number)
+    return Groups(names, {tag: frozenset(numbers) for tag, numbers in tags.items()})
+
+
+def load_configured(folder: Path, config: Config) -> PlaybookSet:
+    """The folder, checked against what config.yaml says about groups (their tags, and their names)."""
+    return load_folder(folder, room_tags=config.all_room_tags or None, groups=known_groups(config))
+
+
+def load_folder(
+    folder: Path,
+    *,
+    registry: Registry | None = None,
+    room_tags: set[str] | None = None,
+    groups: Groups | None = None,
+) -> PlaybookSet:
     """Load every playbook; a broken file is left out and its problems listed, others load."""
     problems = Problems()
     if not folder.is_dir():
-        problems.add(Location(display_path(folder), 1, 1), "playbooks folder not found")
+        problems.add(Location(display_path(folder), 1, 1), "the playbooks folder does not exist (moved or deleted?)")
         return PlaybookSet([], problems.sorted())
     docs = [read_yaml(str(f), display_path(f), problems) for f in playbook_files(folder)]
-    return _assemble(docs, problems, registry, room_tags)
+    return _assemble(docs, problems, registry, room_tags, groups)
 
 
 def load_texts(
-    sources: dict[str, str], *, registry: Registry | None = None, room_tags: set[str] | None = None
+    sources: dict[str, str],
+    *,
+    registry: Registry | None = None,
+    room_tags: set[str] | None = None,
+    groups: Groups | None = None,
 ) -> PlaybookSet:
     """Playbooks from strings (display name -> YAML): tests build bots without files."""
     problems = Problems()
     docs = [parse_yaml(text, name, problems) for name, text in sources.items()]
-    return _assemble(docs, problems, registry, room_tags)
+    return _assemble(docs, problems, registry, room_tags, groups)
 
 
 def _assemble(
-    docs: list[Doc | None], problems: Problems, registry: Registry | None, room_tags: set[str] | None
+    docs: list[Doc | None],
+    problems: Problems,
+    registry: Registry | None,
+    room_tags: set[str] | None,
+    groups: Groups | None,
 ) -> PlaybookSet:
     registry = registry or load_abilities()
     playbooks: list[Playbook] = []
@@ -94,7 +131,9 @@ def _assemble(
     usable = [pb for pb in playbooks if _references_hold(pb, resources, registry, problems)]
     for order, pb in enumerate(usable):
         pb.order = order
-    return PlaybookSet(usable, problems.sorted(), resources=resources)
+    loaded = PlaybookSet(usable, problems.sorted(), resources=resources)
+    loaded.warnings = lint(usable, loaded.index, groups)
+    return loaded
 
 
 def _references_hold(

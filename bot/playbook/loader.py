@@ -8,6 +8,7 @@ line and column it came from for error messages.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,8 @@ _FLOAT = re.compile(
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 MAX_DEPTH = 64  # nesting levels a playbook may use; deeper is a mistake (or an attack on the recursion)
 MAX_VALUES = 100_000  # values one file may expand to; the biggest real playbook has a few hundred
+MAX_FILE_BYTES = 1024 * 1024  # a question bank of thousands of questions fits; a pasted log or a dump does not
+_MB = 1024 * 1024
 
 
 class _TooBig(Exception):
@@ -139,9 +142,11 @@ class _Builder:
         """A plain value; a tag YAML cannot turn into one (`!!binary` of non-base64, `!!python/...`) is a problem."""
         try:
             return self.loader.construct_object(node, deep=True)
-        except Exception as exc:  # `!!int nope` raises ValueError, `!!bool nope` KeyError, ...
-            what = getattr(exc, "problem", None) or str(exc) or type(exc).__name__
-            self.problems.add(_loc(self.doc.path, node.start_mark), f"cannot read this value ({node.tag}): {what}")
+        except Exception:  # `!!int nope` raises ValueError, `!!bool nope` KeyError, `!!python/...` no constructor
+            self.problems.add(
+                _loc(self.doc.path, node.start_mark),
+                f"cannot read this value ({node.tag}): remove the '!!' tag or fix the value",
+            )
             return None
 
 
@@ -269,14 +274,30 @@ def parse_yaml(text: str, path: str, problems: Problems) -> Doc | None:
 
 
 def read_yaml(file: str, display: str, problems: Problems) -> Doc | None:
-    """Read and parse a file; unreadable files are problems, not exceptions."""
+    """Read and parse a file; unreadable or oversized files are problems, not exceptions.
+
+    The size is checked before reading, and the read itself stops past the limit (a file that grows, or one
+    like /dev/zero that has no size), so a huge file never reaches memory or the alias-bomb check."""
+    where = Location(display, 1, 1)
     try:
-        with open(file, encoding="utf-8-sig") as fh:
-            text = fh.read()
+        with open(file, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                problems.add(where, _too_large(f"the file is {size / _MB:.1f} MB"))
+                return None
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            problems.add(where, _too_large(f"the file is larger than {MAX_FILE_BYTES // _MB} MB"))
+            return None
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        problems.add(Location(display, 1, 1), "file is not UTF-8 text: save it with UTF-8 encoding")
+        problems.add(where, "file is not UTF-8 text: save it with UTF-8 encoding")
         return None
     except OSError as exc:
-        problems.add(Location(display, 1, 1), f"cannot read file: {exc.strerror}")
+        problems.add(where, f"cannot read file: {exc.strerror}")
         return None
     return parse_yaml(text, display, problems)
+
+
+def _too_large(size: str) -> str:
+    return f"{size}; a playbook may be at most {MAX_FILE_BYTES // _MB} MB: split it into several files"

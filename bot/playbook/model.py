@@ -85,6 +85,7 @@ class Playbook:
     description: str = ""
     enabled: bool = True
     rooms: tuple[str, ...] = ()
+    rooms_at: tuple[Location, ...] = ()  # where each of `rooms` is written
     order: int = 0
     has_wait: bool = False
     declared: tuple[Declared, ...] = ()
@@ -114,7 +115,7 @@ class _Builder:
         self.room_tags = room_tags
         self.scope: dict[str, frozenset[str] | None] = dict(BASE_SCOPE)
         self.known: dict[str, frozenset[str] | None] = dict(BASE_SCOPE)
-        self.origin = ""
+        self.origin = "this playbook has no trigger that gives it"  # until `when` says what a run has
 
     def error(self, path: Path, message: str, *, key: bool = False) -> None:
         self.problems.add(self.doc.key_at(path) if key else self.doc.at(path), message)
@@ -436,11 +437,12 @@ def build_playbook(
     for i, room in enumerate(rooms):
         tag = room.removeprefix("tag:") if room.startswith("tag:") else None
         if tag is not None and room_tags is not None and tag not in room_tags:
-            known = ", ".join(sorted(room_tags)) or "none"
-            b.error(
-                ("rooms", i),
-                f"unknown room tag '{tag}'{did_you_mean(tag, room_tags)}; config.yaml tags: {known}",
-            )
+            hint = did_you_mean(tag, room_tags)
+            if room_tags:
+                known = ", ".join(sorted(room_tags))
+                b.error(("rooms", i), f"unknown room tag '{tag}'{hint}; config.yaml tags: {known}")
+            else:
+                b.error(("rooms", i), f"unknown room tag '{tag}'{hint}; config.yaml tags no group")
     if "when" not in data and "on" not in data:  # 'on' already got its own hint
         b.error((), "missing 'when': say what starts this playbook, e.g. 'when: [{message: {text: 签到}}]'")
     if "do" not in data:
@@ -473,6 +475,7 @@ def build_playbook(
         description=str(data.get("description", "")),
         enabled=enabled,
         rooms=tuple(rooms),
+        rooms_at=tuple(doc.at(("rooms", i)) for i in range(len(rooms))),
         has_wait=has_wait,
         declared=tuple(declared),
     )

@@ -6,10 +6,13 @@ without this file changing. The schema is draft-07, which the YAML language
 server (VS Code's YAML extension) supports best.
 
 It mirrors `bot/playbook/model.py` but leans permissive: `qunguan check` stays
-the judge, and an editor should never flag a playbook that loads. So where a
+the judge, and an editor must never flag a playbook that loads. So where a
 model's validators accept more than its field types say (`role: staff` for
-`role: [staff]`), the schema accepts that too, and rules JSON Schema cannot say
+`role: [staff]`, a quoted number for a number, 休眠期 for dormant), the schema
+accepts that too; a regex is any text (Python's `(?P<name>...)` is no ECMA-262
+regex, which `format: regex` would demand); and rules JSON Schema cannot say
 (exactly one of text/keywords/regex, `else` last) are left to the loader.
+tests/test_schema.py holds it to that with an independent validator.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from bot.playbook.model import _ID, TOP_KEYS
+from bot.playbook.types import trimmed
 from bot.registry import Registry, ResourceSpec, Spec, load_abilities
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
@@ -30,6 +34,8 @@ CHOOSE = "choose"  # structural: handled by model.py before any registered actio
 WAIT = "wait"
 
 Schema = dict[str, Any]
+
+_INT_TEXT = trimmed(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")  # a whole number as pydantic reads it from text
 
 
 class _InputSchema(GenerateJsonSchema):
@@ -53,6 +59,14 @@ class _InputSchema(GenerateJsonSchema):
 
     def handle_invalid_for_json_schema(self, schema: Any, error_info: str) -> JsonSchemaValue:
         return {}  # a Python-only type (arbitrary_types_allowed): anything goes, the loader judges
+
+    def int_schema(self, schema: core_schema.IntSchema) -> JsonSchemaValue:
+        # The loader validates in pydantic's lax mode, where a whole number may come quoted ("5",
+        # " 1_000 ") and true/false count as 1/0: the schema takes what the loader takes.
+        exact = super().int_schema(schema)
+        if schema.get("strict"):
+            return exact
+        return {"anyOf": [exact, {"type": "string", "pattern": _INT_TEXT}, {"type": "boolean"}]}
 
 
 def _summary(spec: Spec) -> str:
@@ -107,7 +121,8 @@ def _model_schema(spec: Spec, definitions: Schema) -> Schema:
 
 
 def _item(spec: Spec, names: set[str], definitions: Schema) -> Schema:
-    """`- NAME: VALUE` plus option keys beside NAME, as model.py's `_Builder.call` reads an item."""
+    """`- NAME: VALUE` plus option keys beside NAME, as model.py's `_Builder.call` reads an item: NAME's value
+    is the primary option, or a mapping of options, or nothing; any option may also come beside NAME."""
     options = _model_schema(spec, definitions)
     summary = _summary(spec)
     props: Schema = options.get("properties", {})
@@ -115,35 +130,27 @@ def _item(spec: Spec, names: set[str], definitions: Schema) -> Schema:
         props[spec.body] = _ref("branch_actions")
         options["properties"] = props
         options["required"] = [*options.get("required", []), spec.body]
-    required: list[str] = list(options.get("required", []))
+    # A required option may be inside NAME's mapping or beside NAME: the item as a whole requires it.
+    required: list[str] = options.pop("required", [])
     primary = _field_key(spec.schema, spec.primary) if spec.primary is not None else None
-    # A required option may come beside NAME instead of inside its mapping, so there only the
-    # primary stays required (it cannot come beside NAME: it is NAME's shorthand value).
-    if required:
-        kept = [key for key in required if key == primary]
-        if kept:
-            options["required"] = kept
-        else:
-            options.pop("required")
 
     value: list[Schema] = []
+    shorthand: Schema | None = None
     if primary is not None and primary in props:
         shorthand = copy.deepcopy(props[primary])
         shorthand.pop("title", None)
         value.append(shorthand)
-    value.append(options)
-    if primary not in required:  # `- join:` / `- stop:` with nothing after them
-        value.append({"type": "null"})
+    value += [options, {"type": "null"}]  # `- join:` / `- stop:` with nothing after them
     head: Schema = {"anyOf": value}
     if summary:
         head["description"] = summary
 
-    # Options beside NAME: never the primary (that is NAME's value) and never a key that is itself
-    # an ability of the same kind (model.py would read `- checkin: {}` + `points: 5` as two actions).
+    # Options beside NAME: never a key that is itself an ability of the same kind (model.py would read
+    # `- checkin: {}` + `points: 5` as two actions).
     siblings = {
         key: copy.deepcopy(schema)
         for key, schema in props.items()
-        if key != primary and key not in names and not (spec.kind == "action" and key == CHOOSE)
+        if key not in names and not (spec.kind == "action" and key == CHOOSE)
     }
     item: Schema = {
         "title": spec.name,  # editors show it in hovers and completion lists
@@ -152,9 +159,26 @@ def _item(spec: Spec, names: set[str], definitions: Schema) -> Schema:
         "required": [spec.name],
         "additionalProperties": False,
     }
+    rules = [_given(spec.name, key, shorthand if key == primary else None) for key in required]
+    if primary in siblings:  # `- reply: hi` + `text: hello` gives the text twice
+        beside = {"required": [primary]}
+        rules.append({"if": beside, "then": {"properties": {spec.name: {"type": ["object", "null"]}}}})
+    if rules:
+        item["allOf"] = rules
     if summary:
         item["description"] = summary
     return item
+
+
+def _given(name: str, key: str, shorthand: Schema | None) -> Schema:
+    """Option `key` is beside NAME, in NAME's mapping, or (the primary) NAME's own value."""
+    ways: list[Schema] = [
+        {"required": [key]},
+        {"properties": {name: {"type": "object", "required": [key]}}},
+    ]
+    if shorthand is not None:
+        ways.append({"properties": {name: {"not": {"type": ["object", "null"]}}}})
+    return {"anyOf": ways}
 
 
 def _ref(name: str) -> Schema:
@@ -217,9 +241,11 @@ def _resource(spec: ResourceSpec, definitions: Schema) -> Schema:
     entry = _draft7(raw)
     entry.pop("title", None)
     definitions[name] = entry
-    entries = {"type": "array", "items": _ref(name), "minItems": 1}
+    # model.py takes one entry on its own as a list of one; a bank needs an entry, the coupon list may be empty.
     if spec.form == "list":
+        entries = {"anyOf": [_ref(name), {"type": "array", "items": _ref(name)}]}
         return {"description": f"{spec.noun}s, shared by every playbook", **entries}
+    entries = {"anyOf": [_ref(name), {"type": "array", "items": _ref(name), "minItems": 1}]}
     return {
         "description": f"{spec.noun}s by id, shared by every playbook",
         "type": "object",
@@ -252,7 +278,7 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
     definitions["branch_actions"] = _list_of("branch_action", empty=True)
     _structure(definitions)
 
-    text: Schema = {"type": ["string", "number"]}
+    text: Schema = {"type": ["string", "number", "boolean"]}  # model.py takes any str, int or float (a bool is an int)
     top: dict[str, Schema] = {
         "id": {
             "type": "string",
@@ -266,7 +292,7 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
             "description": "Room topics, room ids or tag:NAME it applies to; default: every managed room.",
             "anyOf": [
                 {"type": "string"},
-                {"type": "array", "items": {"type": ["string", "integer"]}},
+                {"type": "array", "items": {"type": ["string", "integer", "boolean"]}},
             ],
         },
         "when": {**_ref("triggers"), "description": "What starts this playbook (any one trigger)."},

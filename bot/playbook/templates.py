@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.playbook.errors import did_you_mean
@@ -22,6 +22,16 @@ ENV = SandboxedEnvironment(
     lstrip_blocks=True,
     keep_trailing_newline=False,
 )
+
+
+def _present(value: object) -> bool:
+    """`x is defined`: a variable a trigger documents is always there, None when the event has none (a join
+    nobody invited, a private message's room); such a None counts as not defined, as it did when it was absent."""
+    return value is not None and not isinstance(value, Undefined)
+
+
+ENV.tests["defined"] = _present
+ENV.tests["undefined"] = lambda value: not _present(value)
 
 # Attributes each context variable offers; None means "not checked".
 Scope = Mapping[str, frozenset[str] | None]
@@ -56,6 +66,67 @@ def _plain_syntax_error(exc: TemplateSyntaxError, *, expression: bool = False) -
 
 class RenderError(Exception):
     """A template or expression failed while running (logged, never a crash)."""
+
+
+# Fields a reader must see filled in: a code, a date, a name. A text that would show one of them empty
+# (`送你一张回归5元券 ， 前有效`) is not sent at all.
+FILLED = frozenset({"code", "expires", "name", "title", "topic"})
+_GUARD = "_filled"
+
+
+class EmptyValue(Exception):
+    """A code, a date or a name rendered empty; the caller skips the send and says which variable."""
+
+    def __init__(self, variable: str) -> None:
+        super().__init__(f"'{variable}' is empty")
+        self.variable = variable
+
+
+def _filled(value: object, variable: str) -> object:
+    if value is None or isinstance(value, Undefined) or not str(value).strip():
+        raise EmptyValue(variable)
+    return value
+
+
+ENV.filters[_GUARD] = _filled
+
+
+def _dotted(node: nodes.Node) -> str | None:
+    """'coupon.code' for `{{ coupon.code }}`, `{{ coupon['code'] }}` or `{{ c.code | upper }}`; else None."""
+    while isinstance(node, nodes.Filter) and node.node is not None:
+        node = node.node
+    parts: list[str] = []
+    while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            parts.append(node.arg.value)
+        else:
+            return None
+        node = node.node
+    if not isinstance(node, nodes.Name) or not parts:
+        return None
+    return ".".join((node.name, *reversed(parts)))
+
+
+def _guarded(ast: nodes.Template) -> list[tuple[nodes.Output, int, str]]:
+    """Each `{{ ... }}` that shows a field of FILLED: its Output node, its position there, and its name."""
+    found = []
+    for output in ast.find_all(nodes.Output):
+        for i, child in enumerate(output.nodes):
+            name = None if isinstance(child, nodes.TemplateData) else _dotted(child)
+            if name is not None and name.rsplit(".", 1)[1] in FILLED:
+                found.append((output, i, name))
+    return found
+
+
+def _guard(ast: nodes.Template) -> nodes.Template:
+    """Wrap each guarded value in a check that refuses it empty (see FILLED)."""
+    for output, i, name in _guarded(ast):
+        child = output.nodes[i]
+        check = nodes.Filter(child, _GUARD, [nodes.Const(name)], [], None, None, lineno=child.lineno)
+        output.nodes[i] = check.set_environment(ENV)
+    return ast
 
 
 def _refs(ast: nodes.Template) -> frozenset[tuple[str, str | None]]:
@@ -105,12 +176,13 @@ class Text:
     A template is parsed and checked when loaded and compiled when first rendered: compiling is most of the
     cost of loading a thousand playbooks, and many texts never run in a given process."""
 
-    __slots__ = ("_template", "refs", "source", "templated")
+    __slots__ = ("_template", "filled", "refs", "source", "templated")
 
     def __init__(self, source: str) -> None:
         self.source = source
         self._template: Any = None
         self.refs: frozenset[tuple[str, str | None]] = frozenset()
+        self.filled: frozenset[str] = frozenset()  # the codes, dates and names it shows, like 'coupon.code'
         self.templated = any(m in source for m in _MARKERS)
         if self.templated:
             try:
@@ -119,13 +191,15 @@ class Text:
             except TemplateSyntaxError as exc:
                 raise _plain_syntax_error(exc) from None
             self.refs = _refs(ast)
+            self.filled = frozenset(name for _output, _i, name in _guarded(ast))
 
     def render(self, variables: Mapping[str, Any]) -> str:
+        """The text; EmptyValue when a code, a date or a name in it would show empty."""
         if not self.templated:
             return self.source.strip()
         try:
             if self._template is None:
-                self._template = ENV.from_string(self.source)
+                self._template = ENV.from_string(_guard(ENV.parse(self.source)))
             return self._template.render(variables).strip()
         except TemplateError as exc:
             raise RenderError(f"template {self.source!r}: {exc}") from exc

@@ -197,8 +197,35 @@ def _kind(value: object) -> str:
     return f"'{value}'"
 
 
+# -- JSON Schema of these types, for editors (bot/playbook/schema.py). Editors run `pattern` as an ECMA-262
+# regex, where \d is 0-9 and \s lacks a few of Python's spaces; the loader reads Python's \d (full-width
+# digits from a Chinese IME: １４) and trims with str.strip(). So patterns spell both out, never narrower
+# than the loader: a value the loader takes must never be underlined.
+
+# Where each run of ten decimal digits starts in the Basic Multilingual Plane: Python's \d and int() read
+# them all. (Digits beyond it, like 𝟙, are left out: no operator types them.)
+_DIGIT_RUNS = (
+    *(0x0030, 0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66),
+    *(0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50),
+    *(0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10),
+)
+DIGIT = "[{}]".format("".join(f"\\u{zero:04x}-\\u{zero + 9:04x}" for zero in _DIGIT_RUNS))
+BLANK = r"[\s\x1c-\x1f\x85]"  # what str.strip() removes, in ECMA and Python alike
+WORD_SCHEMA: dict[str, Any] = {"type": ["string", "number"]}  # text, where a YAML number counts as its digits
+
+
 def _schema(**schema: Any) -> WithJsonSchema:
     return WithJsonSchema(schema)
+
+
+def one_or_list(item: dict[str, Any]) -> WithJsonSchema:
+    """The schema of an option that takes one item or a list of them."""
+    return WithJsonSchema({"anyOf": [item, {"type": "array", "items": item}]})
+
+
+def trimmed(pattern: str) -> str:
+    """A whole-value JSON Schema pattern, allowing the blanks the loader strips around it."""
+    return f"^{BLANK}*(?:{pattern}){BLANK}*$"
 
 
 def _any_case(word: str) -> str:
@@ -206,22 +233,25 @@ def _any_case(word: str) -> str:
     return "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in word)
 
 
-_WEEKDAY_PATTERN = "^({}|(周|星期|礼拜)[{}])$".format(
-    "|".join(_any_case(w) for w in (*_FULL_WEEKDAYS, *WEEKDAYS)), "".join(_ZH_WEEKDAYS)
+_WEEKDAY_PATTERN = trimmed(
+    "{}|(周|星期|礼拜)[{}]".format("|".join(_any_case(w) for w in (*_FULL_WEEKDAYS, *WEEKDAYS)), "".join(_ZH_WEEKDAYS))
 )
 
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(lambda v: f"{int(v.total_seconds())}s"),
-    _schema(type="string", pattern=r"^\s*(\d+[smhdwSMHDW])+\s*$", examples=["30s", "10m", "2h", "1d"]),
+    _schema(type="string", pattern=trimmed(f"(?:{DIGIT}+[smhdwSMHDW])+"), examples=["30s", "10m", "2h", "1d"]),
 ]
-LocalTime = Annotated[time, BeforeValidator(_time), _schema(type="string", pattern=r"^\d{1,2}:\d{2}$")]
+LocalTime = Annotated[
+    time, BeforeValidator(_time), _schema(type="string", pattern=trimmed(f"{DIGIT}{{1,2}}:{DIGIT}{{2}}"))
+]
 Weekday = Annotated[
     int, BeforeValidator(_weekday), _schema(type="string", pattern=_WEEKDAY_PATTERN, examples=[*WEEKDAYS, "周一"])
 ]
 LocalDateTime = Annotated[datetime, BeforeValidator(_datetime), _schema(type="string", examples=["2026-12-12 20:00"])]
-TextField = Annotated[Text, BeforeValidator(_text), _schema(type=["string", "number"])]
-ExprField = Annotated[Expr, BeforeValidator(_expr), _schema(type="string")]
-Regex = Annotated[re.Pattern[str], BeforeValidator(_regex), _schema(type="string", format="regex")]
+TextField = Annotated[Text, BeforeValidator(_text), WithJsonSchema(WORD_SCHEMA)]
+ExprField = Annotated[Expr, BeforeValidator(_expr), _schema(type=["string", "boolean"])]  # `expr: true` reads 'true'
+# A Python regex: `(?P<name>...)` fills message.groups. Not `format: regex`, which editors check as ECMA-262.
+Regex = Annotated[re.Pattern[str], BeforeValidator(_regex), _schema(type="string", examples=["^查(?P<what>积分|券)$"])]
 Cron = Annotated[str, BeforeValidator(_cron), _schema(type="string", examples=["0 20 * * WED"])]

@@ -9,9 +9,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core.core_schema import ErrorType
 
 from bot.playbook.errors import Problems, did_you_mean
 from bot.playbook.loader import Doc, Path
+
+# pydantic's own error kinds; any other kind is a PydanticCustomError of ours, already in operators' words.
+_BUILT_IN = frozenset(typing.get_args(ErrorType)) - {"value_error", "assertion_error"}
+# Patterns of `Field(pattern=...)` in operators' words.
+_PATTERNS = {r"^[a-z0-9][a-z0-9-]*$": "lower-case letters, digits and '-', starting with a letter or digit"}
 
 
 def describe(value: object) -> str:
@@ -103,7 +109,16 @@ def _message(err: Mapping[str, Any], label: str, model: type[BaseModel]) -> str:
         return f"'{name}' needs at least {least} item{'s' if least != 1 else ''}; got {got}"
     elif kind == "too_long":
         return f"'{name}' takes at most {ctx.get('max_length', '?')} items; got {got}"
-    else:
+    elif kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern"))
+        text = f"must be {_PATTERNS[pattern]}" if pattern in _PATTERNS else f"must match the pattern '{pattern}'"
+    elif kind == "string_too_short":
+        text = "must not be empty"
+    elif kind == "string_too_long":
+        text = f"must be at most {ctx.get('max_length', '?')} characters"
+    elif kind in _BUILT_IN:  # a kind no schema of ours should meet: our words, not pydantic's
+        text = "is not valid here"
+    else:  # a validator's own message (ValueError or PydanticCustomError), written for operators
         msg = str(err.get("msg", "is not valid"))
         msg = msg.removeprefix("Value error, ")
         return f"'{name}' {msg}" if not msg.startswith("'") else msg

@@ -39,6 +39,17 @@ class Room(SQLModel, table=True):
     last_active: datetime | None = None
 
 
+class RoomBinding(SQLModel, table=True):
+    """A group the bot manages, bound by its id (/绑定 in it, or `qunguan rooms bind ID`): a topic anyone can
+    copy never makes a group managed (bot/rooms.py). config.yaml's `rooms:` entries with `id:` need no row."""
+
+    __tablename__ = "room_bindings"
+    room_id: str = Field(primary_key=True)
+    entry_topic: str | None = None  # the config.yaml `rooms:` candidate (by topic) it was bound as: its tags
+    by_member_id: str  # who bound it: a WeChat id, or "cli" for `qunguan rooms bind`
+    at: datetime
+
+
 class RoomMember(SQLModel, table=True):
     __tablename__ = "room_members"
     room_id: str = Field(primary_key=True)
@@ -231,6 +242,7 @@ class OutboxMessage(SQLModel, table=True):
     platform_id: str | None = None
     sent_at: datetime | None = None
     merged_into: int | None = None  # a welcome sent as part of this row's message (one platform send)
+    reply_to: str | None = None  # the member a reply answers (fair turns between members); None for other kinds
 
 
 class AuditEntry(SQLModel, table=True):
@@ -246,7 +258,8 @@ class AuditEntry(SQLModel, table=True):
     command: str
     args: str = ""
     room_id: str | None = None
-    result: str  # ok / refused / usage / error
+    target_id: str | None = None  # the member the command was about (/加分, /标签, /成员, /核销's customer)
+    result: str  # ok / refused / usage / failed / error, or the command's own outcome (/核销: unknown, already, ...)
     answer: str = ""
 
 

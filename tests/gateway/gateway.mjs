@@ -220,6 +220,15 @@ const routes = {
     setTimeout(() => puppet.emit('ready', { data: 'ready' }), 100)
     return { bot_id: BOT_ID }
   },
+  // {qrcode, status?="Waiting"} -> a `scan` event: the puppet asks for the login QR code to be scanned
+  // (PuppetServer keeps the last one and sends it to a client that connects before the login)
+  'POST /scan': b => {
+    if (puppet.isLoggedIn) throw new Error('already logged in: POST /logout first')
+    const status = PUPPET_TYPES.ScanStatus[b.status || 'Waiting']
+    if (typeof status !== 'number') throw new Error(`unknown scan status "${b.status}"`)
+    mocker.scan(b.qrcode || '', status)
+    return {}
+  },
   // {reason?} -> the bot account logs out
   'POST /logout': async b => {
     await puppet.logout(b.reason || 'logout by test')

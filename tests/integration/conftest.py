@@ -246,8 +246,13 @@ class Qunguan:
         playbooks: Path | None = None,
         login_timeout: str = "20s",
         sending: str = "{pacing: false}",
+        log_level: str = "INFO",
+        timezone: str = "Asia/Shanghai",
+        rooms: tuple[str, ...] = (),
+        extra: str = "",
     ) -> Path:
-        """A fresh working directory with a config.yaml for the wechaty connector."""
+        """A fresh working directory with a config.yaml for the wechaty connector; `rooms`: ids of the groups
+        bound in it (the real WeChat path manages no group by its topic), `extra`: more config.yaml lines."""
         home = self.tmp.mktemp("shop")
         (home / "config.yaml").write_text(
             f"""bot: {{name: 群管小助手}}
@@ -257,8 +262,10 @@ connector: wechaty
 wechaty: {{endpoint: "{endpoint}", login_timeout: {login_timeout}, reconnect_max: 2s}}
 dm_fallback: mention
 sending: {sending}
-log_level: INFO
-""",
+log_level: {log_level}
+timezone: {timezone}
+rooms: [{", ".join(f'{{id: "{room}"}}' for room in rooms)}]
+{extra}""",
             encoding="utf-8",
         )
         return home

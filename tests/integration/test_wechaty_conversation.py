@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ROOM = "conv@chatroom"
 TOPIC = "会员福利1群"
 NEW_TOPIC = "会员福利1群（新）"
-WANG, LI, DAVE, STRANGER = "wx_xiaowang", "wx_laoli", "wx_dave", "wx_stranger"
+WANG, LI, DAVE, STRANGER, BOSS = "wx_xiaowang", "wx_laoli", "wx_dave", "wx_stranger", "wx_conv_boss"
 MENTION = "\u2005"  # WeChat ends an @-mention with a four-per-em space
 
 FRIEND_FUNNEL = f"""\
@@ -49,8 +49,9 @@ def bot(gateway: Gateway, qunguan: Qunguan) -> Iterator[BotProcess]:
     gateway.post("/contact", id=LI, name="老李")
     gateway.post("/contact", id=DAVE, name="大卫", friend=False)
     gateway.post("/contact", id=STRANGER, name="路人", friend=False)
-    gateway.post("/room", id=ROOM, topic=TOPIC, members=[LI, STRANGER])
-    home = qunguan.shop(endpoint=gateway.endpoint, playbooks=Path("playbooks"))
+    gateway.post("/contact", id=BOSS, name="店长")
+    gateway.post("/room", id=ROOM, topic=TOPIC, members=[LI, STRANGER, BOSS])
+    home = qunguan.shop(endpoint=gateway.endpoint, playbooks=Path("playbooks"), extra=f"staff: {{owner: [{BOSS}]}}")
     shutil.copytree(ROOT / "playbooks", home / "playbooks")  # the shipped playbooks ...
     (home / "playbooks" / "friend-funnel.yaml").write_text(FRIEND_FUNNEL, encoding="utf-8")  # ... and two more
     (home / "playbooks" / "whisper.yaml").write_text(WHISPER, encoding="utf-8")
@@ -69,6 +70,19 @@ def in_room(text: str) -> Callable[[dict[str, Any]], bool]:
 
 def to_member(member_id: str, text: str) -> Callable[[dict[str, Any]], bool]:
     return lambda m: m["to_id"] == member_id and text in m["text"] and m["error"] is None
+
+
+def test_the_owner_binds_the_group_and_only_then_the_bot_manages_it(gateway: Gateway, bot: BotProcess) -> None:
+    """config.yaml names no group: the bot manages none until the owner (by WeChat id) sends /绑定 in it."""
+    bot.wait_line(r"no group is bound yet")
+    before = len(bot.lines)
+    gateway.post("/room/say", room=ROOM, **{"from": LI}, text="签到")
+    bot.wait_line(rf"group '{TOPIC}' \({ROOM}\) is not bound", after=before)
+    since = gateway.mark()
+    gateway.post("/room/say", room=ROOM, **{"from": BOSS}, text="/绑定")
+    bound = gateway.wait_sent(since, in_room("已绑定本群"), "the answer to /绑定")
+    assert bound["mention_ids"] == [BOSS]
+    assert not [m for m in gateway.sent(since) if "签到成功" in m["text"]]  # 老李's 签到 before it did nothing
 
 
 def test_a_newcomer_is_welcomed_with_a_real_mention(gateway: Gateway, bot: BotProcess) -> None:
@@ -97,6 +111,20 @@ def test_mentioning_the_bot_still_matches_the_playbook(gateway: Gateway, bot: Bo
         "/room/say", room=ROOM, **{"from": WANG}, text=f"@{gateway.bot_name}{MENTION}打卡", mentions=[gateway.bot_id]
     )
     gateway.wait_sent(since, in_room("今天已经签到过啦"), "the already-checked-in reply")
+
+
+def test_a_staff_command_after_mentioning_the_bot_acts_on_the_member_mentioned(
+    gateway: Gateway, bot: BotProcess
+) -> None:
+    """WeChat lists the bot's own id first in the mentions of "@群管机器人 加分 @老李 30 晒单": it is not the target."""
+    since = gateway.mark()
+    text = f"@{gateway.bot_name}{MENTION}加分 @老李{MENTION}30 晒单"
+    gateway.post("/room/say", room=ROOM, **{"from": BOSS}, text=text, mentions=[gateway.bot_id, LI])
+    answer = gateway.wait_sent(since, in_room("已给"), "the answer to 加分")
+    assert answer["text"] == f"@店长{MENTION}已给 老李 加 30 分（晒单），现在共 50 分"  # 20 for inviting 小王
+    with bot.db() as db:
+        credited = db.execute("SELECT member_id, delta FROM points_ledger WHERE reason LIKE '晒单%'").fetchall()
+    assert credited == [(LI, 30)]
 
 
 def test_points_asked_privately_are_answered_privately(gateway: Gateway, bot: BotProcess) -> None:

@@ -26,7 +26,7 @@ def test_kill_9_mid_burst_loses_nothing_and_sends_nothing_twice(
     for member_id, name in CUSTOMERS.items():
         gateway.post("/contact", id=member_id, name=name)
     gateway.post("/room", id=ROOM, topic="会员福利3群", members=list(CUSTOMERS))
-    home = qunguan.shop(endpoint=gateway.endpoint, sending=PACED)
+    home = qunguan.shop(endpoint=gateway.endpoint, sending=PACED, rooms=(ROOM,))
     bot = qunguan.start(home, token=gateway.token)
     bot.wait_line(r"running; stop with")
 
