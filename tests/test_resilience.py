@@ -173,13 +173,13 @@ async def test_a_full_disk_inside_a_playbook_does_not_commit_the_event_without_t
         assert await bot.field("u1", "points") == 22
 
 
-def shop(tmp_path: Path, retry_for: str = "2m") -> Path:
-    """A folder with a check-in playbook and a config.yaml naming the database and the retry time."""
+def shop(tmp_path: Path, retry_for: str = "2m", room: str = "{id: r1}") -> Path:
+    """A folder with a check-in playbook and a config.yaml naming the database, the group and the retry time."""
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks" / "checkin.yaml").write_text(CHECKIN, "utf-8")
     config = tmp_path / "config.yaml"
     config.write_text(
-        f"database: q.db\nplaybooks: playbooks\nrooms:\n  - {{id: r1}}\nstore:\n  retry_for: {retry_for}\n", "utf-8"
+        f"database: q.db\nplaybooks: playbooks\nrooms:\n  - {room}\nstore:\n  retry_for: {retry_for}\n", "utf-8"
     )
     return config
 
@@ -270,6 +270,23 @@ async def test_replay_of_a_named_file_that_does_not_exist_is_an_error(tmp_path: 
     result = await asyncio.to_thread(replay, str(tmp_path / "nope.jsonl"), "--config", str(config_file))
     assert result.exit_code == 2
     assert result.output.strip() == f"no dead-letter file at {tmp_path / 'nope.jsonl'}"
+
+
+async def test_a_replay_manages_groups_as_the_bot_that_could_not_store_the_event(tmp_path: Path) -> None:
+    """The simulator and tests count config.yaml's group names as bound; real WeChat needs a binding by id. A
+    replay of the simulator's dead letters runs their check-ins, as the simulator would have."""
+    config_file = shop(tmp_path, room="{topic: 会员福利1群}")
+    config, _ = load_config(str(config_file))
+    database = tmp_path / "q.db"
+    bot = await TestBot.create(tmp_path / "playbooks", config=config, database=str(database))
+    bot.room("r1", "会员福利1群")
+    await bot.say("u0", "签到", room="r1")
+    with write_lock(database):
+        assert await bot.say("u1", "签到", room="r1") == []
+        await bot.close()
+    result = await asyncio.to_thread(replay, "--config", str(config_file))
+    assert result.exit_code == 0, result.output
+    assert checkins(database) == ["u0", "u1"]
 
 
 async def test_events_held_when_the_bot_stops_go_to_the_dead_letter_file(tmp_path: Path) -> None:
