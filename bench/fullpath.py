@@ -1,4 +1,4 @@
-"""The full path: member messages into the real Bot (Engine.dispatch, SQLite file in WAL) until each reply is a
+"""The full path: member messages into the real Bot (Bot.receive, SQLite file in WAL) until each reply is a
 committed outbox row.
 
 The bot runs as in production except at its edges: a memory connector, and a delivery worker held back, so
@@ -88,7 +88,7 @@ async def session(
 
 async def drive(s: Session, *, seconds: float, min_events: int, concurrency: int) -> tuple[int, float]:
     """Dispatch for about `seconds` (and at least `min_events`) with `concurrency` dispatches in flight."""
-    engine = s.bot.engine
+    receive = s.bot.receive
     deadline = time.perf_counter() + seconds
     done = 0
 
@@ -97,7 +97,7 @@ async def drive(s: Session, *, seconds: float, min_events: int, concurrency: int
         while done < min_events or time.perf_counter() < deadline:
             ev = next(s.traffic)
             s.sent.append(ev)
-            await engine.dispatch(ev)
+            await receive(ev)
             done += 1
 
     start = time.perf_counter()
@@ -158,11 +158,11 @@ async def latency(
     that falls behind is charged for the queue it builds (no coordinated omission).
     """
     async with session(playbooks, template, seed) as s:
-        engine = s.bot.engine
+        receive = s.bot.receive
         latencies: list[float] = []
 
         async def one(ev: MessageEvent, due: float) -> None:
-            await engine.dispatch(ev)
+            await receive(ev)
             latencies.append((time.perf_counter() - due) * 1000)
 
         count = max(int(rate * seconds), 1)

@@ -52,7 +52,7 @@ async def _run(folder: Path, db: Path) -> None:
         governor=True,
         trust_rooms=True,  # the bench's groups are its own: none needs a /绑定
     )
-    await connector.start(bot.engine.dispatch)
+    await connector.start(bot.receive)
     await bot.start()
     bot.scheduler.start()
     running = time.perf_counter()

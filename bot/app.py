@@ -8,7 +8,10 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
+from bot.deadletters import DeadLetters, beside
 from bot.engine import Engine
+from bot.events import Event
+from bot.intake import Intake
 from bot.outbox import Outbox
 from bot.playbook.library import PlaybookSet
 from bot.reload import Reloader
@@ -32,6 +35,7 @@ class Bot:
     engine: Engine
     scheduler: Scheduler
     outbox: Outbox
+    intake: Intake
 
     @classmethod
     async def create(
@@ -54,7 +58,8 @@ class Bot:
         are the operator's own (simulator, scenarios, tests), so config.yaml's topics bind them (bot/rooms.py).
         Queued messages start leaving at `start()`, or at the first event, whichever comes first.
         """
-        store = await Store.open(database or config.database_path)
+        database = database or config.database_path
+        store = await Store.open(database, clock=clock)
         paced = paced_by_default(config, connector) if governor is None else governor
         outbox = Outbox(store, connector, clock, config, paced=paced, seed=seed)
         try:
@@ -65,14 +70,19 @@ class Bot:
         engine = Engine(
             config=config, store=store, clock=clock, outbox=outbox, playbooks=playbooks, trust_rooms=trust_rooms
         )
-        async with store.unit() as conn:  # quizzes and coupon drops still open, playbooks staff switched, groups bound
-            await engine.windows.load(conn)
-            engine.switches = await load_switches(conn)
-            await engine.rooms.load(conn)
+        await restore(engine)
         if folder is not None:
             engine.reloader = Reloader(engine, folder)
             await engine.reloader.open()
-        return cls(config, store, clock, connector, engine, Scheduler(engine), outbox)
+        letters = DeadLetters(beside(database, config), trusted_rooms=trust_rooms)
+        intake = Intake(engine.dispatch, clock, config.store.retry_for, letters)
+        return cls(config, store, clock, connector, engine, Scheduler(engine, intake.receive), outbox, intake)
+
+    async def receive(self, event: Event) -> bool | None:
+        """Every inbound event comes in here: connectors, the simulator, TestBot and the scheduler's ticks.
+        While the database is briefly unusable the event is held and tried again, in order (bot/intake.py).
+        True: handled; False: a duplicate or not for this bot; None: held."""
+        return await self.intake.receive(event)
 
     async def start(self) -> None:
         """The connector is up: deliver what is queued (from before a restart, too)."""
@@ -82,9 +92,16 @@ class Bot:
             await self.outbox.flush()
 
     async def close(self) -> None:
-        """Stop: paused runs finish, the outbox sends for a short grace, the rest stays queued."""
+        """Stop: paused runs finish, events still held go to the dead-letter file, the outbox sends for a short
+        grace, the rest stays queued. With the database file gone, nothing more is written anywhere."""
         self.scheduler.shutdown()
+        if self.store.lost is not None:
+            await self.intake.close()
+            await self.crash()
+            await self.connector.stop()
+            return
         await self.engine.settle()
+        await self.intake.close()
         await self.outbox.close()
         await self.connector.stop()
         await self.store.close()
@@ -92,6 +109,16 @@ class Bot:
     async def crash(self) -> None:
         """Stop like a kill -9 would (tests): nothing drained or recorded; runs in `wait:` are lost."""
         self.scheduler.shutdown()
+        await self.intake.abandon()
         await self.outbox.abandon()
         await self.engine.abandon()
         await self.store.close()
+
+
+async def restore(engine: Engine) -> None:
+    """What the engine keeps in memory from the database: quizzes and coupon drops still open, playbooks
+    staff switched on or off, groups bound."""
+    async with engine.store.unit() as conn:
+        await engine.windows.load(conn)
+        engine.switches = await load_switches(conn)
+        await engine.rooms.load(conn)

@@ -14,7 +14,7 @@ import logging
 import signal
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -24,7 +24,7 @@ from bot.i18n import DEFAULT_LANGUAGE, problem_text, translate_line
 from bot.playbook.errors import Problem, ProblemsError
 from bot.playbook.library import SCENARIO_DIR, PlaybookSet, display_path, load_configured
 from bot.rooms_cli import rooms_commands
-from bot.store import StoreError
+from bot.store import DatabaseGone, StoreError
 from bot.textnorm import printable
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ PlaybooksOption = Annotated[
 ]
 CONNECTORS = ("simulator", "wechaty")
 EXIT_CONNECTOR = 3  # could not connect to or log in to WeChat
+EXIT_DATABASE_GONE = 4  # the database file was deleted or replaced while the bot ran: do not just restart
 CLOSE_TIMEOUT = 10.0
 
 
@@ -223,7 +224,11 @@ def audit(
     except Exception:
         typer.echo(f"--since must be a span like 7d or 12h; got '{since}'", err=True)
         raise typer.Exit(2) from None
-    rows = asyncio.run(_audit_rows(cfg, span))
+    try:
+        rows = asyncio.run(_audit_rows(cfg, span))
+    except StoreError as exc:
+        typer.echo(f"database error: {exc}", err=True)
+        raise typer.Exit(2) from None
     for r in rows:
         typer.echo(_audit_line(r, cfg))
     typer.echo(f"{len(rows)} staff command(s) in the last {since}")
@@ -243,7 +248,7 @@ async def _audit_rows(cfg: Config, span: timedelta) -> list[Any]:
     from bot.store import Store
     from bot.store.tables import AuditEntry
 
-    store = await Store.open(cfg.database_path)
+    store = await Store.open(cfg.database_path, create=False)
     try:
         async with store.unit() as conn:
             table = AuditEntry.__table__
@@ -300,7 +305,7 @@ async def _request_reload(cfg: Config, wait: float) -> str | None:
     from bot.store.tables import ReloadRequest
 
     table = ReloadRequest.__table__
-    store = await Store.open(cfg.database_path)
+    store = await Store.open(cfg.database_path, create=False)
     try:
         async with store.unit() as conn:
             request = (await conn.execute(insert(table).values(at=SystemClock().now()))).inserted_primary_key[0]
@@ -320,6 +325,56 @@ async def _request_reload(cfg: Config, wait: float) -> str | None:
 
 
 app.add_typer(rooms_commands(_config), name="rooms")
+
+
+@app.command()
+def replay(
+    file: Annotated[Path | None, typer.Argument(help="dead-letter file (default: the one beside the database)")] = None,
+    config: ConfigOption = None,
+    playbooks: PlaybooksOption = None,
+    database: Annotated[str | None, typer.Option(help="database file (default: from config)")] = None,
+) -> None:
+    """Bring in the events the bot could not store (its dead-letter file): each acts once, in order."""
+    from bot.deadletters import beside
+    from bot.replay import DUPLICATE, FAILED, NOT_OURS, REPLAYED, replay_file
+
+    cfg = _config(config)
+    database = database or cfg.database_path
+    path = file or beside(database, cfg)
+    if path is None:
+        typer.echo(f"the database {database} is in memory: it has no dead-letter file", err=True)
+        raise typer.Exit(2)
+    if file is not None and not file.exists():
+        typer.echo(f"no dead-letter file at {file}", err=True)
+        raise typer.Exit(2)
+    folder, loaded = _playbooks(cfg, config, playbooks)
+    if loaded.problems:
+        _echo_problems(loaded.problems, cfg.language)
+        _say(
+            f"{len(loaded.problems)} problem(s) in {display_path(folder)}: nothing replayed, "
+            "since those playbooks would miss the events",
+            cfg.language,
+            err=True,
+        )
+        raise typer.Exit(1)
+    try:
+        outcomes = asyncio.run(replay_file(cfg, loaded, database, path))
+    except StoreError as exc:
+        typer.echo(f"database error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if outcomes is None:
+        typer.echo(f"nothing to replay: no dead-letter file at {path}")
+        return
+    for outcome in outcomes:
+        typer.echo(printable(outcome.line()))
+    count = {result: sum(o.result == result for o in outcomes) for result in (REPLAYED, DUPLICATE, NOT_OURS, FAILED)}
+    ignored = f", {count[NOT_OURS]} not for this bot" if count[NOT_OURS] else ""
+    kept = f" (kept in {path} for the next replay)" if count[FAILED] or count[NOT_OURS] else ""
+    typer.echo(
+        f"{count[REPLAYED]} replayed, {count[DUPLICATE]} duplicate(s){ignored}, {count[FAILED]} failed again{kept}"
+    )
+    if count[FAILED] or count[NOT_OURS]:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -379,6 +434,8 @@ def run(
 
     try:
         asyncio.run(run_simulator(cfg, loaded, database=database, folder=folder))
+    except DatabaseGone as exc:
+        _stop_for(exc)
     except StoreError as exc:
         typer.echo(f"database error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -396,13 +453,22 @@ def _run_wechaty(config: Config, playbooks: PlaybookSet, database: str, folder: 
     except ConnectorError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_CONNECTOR) from None
+    except DatabaseGone as exc:
+        _stop_for(exc)
     except StoreError as exc:
         typer.echo(f"database error: {exc}", err=True)
         raise typer.Exit(2) from None
 
 
+def _stop_for(exc: DatabaseGone) -> NoReturn:
+    """One line in the log (the operator's record), and an exit code a supervisor can refuse to restart on."""
+    logging.getLogger("qunguan.cli").error("%s", exc)
+    raise typer.Exit(EXIT_DATABASE_GONE) from None
+
+
 async def _serve(config: Config, playbooks: PlaybookSet, database: str, connector: Connector, folder: Path) -> None:
-    """Run until SIGTERM or SIGINT, then stop the connector and close the store."""
+    """Run until SIGTERM or SIGINT, then stop the connector and close the store. Raises DatabaseGone when the
+    database file is deleted or replaced meanwhile."""
     from bot.app import Bot
     from bot.clock import SystemClock
 
@@ -415,20 +481,25 @@ async def _serve(config: Config, playbooks: PlaybookSet, database: str, connecto
     signals = (signal.SIGTERM, signal.SIGINT)
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
-    starting = asyncio.ensure_future(connector.start(bot.engine.dispatch))
+    starting = asyncio.ensure_future(connector.start(bot.receive))
     stopping = asyncio.ensure_future(stop.wait())
+    gone = asyncio.ensure_future(bot.store.gone())
     try:
-        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({starting, stopping, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if gone.done():
+            raise gone.result()
         if not starting.done():  # asked to stop while still connecting
             return
         starting.result()
         await bot.start()  # the outbox sends what is queued, from before a restart too
         bot.scheduler.start()
         log.info("running; stop with Ctrl+C or SIGTERM")
-        await stopping
+        await asyncio.wait({stopping, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if gone.done():
+            raise gone.result()
         log.info("stopping")
     finally:
-        for task in (starting, stopping):
+        for task in (starting, stopping, gone):
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
@@ -444,6 +515,7 @@ async def _close(bot: Bot) -> None:
         await asyncio.wait_for(bot.close(), limit)
     except TimeoutError:
         logging.getLogger("qunguan.cli").warning("stopping took over %g s: paused playbook runs abandoned", limit)
+        await bot.intake.close()  # events still held go to the dead-letter file
         await bot.connector.stop()
         await bot.store.close()
 

@@ -124,6 +124,14 @@ class ReloadSection(Params):
     watch: bool = False  # re-read the playbooks folder when a file in it changes (checked once a second)
 
 
+class StoreSection(Params):
+    """When the database is briefly unusable (another process holds its write lock, the disk is full, the
+    PostgreSQL server restarts), events are held in order and tried again for `retry_for`; what is still not
+    stored then goes to the dead-letter file beside the database, for `qunguan replay` (bot/intake.py)."""
+
+    retry_for: Duration = timedelta(minutes=10)
+
+
 class Config(Params):
     bot: BotSection = BotSection()
     timezone: str = "Asia/Shanghai"
@@ -135,6 +143,7 @@ class Config(Params):
     sending: SendingSection = SendingSection()
     opt_out: OptOutSection = OptOutSection()
     reload: ReloadSection = ReloadSection()
+    store: StoreSection = StoreSection()
     # The least role per staff command, overriding its default, e.g. {加分: admin}; load_config checks the names.
     commands: dict[str, Literal["owner", "admin", "staff", "member"]] = {}
     staff: StaffSection = StaffSection()

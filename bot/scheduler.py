@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,11 +19,13 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import SettableClock
+from bot.connectors.base import Emit
 from bot.engine import Engine
 from bot.events import ScheduledTick, WindowDue
 from bot.playbook.model import Call, Playbook
 from bot.playbook.types import cron_trigger
 from bot.store.housekeeping import prune
+from bot.windows import OpenWindow
 
 log = logging.getLogger("qunguan.scheduler")
 
@@ -42,8 +44,11 @@ def make_trigger(call: Call, tz: Any, anchor: datetime) -> BaseTrigger:
 
 
 class Scheduler:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, receive: Emit) -> None:
+        """`receive`: where ticks and window closes go, the way every inbound event goes (Bot.receive)."""
         self.engine = engine
+        self.receive = receive
+        self._handed: set[int] = set()  # windows whose close was handed over once (it may be held)
         self._plan: list[tuple[Playbook, BaseTrigger]] = []
         self._next: list[datetime | None] = []
         self._aps: AsyncIOScheduler | None = None
@@ -77,20 +82,29 @@ class Scheduler:
         stamp = at.astimezone(self.engine.config.tz).strftime("%Y%m%dT%H%M%S")
         for room in await self.engine.rooms_for(playbook):
             tick = ScheduledTick(id=f"tick:{playbook.id}:{stamp}:{room.id}", at=at, playbook_id=playbook.id, room=room)
-            await self.engine.dispatch(tick)
+            await self.receive(tick)
 
     def next_due(self) -> datetime | None:
         """The next schedule or window close, whichever comes first."""
-        due = [t for t in (*self._next, self.engine.windows.next_close()) if t is not None]
+        closes = [w.closes_at for w in self._due_windows(None)[:1]]
+        due = [t for t in (*self._next, *closes) if t is not None]
         return min(due) if due else None
+
+    def _due_windows(self, until: datetime | None) -> list[OpenWindow]:
+        """Open windows due by `until` (None: all), soonest first, without those whose close was already handed
+        over: one held while the database is unusable (or whose close failed) is not handed over again."""
+        windows = self.engine.windows.due(until or datetime.max.replace(tzinfo=UTC))
+        return [w for w in windows if w.id not in self._handed]
 
     async def close_windows(self, until: datetime) -> int:
         """Announce every quiz or coupon drop whose time is up by `until`, in time order."""
-        due = self.engine.windows.due(until)
+        due = self._due_windows(until)
         for window in due:
             room = await self.engine.room_ref(window.room_id)
             event = WindowDue(id=f"window-close:{window.id}", at=window.closes_at, window_id=window.id, room=room)
-            await self.engine.dispatch(event)
+            await self.receive(event)
+            if self.engine.windows.get(window.id) is not None:
+                self._handed.add(window.id)
         return len(due)
 
     async def advance_to(self, until: datetime) -> int:
@@ -179,7 +193,7 @@ class Scheduler:
         await self.engine.rooms.poll(self.engine.store)
 
     async def _close_due_windows(self) -> None:
-        if self.engine.windows.next_close() is not None:
+        if self._due_windows(self.engine.clock.now()):
             await asyncio.shield(self.engine.spawn(self._close_logged()))
 
     async def _close_logged(self) -> None:

@@ -152,7 +152,7 @@ class TestBot:
 
     async def _deliver(self, event: object, *, settle: bool = True) -> list[Outgoing]:
         before = len(self.sent)
-        await self.bot.engine.dispatch(event)  # type: ignore[arg-type]
+        await self.bot.receive(event)  # type: ignore[arg-type]
         if settle:
             await self.bot.engine.settle()
         if self.outbox.paced:  # unpaced, dispatch has sent everything already
@@ -240,6 +240,7 @@ class TestBot:
         until = self.clock.now() + delta
         scheduler = self.bot.scheduler
         while True:
+            await self.bot.intake.settled()  # events held while the database was unusable are tried as due
             await self.outbox.settled()
             # Stop at every moment the outbox has something to do and, when paced, at every schedule,
             # so what a tick queues is sent at its time and not when the clock has run far past it.
@@ -248,6 +249,7 @@ class TestBot:
             await scheduler.advance_to(step)
             if step >= until:
                 break
+        await self.bot.intake.settled()
         await self.outbox.settled()
         return self.sent[before:]
 

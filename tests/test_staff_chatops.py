@@ -109,6 +109,7 @@ async def test_qunguan_reload_says_so_when_no_bot_is_running(tmp_path: Path) -> 
     folder = folder_with(tmp_path, echo=ECHO.format(text="嗨"))
     config_file = tmp_path / "config.yaml"
     config_file.write_text(f"database: {tmp_path / 'q.db'}\nplaybooks: {folder}\n", "utf-8")
+    await (await TestBot.create(folder, database=str(tmp_path / "q.db"))).close()  # a bot ran here, not now
     command = ["reload", "--config", str(config_file), "--wait", "0"]
     result = await asyncio.to_thread(CliRunner().invoke, app, command)
     assert result.exit_code == 1

@@ -48,7 +48,7 @@ class Shop:
         try:
             clock.offset = await load_offset(bot)
             bot.scheduler.restart_from_now()
-            await self.connector.start(bot.engine.dispatch)
+            await self.connector.start(bot.receive)
         except BaseException:
             await bot.close()
             raise

@@ -1,5 +1,5 @@
 """Persistence: SQLModel tables, one transaction per unit of work, migrations."""
 
-from bot.store.database import Store, StoreError
+from bot.store.database import DatabaseGone, Store, StoreError
 
-__all__ = ["Store", "StoreError"]
+__all__ = ["DatabaseGone", "Store", "StoreError"]

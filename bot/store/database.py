@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bot.clock import Clock, SystemClock
 from bot.store import dialect
 from bot.store.inline import InlineConnection
 from bot.store.migrations import SchemaError, migrate
@@ -17,6 +19,10 @@ from bot.store.migrations import SchemaError, migrate
 
 class StoreError(Exception):
     """The database cannot be used (unreadable, newer schema, ...)."""
+
+
+class DatabaseGone(StoreError):
+    """The database file was deleted or replaced while the bot ran: whatever it wrote now would be lost."""
 
 
 def database_url(path: str) -> str:
@@ -27,26 +33,82 @@ def database_url(path: str) -> str:
     return f"sqlite:///{Path(path).expanduser().resolve()}"
 
 
+def database_file(url: str) -> Path | None:
+    """The SQLite file a URL names; None for an in-memory or a server database."""
+    if not url.startswith("sqlite") or ":memory:" in url or "mode=memory" in url:
+        return None
+    name = url.partition("///")[2].split("?", 1)[0]
+    return Path(name) if name else None
+
+
+def _create_private(file: Path) -> None:
+    """An empty database file only its owner may read (0600), in folders made for it likewise (0700).
+    SQLite gives the -wal and -shm files it creates beside it the database file's mode."""
+    missing = []
+    folder = file.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder {folder} for the database: {exc.strerror}") from None
+        folder.chmod(0o700)  # whatever the umask
+    try:
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create the database {file}: {exc.strerror}") from None
+
+
+def _identity(file: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(file)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class Store:
     """SQLite (a file path or a `sqlite://` URL) runs inline (bot/store/inline.py); other URLs go through
     SQLAlchemy's asyncio engine: `postgresql+asyncpg://`, or `sqlite+aiosqlite://` to keep the event loop free
-    during long queries at the cost of a thread hand-over per statement."""
+    during long queries at the cost of a thread hand-over per statement.
 
-    def __init__(self, engine: Engine | AsyncEngine) -> None:
+    A SQLite file is watched: each unit of work first checks that the file at the path is still the one open
+    (device and inode, one stat). Deleted or replaced, the bot would write into a file nobody will read again;
+    instead every unit raises DatabaseGone from then on and `gone()` returns, so the bot stops."""
+
+    def __init__(self, engine: Engine | AsyncEngine, *, clock: Clock | None = None, file: Path | None = None) -> None:
         self.engine = engine
+        self.clock: Clock = clock or SystemClock()  # waits for another process's write lock go through it
+        self.file = file
+        self.lost: DatabaseGone | None = None
         self._lock = dialect.writer_lock(engine)
+        self._identity = _identity(file) if file is not None else None
+        self._gone = asyncio.Event()
 
     @classmethod
-    async def open(cls, path: str, *, synchronous: str = "NORMAL") -> Store:
-        """Open (creating or migrating) the database at `path`, `:memory:`, or a URL."""
+    async def open(
+        cls, path: str, *, synchronous: str = "NORMAL", create: bool = True, clock: Clock | None = None
+    ) -> Store:
+        """Open (migrating) the database at `path`, `:memory:`, or a URL. A missing SQLite file is created
+        (0600, in 0700 folders) unless `create` is false: commands that only read never make one."""
         url = database_url(path)
-        if url.startswith("sqlite") and ":memory:" not in url:
-            Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        file = database_file(url)
+        if file is not None and not file.exists():
+            if not create:
+                raise StoreError(f"no database at {file}")
+            _create_private(file)
         options = dialect.engine_options(url)
         inline = url.startswith("sqlite://")
         engine = create_engine(url, **options) if inline else create_async_engine(url, **options)
         dialect.configure(engine, synchronous=synchronous)
-        store = cls(engine)
+        dialect.watch_failures(engine)
+        store = cls(engine, clock=clock, file=file)
         try:
             async with store.unit() as conn:
                 await conn.run_sync(lambda c: migrate(c))
@@ -55,28 +117,64 @@ class Store:
             raise StoreError(str(exc)) from exc
         except Exception as exc:
             await store.close()
-            # The driver's own words, without SQLAlchemy's statement and help link.
-            detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-            raise StoreError(f"cannot open database {path}: {detail}") from exc
+            raise StoreError(f"cannot open database {file or path}: {dialect.describe(exc)}") from exc
         return store
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction: everything inside commits together or not at all."""
+        """One transaction: everything inside commits together or not at all. A passing database error
+        (disk full, connection lost) anywhere inside fails the whole unit, even if something caught it."""
         async with self._lock:
+            if self._identity is not None:
+                self._check_file()
             if isinstance(self.engine, AsyncEngine):
                 async with self.engine.begin() as conn:
+                    dialect.take_failure(conn.sync_connection)
                     yield conn
+                    if (failure := dialect.take_failure(conn.sync_connection)) is not None:
+                        raise failure
             else:
-                sync = await dialect.begin_waiting(self.engine)
+                sync = await dialect.begin_waiting(self.engine, self.clock)
                 try:
                     yield InlineConnection(sync)  # type: ignore[misc]  # AsyncConnection's interface
+                    if (failure := dialect.take_failure(sync)) is not None:
+                        raise failure
                     sync.commit()
                 except BaseException:
+                    dialect.take_failure(sync)
                     sync.rollback()
                     raise
                 finally:
                     sync.close()
+
+    def _check_file(self) -> None:
+        """Refuse to go on when the file at the path is no longer the one open."""
+        if self.lost is not None:
+            raise self.lost
+        assert self.file is not None
+        try:
+            found = os.stat(self.file)
+        except (FileNotFoundError, NotADirectoryError):
+            what = "deleted"
+        except OSError:
+            return  # cannot tell (permissions): SQLite says so if it matters
+        else:
+            if (found.st_dev, found.st_ino) == self._identity:
+                return
+            what = "replaced by another file"
+        self.lost = DatabaseGone(
+            f"the database file {self.file} was {what} while the bot was running: stopped so that nothing more is "
+            "written into a file that is gone; put the right database back at that path (from a backup) before "
+            "starting again, then `qunguan replay` brings in the events in the dead-letter file"
+        )
+        self._gone.set()
+        raise self.lost
+
+    async def gone(self) -> DatabaseGone:
+        """Return once the database file is found deleted or replaced."""
+        await self._gone.wait()
+        assert self.lost is not None
+        return self.lost
 
     async def close(self) -> None:
         if isinstance(self.engine, AsyncEngine):

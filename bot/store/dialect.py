@@ -5,16 +5,55 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import socket
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
+
+from bot.clock import Clock
+
+# SQLite result codes (the low byte of an extended code) that pass: the write lock is another process's, the
+# disk is full, an I/O error.
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_FULL = 5, 6, 10, 13
+_SQLITE_PASSING = {_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_FULL}
+# PostgreSQL SQLSTATE classes and codes that pass: connection lost, out of resources (disk full, too many
+# connections), the server shutting down or starting, a serialization failure or deadlock (try again).
+_PG_PASSING_CLASSES = ("08", "53", "57", "58")
+_PG_PASSING_CODES = ("40001", "40P01")
+FAILED = "qunguan_failed"  # key in a connection's info: a passing error happened inside the unit of work
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether the database could not do it now but may soon: SQLite locked or busy, disk full, I/O error;
+    PostgreSQL connection errors, out of resources, shutting down. Such an error is worth trying again."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    error = _driver_error(exc)
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_PASSING
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if isinstance(state, str):
+        return state.startswith(_PG_PASSING_CLASSES) or state in _PG_PASSING_CODES
+    return isinstance(error, ConnectionError | TimeoutError | socket.gaierror)  # the server cannot be reached
+
+
+def describe(exc: BaseException) -> str:
+    """The driver's own words, without SQLAlchemy's statement and help link: 'database is locked'."""
+    error = _driver_error(exc)
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def engine_options(url: str) -> dict[str, Any]:
@@ -39,9 +78,9 @@ def configure(engine: Engine | AsyncEngine, *, synchronous: str = "NORMAL") -> N
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        # Inline on the event loop, a wait for another process's write lock would stall the whole bot: wait
-        # briefly here, and longer in Store.unit, which retries without blocking the loop (begin_waiting).
-        cursor.execute(f"PRAGMA busy_timeout={20 if inline else 10000}")
+        # Inline on the event loop, a wait inside SQLite for another process's write lock would stall the whole
+        # bot: fail at once here, and wait in Store.unit, which retries through the clock (begin_waiting).
+        cursor.execute(f"PRAGMA busy_timeout={0 if inline else 10000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -50,23 +89,54 @@ def configure(engine: Engine | AsyncEngine, *, synchronous: str = "NORMAL") -> N
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def watch_failures(engine: Engine | AsyncEngine) -> None:
+    """A passing error (disk full, connection lost) inside a unit of work fails the whole unit, even where
+    code catches it: a playbook's savepoint must not turn 'the disk is full' into 'this playbook failed' and
+    commit the event without its check-in. Store.unit raises what is recorded here before it commits.
+
+    SQLite rolls the whole transaction back on some of these errors (a full disk in WAL mode does): a new
+    transaction is opened at once, so that statements after the error cannot commit one by one; the unit
+    rolls it back."""
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(sync_engine, "handle_error")
+    def _failed(context: ExceptionContext) -> None:
+        conn = context.connection
+        error = context.sqlalchemy_exception or context.original_exception
+        statement = (context.statement or "").lstrip().upper()
+        if conn is None or statement.startswith("BEGIN") or not transient(error):
+            return
+        conn.info.setdefault(FAILED, error)
+        driver = conn.connection.dbapi_connection
+        if conn.dialect.driver == "pysqlite" and driver is not None and not driver.in_transaction:
+            driver.execute("BEGIN")
+
+
+def take_failure(conn: Connection) -> BaseException | None:
+    """The passing error recorded on this connection during the unit, if any (and forget it)."""
+    return conn.info.pop(FAILED, None)
+
+
 LOCK_WAIT = 10.0  # seconds a unit waits for another process's write lock before it fails
 
 
-async def begin_waiting(engine: Engine) -> Connection:
+async def begin_waiting(engine: Engine, clock: Clock) -> Connection:
     """A connection in a write transaction (BEGIN IMMEDIATE). While another process holds SQLite's write lock,
-    wait with asyncio (the loop keeps serving) and try again, up to LOCK_WAIT seconds."""
+    wait through the clock (the loop keeps serving; a virtual clock does not sleep) and try again, up to
+    LOCK_WAIT seconds."""
     delay, waited = 0.005, 0.0
     while True:
         conn = engine.connect()
         try:
             conn.begin()
+            take_failure(conn)  # left by an earlier unit on this pooled connection
             return conn
         except OperationalError as exc:
             conn.close()
-            if "locked" not in str(exc.orig) or waited >= LOCK_WAIT:
+            code = getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF
+            if code not in (_SQLITE_BUSY, _SQLITE_LOCKED) or waited >= LOCK_WAIT:
                 raise
-        await asyncio.sleep(delay)
+        await clock.sleep(delay)
         waited += delay
         delay = min(delay * 2, 0.2)
 

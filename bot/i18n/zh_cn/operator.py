@@ -10,6 +10,9 @@ MESSAGES = {
     "{count} problem(s) in {folder}: nothing reloaded, the running bot keeps its playbooks": (
         "{folder} 里有 {count} 个问题：没有重载，运行中的机器人继续用原来的剧本"
     ),
+    "{count} problem(s) in {folder}: nothing replayed, since those playbooks would miss the events": (
+        "{folder} 里有 {count} 个问题：没有补录，先把剧本改好，不然这些事件会漏掉它们"
+    ),
     "{count} problem(s): those playbooks are left out, the rest run": (
         "{count} 个问题：这些剧本没有加载，其余的照常运行"
     ),
