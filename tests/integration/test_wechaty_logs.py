@@ -96,7 +96,7 @@ def test_info_log_is_one_line_per_event_and_send_in_shop_time_without_scheduler_
             check=False,
         )
         assert reload.returncode == 0, reload.stdout + reload.stderr
-        bot.wait_line(r" INFO qunguan\.outbox: sent \w+ .*签到成功")
+        bot.wait_line(r" INFO qunguan\.outbox: sent reply \d+ .*\(playbook daily-checkin\)")
     finally:
         assert bot.stop() == 0
     lines = [line for line in bot.lines if line != "<EOF>"]
