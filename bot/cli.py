@@ -238,7 +238,8 @@ def _audit_line(r: Any, cfg: Config) -> str:
     """One row, one line: names and arguments come from members, so they are shown escaped."""
     when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
     who = f"{r.member_name or r.member_id}（{r.member_id}，{r.role}）"
-    return printable(f"{when}  {who}  /{r.command} {r.args}  [{r.room_id or '私聊'}]  {r.result}")
+    about = f"  → {r.target_name or r.target_id}（{r.target_id}）" if r.target_id else ""
+    return printable(f"{when}  {who}  /{r.command} {r.args}{about}  [{r.room_id or '私聊'}]  {r.result}")
 
 
 async def _audit_rows(cfg: Config, span: timedelta) -> list[Any]:
@@ -246,14 +247,20 @@ async def _audit_rows(cfg: Config, span: timedelta) -> list[Any]:
 
     from bot.clock import SystemClock
     from bot.store import Store
-    from bot.store.tables import AuditEntry
+    from bot.store.tables import AuditEntry, Member
 
     store = await Store.open(cfg.database_path, create=False)
     try:
         async with store.unit() as conn:
-            table = AuditEntry.__table__
+            table, members = AuditEntry.__table__, Member.__table__
             since = SystemClock().now() - span
-            return list(await conn.execute(select(table).where(table.c.at >= since).order_by(table.c.at)))
+            query = (
+                select(table, members.c.name.label("target_name"))
+                .outerjoin(members, members.c.id == table.c.target_id)
+                .where(table.c.at >= since)
+                .order_by(table.c.at)
+            )
+            return list(await conn.execute(query))
     finally:
         await store.close()
 

@@ -188,3 +188,20 @@ async def test_audit_keeps_the_command_as_typed_the_target_and_the_real_result()
             ("核销", "NOPE2345", None, "unknown"),
             ("扣分", "u1 999", "u1", "insufficient"),
         ]
+
+
+async def test_qunguan_audit_shows_whom_each_command_was_about(tmp_path: Path) -> None:
+    database = tmp_path / "q.db"
+    bot = await TestBot.create(COUPONS, config=CONFIG, database=str(database))
+    bot.member("u1", "小王")
+    await bot.say("u1", "hi", room="r1")
+    await bot.say("clerk", "/加分 @小王\u2005 30 活动奖励", room="r1", mentions=("u1",))
+    await bot.say("clerk", "/帮助")
+    await bot.close()
+    (tmp_path / "config.yaml").write_text(f"database: {database}\n", "utf-8")
+    command = ["audit", "--since", "3650d", "--config", str(tmp_path / "config.yaml")]
+    result = await asyncio.to_thread(CliRunner().invoke, app, command)
+    assert result.exit_code == 0, result.output
+    added, helped, _summary = result.output.splitlines()
+    assert "/加分 @小王\u2005 30 活动奖励  → 小王（u1）  [r1]  ok" in added
+    assert "→" not in helped
