@@ -30,6 +30,9 @@ from bot.store import dialect
 from bot.store.activity import upsert_member, upsert_room
 from bot.store.tables import MemberTag, RoomMember
 
+# The database a TestBot opens when not told: the test suite points it at PostgreSQL to run whole modules there.
+DATABASE = ":memory:"
+
 
 class TestBot:
     __test__ = False  # not a pytest class
@@ -50,7 +53,7 @@ class TestBot:
         *,
         config: Config | None = None,
         start: datetime | None = None,
-        database: str = ":memory:",
+        database: str | None = None,
         governor: bool = False,
         seed: int = 0,
         connector: MemoryConnector | None = None,
@@ -76,7 +79,7 @@ class TestBot:
             clock=clock,
             connector=connector,
             playbooks=playbooks,
-            database=database,
+            database=database or DATABASE,
             governor=governor,
             seed=seed,
             folder=folder,

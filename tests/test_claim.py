@@ -7,11 +7,14 @@ from datetime import datetime, timedelta
 from textwrap import dedent
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.events import Outgoing
 from bot.store.tables import Coupon
 from bot.testing import TestBot
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 28, 12, 0, tzinfo=TZ)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from textwrap import dedent
 from zoneinfo import ZoneInfo
 
 import pytest
+from backends import Backend
 from sqlalchemy import func, select
 
 from bot.playbook.library import load_texts
@@ -17,6 +17,8 @@ from bot.store import Store
 from bot.store.tables import Coupon
 from bot.testing import TestBot
 from handlers.coupons import ALPHABET, CouponBatch, Issued, issue, normalize_code, redeem
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 TZ = UTC
@@ -112,8 +114,8 @@ def test_codes_use_no_ambiguous_characters() -> None:
     assert normalize_code(" wk-abcd 2345 ") == "WKABCD2345"
 
 
-async def test_500_concurrent_claims_on_a_stock_of_50_give_exactly_50_distinct_codes(tmp_path: Path) -> None:
-    store = await Store.open(str(tmp_path / "q.db"))
+async def test_500_concurrent_claims_on_a_stock_of_50_give_exactly_50_distinct_codes(backend: Backend) -> None:
+    store = await Store.open(backend.database)
     stock = batch(stock=50, per_member=1)
 
     async def claim(member: str) -> Issued | str:
@@ -138,8 +140,8 @@ async def test_500_concurrent_claims_on_a_stock_of_50_give_exactly_50_distinct_c
     assert {r for r in results if not isinstance(r, Issued)} <= {"sold_out", "limit"}
 
 
-async def test_20_concurrent_redemptions_of_one_code_succeed_exactly_once(tmp_path: Path) -> None:
-    store = await Store.open(str(tmp_path / "q.db"))
+async def test_20_concurrent_redemptions_of_one_code_succeed_exactly_once(backend: Backend) -> None:
+    store = await Store.open(backend.database)
     try:
         async with store.unit() as conn:
             coupon = await issue(conn, batch(), "u1", now=NOW, tz=TZ)
@@ -155,8 +157,8 @@ async def test_20_concurrent_redemptions_of_one_code_succeed_exactly_once(tmp_pa
     assert sorted(outcomes) == ["already"] * 19 + ["ok"]
 
 
-async def test_redeem_explains_unknown_already_and_expired(tmp_path: Path) -> None:
-    store = await Store.open(":memory:")
+async def test_redeem_explains_unknown_already_and_expired(backend: Backend) -> None:
+    store = await Store.open(backend.database)
     try:
         async with store.unit() as conn:
             short = await issue(conn, batch(valid_for="1d"), "u1", now=NOW, tz=TZ)
@@ -175,8 +177,8 @@ async def test_redeem_explains_unknown_already_and_expired(tmp_path: Path) -> No
     assert expired.outcome == "expired"
 
 
-async def test_a_batch_past_its_end_date_issues_nothing() -> None:
-    store = await Store.open(":memory:")
+async def test_a_batch_past_its_end_date_issues_nothing(backend: Backend) -> None:
+    store = await Store.open(backend.database)
     try:
         async with store.unit() as conn:
             assert await issue(conn, batch(expires="2026-11-01 00:00"), "u1", now=NOW, tz=TZ) == "batch_expired"

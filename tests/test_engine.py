@@ -17,6 +17,8 @@ from bot.playbook.library import load_folder
 from bot.store.tables import Member, PointsEntry, Room
 from bot.testing import TestBot
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def playbooks(*texts: str) -> dict[str, str]:
     """One file per text, named in the order given (that is also their run order)."""

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from textwrap import dedent
 from zoneinfo import ZoneInfo
 
 import pytest
+from backends import Backend
 
 from bot.events import Outgoing
 from bot.testing import TestBot
 from handlers.quiz import normalize_answer
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 25, 19, 0, tzinfo=TZ)
@@ -95,8 +97,8 @@ async def test_nobody_right_is_announced_with_the_answer() -> None:
         assert texts(await bot.advance(timedelta(minutes=10))) == ["【有奖问答】时间到！本题无人答对，答案是：酸菜鱼"]
 
 
-async def test_an_open_quiz_survives_a_restart_and_is_announced_after_it(tmp_path: Path) -> None:
-    database = str(tmp_path / "q.db")
+async def test_an_open_quiz_survives_a_restart_and_is_announced_after_it(backend: Backend) -> None:
+    database = backend.database
     bot = await TestBot.create({"playbooks/quiz.yaml": QUIZ}, start=START, database=database)
     await bot.say("boss", "/出题", room="r1")
     await bot.say("u1", "酸菜鱼", room="r1")

@@ -15,6 +15,8 @@ from bot.testing import TestBot
 from handlers.points import add_points
 from handlers.segments import in_holdout
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
 

@@ -1,0 +1,55 @@
+"""Test-session wiring: store-touching modules run on SQLite and on PostgreSQL.
+
+A module opts in with `pytestmark = pytest.mark.usefixtures("backend")`: each of its tests then runs once
+per backend, and every `TestBot` it makes without naming a database opens that backend (an in-memory
+SQLite database, or a fresh PostgreSQL database of its own). A test that needs a database to survive a
+restart uses `backend.database`. Tests about SQLite itself say `@pytest.mark.sqlite_only`.
+
+Outside CI a machine without PostgreSQL's server binaries skips the PostgreSQL runs with the reason;
+under CI=true nothing skips (.ci/run installs Debian's postgresql first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from backends import Backend, Cluster, Unavailable, missing
+
+import bot.testing
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("backend", ["sqlite"] if only_sqlite else BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    try:
+        cluster = Cluster.start()
+    except Unavailable as exc:
+        missing(str(exc))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Backend]:
+    name = getattr(request, "param", "sqlite")
+    if name != "postgresql":
+        yield Backend(name, str(tmp_path / "q.db"))
+        return
+    cluster: Cluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create()
+    monkeypatch.setattr(bot.testing, "DATABASE", url)
+    try:
+        yield Backend(name, url)
+    finally:
+        cluster.drop(url)
