@@ -38,7 +38,7 @@ from bot.budget import Budget
 from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector, SendRefused
-from bot.events import Event, FriendRequest, MemberJoined, MemberRef, MessageEvent, Outgoing, RoomRef, ScheduledTick
+from bot.events import Event, FriendRequest, MemberRef, Outgoing, RoomRef, answered
 from bot.governor import PRIORITY, Governor, Queued, merge_welcomes
 from bot.store import Store, dialect
 from bot.store.tables import OutboxMessage
@@ -49,22 +49,6 @@ TABLE = OutboxMessage.__table__
 WINDOW = 1000  # pending rows one pass looks at, by priority then age
 FULL_READ = 100  # passes between two full reads of the pending rows
 PASS_RETRY = timedelta(seconds=10)  # after a pass failed on the database
-
-
-def answered(event: Event) -> MemberRef | None:
-    """The member whose message (or friend request) the event's replies answer."""
-    return event.member if isinstance(event, MessageEvent | FriendRequest) else None
-
-
-def kind_of(event: Event) -> str:
-    """Replies answer a person (a message, a friend request); welcomes a join; broadcasts a schedule."""
-    if isinstance(event, MessageEvent | FriendRequest):
-        return "reply"
-    if isinstance(event, MemberJoined):
-        return "welcome"
-    if isinstance(event, ScheduledTick):
-        return "broadcast"
-    return "notice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +74,25 @@ class _Row:
         return f"member {name} ({m.member.id})" if name not in ("", m.member.id) else f"member {m.member.id}"
 
 
+NOT_ACCEPTED = "the friend request it follows could not be accepted"
+
+
+def _not_behind_an_accept(queue: list[_Row]) -> list[_Row]:
+    """The rows that may go: what an event decided after accepting a friend request (the greeting, the
+    invitation) waits until that acceptance is sent, since WeChat delivers neither to someone not a friend."""
+    accepting = {r.raw.event_id for r in queue if r.raw.accept}
+    return [r for r in queue if r.raw.accept or r.raw.event_id not in accepting] if accepting else queue
+
+
+def _behind(queue: list[_Row], accept: _Row) -> list[_Row]:
+    return [r for r in queue if r.raw.event_id == accept.raw.event_id and r is not accept]
+
+
 def _message(r: Any) -> Outgoing:
     room = RoomRef(r.room_id, r.room_topic) if r.room_id is not None else None
     member = MemberRef(r.member_id, r.member_name) if r.member_id is not None else None
     mentions = tuple(MemberRef(i, n) for i, n in json.loads(r.mentions))
-    return Outgoing(r.text, room, member, mentions, r.playbook_id, r.invite)
+    return Outgoing(r.text, room, member, mentions, r.playbook_id, r.invite, accept=bool(r.accept))
 
 
 def _row(r: Any) -> _Row:
@@ -185,7 +183,7 @@ class Outbox:
 
         `kind` overrides what the event implies (a staff /群发 is a broadcast, though a message started it).
         Replies to a customer past their reply budget are left out: not queued at all."""
-        kind = kind or kind_of(event)
+        kind = kind or event.sends_as  # replies answer a person, welcomes a join, broadcasts a schedule
         member = answered(event) if kind == "reply" else None
         if member is not None and messages and self.budget is not None and self.config.role_of(member.id) is None:
             messages = messages[: self.budget.take(member, len(messages), now)]
@@ -206,6 +204,7 @@ class Outbox:
                     "member_name": m.member.name if m.member else "",
                     "mentions": json.dumps([[x.id, x.name] for x in m.mentions], ensure_ascii=False),
                     "invite": m.invite,
+                    "accept": m.accept,
                     "reply_to": member.id if member is not None else None,
                     "text": m.text,
                     "created_at": now,
@@ -404,7 +403,7 @@ class Outbox:
                     if queue is None:
                         queue = await self._pending_rows(conn)
                     queue = await self._expire(conn, queue, now)
-                    plan = self.governor.plan([r.queued for r in queue], now)
+                    plan = self.governor.plan([r.queued for r in _not_behind_an_accept(queue)], now)
                     batch = sorted((r for r in queue if r.id in plan.ids), key=lambda r: plan.ids.index(r.id))
                     claimed = bool(batch) and await self._claim(conn, batch)
                 if not batch:
@@ -413,6 +412,12 @@ class Outbox:
                 if claimed:
                     done, back = await self._send(batch)
                     queue.extend(back)
+                    if batch[0].raw.accept and done[0]["b_state"] == "failed":  # what it decided goes nowhere
+                        done += [
+                            _record(r, "failed", attempts=r.attempts, error=NOT_ACCEPTED)
+                            for r in _behind(queue, batch[0])
+                        ]
+                        queue = [r for r in queue if r.raw.event_id != batch[0].raw.event_id]
         finally:
             # What is still pending, for the next pass; forgotten (read again) after anything unexpected.
             self._cache = queue if self._cache is not None and not done else None
@@ -483,7 +488,14 @@ class Outbox:
         lead = batch[0]
         message = self._message(batch)
         try:
-            platform_id = await self.connector.send(message)
+            if message.accept:
+                assert message.member is not None
+                at = dialect.aware(lead.raw.created_at)
+                request = FriendRequest(lead.raw.event_id, at, message.member, message.text)
+                await self.connector.accept_friend(request)
+                platform_id = None
+            else:
+                platform_id = await self.connector.send(message)
         except SendRefused as exc:
             self.governor.refused(self.clock.now())
             log.warning("send to %s refused (playbook %s): %s; it waits", lead.target, message.playbook_id, exc)
@@ -492,11 +504,12 @@ class Outbox:
         except Exception as exc:
             return self._failed(batch, exc)
         now = self.clock.now()
-        self.governor.sent(lead.queued.target, now, lead.queued.who)
+        if not message.accept:  # accepting a request is no message: it takes no turn and no place in the pace
+            self.governor.sent(lead.queued.target, now, lead.queued.who)
         merged = f", {len(batch)} welcomes as one" if len(batch) > 1 else ""
         preview = " ".join(message.text.split())
         preview = preview if len(preview) <= 60 else preview[:59] + "…"
-        what = "invitation" if message.invite else lead.queued.kind
+        what = "invitation" if message.invite else "friend acceptance" if message.accept else lead.queued.kind
         log.info(
             "sent %s %s to %s (playbook %s%s): %s", what, lead.id, lead.target, message.playbook_id, merged, preview
         )

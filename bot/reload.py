@@ -13,7 +13,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import func, select, update
 
@@ -22,7 +22,9 @@ from bot.playbook.library import PlaybookSet, load_configured, playbook_files
 from bot.store.tables import ReloadRequest
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
+    from bot.clock import Clock
+    from bot.config import Config
+    from bot.store import Store
 
 log = logging.getLogger("qunguan.reload")
 _requests = ReloadRequest.__table__
@@ -52,6 +54,29 @@ class Outcome:
         return [self.summary(), *map(str, sorted([*self.problems, *self.warnings]))]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """The folder as read and checked, not yet running: /重载 reads before its event is known new."""
+
+    loaded: PlaybookSet
+    signature: Signature
+
+    @property
+    def outcome(self) -> Outcome:
+        """What applying it does: swap it in when it has no problems."""
+        return Outcome(len(self.loaded.playbooks), self.loaded.problems, self.loaded.warnings)
+
+
+class Running(Protocol):
+    """The bot a Reloader swaps playbooks into (the Engine)."""
+
+    store: Store
+    config: Config
+    clock: Clock
+
+    def swap(self, playbooks: PlaybookSet) -> None: ...
+
+
 def signature(folder: Path) -> Signature:
     """What a change to the folder changes: each playbook file's path, mtime and size."""
     out = []
@@ -65,7 +90,7 @@ def signature(folder: Path) -> Signature:
 
 
 class Reloader:
-    def __init__(self, engine: Engine, folder: Path) -> None:
+    def __init__(self, engine: Running, folder: Path) -> None:
         self.engine = engine
         self.folder = folder
         self._signature = signature(folder)
@@ -81,23 +106,27 @@ class Reloader:
         """Read and check every file (off the event loop: a big folder must not stall the chat)."""
         return await asyncio.to_thread(load_configured, self.folder, self.engine.config)
 
-    def install(self, loaded: PlaybookSet) -> Outcome:
-        """Swap in a set that `load` returned, if it has no problems."""
-        if loaded.problems:
-            return Outcome(len(loaded.playbooks), loaded.problems, loaded.warnings)
-        self.engine.swap(loaded)
-        return Outcome(len(loaded.playbooks), [], loaded.warnings)
+    async def read(self) -> Reading:
+        """Read and check the folder; nothing changes until `apply`."""
+        seen = signature(self.folder)
+        return Reading(await self.load(), seen)
 
-    async def reload(self, why: str) -> Outcome:
-        async with self._lock:
-            self._signature = signature(self.folder)
-            outcome = self.install(await self.load())
+    def apply(self, reading: Reading, why: str) -> Outcome:
+        """Swap in what `read` found, if it has no problems, and say so in the log."""
+        outcome = reading.outcome
+        self._signature = reading.signature
+        if outcome.ok:
+            self.engine.swap(reading.loaded)
         details = outcome.lines()[1:]
         if outcome.ok and not details:
             log.info("%s (%s)", outcome.summary(), why)
         else:
             log.warning("%s (%s):\n%s", outcome.summary(), why, "\n".join(details))
         return outcome
+
+    async def reload(self, why: str) -> Outcome:
+        async with self._lock:
+            return self.apply(await self.read(), why)
 
     async def poll(self) -> None:
         """Once a second: answer a `qunguan reload`; with `reload.watch`, follow edited files. Never raises."""

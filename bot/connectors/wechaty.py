@@ -48,6 +48,7 @@ from bot.connectors.base import Emit, SendRefused
 from bot.connectors.login_qr import login_qr
 from bot.events import (
     Event,
+    FriendConfirmed,
     FriendRequest,
     MemberJoined,
     MemberLeft,
@@ -602,6 +603,11 @@ class WechatyConnector:
         elif p.type == kind.FRIENDSHIP_TYPE_CONFIRM:
             self._contacts.pop(p.contact_id, None)
             log.info("%s is now a friend of the bot", p.contact_id)
+            named = await self._member(p.contact_id)
+            member = MemberRef(named.id, named.name, friend=True)
+            await self._deliver(
+                FriendConfirmed(id=f"friendship-confirm:{friendship_id}", at=self.clock.now(), member=member)
+            )
 
     # -- lookups
 
@@ -620,9 +626,11 @@ class WechatyConnector:
         return payload
 
     async def _member(self, contact_id: str) -> MemberRef:
-        """Who someone is; an event is not dropped because a name could not be looked up."""
+        """Who someone is, and whether a friend of the bot; an event is not dropped because a name could not be
+        looked up."""
         try:
-            return MemberRef(contact_id, (await self._contact(contact_id)).name or "")
+            contact = await self._contact(contact_id)
+            return MemberRef(contact_id, contact.name or "", friend=contact.friend)
         except Exception as exc:
             log.debug("no contact payload for %s: %s", contact_id, _first_line(exc))
             return MemberRef(contact_id)
