@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -54,11 +54,12 @@ async def _request_reload(cfg: Config, wait: float) -> str | None:
     from bot.store.tables import ReloadRequest
 
     table = ReloadRequest.__table__
+    clock = SystemClock()
     store = await Store.open(cfg.database_path, create=False)
     try:
         async with store.unit() as conn:
-            request = (await conn.execute(insert(table).values(at=SystemClock().now()))).inserted_primary_key[0]
-        deadline = asyncio.get_running_loop().time() + wait
+            request = (await conn.execute(insert(table).values(at=clock.now()))).inserted_primary_key[0]
+        deadline = clock.now() + timedelta(seconds=wait)
         while True:
             async with store.unit() as conn:
                 row = (
@@ -66,8 +67,8 @@ async def _request_reload(cfg: Config, wait: float) -> str | None:
                 ).one()
             if row.answered_at is not None:
                 return row.result
-            if asyncio.get_running_loop().time() >= deadline:
+            if clock.now() >= deadline:
                 return None
-            await asyncio.sleep(0.2)
+            await clock.sleep(0.2)
     finally:
         await store.close()
