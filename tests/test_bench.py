@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,7 @@ MEASURED = {
 }
 
 
+@pytest.mark.slow
 def test_a_tiny_run_has_a_numeric_row_per_figure_in_the_table_and_the_json(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     screen = io.StringIO()

@@ -230,12 +230,14 @@ def test_every_warning_reads_in_chinese(tmp_path: Path, monkeypatch: pytest.Monk
 
 @fuzz.FUZZ  # as many examples as the fuzzers run
 @given(fuzz.generated_yaml())
+@pytest.mark.slow
 def test_every_problem_of_generated_playbooks_reads_in_chinese(text: str) -> None:
     assert untranslated([p.message for p in load_texts({P: text}).problems]) == []
 
 
 @fuzz.FUZZ
 @given(fuzz.mutated_yaml())
+@pytest.mark.slow
 def test_every_problem_of_mutated_shipped_playbooks_reads_in_chinese(text: str) -> None:
     assert untranslated([p.message for p in load_texts({P: text}).problems]) == []
 

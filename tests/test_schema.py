@@ -665,6 +665,7 @@ EDITOR_FUZZ = settings(
 
 @EDITOR_FUZZ
 @given(valid_playbooks())
+@pytest.mark.slow
 def test_generated_playbooks_that_load_validate(editor: Editor, text: str) -> None:
     assume(loader_problems(text) == [] and read_alike(editor, text))
     assert editor.errors(text) == [], text
@@ -676,6 +677,7 @@ def test_generated_playbooks_that_load_validate(editor: Editor, text: str) -> No
     suppress_health_check=[*EDITOR_FUZZ.suppress_health_check, HealthCheck.filter_too_much],
 )
 @given(st.one_of(odd_values(), generated_yaml(), mutated_yaml()))
+@pytest.mark.slow
 def test_fuzzed_playbooks_that_load_validate(editor: Editor, text: str) -> None:
     """Odd values in generated playbooks, and the reliability suite's generated and mutated playbooks: those
     the loader takes (and editors read alike), the editor takes."""
