@@ -31,15 +31,15 @@ import os
 import re
 import socket
 import sys
-import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TextIO
 from urllib.parse import quote
+
+from cachetools import TTLCache
 
 from bot import logs
 from bot.clock import Clock, SystemClock
@@ -73,6 +73,8 @@ WATCHDOG_EVERY = 30.0  # a `ding` this often notices a half-open link that never
 MAX_PENDING_FRIENDSHIPS = 1000
 MAX_STALLED = 100
 CACHE_SECONDS = 120.0  # names, topics and friendship flags are looked up again after this
+MAX_CONTACTS = 5000  # contacts remembered at most (least recently used go first): a bot meets many members
+MAX_ROOMS = 1000  # groups remembered at most
 RATE_LIMITED = ("操作过于频繁", "操作太频繁", "too frequent", "rate limit")
 MENTION_SPACE = "\u2005"  # WeChat ends an @-mention with a four-per-em space
 LISTENED = ("login", "logout", "scan", "error", "message", "room-join", "room-leave", "room-topic", "friendship")
@@ -177,12 +179,6 @@ def _adopt_loggers() -> None:
 # ---------------------------------------------------------------- the connector
 
 
-@dataclass
-class _Cached:
-    at: float
-    value: Any
-
-
 def _first_line(exc: BaseException) -> str:
     """gRPC errors from Node carry a stack trace in their message: keep the first line."""
     text = str(getattr(exc, "message", None) or exc).strip()
@@ -224,8 +220,9 @@ class WechatyConnector:
         self._first_login: asyncio.Future[None] | None = None
         self._logged_in = asyncio.Event()
         self._stopping = False
-        self._contacts: dict[str, _Cached] = {}
-        self._rooms: dict[str, _Cached] = {}
+        timer = self._seconds  # the cache's time is the connector's clock, so tests move it without sleeping
+        self._contacts: TTLCache[str, Any] = TTLCache(MAX_CONTACTS, CACHE_SECONDS, timer=timer)  # contact payloads
+        self._rooms: TTLCache[str, str] = TTLCache(MAX_ROOMS, CACHE_SECONDS, timer=timer)  # room topics
         self._friendships: dict[str, str] = {}  # FriendRequest id -> friendship id
         self._stalled: list[tuple[str, Any]] = []  # events caught by a link drop, handled after the next login
 
@@ -316,6 +313,9 @@ class WechatyConnector:
         self._link_task = self._pump_task = None
         self._puppet = None
         self._emit = None
+
+    def _seconds(self) -> float:
+        return self.clock.now().timestamp()
 
     @property
     def logged_in(self) -> bool:
@@ -575,7 +575,7 @@ class WechatyConnector:
             )
 
     async def _on_topic(self, p: Any) -> None:
-        self._rooms[p.room_id] = _Cached(time.monotonic(), p.new_topic)  # the service's room payload may lag
+        self._rooms[p.room_id] = p.new_topic or ""  # the service's room payload may lag
         await self._deliver(
             RoomRenamed(
                 id=f"topic:{p.room_id}:{p.timestamp}",
@@ -612,11 +612,9 @@ class WechatyConnector:
         return await asyncio.wait_for(getattr(puppet, method)(*args), timeout)
 
     async def _contact(self, contact_id: str) -> Any:
-        cached = self._contacts.get(contact_id)
-        if cached is not None and time.monotonic() - cached.at < CACHE_SECONDS:
-            return cached.value
-        payload = await self._rpc("contact_payload", contact_id)
-        self._contacts[contact_id] = _Cached(time.monotonic(), payload)
+        payload = self._contacts.get(contact_id)
+        if payload is None:
+            payload = self._contacts[contact_id] = await self._rpc("contact_payload", contact_id)
         return payload
 
     async def _member(self, contact_id: str) -> MemberRef:
@@ -628,15 +626,14 @@ class WechatyConnector:
             return MemberRef(contact_id)
 
     async def _room(self, room_id: str) -> RoomRef:
-        cached = self._rooms.get(room_id)
-        if cached is None or time.monotonic() - cached.at >= CACHE_SECONDS:
+        topic = self._rooms.get(room_id)
+        if topic is None:
             try:
-                topic = (await self._rpc("room_payload", room_id)).topic or ""
+                topic = self._rooms[room_id] = (await self._rpc("room_payload", room_id)).topic or ""
             except Exception as exc:
                 log.debug("no room payload for %s: %s", room_id, _first_line(exc))
-                return RoomRef(room_id, cached.value if cached else "")
-            cached = self._rooms[room_id] = _Cached(time.monotonic(), topic)
-        return RoomRef(room_id, cached.value)
+                return RoomRef(room_id)
+        return RoomRef(room_id, topic)
 
     def _when(self, timestamp: float | int | None) -> datetime:
         """Puppets send seconds or milliseconds since the epoch (or nothing)."""
