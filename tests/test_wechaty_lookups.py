@@ -16,12 +16,10 @@ import pytest
 
 from bot.clock import VirtualClock
 from bot.connectors.wechaty import WechatyConnector
+from bot.connectors.wechaty.lookups import CACHE_SECONDS, MAX_CONTACTS, MAX_ROOMS
 from bot.events import Event, MemberLeft
 
 AT = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
-CACHE_SECONDS = 120  # names, topics and friend flags are looked up again after this
-MAX_CONTACTS = 5000
-MAX_ROOMS = 1000
 
 
 class Puppet:
@@ -60,7 +58,7 @@ def events() -> list[Event]:
 def connector(clock: VirtualClock, puppet: Puppet, events: list[Event], tmp_path: Path) -> WechatyConnector:
     """Linked to the fake puppet service, handing what it hears to `events`."""
     connector = WechatyConnector(endpoint="127.0.0.1:1", token="insecure_unit", cache_dir=tmp_path, clock=clock)
-    connector._puppet = puppet
+    connector._link._puppet = puppet
 
     async def emit(event: Event) -> None:
         events.append(event)
@@ -105,7 +103,7 @@ async def test_many_members_do_not_grow_the_contact_cache_past_its_size(
 ) -> None:
     for i in range(2 * MAX_CONTACTS):
         await connector.is_friend(f"u{i}")
-    assert len(connector._contacts) <= MAX_CONTACTS
+    assert len(connector._lookups.contacts) <= MAX_CONTACTS
     await connector.is_friend(f"u{2 * MAX_CONTACTS - 1}")  # the latest is still known ...
     assert puppet.lookups[f"u{2 * MAX_CONTACTS - 1}"] == 1
     await connector.is_friend("u0")  # ... the first made room for the others
@@ -117,7 +115,7 @@ async def test_many_groups_do_not_grow_the_room_cache_past_its_size(
 ) -> None:
     for i in range(2 * MAX_ROOMS):
         await leave(connector, f"r{i}@chatroom", "u1")
-    assert len(connector._rooms) <= MAX_ROOMS
+    assert len(connector._lookups.rooms) <= MAX_ROOMS
     assert len(events) == 2 * MAX_ROOMS  # every event still delivered, with its group's topic
     assert events[-1].room.topic == f"topic-r{2 * MAX_ROOMS - 1}@chatroom"
 
@@ -128,4 +126,4 @@ async def test_old_entries_leave_the_caches_as_time_passes(connector: WechatyCon
         await leave(connector, f"r{i}@chatroom", f"u{i}")
     clock.set(AT + timedelta(seconds=CACHE_SECONDS + 1))
     await leave(connector, "r-new@chatroom", "u-new")
-    assert (len(connector._contacts), len(connector._rooms)) == (1, 1)
+    assert (len(connector._lookups.contacts), len(connector._lookups.rooms)) == (1, 1)
