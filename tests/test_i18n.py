@@ -341,11 +341,12 @@ def test_run_prints_start_up_problems_in_chinese(broken_shop: Path) -> None:
 # -- messages no test produces yet: every literal message in the code must be readable by the catalog
 
 # Where problems are written: `problems.add(where, MESSAGE)` / `self.error(path, MESSAGE)`, the CLI's
-# `_say(MESSAGE)`, validators' `PydanticCustomError(kind, TEMPLATE)` and `ValueError(MESSAGE)`.
+# `say(MESSAGE)`, validators' `PydanticCustomError(kind, TEMPLATE)` and `ValueError(MESSAGE)`.
 SOURCES = [
     *ROOT.glob("bot/playbook/*.py"),
     *(ROOT / "bot" / name for name in ("config.py", "scenario.py", "triggers.py", "conditions.py", "flow.py")),
-    ROOT / "bot" / "cli.py",
+    *ROOT.glob("bot/cli*.py"),  # the `qunguan` command and what its commands share
+    *ROOT.glob("bot/*_cli.py"),  # its other commands
     *ROOT.glob("handlers/*.py"),
 ]
 VALIDATORS = {"types.py", "conditions.py", "flow.py", "config.py", "triggers.py"}  # and every handler
@@ -390,7 +391,7 @@ def _written_messages() -> Iterator[tuple[str, list[str | None], bool]]:
             args = node.args
             if name in ("add", "error") and len(args) >= 2:
                 found, named = _parts(args[1]), False
-            elif name == "_say" and args:
+            elif name == "say" and args:
                 found, named = _parts(args[0]), False
             elif name == "PydanticCustomError" and len(args) >= 2:
                 found, named = _parts(args[1], template=True), True

@@ -470,7 +470,7 @@ def options(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any
 
 @st.composite
 def item(draw: st.DrawFn, name: str, kind: str, values: dict[str, Any]) -> dict[str, Any]:
-    """`- NAME: ...` in one of the forms model.py reads: the primary option as NAME's value, the options as
+    """`- NAME: ...` in one of the forms builder.py reads: the primary option as NAME's value, the options as
     a mapping, or options beside NAME (never one that is itself an ability of the kind)."""
     registry = load_abilities()
     table = {"trigger": registry.triggers, "condition": registry.conditions, "action": registry.actions}[kind]

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.playbook.builder import build_playbook
 from bot.playbook.errors import Location, Problem, Problems, did_you_mean
 from bot.playbook.index import TriggerIndex
 from bot.playbook.lint import Groups, lint
 from bot.playbook.loader import Doc, parse_yaml, read_yaml
-from bot.playbook.model import Declared, Playbook, build_playbook, walk_steps
+from bot.playbook.model import Declared, Playbook, walk_steps
 from bot.registry import Registry, load_abilities
 
 if TYPE_CHECKING:

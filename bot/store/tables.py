@@ -211,7 +211,7 @@ class WindowEntry(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """One message the bot decided to send, written in the transaction that decided it (bot/outbox.py).
+    """One message the bot decided to send, written in the transaction that decided it (bot/outbox).
 
     state: pending -> sending (committed before the platform is called) -> sent | failed, or back to
     pending for a retry. Rows found `sending` at start become `unknown` and are never resent: WeChat

@@ -1,4 +1,4 @@
-"""A playbook's structure (bot/playbook/model.py, library.py), its templates' variables, and the warnings."""
+"""A playbook's structure (bot/playbook/builder.py, library.py), its templates' variables, and the warnings."""
 
 MESSAGES = {
     # -- words the messages are built from
