@@ -43,7 +43,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         marker = metafunc.definition.get_closest_marker("needs")
         wanted = set(marker.args) if marker else set()
         names = [name for name, kind in PLATFORMS.items() if wanted <= kind.abilities]
-        metafunc.parametrize("platform", names, indirect=True)
+        slow = {"wechaty"}  # a real Node.js gateway: left to CI and the full suite
+        params = [pytest.param(n, marks=pytest.mark.slow) if n in slow else n for n in names]
+        metafunc.parametrize("platform", params, indirect=True)
 
 
 @pytest.fixture
