@@ -95,8 +95,14 @@ def _config(path: Path | None) -> Config:
 def _playbooks(
     config: Config, config_file: Path | None, given: Path | None, given_as: str = "--playbooks"
 ) -> tuple[Path, PlaybookSet]:
-    """The playbooks folder, loaded. One that is not there is a typo or the wrong directory: exit 2, saying
-    which folder and where it was named (a bot must not start with no playbooks)."""
+    """The playbooks folder, loaded."""
+    folder = _folder(config, config_file, given, given_as)
+    return folder, load_configured(folder, config)
+
+
+def _folder(config: Config, config_file: Path | None, given: Path | None, given_as: str = "--playbooks") -> Path:
+    """The playbooks folder. One that is not there is a typo or the wrong directory: exit 2, saying which folder
+    and where it was named (a bot must not start with no playbooks)."""
     if given is not None:
         folder, shown, source = given, str(given), given_as
     else:
@@ -118,7 +124,7 @@ def _playbooks(
             err=True,
         )
         raise typer.Exit(2)
-    return folder, load_configured(folder, config)
+    return folder
 
 
 @app.command()
@@ -271,19 +277,13 @@ def reload(
     playbooks: PlaybooksOption = None,
     wait: Annotated[float, typer.Option(help="seconds to wait for the running bot's answer")] = 10.0,
 ) -> None:
-    """Check the playbooks, then have the running bot (every one on this database) re-read them."""
+    """Have the running bot (every one on this database) re-read the playbooks; its answer lists the problems
+    (exit 1 when a file has errors: it runs its last good version, or is left out)."""
+    from bot.reload import answered_clean
+
     cfg = _config(config)
     lang = cfg.language
-    folder, loaded = _playbooks(cfg, config, playbooks)
-    _echo_problems(loaded.problems, lang)  # warnings come in the running bot's answer
-    if loaded.problems:
-        _say(
-            f"{len(loaded.problems)} problem(s) in {display_path(folder)}: nothing reloaded, "
-            "the running bot keeps its playbooks",
-            lang,
-            err=True,
-        )
-        raise typer.Exit(1)
+    _folder(cfg, config, playbooks)
     try:
         answer = asyncio.run(_request_reload(cfg, wait))
     except StoreError as exc:
@@ -299,7 +299,7 @@ def reload(
         raise typer.Exit(1)
     for line in answer.splitlines():  # the bot answers in English, like its logs: the summary, then any problems
         _say(line, lang)
-    if not answer.startswith("reloaded"):
+    if not answered_clean(answer):
         raise typer.Exit(1)
 
 
@@ -423,16 +423,8 @@ def run(
     except logs.LogFileError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    folder, loaded = _playbooks(cfg, config, playbooks)
-    log = logging.getLogger("qunguan.cli")
-    log.info("%d playbook(s) from %s", len(loaded.playbooks), folder)
-    for warning in loaded.warnings:
-        log.warning("%s", warning)
-    if loaded.problems:
-        _echo_problems(loaded.problems, cfg.language)
-        _say(f"{len(loaded.problems)} problem(s): those playbooks are left out, the rest run", cfg.language, err=True)
-    elif not loaded.playbooks:
-        log.warning("no playbooks in %s: the bot answers staff commands only", folder)
+    folder = _folder(cfg, config, playbooks)
+    loaded = PlaybookSet([])  # the bot loads the folder as it starts, as any reload would (bot/reload.py)
     database = database or cfg.database_path
     if name == "wechaty":
         _run_wechaty(cfg, loaded, database, folder)
@@ -478,11 +470,13 @@ async def _serve(config: Config, playbooks: PlaybookSet, database: str, connecto
     database file is deleted or replaced meanwhile."""
     from bot.app import Bot
     from bot.clock import SystemClock
+    from bot.reload import tell_start_up
 
     log = logging.getLogger("qunguan.cli")
     bot = await Bot.create(
         config, clock=SystemClock(), connector=connector, playbooks=playbooks, database=database, folder=folder
     )
+    tell_start_up(bot.engine)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from backends import Backend
 from sqlalchemy import select, text
+from test_staff_chatops import folder_with, texts
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -30,18 +31,6 @@ TYPO = "id: echo\nwhen:\n  - message: {text: hi}\ndo:\n  - repyl: 新的回答\n
 HELLO = "id: hello\nwhen:\n  - message: {text: 你好}\ndo:\n  - reply: 你好呀\n"
 NEXT_DAY = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 REPYL = "5:5: 未知的动作 'repyl'（是不是 'reply'？）"
-
-
-def texts(sent: list) -> list[str]:
-    return [m.text for m in sent]
-
-
-def folder_with(tmp_path: Path, **files: str) -> Path:
-    folder = tmp_path / "playbooks"
-    folder.mkdir(exist_ok=True)
-    for name, body in files.items():
-        (folder / f"{name}.yaml").write_text(body, "utf-8")
-    return folder
 
 
 async def versions(bot: TestBot) -> list[tuple[str, str]]:
@@ -105,6 +94,7 @@ BATCHES = (
     "id: batches\nwhen:\n  - command: 本周券\ndo:\n  - reply: 本周有幸运券\n"
     "coupons:\n  - {id: lucky, title: 幸运券, stock: 5}\n"
 )
+TYPO_BATCHES = BATCHES.replace("reply:", "repyl:")
 DROP = "id: drop\nwhen:\n  - message: {text: 领券}\ndo:\n  - coupon: lucky\n  - reply: '{{ coupon.title }}'\n"
 
 
@@ -115,7 +105,7 @@ async def test_a_typo_in_the_file_declaring_a_coupon_batch_never_stops_the_drop_
     batches, drop = folder / "batches.yaml", folder / "drop.yaml"
     async with TestBot.running(folder, config=CONFIG) as bot:
         assert texts(await bot.say("u1", "领券", room="r1")) == ["幸运券"]
-        folder_with(tmp_path, batches=BATCHES.replace("reply:", "repyl:"))
+        folder_with(tmp_path, batches=TYPO_BATCHES)
         (answer,) = await bot.say("mgr", "/重载")
         assert answer.text.splitlines()[:2] == [
             "已重载：2 个剧本在运行",
@@ -124,7 +114,7 @@ async def test_a_typo_in_the_file_declaring_a_coupon_batch_never_stops_the_drop_
         assert texts(await bot.say("u2", "领券", room="r1")) == ["幸运券"]
         # The new batch is declared only in the broken file: the drop's new version cannot run, its last one does.
         extra = "  - {id: extra, title: 加码券, stock: 5}\n"
-        folder_with(tmp_path, batches=BATCHES.replace("reply:", "repyl:") + extra, drop=DROP.replace("lucky", "extra"))
+        folder_with(tmp_path, batches=TYPO_BATCHES + extra, drop=DROP.replace("lucky", "extra"))
         (answer,) = await bot.say("mgr", "/重载")
         assert answer.text.splitlines() == [
             "已重载：2 个剧本在运行",
@@ -146,7 +136,7 @@ async def test_a_batch_moved_into_a_good_file_wins_over_the_last_good_version_of
     batches, drop = folder / "batches.yaml", folder / "drop.yaml"
     async with TestBot.running(folder, config=CONFIG) as bot:
         moved = DROP + "coupons:\n  - {id: lucky, title: 大吉券, stock: 9}\n"
-        folder_with(tmp_path, batches=BATCHES.replace("reply:", "repyl:"), drop=moved)
+        folder_with(tmp_path, batches=TYPO_BATCHES, drop=moved)
         (answer,) = await bot.say("mgr", "/重载")
         assert answer.text.splitlines() == [
             "已重载：2 个剧本在运行",
@@ -157,6 +147,21 @@ async def test_a_batch_moved_into_a_good_file_wins_over_the_last_good_version_of
         ]
         assert texts(await bot.say("u1", "领券", room="r1")) == ["大吉券"]
         assert texts(await bot.say("clerk", "/本周券")) == ["本周有幸运券"]  # the last good version runs
+
+
+async def test_a_last_good_version_whose_id_a_file_as_written_has_now_is_left_out(tmp_path: Path) -> None:
+    """Copied to a new file, then the old one broken: the copy runs, the old file's last good version cannot."""
+    folder = folder_with(tmp_path, echo=ECHO.format(text="旧的回答"))
+    echo, copy = folder / "echo.yaml", folder / "copy.yaml"
+    async with TestBot.running(folder, config=CONFIG) as bot:
+        folder_with(tmp_path, echo=TYPO, copy=ECHO.format(text="抄过来的回答"))
+        (answer,) = await bot.say("mgr", "/重载")
+        assert answer.text.splitlines()[:2] == [
+            "已重载：1 个剧本在运行",
+            f"❌ {echo}：有错误，2026-11-23 09:00 的旧版本也不能运行（ID 'echo' 重复了（{copy}:1:1 里也有）），"
+            "没有运行",
+        ]
+        assert texts(await bot.say("u1", "hi", room="r1")) == ["抄过来的回答"]
 
 
 async def test_a_deleted_file_is_gone_and_a_renamed_file_has_no_history(tmp_path: Path) -> None:

@@ -34,7 +34,8 @@ def _add_new_tables_and_indexes(conn: Connection) -> None:
 def add_missing(conn: Connection, metadata: MetaData | None = None) -> None:
     """Version 4 adds tables and columns: whatever table, column or index the models have and the database
     lacks is added; existing rows stay. A new column on an existing table must be nullable or have a
-    server default, since old rows get no value."""
+    server default, since old rows get no value. It runs at every open of a version 4 database too, so what
+    tables.py gains without a new version (playbook_versions) reaches the databases made before."""
     metadata = metadata or SQLModel.metadata
     metadata.create_all(conn, checkfirst=True)
     inspector = inspect(conn)
@@ -107,4 +108,6 @@ def migrate(
     for version in pending:
         steps[version](conn)
         _set_version(conn, version)
+    if not pending and steps.get(current) is add_missing:  # a table or column tables.py gained since: added now
+        add_missing(conn)
     return current

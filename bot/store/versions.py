@@ -21,7 +21,10 @@ async def newest(conn: AsyncConnection, paths: Iterable[str]) -> dict[str, Row[A
     if not wanted:
         return {}
     latest = (
-        select(func.max(_versions.c.id)).where(_versions.c.path.in_(wanted)).group_by(_versions.c.path).scalar_subquery()
+        select(func.max(_versions.c.id))
+        .where(_versions.c.path.in_(wanted))
+        .group_by(_versions.c.path)
+        .scalar_subquery()
     )
     rows = await conn.execute(select(_versions).where(_versions.c.id.in_(latest)))
     return {row.path: row for row in rows}
@@ -37,7 +40,9 @@ async def record(conn: AsyncConnection, texts: dict[str, tuple[str, str]], *, at
     return changed
 
 
-async def history(conn: AsyncConnection, path: str | None = None, *, since: datetime | None = None) -> Sequence[Row[Any]]:
+async def history(
+    conn: AsyncConnection, path: str | None = None, *, since: datetime | None = None
+) -> Sequence[Row[Any]]:
     """The versions of one path (or of every path), oldest first, from `since` on."""
     query = select(_versions).order_by(_versions.c.at, _versions.c.id)
     if path is not None:
