@@ -80,14 +80,15 @@ class Outcome:
 
     def file_lines(self) -> list[str]:
         """Each file that does not run as written: what runs instead, and what another file overrides in it."""
-        return [line for fallback in self.playbooks.fallbacks.values() for line in told(fallback, self.tz)]
+        return [line for fallback in self.playbooks.fallbacks.values() for line in fallback_lines(fallback, self.tz)]
 
     def lines(self) -> list[str]:
         """The summary, the files that fell back, then every problem and warning in file order."""
         return [self.summary(), *self.file_lines(), *map(str, sorted([*self.problems, *self.warnings]))]
 
 
-def told(fallback: Fallback, tz: tzinfo) -> list[str]:
+def fallback_lines(fallback: Fallback, tz: tzinfo) -> list[str]:
+    """What runs of a file with errors, and what another file overrides in it (English, like the logs)."""
     path, version = fallback.path, fallback.version
     when = f"{dialect.aware(version.at).astimezone(tz):%Y-%m-%d %H:%M}" if version is not None else ""
     if fallback.running:
@@ -130,7 +131,7 @@ class Reloader:
     def __init__(self, engine: Engine, folder: Path) -> None:
         self.engine = engine
         self.folder = folder
-        self._signature = signature(folder)
+        self._signature: Signature = ()  # the folder as `open` reads it
         self._handled = 0  # reload requests up to this id were answered by us or made before we started
         self._lock = asyncio.Lock()
         self.last: Outcome | None = None
@@ -165,11 +166,15 @@ class Reloader:
             last_good = await versions.newest(conn, [s.key for s in sources])
         sources = [_with_last_good(s, last_good.get(s.key)) for s in sources]
         loaded = await asyncio.to_thread(load_sources, sources, engine.config)
-        as_written = {
-            s.key: (s.text, digest(s.text)) for s in sources if s.text is not None and s.path not in loaded.fallbacks
-        }
-        async with engine.store.unit() as conn:
-            await versions.record(conn, as_written, at=engine.clock.now(), by=by)
+        changed = {}  # ran as written, with a text its last good version does not have
+        for s in sources:
+            if s.text is not None and s.path not in loaded.fallbacks:
+                text_hash = digest(s.text)
+                if s.last_good is None or s.last_good.hash != text_hash:
+                    changed[s.key] = (s.text, text_hash)
+        if changed:
+            async with engine.store.unit() as conn:
+                await versions.record(conn, changed, at=engine.clock.now(), by=by)
         engine.swap(loaded)
         return Outcome(loaded, True, verb, engine.config.tz)
 

@@ -9,7 +9,7 @@ from bot.i18n import problem_text, translate
 from bot.playbook.errors import Problem
 from bot.playbook.fallback import Fallback
 from bot.playbook.library import PlaybookSet
-from bot.reload import told
+from bot.reload import fallback_lines
 from bot.store.dialect import aware
 
 SHOWN = 5  # problems in one answer: a phone screen; `qunguan check` lists them all
@@ -26,7 +26,7 @@ def files(fallbacks: list[Fallback], tz: tzinfo, language: str) -> list[str]:
     overrides in the version that runs."""
     out = []
     for fallback in fallbacks:
-        head, *notes = told(fallback, tz)
+        head, *notes = fallback_lines(fallback, tz)
         out.append(f"{'⚠️' if fallback.running else '❌'} {translate(head, language)}")
         out += [f"⚠️ {translate(note, language)}" for note in notes]
     return out

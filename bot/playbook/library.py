@@ -75,9 +75,9 @@ def read_folder(folder: Path) -> list[Source] | None:
     sources = []
     for file in playbook_files(folder):
         problems = Problems()
-        text = read_text(str(file), display_path(file), problems)
-        key = file.relative_to(folder).as_posix()
-        sources.append(Source(key, display_path(file), text, tuple(problems.sorted())))
+        shown = display_path(file)
+        text = read_text(str(file), shown, problems)
+        sources.append(Source(file.relative_to(folder).as_posix(), shown, text, tuple(problems.sorted())))
     return sources
 
 
