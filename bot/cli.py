@@ -21,7 +21,15 @@ import typer
 
 from bot import logs
 from bot.audit_cli import audit
-from bot.cli_shared import ConfigOption, PlaybooksOption, echo_problems, read_config, read_playbooks, say
+from bot.cli_shared import (
+    ConfigOption,
+    PlaybooksOption,
+    echo_problems,
+    playbooks_folder,
+    read_config,
+    read_playbooks,
+    say,
+)
 from bot.config import Config
 from bot.playbook.library import PlaybookSet, display_path
 from bot.reload_cli import reload
@@ -127,16 +135,8 @@ def run(
     except logs.LogFileError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    folder, loaded = read_playbooks(cfg, config, playbooks)
-    log = logging.getLogger("qunguan.cli")
-    log.info("%d playbook(s) from %s", len(loaded.playbooks), folder)
-    for warning in loaded.warnings:
-        log.warning("%s", warning)
-    if loaded.problems:
-        echo_problems(loaded.problems, cfg.language)
-        say(f"{len(loaded.problems)} problem(s): those playbooks are left out, the rest run", cfg.language, err=True)
-    elif not loaded.playbooks:
-        log.warning("no playbooks in %s: the bot answers staff commands only", folder)
+    folder = playbooks_folder(cfg, config, playbooks)
+    loaded = PlaybookSet([])  # the bot loads the folder as it starts, as any reload would (bot/reload.py)
     database = database or cfg.database_path
     if name == "wechaty":
         _run_wechaty(cfg, loaded, database, folder)
@@ -182,11 +182,13 @@ async def _serve(config: Config, playbooks: PlaybookSet, database: str, connecto
     database file is deleted or replaced meanwhile."""
     from bot.app import Bot
     from bot.clock import SystemClock
+    from bot.reload import tell_start_up
 
     log = logging.getLogger("qunguan.cli")
     bot = await Bot.create(
         config, clock=SystemClock(), connector=connector, playbooks=playbooks, database=database, folder=folder
     )
+    tell_start_up(bot.engine)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT)

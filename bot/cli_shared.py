@@ -59,8 +59,16 @@ def read_config(path: Path | None) -> Config:
 def read_playbooks(
     config: Config, config_file: Path | None, given: Path | None, given_as: str = "--playbooks"
 ) -> tuple[Path, PlaybookSet]:
-    """The playbooks folder, loaded. One that is not there is a typo or the wrong directory: exit 2, saying
-    which folder and where it was named (a bot must not start with no playbooks)."""
+    """The playbooks folder, loaded."""
+    folder = playbooks_folder(config, config_file, given, given_as)
+    return folder, load_configured(folder, config)
+
+
+def playbooks_folder(
+    config: Config, config_file: Path | None, given: Path | None, given_as: str = "--playbooks"
+) -> Path:
+    """The playbooks folder. One that is not there is a typo or the wrong directory: exit 2, saying which folder
+    and where it was named (a bot must not start with no playbooks)."""
     if given is not None:
         folder, shown, source = given, str(given), given_as
     else:
@@ -82,7 +90,7 @@ def read_playbooks(
             err=True,
         )
         raise typer.Exit(2)
-    return folder, load_configured(folder, config)
+    return folder
 
 
 def on_database(work: Coroutine[Any, Any, T]) -> T:

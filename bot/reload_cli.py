@@ -1,4 +1,4 @@
-"""`qunguan reload`: check the playbooks, then ask the running bot to re-read them (bot/reload.py answers)."""
+"""`qunguan reload`: ask the running bot to re-read the playbooks (bot/reload.py answers, listing the problems)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_shared import ConfigOption, PlaybooksOption, echo_problems, on_database, read_config, read_playbooks, say
+from bot.cli_shared import ConfigOption, PlaybooksOption, on_database, playbooks_folder, read_config, say
 from bot.config import Config
-from bot.playbook.library import display_path
 
 
 def reload(
@@ -17,19 +16,13 @@ def reload(
     playbooks: PlaybooksOption = None,
     wait: Annotated[float, typer.Option(help="seconds to wait for the running bot's answer")] = 10.0,
 ) -> None:
-    """Check the playbooks, then have the running bot (every one on this database) re-read them."""
+    """Have the running bot (every one on this database) re-read the playbooks; its answer lists the problems
+    (exit 1 when a file has errors: it runs its last good version, or is left out)."""
+    from bot.reload import answered_clean
+
     cfg = read_config(config)
     lang = cfg.language
-    folder, loaded = read_playbooks(cfg, config, playbooks)
-    echo_problems(loaded.problems, lang)  # warnings come in the running bot's answer
-    if loaded.problems:
-        say(
-            f"{len(loaded.problems)} problem(s) in {display_path(folder)}: nothing reloaded, "
-            "the running bot keeps its playbooks",
-            lang,
-            err=True,
-        )
-        raise typer.Exit(1)
+    playbooks_folder(cfg, config, playbooks)
     answer = on_database(_request_reload(cfg, wait))
     if answer is None:
         say(
@@ -41,7 +34,7 @@ def reload(
         raise typer.Exit(1)
     for line in answer.splitlines():  # the bot answers in English, like its logs: the summary, then any problems
         say(line, lang)
-    if not answer.startswith("reloaded"):
+    if not answered_clean(answer):
         raise typer.Exit(1)
 
 
