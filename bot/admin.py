@@ -19,6 +19,7 @@ from bot.store.switches import set_switch
 
 if TYPE_CHECKING:
     from bot.context import Runtime
+    from bot.playbook.library import PlaybookSet
     from bot.playbook.model import Playbook
 
 
@@ -36,11 +37,13 @@ class Admin:
 
     # -- playbooks
 
+    @property
+    def running(self) -> PlaybookSet:
+        """The playbooks running now (with the files that fell back to a last good version)."""
+        return self._runtime.playbooks
+
     def playbooks(self) -> list[Playbook]:
         return list(self._runtime.playbooks.playbooks)
-
-    def playbook(self, playbook_id: str) -> Playbook | None:
-        return self._runtime.playbooks.get(playbook_id)
 
     def is_on(self, playbook: Playbook) -> bool:
         """Switched on or off by staff, else as its file says (`enabled:`)."""
@@ -52,19 +55,20 @@ class Admin:
         switches = self._runtime.switches
         self._on_commit.append(lambda: switches.__setitem__(playbook_id, enabled))
 
-    async def read_playbooks(self) -> Reading | None:
+    async def read_playbooks(self, *, by: str) -> Reading | None:
         """The playbooks folder read and checked, changing nothing (a prepare); None when the playbooks did not
-        come from a folder."""
+        come from a folder. `by`: who the versions it loads are recorded as loaded by."""
         reloader = self._runtime.reloader
-        return await reloader.read() if reloader is not None else None
+        return await reloader.read(by) if reloader is not None else None
 
-    def reload(self, reading: Reading, why: str) -> Outcome:
-        """What swapping in `reading` does; the swap itself happens once the event's transaction commits. A set
-        with problems changes nothing (the problems are logged now)."""
+    async def reload(self, reading: Reading, why: str) -> Outcome:
+        """Swap in `reading` once the event's transaction commits; its new versions are recorded in it. A folder
+        that was not there changes nothing (said in the log now)."""
         reloader = self._runtime.reloader
         assert reloader is not None
-        if not reading.outcome.ok:
+        if not reading.outcome.swapped:
             return reloader.apply(reading, why)
+        await reloader.record(self.conn, reading)
         self._on_commit.append(lambda: reloader.apply(reading, why))
         return reading.outcome
 

@@ -1,7 +1,10 @@
-"""The `qunguan` command: run, check, test, schema.
+"""The `qunguan` command: the app, `check` and `run`.
 
 Typer gives us typed options and --help for free; every error an operator can
-cause ends in a clear message and an exit code, never a traceback.
+cause ends in a clear message and an exit code, never a traceback. The other
+commands live beside this module, one file each: `test` in scenario_cli.py,
+`audit`, `reload`, `replay`, `schema` and `rooms` in <command>_cli.py; what
+they share (options, reading config.yaml and the playbooks) in cli_shared.py.
 """
 
 from __future__ import annotations
@@ -9,23 +12,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.metadata
-import json
 import logging
 import signal
-from datetime import UTC, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from bot import logs
-from bot.config import DEFAULT_CONFIG, Config, load_config
-from bot.i18n import DEFAULT_LANGUAGE, problem_text, translate_line
-from bot.playbook.errors import Problem, ProblemsError
-from bot.playbook.library import SCENARIO_DIR, PlaybookSet, display_path, load_configured
+from bot.audit_cli import audit
+from bot.cli_shared import (
+    ConfigOption,
+    PlaybooksOption,
+    echo_problems,
+    playbooks_folder,
+    read_config,
+    read_playbooks,
+    say,
+)
+from bot.config import Config
+from bot.playbook.library import PlaybookSet, display_path
+from bot.reload_cli import reload
+from bot.replay_cli import replay
 from bot.rooms_cli import rooms_commands
+from bot.scenario_cli import test
+from bot.schema_cli import schema
 from bot.store import DatabaseGone, StoreError
-from bot.textnorm import printable
 
 if TYPE_CHECKING:
     from bot.app import Bot
@@ -37,12 +49,6 @@ app = typer.Typer(
     help="Qunguan 群管: a chat-ops bot for WeChat groups, driven by YAML playbooks.",
 )
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="config file (default: ./config.yaml; defaults if absent)")
-]
-PlaybooksOption = Annotated[
-    Path | None, typer.Option("--playbooks", "-p", help="playbooks folder (default: the one named in config)")
-]
 CONNECTORS = ("simulator", "wechaty")
 EXIT_CONNECTOR = 3  # could not connect to or log in to WeChat
 EXIT_DATABASE_GONE = 4  # the database file was deleted or replaced while the bot ran: do not just restart
@@ -67,60 +73,6 @@ def _options(
     """Qunguan 群管: a chat-ops bot for WeChat groups, driven by YAML playbooks."""
 
 
-def _echo_problems(problems: list[Problem], language: str) -> None:
-    """Errors and warnings together, in file order, in the operator's language."""
-    for problem in sorted(problems):
-        typer.echo(printable(problem_text(problem, language)), err=True)
-
-
-def _say(message: str, language: str, *, err: bool = False) -> None:
-    typer.echo(printable(translate_line(message, language)), err=err)
-
-
-def _config(path: Path | None) -> Config:
-    from bot.commands import command_names
-    from bot.registry import load_abilities
-
-    load_abilities()  # the staff commands, so that config.yaml's `commands:` can be checked against them
-    try:
-        config, note = load_config(str(path) if path else None, commands=command_names())
-    except ProblemsError as exc:
-        _echo_problems(exc.problems, exc.language or DEFAULT_LANGUAGE)
-        raise typer.Exit(2) from None
-    logs.setup(config)  # every command logs the same way; `run` sets its own level and log file
-    logging.getLogger("qunguan.cli").info(note)
-    return config
-
-
-def _playbooks(
-    config: Config, config_file: Path | None, given: Path | None, given_as: str = "--playbooks"
-) -> tuple[Path, PlaybookSet]:
-    """The playbooks folder, loaded. One that is not there is a typo or the wrong directory: exit 2, saying
-    which folder and where it was named (a bot must not start with no playbooks)."""
-    if given is not None:
-        folder, shown, source = given, str(given), given_as
-    else:
-        folder, shown = config.path(config.playbooks), config.playbooks
-        file = str(config_file or DEFAULT_CONFIG)
-        if "playbooks" in config.model_fields_set:
-            source = f"'playbooks: {config.playbooks}' in {file}"
-        elif Path(file).exists():
-            source = f"the default ({file} does not set 'playbooks:')"
-        else:
-            source = "the default (there is no config.yaml here)"
-    if folder.exists() and not folder.is_dir():
-        _say(f"{shown} ({folder.absolute()}) is not a folder; it comes from {source}", config.language, err=True)
-        raise typer.Exit(2)
-    if not folder.exists():
-        _say(
-            f"playbooks folder {shown} ({folder.absolute()}) not found; it comes from {source}",
-            config.language,
-            err=True,
-        )
-        raise typer.Exit(2)
-    return folder, load_configured(folder, config)
-
-
 @app.command()
 def check(
     path: Annotated[Path | None, typer.Argument(help="playbooks folder to check")] = None,
@@ -128,275 +80,35 @@ def check(
     playbooks: PlaybooksOption = None,
 ) -> None:
     """Check playbooks: every problem as path:line:col: message (exit 1); warnings alone exit 0."""
-    cfg = _config(config)
+    cfg = read_config(config)
     lang = cfg.language
     if path is not None and playbooks is not None:
-        _say(
+        say(
             f"the playbooks folder is given twice ({path} and --playbooks {playbooks}): give it once, "
             f"like qunguan check {path}",
             lang,
             err=True,
         )
         raise typer.Exit(2)
-    folder, loaded = _playbooks(cfg, config, path or playbooks, "the command line" if path else "--playbooks")
+    folder, loaded = read_playbooks(cfg, config, path or playbooks, "the command line" if path else "--playbooks")
     errors, warnings = loaded.problems, loaded.warnings
-    _echo_problems([*errors, *warnings], lang)
+    echo_problems([*errors, *warnings], lang)
     shown = display_path(folder)
     if errors and warnings:
-        _say(f"{len(errors)} problem(s) and {len(warnings)} warning(s) in {shown}", lang, err=True)
+        say(f"{len(errors)} problem(s) and {len(warnings)} warning(s) in {shown}", lang, err=True)
     elif errors:
-        _say(f"{len(errors)} problem(s) in {shown}", lang, err=True)
+        say(f"{len(errors)} problem(s) in {shown}", lang, err=True)
     elif warnings:
-        _say(f"OK: {len(loaded.playbooks)} playbook(s) in {shown}, {len(warnings)} warning(s)", lang)
+        say(f"OK: {len(loaded.playbooks)} playbook(s) in {shown}, {len(warnings)} warning(s)", lang)
     else:
-        _say(f"OK: {len(loaded.playbooks)} playbook(s) in {shown}", lang)
+        say(f"OK: {len(loaded.playbooks)} playbook(s) in {shown}", lang)
     if errors:
         raise typer.Exit(1)
 
 
-def _scenario_home(paths: list[Path]) -> Path | None:
-    """The playbooks folder that scenario paths belong to (the parent of their `tests/`)."""
-    for path in paths:
-        resolved = path.resolve()
-        if resolved.is_dir() and (resolved / SCENARIO_DIR).is_dir():
-            return resolved
-        for parent in [resolved, *resolved.parents]:
-            if parent.name == SCENARIO_DIR:
-                return parent.parent
-    return None
-
-
-@app.command()
-def test(
-    paths: Annotated[
-        list[Path] | None, typer.Argument(help="scenario files or folders (default: PLAYBOOKS/tests)")
-    ] = None,
-    config: ConfigOption = None,
-    playbooks: PlaybooksOption = None,
-) -> None:
-    """Run scenario files against the playbooks: one line per scenario, then a summary."""
-    from bot.scenario import Result, run_files, scenario_files
-
-    cfg = _config(config)
-    lang = cfg.language
-    home = _scenario_home(paths or [])
-    folder, loaded = _playbooks(cfg, config, playbooks or home, "--playbooks" if playbooks else "the command line")
-    if loaded.problems:
-        _echo_problems(loaded.problems, lang)
-        _say(f"{len(loaded.problems)} problem(s) in {display_path(folder)}: fix them before testing", lang, err=True)
-        raise typer.Exit(1)
-    targets = list(paths or [folder / SCENARIO_DIR])
-    missing = [p for p in targets if not p.exists()]
-    if missing:
-        _say(f"not found: {', '.join(map(str, missing))}", lang, err=True)
-        raise typer.Exit(2)
-    files = scenario_files(targets)
-    if not files:
-        _say(f"no scenario files in {', '.join(map(str, targets))}", lang, err=True)
-        raise typer.Exit(1)
-
-    def report(result: Result) -> None:
-        """Names and sent texts come from files and playbooks: shown escaped, one line each."""
-        mark = typer.style("PASS", fg="green") if result.passed else typer.style("FAIL", fg="red")
-        typer.echo(f"{mark} {printable(result.name)}  ({printable(str(result.path))})")
-        for line in result.detail:
-            typer.echo(f"     {printable(line)}")
-
-    passed, failed, problems = asyncio.run(run_files(files, loaded, cfg, report))
-    for problem in problems:
-        typer.echo(f"{typer.style('FAIL', fg='red')} {printable(problem_text(problem, lang))}")
-    typer.echo(f"{passed} passed, {failed} failed")
-    if failed:
-        raise typer.Exit(1)
-
-
-@app.command()
-def audit(
-    since: Annotated[str, typer.Option("--since", help="how far back, like 7d or 12h")] = "7d",
-    config: ConfigOption = None,
-) -> None:
-    """Print the staff commands used (and refused) recently: when, who, role, command, result."""
-    from bot.playbook.types import parse_duration
-
-    cfg = _config(config)
-    try:
-        span = parse_duration(since)
-    except Exception:
-        typer.echo(f"--since must be a span like 7d or 12h; got '{since}'", err=True)
-        raise typer.Exit(2) from None
-    try:
-        rows = asyncio.run(_audit_rows(cfg, span))
-    except StoreError as exc:
-        typer.echo(f"database error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    for r in rows:
-        typer.echo(_audit_line(r, cfg))
-    typer.echo(f"{len(rows)} staff command(s) in the last {since}")
-
-
-def _audit_line(r: Any, cfg: Config) -> str:
-    """One row, one line: names and arguments come from members, so they are shown escaped."""
-    when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
-    who = f"{r.member_name or r.member_id}（{r.member_id}，{r.role}）"
-    about = f"  → {r.target_name or r.target_id}（{r.target_id}）" if r.target_id else ""
-    return printable(f"{when}  {who}  /{r.command} {r.args}{about}  [{r.room_id or '私聊'}]  {r.result}")
-
-
-async def _audit_rows(cfg: Config, span: timedelta) -> list[Any]:
-    from sqlalchemy import select
-
-    from bot.clock import SystemClock
-    from bot.store import Store
-    from bot.store.tables import AuditEntry, Member
-
-    store = await Store.open(cfg.database_path, create=False)
-    try:
-        async with store.unit() as conn:
-            table, members = AuditEntry.__table__, Member.__table__
-            since = SystemClock().now() - span
-            query = (
-                select(table, members.c.name.label("target_name"))
-                .outerjoin(members, members.c.id == table.c.target_id)
-                .where(table.c.at >= since)
-                .order_by(table.c.at)
-            )
-            return list(await conn.execute(query))
-    finally:
-        await store.close()
-
-
-@app.command()
-def reload(
-    config: ConfigOption = None,
-    playbooks: PlaybooksOption = None,
-    wait: Annotated[float, typer.Option(help="seconds to wait for the running bot's answer")] = 10.0,
-) -> None:
-    """Check the playbooks, then have the running bot (every one on this database) re-read them."""
-    cfg = _config(config)
-    lang = cfg.language
-    folder, loaded = _playbooks(cfg, config, playbooks)
-    _echo_problems(loaded.problems, lang)  # warnings come in the running bot's answer
-    if loaded.problems:
-        _say(
-            f"{len(loaded.problems)} problem(s) in {display_path(folder)}: nothing reloaded, "
-            "the running bot keeps its playbooks",
-            lang,
-            err=True,
-        )
-        raise typer.Exit(1)
-    try:
-        answer = asyncio.run(_request_reload(cfg, wait))
-    except StoreError as exc:
-        typer.echo(f"database error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if answer is None:
-        _say(
-            f"no running bot answered within {wait:g} s (is it running, on {cfg.database_path}?); "
-            "a bot reads the playbooks when it starts",
-            lang,
-            err=True,
-        )
-        raise typer.Exit(1)
-    for line in answer.splitlines():  # the bot answers in English, like its logs: the summary, then any problems
-        _say(line, lang)
-    if not answer.startswith("reloaded"):
-        raise typer.Exit(1)
-
-
-async def _request_reload(cfg: Config, wait: float) -> str | None:
-    """Leave a request row and wait for a running bot's answer in it (the bot looks once a second)."""
-    from sqlalchemy import insert, select
-
-    from bot.clock import SystemClock
-    from bot.store import Store
-    from bot.store.tables import ReloadRequest
-
-    table = ReloadRequest.__table__
-    store = await Store.open(cfg.database_path, create=False)
-    try:
-        async with store.unit() as conn:
-            request = (await conn.execute(insert(table).values(at=SystemClock().now()))).inserted_primary_key[0]
-        deadline = asyncio.get_running_loop().time() + wait
-        while True:
-            async with store.unit() as conn:
-                row = (
-                    await conn.execute(select(table.c.result, table.c.answered_at).where(table.c.id == request))
-                ).one()
-            if row.answered_at is not None:
-                return row.result
-            if asyncio.get_running_loop().time() >= deadline:
-                return None
-            await asyncio.sleep(0.2)
-    finally:
-        await store.close()
-
-
-app.add_typer(rooms_commands(_config), name="rooms")
-
-
-@app.command()
-def replay(
-    file: Annotated[Path | None, typer.Argument(help="dead-letter file (default: the one beside the database)")] = None,
-    config: ConfigOption = None,
-    playbooks: PlaybooksOption = None,
-    database: Annotated[str | None, typer.Option(help="database file (default: from config)")] = None,
-) -> None:
-    """Bring in the events the bot could not store (its dead-letter file): each acts once, in order."""
-    from bot.deadletters import beside
-    from bot.replay import DUPLICATE, FAILED, NOT_OURS, REPLAYED, replay_file
-
-    cfg = _config(config)
-    database = database or cfg.database_path
-    path = file or beside(database, cfg)
-    if path is None:
-        typer.echo(f"the database {database} is in memory: it has no dead-letter file", err=True)
-        raise typer.Exit(2)
-    if file is not None and not file.exists():
-        typer.echo(f"no dead-letter file at {file}", err=True)
-        raise typer.Exit(2)
-    folder, loaded = _playbooks(cfg, config, playbooks)
-    if loaded.problems:
-        _echo_problems(loaded.problems, cfg.language)
-        _say(
-            f"{len(loaded.problems)} problem(s) in {display_path(folder)}: nothing replayed, "
-            "since those playbooks would miss the events",
-            cfg.language,
-            err=True,
-        )
-        raise typer.Exit(1)
-    try:
-        outcomes = asyncio.run(replay_file(cfg, loaded, database, path))
-    except StoreError as exc:
-        typer.echo(f"database error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if outcomes is None:
-        typer.echo(f"nothing to replay: no dead-letter file at {path}")
-        return
-    for outcome in outcomes:
-        typer.echo(printable(outcome.line()))
-    count = {result: sum(o.result == result for o in outcomes) for result in (REPLAYED, DUPLICATE, NOT_OURS, FAILED)}
-    ignored = f", {count[NOT_OURS]} not for this bot" if count[NOT_OURS] else ""
-    kept = f" (kept in {path} for the next replay)" if count[FAILED] or count[NOT_OURS] else ""
-    typer.echo(
-        f"{count[REPLAYED]} replayed, {count[DUPLICATE]} duplicate(s){ignored}, {count[FAILED]} failed again{kept}"
-    )
-    if count[FAILED] or count[NOT_OURS]:
-        raise typer.Exit(1)
-
-
-@app.command()
-def schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout")] = None,
-) -> None:
-    """Print the JSON Schema of playbooks, for editor autocompletion."""
-    from bot.playbook.schema import json_schema
-
-    text = json.dumps(json_schema(), ensure_ascii=False, indent=2)
-    if output is None:
-        typer.echo(text)
-    else:
-        output.write_text(text + "\n", encoding="utf-8")
-        typer.echo(f"wrote {output}")
+for command in (test, audit, reload, replay, schema):
+    app.command()(command)
+app.add_typer(rooms_commands(read_config), name="rooms")
 
 
 @app.command()
@@ -413,26 +125,18 @@ def run(
     quiet: Annotated[int, typer.Option("--quiet", "-q", count=True, help="log less than log_level")] = 0,
 ) -> None:
     """Run the bot (the local simulator unless config or --connector says otherwise)."""
-    cfg = _config(config)
+    cfg = read_config(config)
     name = connector or cfg.connector
     if name not in CONNECTORS:
-        _say(f"unknown connector '{name}'; available: {', '.join(CONNECTORS)}", cfg.language, err=True)
+        say(f"unknown connector '{name}'; available: {', '.join(CONNECTORS)}", cfg.language, err=True)
         raise typer.Exit(2)
     try:
         logs.setup(cfg, interactive=name == "simulator", verbose=verbose, quiet=quiet, log_file=log_file)
     except logs.LogFileError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    folder, loaded = _playbooks(cfg, config, playbooks)
-    log = logging.getLogger("qunguan.cli")
-    log.info("%d playbook(s) from %s", len(loaded.playbooks), folder)
-    for warning in loaded.warnings:
-        log.warning("%s", warning)
-    if loaded.problems:
-        _echo_problems(loaded.problems, cfg.language)
-        _say(f"{len(loaded.problems)} problem(s): those playbooks are left out, the rest run", cfg.language, err=True)
-    elif not loaded.playbooks:
-        log.warning("no playbooks in %s: the bot answers staff commands only", folder)
+    folder = playbooks_folder(cfg, config, playbooks)
+    loaded = PlaybookSet([])  # the bot loads the folder as it starts, as any reload would (bot/reload.py)
     database = database or cfg.database_path
     if name == "wechaty":
         _run_wechaty(cfg, loaded, database, folder)
@@ -478,11 +182,13 @@ async def _serve(config: Config, playbooks: PlaybookSet, database: str, connecto
     database file is deleted or replaced meanwhile."""
     from bot.app import Bot
     from bot.clock import SystemClock
+    from bot.reload import tell_start_up
 
     log = logging.getLogger("qunguan.cli")
     bot = await Bot.create(
         config, clock=SystemClock(), connector=connector, playbooks=playbooks, database=database, folder=folder
     )
+    tell_start_up(bot.engine)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
@@ -210,6 +211,7 @@ class Config(Params):
 
 
 DEFAULT_CONFIG = "config.yaml"
+DATABASE_ENV = "QUNGUAN_DATABASE"  # a database URL with a password belongs in the environment, not in the file
 
 
 def load_config(path: str | None, *, commands: Mapping[str, str] | None = None) -> tuple[Config, str]:
@@ -223,7 +225,7 @@ def load_config(path: str | None, *, commands: Mapping[str, str] | None = None) 
     if not file.exists():
         if path is not None:
             raise ProblemsError([Problem(Location(str(file), 1, 1), "config file not found")])
-        return Config(), f"no {DEFAULT_CONFIG} here; using built-in defaults"
+        return _from_environment(Config()), f"no {DEFAULT_CONFIG} here; using built-in defaults"
     problems = Problems()
     doc = read_yaml(str(file), str(file), problems)
     config = None
@@ -241,7 +243,13 @@ def load_config(path: str | None, *, commands: Mapping[str, str] | None = None) 
         config = config.model_copy(update={"commands": roles})
     if problems or not isinstance(config, Config):
         raise ProblemsError(problems.sorted(), language=language)
-    return config.with_base(file.resolve().parent), f"config from {file}"
+    return _from_environment(config).with_base(file.resolve().parent), f"config from {file}"
+
+
+def _from_environment(config: Config) -> Config:
+    """Settings that are secrets come from the environment and win over the file: QUNGUAN_DATABASE."""
+    database = os.environ.get(DATABASE_ENV, "").strip()
+    return config.model_copy(update={"database": database}) if database else config
 
 
 def _command_roles(doc: Doc, given: Mapping[str, str], known: Mapping[str, str], problems: Problems) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Flow actions: `wait` (a short pause) and `stop`. `choose` is structural (playbook/model.py)."""
+"""Flow actions: `wait` (a short pause) and `stop`. `choose` is structural (playbook/builder.py)."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ class Spec:
     events: tuple[str, ...] = ()  # trigger: which event kinds it listens to
     member_directed: bool = False  # action: acts on `member` unless `to:` says otherwise
     refs: Mapping[str, str] = field(default_factory=dict)  # option -> resource block it names (batch -> coupons)
-    body: str | None = None  # action: the option holding nested actions (for_each's `do`), built by model.py
+    body: str | None = None  # action: the option holding nested actions (for_each's `do`), built by builder.py
 
     @property
     def summary(self) -> str:
@@ -144,7 +144,7 @@ class Registry:
         if spec.member_directed and "to" not in spec.schema.model_fields:
             raise RegistrationError(f"{where}: member-directed actions need a 'to' field")
         if spec.body is not None and spec.body in spec.schema.model_fields:
-            raise RegistrationError(f"{where}: '{spec.body}' holds nested actions; model.py builds it, not the schema")
+            raise RegistrationError(f"{where}: '{spec.body}' holds nested actions; builder.py makes it, not the schema")
         for option in spec.refs:
             if option.split(".")[0] not in spec.schema.model_fields:
                 raise RegistrationError(f"{where}: refers through '{option}', which is not in its schema")

@@ -1,25 +1,40 @@
-"""Hot reload: read the playbooks folder again and swap the whole set in only when every file is clean.
+"""Loading the playbooks folder into a running bot: at start-up and at every reload, by one rule, per file.
 
-Three ways in: a staff member's /重载; `qunguan reload`, which leaves a request row that every running bot
-on the same database picks up within a second; and, when config says `reload: {watch: true}`, saving a
-file in the folder. With any problem the running playbooks stay as they are and the problems are told;
-warnings are told too, and change nothing. What is told here is English, like the logs: /重载 and
-`qunguan reload` show it in the configured language.
+A file with errors keeps its last good version running if it has one, else it is left out; the good files
+load (bot/playbook/fallback.py has the rule, with what it does when files use each other's coupon batches and
+question banks). A file that loads as written, changed, is kept as its newest version in `playbook_versions`
+(bot/store/versions.py), so a restart after a bad edit runs what ran before it, as a reload would.
+
+A reload reads first (`read`: the folder and the last good versions, changing nothing), then records the new
+versions (`record`, in a transaction of the caller's: /重载's is its event's) and swaps the set in (`apply`, for
+/重载 once its event's transaction committed: a redelivered /重载 is a duplicate before anything changed).
+
+Four ways in besides start-up: a staff member's /重载; `qunguan reload`, which leaves a request row that every
+running bot on the same database picks up within a second; and, when config says `reload: {watch: true}`,
+saving a file in the folder. Only a folder that is not there changes nothing. What is told here is English,
+like the logs: /重载 and `qunguan reload` show it in the configured language.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, replace
+from datetime import tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.i18n import translate_line
 from bot.playbook.errors import Problem
-from bot.playbook.library import PlaybookSet, load_configured, playbook_files
+from bot.playbook.fallback import Fallback, Source, Version, digest
+from bot.playbook.library import PlaybookSet, load_sources, missing_folder, playbook_files, read_folder
+from bot.store import dialect, versions
 from bot.store.tables import ReloadRequest
+from bot.textnorm import printable
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -30,51 +45,102 @@ log = logging.getLogger("qunguan.reload")
 _requests = ReloadRequest.__table__
 
 Signature = tuple[tuple[str, int, int], ...]
+START_UP = "start-up"  # who loaded a version: this, a staff member's WeChat id (/重载), or one of these two
+CLI = "qunguan reload"
+WATCH = "watch"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    count: int  # playbooks now running (ok) or that would have loaded (not ok)
-    problems: list[Problem]
-    warnings: list[Problem] = field(default_factory=list)
+    playbooks: PlaybookSet  # running now; when not `swapped`, what was read (the running set stayed)
+    swapped: bool
+    verb: str  # "loaded" at start-up, else "reloaded"
+    tz: tzinfo  # the shop's: versions are told by the local time they loaded at
 
     @property
-    def ok(self) -> bool:
-        return not self.problems
+    def count(self) -> int:
+        return len(self.playbooks.playbooks)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.playbooks.problems
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return self.playbooks.warnings
+
+    @property
+    def clean(self) -> bool:
+        """Every file runs as written."""
+        return self.swapped and not self.problems and not self.playbooks.fallbacks
 
     def summary(self) -> str:
         """One line for logs and `qunguan reload` (English, like every log line)."""
-        if self.ok:
-            warned = f", {len(self.warnings)} warning(s)" if self.warnings else ""
-            return f"reloaded: {self.count} playbook(s) running{warned}"
-        return f"not reloaded, {len(self.problems)} problem(s); the previous playbooks keep running"
+        if not self.swapped:
+            return f"not reloaded, {len(self.problems)} problem(s); the previous playbooks keep running"
+        parts = [f"{self.count} playbook(s) running"]
+        if self.playbooks.fallbacks:
+            parts.append(f"{len(self.playbooks.fallbacks)} file(s) with errors")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} warning(s)")
+        return f"{self.verb}: {', '.join(parts)}"
+
+    def file_lines(self) -> list[str]:
+        """Each file that does not run as written: what runs instead, and what another file overrides in it."""
+        return [line for fallback in self.playbooks.fallbacks.values() for line in fallback_lines(fallback, self.tz)]
 
     def lines(self) -> list[str]:
-        """The summary, then every problem and warning in file order."""
-        return [self.summary(), *map(str, sorted([*self.problems, *self.warnings]))]
+        """The summary, the files that fell back, then every problem and warning in file order."""
+        return [self.summary(), *self.file_lines(), *map(str, sorted([*self.problems, *self.warnings]))]
 
 
-@dataclass(frozen=True)
-class Reading:
-    """The folder as read and checked, not yet running: /重载 reads before its event is known new."""
+def fallback_lines(fallback: Fallback, tz: tzinfo) -> list[str]:
+    """What runs of a file with errors, and what another file overrides in it (English, like the logs)."""
+    path, version = fallback.path, fallback.version
+    when = f"{dialect.aware(version.at).astimezone(tz):%Y-%m-%d %H:%M}" if version is not None else ""
+    if fallback.running:
+        head = f"{path}: has errors; its last good version of {when} runs instead"
+    elif version is None:
+        head = f"{path}: has errors and no last good version: left out"
+    else:
+        head = f"{path}: has errors, and its last good version of {when} cannot run either ({fallback.why}): left out"
+    return [head, *(f"{path}: {note}" for note in fallback.notes)]
 
-    loaded: PlaybookSet
-    signature: Signature
 
-    @property
-    def outcome(self) -> Outcome:
-        """What applying it does: swap it in when it has no problems."""
-        return Outcome(len(self.loaded.playbooks), self.loaded.problems, self.loaded.warnings)
+def answered_clean(answer: str) -> bool:
+    """A running bot's answer to `qunguan reload` says every file runs as written."""
+    first = answer.partition("\n")[0]
+    return first.startswith("reloaded: ") and "with errors" not in first
 
 
 class Running(Protocol):
-    """The bot a Reloader swaps playbooks into (the Engine)."""
+    """The bot a Reloader loads playbooks into (the Engine)."""
 
     store: Store
     config: Config
     clock: Clock
+    reloader: Reloader | None
 
     def swap(self, playbooks: PlaybookSet) -> None: ...
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The folder as read and checked, with the last good versions of its files; nothing changed yet."""
+
+    outcome: Outcome  # what applying it does (`swapped`: it will be swapped in)
+    changed: dict[str, tuple[str, str]]  # file -> (text, hash): new versions that load as written
+    signature: Signature  # the folder as it was read
+    by: str  # who it is recorded as loaded by
+
+
+def tell_start_up(engine: Running) -> None:
+    """For an operator at the terminal: the start-up's problems in their language (the log has them in English)."""
+    outcome = engine.reloader.last if engine.reloader is not None else None
+    if outcome is None or outcome.clean:
+        return
+    for line in [*outcome.lines()[:1], *outcome.file_lines(), *map(str, outcome.problems)]:
+        print(printable(translate_line(line, engine.config.language)), file=sys.stderr)
 
 
 def signature(folder: Path) -> Signature:
@@ -93,40 +159,65 @@ class Reloader:
     def __init__(self, engine: Running, folder: Path) -> None:
         self.engine = engine
         self.folder = folder
-        self._signature = signature(folder)
+        self._signature: Signature = ()  # the folder as `open` reads it
         self._handled = 0  # reload requests up to this id were answered by us or made before we started
         self._lock = asyncio.Lock()
+        self.last: Outcome | None = None
 
     async def open(self) -> None:
-        """Requests made before this process started are not for it: it reads the folder anyway."""
+        """Load the folder, as any reload would. Requests made before this process started are not for it."""
         async with self.engine.store.unit() as conn:
             self._handled = (await conn.execute(select(func.max(_requests.c.id)))).scalar() or 0
+        await self.reload("start-up", by=START_UP)
 
-    async def load(self) -> PlaybookSet:
-        """Read and check every file (off the event loop: a big folder must not stall the chat)."""
-        return await asyncio.to_thread(load_configured, self.folder, self.engine.config)
+    async def reload(self, why: str, *, by: str) -> Outcome:
+        """Read the folder and swap the set in; `by` is who it is recorded as loaded by (a staff member's id, ...)."""
+        async with self._lock:
+            reading = await self.read(by)
+            if reading.changed:
+                async with self.engine.store.unit() as conn:
+                    await self.record(conn, reading)
+            return self.apply(reading, why)
 
-    async def read(self) -> Reading:
-        """Read and check the folder; nothing changes until `apply`."""
+    async def read(self, by: str) -> Reading:
+        """Read and check the folder, with each file's last good version; nothing changes (a /重载's prepare)."""
+        engine = self.engine
+        verb = "loaded" if by == START_UP else "reloaded"
         seen = signature(self.folder)
-        return Reading(await self.load(), seen)
+        sources = await asyncio.to_thread(read_folder, self.folder)  # off the loop: a big folder must not stall it
+        if sources is None:  # moved or unmounted, most likely: what runs keeps running
+            return Reading(Outcome(missing_folder(self.folder), False, verb, engine.config.tz), {}, seen, by)
+        async with engine.store.unit() as conn:
+            last_good = await versions.newest(conn, [s.key for s in sources])
+        sources = [_with_last_good(s, last_good.get(s.key)) for s in sources]
+        loaded = await asyncio.to_thread(load_sources, sources, engine.config)
+        changed = {}  # ran as written, with a text its last good version does not have
+        for s in sources:
+            if s.text is not None and s.path not in loaded.fallbacks:
+                text_hash = digest(s.text)
+                if s.last_good is None or s.last_good.hash != text_hash:
+                    changed[s.key] = (s.text, text_hash)
+        return Reading(Outcome(loaded, True, verb, engine.config.tz), changed, seen, by)
+
+    async def record(self, conn: AsyncConnection, reading: Reading) -> None:
+        """Keep the files that load as written, changed, as their newest versions (in the caller's transaction)."""
+        if reading.changed:
+            await versions.record(conn, reading.changed, at=self.engine.clock.now(), by=reading.by)
 
     def apply(self, reading: Reading, why: str) -> Outcome:
-        """Swap in what `read` found, if it has no problems, and say so in the log."""
+        """Swap in what `read` found (unless the folder was not there) and say so in the log."""
         outcome = reading.outcome
         self._signature = reading.signature
-        if outcome.ok:
-            self.engine.swap(reading.loaded)
-        details = outcome.lines()[1:]
-        if outcome.ok and not details:
-            log.info("%s (%s)", outcome.summary(), why)
-        else:
-            log.warning("%s (%s):\n%s", outcome.summary(), why, "\n".join(details))
+        if outcome.swapped:
+            self.engine.swap(outcome.playbooks)
+        self.last = outcome
+        lines = outcome.lines()
+        log.log(logging.INFO if outcome.clean else logging.WARNING, "%s (%s)", lines[0], why)
+        for line in lines[1:]:
+            log.warning("%s", line)
+        if outcome.swapped and not outcome.count:
+            log.warning("no playbooks in %s: the bot answers staff commands only", self.folder)
         return outcome
-
-    async def reload(self, why: str) -> Outcome:
-        async with self._lock:
-            return self.apply(await self.read(), why)
 
     async def poll(self) -> None:
         """Once a second: answer a `qunguan reload`; with `reload.watch`, follow edited files. Never raises."""
@@ -139,7 +230,7 @@ class Reloader:
         async with self.engine.store.unit() as conn:
             newest = (await conn.execute(select(func.max(_requests.c.id)))).scalar() or 0
         if newest > self._handled:
-            outcome = await self.reload("qunguan reload")
+            outcome = await self.reload("qunguan reload", by=CLI)
             result = "\n".join(outcome.lines())
             async with self.engine.store.unit() as conn:
                 await conn.execute(
@@ -149,4 +240,10 @@ class Reloader:
                 )
             self._handled = newest
         elif self.engine.config.reload.watch and signature(self.folder) != self._signature:
-            await self.reload("a playbook file changed")
+            await self.reload("a playbook file changed", by=WATCH)
+
+
+def _with_last_good(source: Source, row: Row[Any] | None) -> Source:
+    if row is None:
+        return source
+    return replace(source, last_good=Version(row.text, row.hash, dialect.aware(row.at)))

@@ -16,6 +16,7 @@ import typer
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cli_shared import ConfigOption
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.events import RoomRef
@@ -150,9 +151,6 @@ async def change(config: Config, room_id: str, *, bound: bool) -> Outcome:
         await store.close()
 
 
-ConfigOption = Annotated[  # as bot/cli.py has it (that module imports this one)
-    Path | None, typer.Option("--config", "-c", help="config file (default: ./config.yaml; defaults if absent)")
-]
 RoomIdArgument = Annotated[str, typer.Argument(help="the group's id, as `qunguan rooms` lists it")]
 
 

@@ -8,12 +8,12 @@ from sqlalchemy import delete, func, select
 
 from bot.commands import ROLE_NAMES, CommandContext, Failed, UsageError
 from bot.events import Outgoing
-from bot.i18n import problem_text
 from bot.optout import opted_out
 from bot.playbook.errors import closest
 from bot.registry import staff_command
 from bot.store import dialect
 from bot.store.tables import Coupon, MemberTag, RoomMember
+from handlers import playbook_status as status
 from handlers.checkin import member_streak
 from handlers.points import add_points, balance
 from handlers.segments import CHINESE, member_lifecycle
@@ -21,14 +21,12 @@ from handlers.segments import CHINESE, member_lifecycle
 if TYPE_CHECKING:
     from bot.admin import Admin
     from bot.events import MemberRef, MessageEvent
-    from bot.playbook.errors import Problem
     from bot.reload import Reading
 
 _tags = MemberTag.__table__
 _coupons = Coupon.__table__
 _room_members = RoomMember.__table__
 STAGE_NAMES = {stage: name for name, stage in CHINESE.items()}
-RELOAD_ERRORS_SHOWN = 5  # a phone screen; `qunguan check` lists them all
 MAX_REASON = 50  # characters of a /加分 /扣分 reason: it goes into the ledger and the answer
 MAX_TAG = 30  # characters of a tag name
 
@@ -161,20 +159,24 @@ async def _full_profile(ctx: CommandContext, member: MemberRef, summary: str) ->
 @staff_command("剧本", aliases=("playbooks",), role="staff", usage="/剧本")
 async def playbooks(ctx: CommandContext) -> str:
     """列出剧本和开关状态"""
+    running, tz = ctx.admin.running, ctx.config.tz
     lines = []
-    for pb in ctx.admin.playbooks():
+    for pb in running.playbooks:
         on = ctx.admin.is_on(pb)
         lines.append(f"{'✅' if on else '⛔'} {pb.id}  {pb.title}")
-    return "剧本（✅ 开 / ⛔ 关）：\n" + "\n".join(lines) if lines else "还没有剧本"
+        if pb.path in running.fallbacks:
+            lines.append(status.since(running.fallbacks[pb.path], tz, ctx.now()))
+    told = status.left_out(running, tz, ctx.config.language)
+    return "\n".join(["剧本（✅ 开 / ⛔ 关）：" if lines else "还没有剧本", *lines, *told])
 
 
 async def _switch(ctx: CommandContext, enabled: bool) -> str:
     if len(ctx.args) != 1:
         raise UsageError("请写出一个剧本 ID（发送 /剧本 查看）")
     playbook_id = ctx.args[0]
-    playbook = ctx.admin.playbook(playbook_id)
+    playbook = ctx.admin.running.get(playbook_id)
     if playbook is None:
-        near = closest(playbook_id, [pb.id for pb in ctx.admin.playbooks()])
+        near = closest(playbook_id, [pb.id for pb in ctx.admin.running.playbooks])
         raise UsageError(f"没有剧本「{playbook_id}」" + (f"，是不是 {near}？" if near else ""))
     await ctx.admin.switch(playbook_id, enabled, by=ctx.sender.id)
     return f"已{'启用' if enabled else '停用'}剧本「{playbook.title}」（{playbook_id}），重启后也保持"
@@ -194,34 +196,35 @@ async def disable(ctx: CommandContext) -> str:
 
 async def _read_first(admin: Admin, event: MessageEvent) -> Reading | None:
     """Before the transaction: reading a big folder must not hold the database (other bots share it). Only read:
-    the message may be a redelivery, and the swap waits for the commit."""
-    return await admin.read_playbooks()
+    the message may be a redelivery; the new set goes in once the event's transaction commits."""
+    return await admin.read_playbooks(by=event.sender.id)
 
 
 @staff_command("重载", aliases=("reload",), role="admin", usage="/重载", prepare=_read_first)
 async def reload_(ctx: CommandContext) -> str:
-    """重新读取剧本文件（有错误就不换，原来的剧本照常运行）"""
+    """重新读取剧本文件（有错误的文件用上次的好版本，没有就不运行）"""
     if ctx.prepared is None:
         raise Failed("这个机器人的剧本不是从文件夹读的，没法重载")
-    before = {pb.id for pb in ctx.admin.playbooks()}
-    outcome = ctx.admin.reload(ctx.prepared, f"/重载 by {ctx.sender.id}")
+    before = {pb.id for pb in ctx.admin.running.playbooks}
+    outcome = await ctx.admin.reload(ctx.prepared, f"/重载 by {ctx.sender.id}")
     language = ctx.config.language
-
-    def listed(problems: list[Problem]) -> str:
-        shown = [problem_text(p, language) for p in problems[:RELOAD_ERRORS_SHOWN]]
-        more = len(problems) - len(shown)
-        return "\n".join([*shown, *([f"……还有 {more} 处，运行 qunguan check 查看全部"] if more > 0 else [])])
-
-    if not outcome.ok:
+    if not outcome.swapped:
         raise Failed(
-            f"剧本有 {len(outcome.problems)} 处错误，没有重载，原来的剧本照常运行：\n{listed(outcome.problems)}"
+            f"剧本有 {len(outcome.problems)} 处错误，没有重载，原来的剧本照常运行：\n"
+            f"{status.listed(outcome.problems, language)}"
         )
-    after = {pb.id for pb in ctx.prepared.loaded.playbooks}
+    after = {pb.id for pb in outcome.playbooks.playbooks}
     added, removed = sorted(after - before), sorted(before - after)
-    change = "".join(
-        [f"\n新增：{'、'.join(added)}" if added else "", f"\n去掉：{'、'.join(removed)}" if removed else ""]
-    )
-    warned = (
-        f"\n{len(outcome.warnings)} 条警告（剧本照常运行）：\n{listed(outcome.warnings)}" if outcome.warnings else ""
-    )
-    return f"已重载：{outcome.count} 个剧本在运行{change}{warned}"
+    lines = [
+        f"已重载：{outcome.count} 个剧本在运行",
+        *([f"新增：{'、'.join(added)}"] if added else []),
+        *([f"去掉：{'、'.join(removed)}"] if removed else []),
+        *status.files(list(outcome.playbooks.fallbacks.values()), ctx.config.tz, language),
+    ]
+    if outcome.problems:
+        lines += [f"{len(outcome.problems)} 处错误（改好后再发送 /重载）：", status.listed(outcome.problems, language)]
+    if outcome.warnings:
+        lines += [f"{len(outcome.warnings)} 条警告（剧本照常运行）：", status.listed(outcome.warnings, language)]
+    if not outcome.clean:
+        ctx.result = "partial"
+    return "\n".join(lines)

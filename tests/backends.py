@@ -15,8 +15,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 START_TIMEOUT = 60  # seconds pg_ctl waits for the server; it is ready in about one
 USER = "qunguan"
@@ -147,3 +149,17 @@ class Cluster:
             check=False,
         )
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def database_url(driver: str, tmp_path: Path, request: Any) -> Iterator[str]:
+    """A database that outlives one bot for a store driver: a file for SQLite (`sqlite`, `sqlite+aiosqlite`),
+    a fresh database in the session's cluster for `postgresql`. Use it from a fixture (`yield from`)."""
+    if driver != "postgresql":
+        yield f"{driver}:///{tmp_path / 'q.db'}"
+        return
+    cluster: Cluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create()
+    try:
+        yield url
+    finally:
+        cluster.drop(url)

@@ -1,4 +1,8 @@
-"""Test-session wiring: store-touching modules run on SQLite and on PostgreSQL.
+"""Test-session wiring: store-touching modules run on SQLite and on PostgreSQL; slow tests are marked.
+
+`python -m pytest -m "not slow"` is the fast suite a developer runs while working (about a minute on 2 cores):
+no PostgreSQL runs, no integration tests against the real Wechaty gateway, no reliability suite, no
+generated-input fuzzing. CI runs everything.
 
 A module opts in with `pytestmark = pytest.mark.usefixtures("backend")`: each of its tests then runs once
 per backend, and every `TestBot` it makes without naming a database opens that backend (an in-memory
@@ -19,7 +23,17 @@ from backends import Backend, Cluster, Unavailable, missing
 
 import bot.testing
 
-BACKENDS = ("sqlite", "postgresql")
+# The PostgreSQL runs are slow (a cluster to start, a database per test): the fast suite (`-m "not slow"`) is
+# SQLite's; CI runs both.
+BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.slow))
+SLOW_FOLDERS = ("integration", "reliability")  # real subprocesses and gateways; thousands of generated events
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in a slow folder is slow: a developer's fast loop leaves them to CI."""
+    for item in items:
+        if any(part in SLOW_FOLDERS for part in item.path.parent.relative_to(Path(__file__).parent).parts):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

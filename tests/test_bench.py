@@ -10,13 +10,14 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # bench/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from bench import cli, rivals  # noqa: E402
+from bench import cli, compare, rivals  # noqa: E402
 from bench.report import Row, Target  # noqa: E402
 from bench.runner import Collector, judge  # noqa: E402
 from bench.sizes import TINY  # noqa: E402
@@ -45,6 +46,7 @@ MEASURED = {
 }
 
 
+@pytest.mark.slow
 def test_a_tiny_run_has_a_numeric_row_per_figure_in_the_table_and_the_json(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     screen = io.StringIO()
@@ -88,3 +90,29 @@ def test_a_rival_that_cannot_run_becomes_a_row_that_says_why() -> None:
     assert "not installed" in c.rows[f"path_{main}_vs_opsdroid"].note
     assert c.rows[f"path_{main}_vs_errbot"].met is True
     assert Target("<=", 25).holds(25) and not Target(">=", 2, "ratio").holds(1.9)
+
+
+def test_compare_judges_qunguan_figures_by_how_much_worse_they_are_and_only_shows_the_machine_rows() -> None:
+    """`python -m bench.compare REF`: a rate 25% lower or a latency 25% higher fails; 15% passes."""
+    meta = {
+        "path_100": {"label": "full path", "unit": "msgs/s", "group": "path"},
+        "latency_p99": {"label": "p99", "unit": "ms", "group": "latency"},
+        "start": {"label": "start", "unit": "s", "group": "startup"},
+        "noio": {"label": "no-I/O", "unit": "msgs/s", "group": "baseline"},
+    }
+    samples = {
+        "ref": {"path_100": [1000.0, 1000.0], "latency_p99": [10.0], "start": [2.0], "noio": [100.0]},
+        "head": {"path_100": [740.0, 760.0], "latency_p99": [11.5], "start": [2.6], "noio": [10.0]},
+    }
+    rows = {r["id"]: r for r in compare.compare(samples, meta, slower=0.20)}
+    assert rows["path_100"]["ok"] is False and round(rows["path_100"]["worse_by"], 2) == 0.25
+    assert rows["latency_p99"]["ok"] is True and round(rows["latency_p99"]["worse_by"], 2) == 0.15
+    assert rows["start"]["ok"] is False
+    assert rows["noio"]["ok"] is None  # the machine's own figure: shown, never judged
+    assert [compare.group_of(k) for k in ("path_mixed", "latency_p50", "segment_rss", "check", "noio")] == [
+        "path",
+        "latency",
+        "segment",
+        "startup",
+        "baseline",
+    ]

@@ -76,6 +76,7 @@ def test_a_broken_config_is_reported_with_its_line(shop: Path) -> None:
     assert "config.yaml:2:1: '配置' 里有未知的键 'staf'（是不是 'staff'？）" in result.output
 
 
+@pytest.mark.slow
 def test_test_runs_the_shipped_scenarios(shop: Path) -> None:
     result = runner.invoke(app, ["test"])
     assert result.exit_code == 0, result.output
@@ -83,6 +84,7 @@ def test_test_runs_the_shipped_scenarios(shop: Path) -> None:
     assert result.output.strip().endswith("16 passed, 0 failed")
 
 
+@pytest.mark.slow
 def test_test_finds_the_playbooks_beside_a_tests_folder(shop: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -92,6 +94,7 @@ def test_test_finds_the_playbooks_beside_a_tests_folder(shop: Path, tmp_path: Pa
     assert "16 passed, 0 failed" in result.output
 
 
+@pytest.mark.slow
 def test_test_failure_lists_what_was_sent_and_exits_1(shop: Path) -> None:
     (shop / "playbooks" / "tests" / "wrong.yaml").write_text(
         "name: 写错的期望\nrooms: [{id: r1, topic: 群}]\nmembers: [{id: u1, name: 小王}]\nsteps:\n"
@@ -127,6 +130,7 @@ def test_schema_prints_json_naming_the_actions() -> None:
     assert '"checkin"' in result.output
 
 
+@pytest.mark.slow
 def test_python_dash_m_bot_is_the_same_command() -> None:
     done = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=False)
     assert done.returncode == 0

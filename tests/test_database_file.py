@@ -111,6 +111,7 @@ async def test_the_wechaty_run_path_stops_when_the_database_file_is_deleted(tmp_
     assert not database.exists()
 
 
+@pytest.mark.slow
 async def test_qunguan_run_exits_4_with_one_line_when_the_database_file_is_deleted(tmp_path: Path) -> None:
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks" / "checkin.yaml").write_text(CHECKIN, "utf-8")

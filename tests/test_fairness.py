@@ -107,6 +107,7 @@ def test_a_clock_going_back_never_mutes_a_member_for_longer_than_the_span() -> N
 # -- fair queueing, and the hostile member
 
 
+@pytest.mark.slow
 async def test_a_member_sending_ten_thousand_check_ins_gets_only_the_budget_and_holds_up_nobody(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -181,6 +181,7 @@ def home(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_log_file_gets_one_line_per_event_and_send_in_shop_time_and_is_appended(home: Path) -> None:
     first = run_simulator(home, "--log-file", "logs/qunguan.log")
     assert first.returncode == 0, first.stderr
@@ -201,6 +202,7 @@ def test_log_file_gets_one_line_per_event_and_send_in_shop_time_and_is_appended(
     assert appended.startswith(text) and len(records(appended)) > len(lines)
 
 
+@pytest.mark.slow
 def test_q_and_v_make_the_log_shorter_or_longer(home: Path) -> None:
     quiet = run_simulator(home, "-q", "--log-file", "quiet.log")
     assert quiet.returncode == 0, quiet.stderr

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backends import Backend
 from sqlalchemy import select
 
 from bot.config import Config
@@ -22,6 +23,8 @@ from bot.connectors.memory import MemoryConnector
 from bot.events import MemberRef, MessageEvent, Outgoing, RoomRef
 from bot.store.tables import OutboxMessage, SeenEvent
 from bot.testing import TestBot
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 S = timedelta(seconds=1)
 OUTBOX = OutboxMessage.__table__
@@ -106,7 +109,7 @@ async def make(
     governor: bool = True,
     config: Config | None = None,
     connector: Connector | None = None,
-    database: str = ":memory:",
+    database: str | None = None,
     start: datetime | None = None,
     rooms: int = 0,
 ) -> TestBot:
@@ -427,10 +430,10 @@ async def test_refusals_trip_the_circuit_breaker_pausing_everything_then_sending
 
 
 async def test_close_sends_for_a_short_grace_and_leaves_the_rest_queued_for_the_next_start(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="qunguan")
-    database = str(tmp_path / "bot.db")
+    database = backend.database
     config = sending(gap="1s", room_gap="1s", shutdown_grace="2s")
     first = await make(config=config, database=database)
     for i in range(6):
@@ -449,11 +452,11 @@ async def test_close_sends_for_a_short_grace_and_leaves_the_rest_queued_for_the_
 
 
 async def test_a_crash_during_a_send_marks_that_message_unknown_and_never_sends_it_again(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
     """At most once: WeChat cannot say whether the interrupted send went out. Nothing pending is lost."""
     caplog.set_level(logging.INFO, logger="qunguan")
-    database = str(tmp_path / "bot.db")
+    database = backend.database
     first = await make(database=database, connector=Connector(hang="你好"))
     await first.join("u2", "r2")  # its welcome waits 10 s for other newcomers
     talking = asyncio.ensure_future(first.say("u1", "你好", room="r1"))
@@ -473,8 +476,8 @@ async def test_a_crash_during_a_send_marks_that_message_unknown_and_never_sends_
         await second.close()
 
 
-async def test_a_paced_bot_that_never_saw_an_event_still_delivers_what_was_queued_before(tmp_path: Path) -> None:
-    database = str(tmp_path / "bot.db")
+async def test_a_paced_bot_that_never_saw_an_event_still_delivers_what_was_queued_before(backend: Backend) -> None:
+    database = backend.database
     first = await make(database=database, config=sending(shutdown_grace="1s", room_gap="1s"))
     for i in range(4):
         await first.say(f"u{i}", "你好", room=f"r{i}")

@@ -55,6 +55,7 @@ def test_the_check_example_prints_what_readme_shows(shop: Path) -> None:
     assert result.output.splitlines() == expected
 
 
+@pytest.mark.slow
 def test_the_test_example_prints_what_readme_shows(shop: Path) -> None:
     command, expected = _command_output("### 4. Test it")
     assert command == "qunguan test"

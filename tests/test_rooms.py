@@ -240,6 +240,7 @@ def write_config(tmp_path: Path, database: Path) -> Path:
     return config
 
 
+@pytest.mark.slow
 async def test_qunguan_rooms_lists_binds_and_unbinds_and_the_running_bot_follows_at_once(tmp_path: Path) -> None:
     database = tmp_path / "q.db"
     config_file = write_config(tmp_path, database)

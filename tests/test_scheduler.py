@@ -385,6 +385,7 @@ class SignallingConnector(MemoryConnector):
             self.arrived.set()
 
 
+@pytest.mark.slow
 async def test_real_time_scheduler_fires_distinct_ticks_through_apscheduler() -> None:
     config = Config()
     connector = SignallingConnector(wanted=2)

@@ -470,7 +470,7 @@ def options(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any
 
 @st.composite
 def item(draw: st.DrawFn, name: str, kind: str, values: dict[str, Any]) -> dict[str, Any]:
-    """`- NAME: ...` in one of the forms model.py reads: the primary option as NAME's value, the options as
+    """`- NAME: ...` in one of the forms builder.py reads: the primary option as NAME's value, the options as
     a mapping, or options beside NAME (never one that is itself an ability of the kind)."""
     registry = load_abilities()
     table = {"trigger": registry.triggers, "condition": registry.conditions, "action": registry.actions}[kind]
@@ -665,6 +665,7 @@ EDITOR_FUZZ = settings(
 
 @EDITOR_FUZZ
 @given(valid_playbooks())
+@pytest.mark.slow
 def test_generated_playbooks_that_load_validate(editor: Editor, text: str) -> None:
     assume(loader_problems(text) == [] and read_alike(editor, text))
     assert editor.errors(text) == [], text
@@ -676,6 +677,7 @@ def test_generated_playbooks_that_load_validate(editor: Editor, text: str) -> No
     suppress_health_check=[*EDITOR_FUZZ.suppress_health_check, HealthCheck.filter_too_much],
 )
 @given(st.one_of(odd_values(), generated_yaml(), mutated_yaml()))
+@pytest.mark.slow
 def test_fuzzed_playbooks_that_load_validate(editor: Editor, text: str) -> None:
     """Odd values in generated playbooks, and the reliability suite's generated and mutated playbooks: those
     the loader takes (and editors read alike), the editor takes."""

@@ -10,6 +10,8 @@ import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.clock import SystemClock
 from bot.config import load_config
 from bot.connectors.base import Emit
@@ -274,6 +276,7 @@ async def test_the_readme_table_lists_every_simulator_command(tmp_path: Path) ->
     assert "/time set" in table
 
 
+@pytest.mark.slow
 def test_qunguan_run_with_piped_stdin_uses_the_simulator_and_exits_at_eof(tmp_path: Path) -> None:
     """The transcript a first-time user scripts: echoed lines, the bot @-mentioned, a week's jump past the quiz."""
     shutil.copytree(ROOT / "playbooks", tmp_path / "playbooks")

@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from backends import Backend
 from sqlalchemy import (
     Column,
     Connection,
@@ -35,6 +36,10 @@ from bot.store.tables import Checkin, Member, MemberTag, OnceMark, PointsEntry, 
 from bot.testing import TestBot
 from handlers.points import add_points, balance
 
+# Every test on SQLite and PostgreSQL; sqlite_only marks those about SQLite's own files and migrations
+# (PostgreSQL's versioning is in tests/contract/test_store_contract.py).
+pytestmark = pytest.mark.usefixtures("backend")
+
 TZ = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -50,8 +55,8 @@ do:
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    s = await Store.open(":memory:")
+async def store(backend: Backend) -> AsyncIterator[Store]:
+    s = await Store.open(backend.database if backend.postgresql else ":memory:")
     yield s
     await s.close()
 
@@ -69,6 +74,7 @@ def sha256(path: Path) -> str:
 # -- opening
 
 
+@pytest.mark.sqlite_only
 async def test_file_database_is_created_in_wal_mode_with_parent_folders(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "qunguan.db"
     store = await Store.open(str(path))
@@ -83,6 +89,7 @@ async def test_file_database_is_created_in_wal_mode_with_parent_folders(tmp_path
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+@pytest.mark.sqlite_only
 async def test_fresh_database_records_the_latest_schema_version_in_settings(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
     store = await Store.open(str(path))
@@ -95,6 +102,7 @@ async def test_fresh_database_records_the_latest_schema_version_in_settings(tmp_
     assert schema_version(path) == str(SCHEMA_VERSION)
 
 
+@pytest.mark.sqlite_only
 async def test_reopening_a_current_database_keeps_its_version_and_rows(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
     store = await Store.open(str(path))
@@ -111,6 +119,7 @@ async def test_reopening_a_current_database_keeps_its_version_and_rows(tmp_path:
     assert schema_version(path) == str(SCHEMA_VERSION)
 
 
+@pytest.mark.sqlite_only
 async def test_database_newer_than_the_code_is_refused_clearly_and_left_unmodified(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
     await (await Store.open(str(path))).close()
@@ -132,6 +141,7 @@ async def test_database_newer_than_the_code_is_refused_clearly_and_left_unmodifi
     assert sha256(path) == before
 
 
+@pytest.mark.sqlite_only
 async def test_database_with_foreign_tables_and_no_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as db:
@@ -147,6 +157,7 @@ async def test_database_with_foreign_tables_and_no_version_is_refused(tmp_path: 
         assert db.execute("SELECT total FROM orders").fetchall() == [(9.5,)]
 
 
+@pytest.mark.sqlite_only
 async def test_file_that_is_not_a_database_is_refused_with_a_one_line_message(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_bytes(b"this is a shopping list, not SQLite\n" * 100)
@@ -176,6 +187,7 @@ def version_of(conn: Connection) -> int:
     return int(conn.execute(select(Setting.value).where(Setting.key == "schema_version")).scalar_one())
 
 
+@pytest.mark.sqlite_only
 def test_migrate_creates_a_new_database_at_latest_and_returns_zero(sync_conn: Connection) -> None:
     assert migrate(sync_conn, latest=3, steps={}) == 0
     assert version_of(sync_conn) == 3
@@ -184,6 +196,7 @@ def test_migrate_creates_a_new_database_at_latest_and_returns_zero(sync_conn: Co
     )
 
 
+@pytest.mark.sqlite_only
 def test_migration_steps_run_in_order_from_an_older_version(sync_conn: Connection) -> None:
     migrate(sync_conn, latest=1, steps={})
     ran: list[tuple[int, int]] = []
@@ -206,6 +219,7 @@ def test_migration_steps_run_in_order_from_an_older_version(sync_conn: Connectio
     assert len(ran) == 3
 
 
+@pytest.mark.sqlite_only
 def test_missing_migration_step_is_an_error_and_no_step_runs(sync_conn: Connection) -> None:
     migrate(sync_conn, latest=1, steps={})
     ran: list[int] = []
@@ -218,6 +232,7 @@ def test_missing_migration_step_is_an_error_and_no_step_runs(sync_conn: Connecti
     assert version_of(sync_conn) == 1
 
 
+@pytest.mark.sqlite_only
 def test_migrate_refuses_a_newer_version(sync_conn: Connection) -> None:
     migrate(sync_conn, latest=5, steps={})
     with pytest.raises(SchemaError, match="newer"):
@@ -225,6 +240,7 @@ def test_migrate_refuses_a_newer_version(sync_conn: Connection) -> None:
     assert version_of(sync_conn) == 5
 
 
+@pytest.mark.sqlite_only
 def test_add_missing_adds_new_tables_columns_and_indexes_and_keeps_rows(sync_conn: Connection) -> None:
     """The step that upgrades a database to version 4 adds what the models gained, rows kept."""
     old = MetaData()
@@ -251,6 +267,7 @@ def test_add_missing_adds_new_tables_columns_and_indexes_and_keeps_rows(sync_con
     assert sync_conn.execute(text("SELECT id, name, colour, size FROM widgets")).all() == [(1, "a", None, 3)]
 
 
+@pytest.mark.sqlite_only
 def test_add_missing_refuses_a_new_required_column_without_a_default(sync_conn: Connection) -> None:
     old = MetaData()
     Table("widgets", old, Column("id", Integer, primary_key=True))
@@ -261,6 +278,7 @@ def test_add_missing_refuses_a_new_required_column_without_a_default(sync_conn: 
         add_missing(sync_conn, new)
 
 
+@pytest.mark.sqlite_only
 async def test_store_open_runs_pending_steps_in_one_transaction(tmp_path: Path, monkeypatch) -> None:
     """A failing step leaves the database at its old version, with no half-done step."""
     path = tmp_path / "q.db"
@@ -365,8 +383,8 @@ async def test_add_points_allow_negative_goes_below_zero_through_the_ledger(stor
     assert await ledger(store, "u1") == [(-3, -3)]
 
 
-async def test_concurrent_units_keep_balance_equal_to_ledger_sum(tmp_path: Path) -> None:
-    store = await Store.open(str(tmp_path / "q.db"))
+async def test_concurrent_units_keep_balance_equal_to_ledger_sum(backend: Backend) -> None:
+    store = await Store.open(backend.database)
     deltas = [7, -3, 2, -20, 11] * 10
 
     async def one(delta: int) -> int | None:
@@ -392,9 +410,8 @@ async def test_concurrent_units_keep_balance_equal_to_ledger_sum(tmp_path: Path)
     assert sum(d for d, r in zip(deltas, results, strict=True) if r is not None) == total
 
 
-async def test_an_exception_inside_a_unit_leaves_nothing_written(tmp_path: Path) -> None:
-    path = tmp_path / "q.db"
-    store = await Store.open(str(path))
+async def test_an_exception_inside_a_unit_leaves_nothing_written(backend: Backend) -> None:
+    store = await Store.open(backend.database)
     try:
         with pytest.raises(RuntimeError, match="crash"):
             async with store.unit() as conn:
@@ -407,8 +424,12 @@ async def test_an_exception_inside_a_unit_leaves_nothing_written(tmp_path: Path)
             assert await activity.mark_seen(conn, "ev-1", AT) is True  # the mark was rolled back too
     finally:
         await store.close()
-    with sqlite3.connect(path) as db:  # and nothing reached the file for another process either
-        assert db.execute("SELECT count(*) FROM points_ledger").fetchone()[0] == 0
+    again = await Store.open(backend.database)  # and nothing reached the database for another process either
+    try:
+        async with again.unit() as conn:
+            assert (await conn.execute(select(func.count()).select_from(PointsEntry.__table__))).scalar() == 0
+    finally:
+        await again.close()
 
 
 async def test_units_after_a_crashed_unit_still_work(store: Store) -> None:
@@ -446,8 +467,8 @@ async def test_redelivered_message_event_acts_once() -> None:
 # -- restart
 
 
-async def test_restart_on_the_same_file_keeps_points_streaks_and_tags(tmp_path: Path) -> None:
-    path = str(tmp_path / "data" / "qunguan.db")
+async def test_restart_on_the_same_file_keeps_points_streaks_and_tags(backend: Backend, tmp_path: Path) -> None:
+    path = backend.database if backend.postgresql else str(tmp_path / "data" / "qunguan.db")
     start = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
     playbooks = {"playbooks/checkin.yaml": CHECKIN}
 
@@ -470,8 +491,8 @@ async def test_restart_on_the_same_file_keeps_points_streaks_and_tags(tmp_path: 
     assert points == 10
 
 
-async def test_testbot_events_after_a_restart_on_the_same_file_are_not_dropped_as_duplicates(tmp_path: Path) -> None:
-    path = str(tmp_path / "qunguan.db")
+async def test_testbot_events_after_a_restart_on_the_same_file_are_not_dropped_as_duplicates(backend: Backend) -> None:
+    path = backend.database
     playbooks = {"playbooks/checkin.yaml": CHECKIN}
     bot = await TestBot.create(playbooks, database=path)
     try:
@@ -501,6 +522,7 @@ V1_TABLES = (
 )
 
 
+@pytest.mark.sqlite_only
 async def test_a_version_1_database_is_stepped_up_keeping_its_points(tmp_path: Path) -> None:
     """A shop that ran the first release keeps its members' points when it upgrades."""
     path = tmp_path / "v1.db"
@@ -523,6 +545,7 @@ async def test_a_version_1_database_is_stepped_up_keeping_its_points(tmp_path: P
     assert schema_version(path) == str(SCHEMA_VERSION)
 
 
+@pytest.mark.sqlite_only
 async def test_a_version_2_database_gets_the_broadcast_and_reload_tables(tmp_path: Path) -> None:
     """Last release's shops can /群发 and /重载 after upgrading, keeping their members."""
     path = tmp_path / "v2.db"
@@ -545,6 +568,7 @@ async def test_a_version_2_database_gets_the_broadcast_and_reload_tables(tmp_pat
     assert schema_version(path) == str(SCHEMA_VERSION)
 
 
+@pytest.mark.sqlite_only
 async def test_an_aiosqlite_url_keeps_the_asyncio_driver_and_the_same_behaviour(tmp_path: Path) -> None:
     """Operators may choose aiosqlite (the loop stays free during long queries): same store, same rules."""
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
@@ -559,13 +583,13 @@ async def test_an_aiosqlite_url_keeps_the_asyncio_driver_and_the_same_behaviour(
 
 
 async def test_pruning_drops_old_event_ids_and_finished_messages_and_keeps_everything_still_needed(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
     from bot.store.housekeeping import OUTBOX_FOR, SEEN_FOR, prune
     from bot.store.tables import OutboxMessage
 
     now = AT + timedelta(days=365)
-    store = await Store.open(str(tmp_path / "q.db"))
+    store = await Store.open(backend.database)
     try:
         async with store.unit() as conn:
             await activity.mark_seen(conn, "old", now - SEEN_FOR - timedelta(hours=1))

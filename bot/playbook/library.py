@@ -1,4 +1,7 @@
-"""A folder of playbooks, loaded and checked as one set the engine can swap in atomically."""
+"""A folder of playbooks, loaded and checked as one set the engine can swap in atomically.
+
+Every load goes through one rule (bot/playbook/fallback.py): `qunguan check` and tests load the files alone;
+a running bot gives each file its last good version too (bot/reload.py), at start-up as at every reload."""
 
 from __future__ import annotations
 
@@ -6,11 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.playbook.errors import Location, Problem, Problems, did_you_mean
+from bot.playbook.errors import Location, Problem, Problems
+from bot.playbook.fallback import Fallback, Source, resolve
 from bot.playbook.index import TriggerIndex
 from bot.playbook.lint import Groups, lint
-from bot.playbook.loader import Doc, parse_yaml, read_yaml
-from bot.playbook.model import Declared, Playbook, build_playbook, walk_steps
+from bot.playbook.loader import read_text
+from bot.playbook.model import Playbook
 from bot.registry import Registry, load_abilities
 
 if TYPE_CHECKING:
@@ -27,6 +31,8 @@ class PlaybookSet:
     index: TriggerIndex = field(init=False)
     # block -> id -> validated entry: coupon batches and question banks are shared by every playbook
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # by path: the files that do not run as written (their last good version runs, or nothing of them)
+    fallbacks: dict[str, Fallback] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.index = TriggerIndex(self.playbooks)
@@ -62,9 +68,34 @@ def known_groups(config: Config) -> Groups | None:
     return Groups(names, {tag: frozenset(numbers) for tag, numbers in tags.items()})
 
 
+def read_folder(folder: Path) -> list[Source] | None:
+    """Every playbook file of the folder with its text, in file order; None when the folder is not there."""
+    if not folder.is_dir():
+        return None
+    sources = []
+    for file in playbook_files(folder):
+        problems = Problems()
+        shown = display_path(file)
+        text = read_text(str(file), shown, problems)
+        sources.append(Source(file.relative_to(folder).as_posix(), shown, text, tuple(problems.sorted())))
+    return sources
+
+
+def missing_folder(folder: Path) -> PlaybookSet:
+    problems = Problems()
+    problems.add(Location(display_path(folder), 1, 1), "the playbooks folder does not exist (moved or deleted?)")
+    return PlaybookSet([], problems.sorted())
+
+
 def load_configured(folder: Path, config: Config) -> PlaybookSet:
     """The folder, checked against what config.yaml says about groups (their tags, and their names)."""
-    return load_folder(folder, room_tags=config.all_room_tags or None, groups=known_groups(config))
+    sources = read_folder(folder)
+    return missing_folder(folder) if sources is None else load_sources(sources, config)
+
+
+def load_sources(sources: list[Source], config: Config) -> PlaybookSet:
+    """Files (with their last good versions, when a running bot has them), checked against config.yaml."""
+    return _assemble(sources, None, config.all_room_tags or None, known_groups(config))
 
 
 def load_folder(
@@ -75,12 +106,8 @@ def load_folder(
     groups: Groups | None = None,
 ) -> PlaybookSet:
     """Load every playbook; a broken file is left out and its problems listed, others load."""
-    problems = Problems()
-    if not folder.is_dir():
-        problems.add(Location(display_path(folder), 1, 1), "the playbooks folder does not exist (moved or deleted?)")
-        return PlaybookSet([], problems.sorted())
-    docs = [read_yaml(str(f), display_path(f), problems) for f in playbook_files(folder)]
-    return _assemble(docs, problems, registry, room_tags, groups)
+    sources = read_folder(folder)
+    return missing_folder(folder) if sources is None else _assemble(sources, registry, room_tags, groups)
 
 
 def load_texts(
@@ -91,68 +118,20 @@ def load_texts(
     groups: Groups | None = None,
 ) -> PlaybookSet:
     """Playbooks from strings (display name -> YAML): tests build bots without files."""
-    problems = Problems()
-    docs = [parse_yaml(text, name, problems) for name, text in sources.items()]
-    return _assemble(docs, problems, registry, room_tags, groups)
+    files = [Source(name, name, text) for name, text in sources.items()]
+    return _assemble(files, registry, room_tags, groups)
 
 
 def _assemble(
-    docs: list[Doc | None],
-    problems: Problems,
-    registry: Registry | None,
-    room_tags: set[str] | None,
-    groups: Groups | None,
+    sources: list[Source], registry: Registry | None, room_tags: set[str] | None, groups: Groups | None
 ) -> PlaybookSet:
-    registry = registry or load_abilities()
-    playbooks: list[Playbook] = []
-    first_seen: dict[str, Playbook] = {}
-    declared: dict[tuple[str, str], Declared] = {}
-    for doc in docs:
-        if doc is None:
-            continue
-        pb = build_playbook(doc, registry, problems, room_tags=room_tags)
-        if pb is None:
-            continue
-        if pb.id in first_seen:
-            problems.add(pb.location, f"duplicate id '{pb.id}' (also in {first_seen[pb.id].location})")
-            continue
-        clashes = [d for d in pb.declared if (d.block, d.id) in declared]
-        for d in clashes:
-            noun = registry.resources[d.block].noun
-            problems.add(d.location, f"duplicate {noun} '{d.id}' (also in {declared[(d.block, d.id)].location})")
-        if clashes:
-            continue
-        first_seen[pb.id] = pb
-        declared.update({(d.block, d.id): d for d in pb.declared})
-        playbooks.append(pb)
-    resources: dict[str, dict[str, Any]] = {block: {} for block in registry.resources}
-    for (block, rid), d in declared.items():
-        resources[block][rid] = d.value
-    usable = [pb for pb in playbooks if _references_hold(pb, resources, registry, problems)]
-    for order, pb in enumerate(usable):
+    resolved = resolve(sources, registry or load_abilities(), room_tags=room_tags)
+    for order, pb in enumerate(resolved.playbooks):
         pb.order = order
-    loaded = PlaybookSet(usable, problems.sorted(), resources=resources)
-    loaded.warnings = lint(usable, loaded.index, groups)
+    loaded = PlaybookSet(
+        resolved.playbooks, resolved.problems, resources=resolved.resources, fallbacks=resolved.fallbacks
+    )
+    old = {path for path, fallback in resolved.fallbacks.items() if fallback.running}
+    # A last good version's warnings point at lines the file no longer has: its errors are what to fix now.
+    loaded.warnings = [w for w in lint(resolved.playbooks, loaded.index, groups) if w.location.path not in old]
     return loaded
-
-
-def _references_hold(
-    pb: Playbook, resources: dict[str, dict[str, Any]], registry: Registry, problems: Problems
-) -> bool:
-    """Every coupon batch / question bank a playbook names is declared in some playbook of the set."""
-    ok = True
-    for call in walk_steps(pb.steps):
-        for option, block in call.spec.refs.items():
-            name: Any = call.params
-            for part in option.split("."):
-                name = getattr(name, part, None)
-            if name is None or name in resources.get(block, {}):
-                continue
-            spec = registry.resources[block]
-            hint = did_you_mean(name, resources.get(block, {}))
-            problems.add(
-                call.location,
-                f"{spec.noun} '{name}' is not declared{hint}; declare it under '{block}:' in any playbook",
-            )
-            ok = False
-    return ok

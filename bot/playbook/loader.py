@@ -274,7 +274,13 @@ def parse_yaml(text: str, path: str, problems: Problems) -> Doc | None:
 
 
 def read_yaml(file: str, display: str, problems: Problems) -> Doc | None:
-    """Read and parse a file; unreadable or oversized files are problems, not exceptions.
+    """Read and parse a file; unreadable or oversized files are problems, not exceptions."""
+    text = read_text(file, display, problems)
+    return None if text is None else parse_yaml(text, display, problems)
+
+
+def read_text(file: str, display: str, problems: Problems) -> str | None:
+    """A file's text; unreadable, oversized or not UTF-8 is a problem and None.
 
     The size is checked before reading, and the read itself stops past the limit (a file that grows, or one
     like /dev/zero that has no size), so a huge file never reaches memory or the alias-bomb check."""
@@ -289,14 +295,13 @@ def read_yaml(file: str, display: str, problems: Problems) -> Doc | None:
         if len(data) > MAX_FILE_BYTES:
             problems.add(where, _too_large(f"the file is larger than {MAX_FILE_BYTES // _MB} MB"))
             return None
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         problems.add(where, "file is not UTF-8 text: save it with UTF-8 encoding")
         return None
     except OSError as exc:
         problems.add(where, f"cannot read file: {exc.strerror}")
         return None
-    return parse_yaml(text, display, problems)
 
 
 def _too_large(size: str) -> str:

@@ -5,7 +5,7 @@ list-item schema built from its pydantic model, so a new handler shows up here
 without this file changing. The schema is draft-07, which the YAML language
 server (VS Code's YAML extension) supports best.
 
-It mirrors `bot/playbook/model.py` but leans permissive: `qunguan check` stays
+It mirrors `bot/playbook/builder.py` but leans permissive: `qunguan check` stays
 the judge, and an editor must never flag a playbook that loads. So where a
 model's validators accept more than its field types say (`role: staff` for
 `role: [staff]`, a quoted number for a number, 休眠期 for dormant), the schema
@@ -30,7 +30,7 @@ from bot.registry import Registry, ResourceSpec, Spec, load_abilities
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 KINDS = ("trigger", "condition", "action")
-CHOOSE = "choose"  # structural: handled by model.py before any registered action
+CHOOSE = "choose"  # structural: handled by builder.py before any registered action
 WAIT = "wait"
 
 Schema = dict[str, Any]
@@ -121,12 +121,12 @@ def _model_schema(spec: Spec, definitions: Schema) -> Schema:
 
 
 def _item(spec: Spec, names: set[str], definitions: Schema) -> Schema:
-    """`- NAME: VALUE` plus option keys beside NAME, as model.py's `_Builder.call` reads an item: NAME's value
+    """`- NAME: VALUE` plus option keys beside NAME, as builder.py's `_Builder.call` reads an item: NAME's value
     is the primary option, or a mapping of options, or nothing; any option may also come beside NAME."""
     options = _model_schema(spec, definitions)
     summary = _summary(spec)
     props: Schema = options.get("properties", {})
-    if spec.body is not None:  # nested actions (for_each's `do`): built by model.py, not in the pydantic schema
+    if spec.body is not None:  # nested actions (for_each's `do`): built by builder.py, not in the pydantic schema
         props[spec.body] = _ref("branch_actions")
         options["properties"] = props
         options["required"] = [*options.get("required", []), spec.body]
@@ -145,7 +145,7 @@ def _item(spec: Spec, names: set[str], definitions: Schema) -> Schema:
     if summary:
         head["description"] = summary
 
-    # Options beside NAME: never a key that is itself an ability of the same kind (model.py would read
+    # Options beside NAME: never a key that is itself an ability of the same kind (builder.py would read
     # `- checkin: {}` + `points: 5` as two actions).
     siblings = {
         key: copy.deepcopy(schema)
@@ -190,7 +190,7 @@ def _one_of(refs: list[Schema]) -> Schema:
 
 
 def _list_of(name: str, *, empty: bool) -> Schema:
-    """A list of items, or one item on its own (model.py accepts a bare mapping); maybe nothing."""
+    """A list of items, or one item on its own (builder.py accepts a bare mapping); maybe nothing."""
     choices: list[Schema] = [_ref(name), {"type": "array", "items": _ref(name)}]
     if not empty:
         choices[1]["minItems"] = 1
@@ -241,7 +241,7 @@ def _resource(spec: ResourceSpec, definitions: Schema) -> Schema:
     entry = _draft7(raw)
     entry.pop("title", None)
     definitions[name] = entry
-    # model.py takes one entry on its own as a list of one; a bank needs an entry, the coupon list may be empty.
+    # builder.py takes one entry on its own as a list of one; a bank needs an entry, the coupon list may be empty.
     if spec.form == "list":
         entries = {"anyOf": [_ref(name), {"type": "array", "items": _ref(name)}]}
         return {"description": f"{spec.noun}s, shared by every playbook", **entries}
@@ -264,12 +264,12 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
         refs: list[Schema] = []
         for name in sorted(table):
             if kind == "action" and name == CHOOSE:
-                continue  # model.py reads `choose` as structure, never as this action
+                continue  # builder.py reads `choose` as structure, never as this action
             definitions[f"{kind}.{name}"] = _item(table[name], set(table), definitions)
             refs.append(_ref(f"{kind}.{name}"))
         if kind == "action":
             refs.append(_ref(CHOOSE))
-            # A run pauses only between top-level steps, so model.py refuses `wait` inside `choose`.
+            # A run pauses only between top-level steps, so builder.py refuses `wait` inside `choose`.
             definitions["branch_action"] = _one_of([r for r in refs if r != _ref(f"action.{WAIT}")])
         definitions[kind] = _one_of(refs)
     definitions["triggers"] = _list_of("trigger", empty=False)
@@ -278,7 +278,7 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
     definitions["branch_actions"] = _list_of("branch_action", empty=True)
     _structure(definitions)
 
-    text: Schema = {"type": ["string", "number", "boolean"]}  # model.py takes any str, int or float (a bool is an int)
+    text: Schema = {"type": ["string", "number", "boolean"]}  # builder.py takes a str, int or float (a bool is an int)
     top: dict[str, Schema] = {
         "id": {
             "type": "string",
@@ -304,7 +304,7 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
         "title": "Qunguan playbook",
         "description": "One playbook: `id`, what starts it (`when`), conditions (`if`) and actions (`do`).",
         "type": "object",
-        # A top-level key model.py knows but this file does not is let through, not refused.
+        # A top-level key builder.py knows but this file does not is let through, not refused.
         "properties": {
             **{key: _draft7(top.get(key, {})) for key in TOP_KEYS},
             **{block: _resource(spec, definitions) for block, spec in registry.resources.items()},

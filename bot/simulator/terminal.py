@@ -24,6 +24,7 @@ from bot.connectors.simulator import SimulatorConnector
 from bot.events import Event, MemberJoined, MemberLeft, MemberRef, MessageEvent, RoomRef
 from bot.playbook.library import PlaybookSet
 from bot.playbook.types import parse_duration
+from bot.reload import tell_start_up
 from bot.simulator.mentions import Typed, mentioned
 from bot.simulator.shop import Shop, member_names, save_offset
 from bot.textnorm import printable
@@ -293,6 +294,7 @@ async def run_simulator(
     output = stdout or sys.stdout
     shop = Shop(config, database, connector or SimulatorConnector(output, config.bot.name), folder)
     bot, clock = await shop.open(playbooks)
+    tell_start_up(bot.engine)
     session = Session(shop, bot, clock, output)
     try:
         await session.run(stdin or sys.stdin)

@@ -212,7 +212,7 @@ class WindowEntry(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """One message the bot decided to send, written in the transaction that decided it (bot/outbox.py).
+    """One message the bot decided to send, written in the transaction that decided it (bot/outbox).
 
     state: pending -> sending (committed before the platform is called) -> sent | failed, or back to
     pending for a retry. Rows found `sending` at start become `unknown` and are never resent: WeChat
@@ -300,3 +300,17 @@ class Broadcast(SQLModel, table=True):
     created_at: datetime
     confirmed_at: datetime | None = None
     cancelled_at: datetime | None = None  # replaced by a newer /群发 of the same staff member
+
+
+class PlaybookVersion(SQLModel, table=True):
+    """A playbook file's text, kept each time it loaded changed: a path's newest row is its last good version, which
+    runs while the file has errors (bot/reload.py); its rows are the file's history, by path and time."""
+
+    __tablename__ = "playbook_versions"
+    __table_args__ = (Index("ix_playbook_versions_path_at", "path", "at"), Index("ix_playbook_versions_at", "at"))
+    id: int | None = Field(default=None, primary_key=True)
+    path: str  # inside the playbooks folder, with '/': playbooks/coupons/drop.yaml is 'coupons/drop.yaml'
+    text: str
+    hash: str  # SHA-256 of the text as UTF-8, hex
+    at: datetime
+    loaded_by: str  # "start-up", the WeChat id of the staff member who said /重载, "qunguan reload", "watch"

@@ -24,7 +24,7 @@ from bot.store.migrations import SCHEMA_VERSION
 from bot.store.tables import CouponStock, Member, PointsEntry, Setting
 from handlers.points import add_points, balance
 
-STORES = ("sqlite", "sqlite+aiosqlite", "postgresql")
+STORES = ("sqlite", "sqlite+aiosqlite", pytest.param("postgresql", marks=pytest.mark.slow))
 AT = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 

@@ -1,175 +1,36 @@
 """Integration tests against the official Node.js Wechaty stack (tests/gateway), not a fake written here.
 
-One gateway serves the whole session (it takes about two seconds to start); each module makes
-its own contacts and rooms in it, and a bot runs as a real `qunguan run --connector wechaty`
-process, one at a time (the gateway serves one event stream). Nothing sleeps to wait: tests poll
-the gateway's logs, the bot's log lines or the database, each with a deadline.
+The gateway is the session's (tests/wechaty_gateway.py, shared with the connector contract suite); each
+module makes its own contacts and rooms in it, and a bot runs as a real `qunguan run --connector wechaty`
+process, one at a time (the gateway serves one event stream). Nothing sleeps to wait: tests poll the
+gateway's logs, the bot's log lines or the database, each with a deadline.
 
-Without node or tests/gateway/node_modules these tests are skipped on a developer's machine and
-fail under CI=true (CI must run them: `.ci/run` installs the Node packages first).
+Without node or tests/gateway/node_modules these tests are skipped on a developer's machine and fail under
+CI=true (CI must run them: `.ci/run` installs the Node packages first).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from backends import missing
+from wechaty_gateway import DEADLINE, ROOT, Gateway, eventually, gateway
 
-ROOT = Path(__file__).resolve().parents[2]
-GATEWAY_DIR = ROOT / "tests" / "gateway"
-TOKEN = "insecure_qunguan_integration"
-BOT_ID = "qunguan-bot"
-BOT_NAME = "群管机器人"  # the bot account's WeChat name in the gateway
-DEADLINE = 15.0  # seconds: generous for a loaded CI machine; a pass takes milliseconds
-GATEWAY_START = 60.0  # seconds; it is ready in about two
-
-T = TypeVar("T")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def missing(reason: str) -> None:
-    """Skip on a developer's machine, fail in CI: these tests must not silently vanish there."""
-    if _in_ci():
-        pytest.fail(f"{reason} (CI=true: integration tests may not be skipped)", pytrace=False)
-    pytest.skip(reason)
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float = DEADLINE, what: str = "condition") -> T:
-    """Poll `probe` until it returns something truthy, or fail at the deadline."""
-    end = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > end:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}", pytrace=False)
-        time.sleep(0.02)  # allowed-sleep: the pause between two polls of a real subprocess
-
-
-# ---------------------------------------------------------------- the gateway
-
-
-class Gateway:
-    """The Node gateway process and its JSON control channel (see tests/gateway/README.md)."""
-
-    def __init__(self, process: subprocess.Popen[bytes], ready: dict[str, Any]) -> None:
-        self.process = process
-        self.ready = ready
-        self.endpoint: str = ready["endpoint"]
-        self.token: str = ready["token"]
-        self.bot_id: str = ready["bot_id"]
-        self.bot_name = BOT_NAME
-        self.startup_ms: int = ready["startup_ms"]
-        self._base = f"http://127.0.0.1:{ready['control_port']}"
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self._base + path, data=data, method=method)
-        request.add_header("content-type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                out = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            out = json.loads(exc.read())
-        if not out.get("ok"):
-            raise AssertionError(f"gateway {method} {path} {body}: {out.get('error')}")
-        return out
-
-    def post(self, path: str, **body: Any) -> dict[str, Any]:
-        return self.call("POST", path, body)
-
-    def mark(self) -> int:
-        """The last seq so far: what the bot does next comes after it."""
-        return int(self.call("GET", "/state")["seq"])
-
-    def sent(self, since: int = 0) -> list[dict[str, Any]]:
-        return self.call("GET", f"/sent?since={since}")["messages"]
-
-    def actions(self, since: int = 0) -> list[dict[str, Any]]:
-        return self.call("GET", f"/actions?since={since}")["actions"]
-
-    def wait_sent(self, since: int, match: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
-        """The first message the bot sent after `since` that matches."""
-
-        def probe() -> dict[str, Any] | None:
-            return next((m for m in self.sent(since) if match(m)), None)
-
-        try:
-            return eventually(probe, what=what)
-        except pytest.fail.Exception:
-            texts = [(m["room_id"] or m["to_id"], m["text"], m["error"]) for m in self.sent(since)]
-            pytest.fail(f"timed out waiting for {what}; the bot sent since then: {texts}", pytrace=False)
-
-    def wait_action(self, since: int, action: str, **fields: Any) -> dict[str, Any]:
-        def probe() -> dict[str, Any] | None:
-            return next(
-                (
-                    a
-                    for a in self.actions(since)
-                    if a["action"] == action and all(a.get(k) == v for k, v in fields.items())
-                ),
-                None,
-            )
-
-        return eventually(probe, what=f"gateway action {action} {fields}")
-
-
-@pytest.fixture(scope="session")
-def gateway() -> Iterator[Gateway]:
-    node = shutil.which("node")
-    if node is None:
-        missing("node is not installed")
-    if not (GATEWAY_DIR / "node_modules" / "wechaty-puppet-service").is_dir():
-        missing("tests/gateway/node_modules is missing: npm install --prefix tests/gateway --no-audit --no-fund")
-    env = {**os.environ, "WECHATY_PUPPET_SERVICE_TOKEN": TOKEN, "GATEWAY_BOT_ID": BOT_ID, "GATEWAY_BOT_NAME": BOT_NAME}
-    process = subprocess.Popen(
-        [str(node), str(GATEWAY_DIR / "gateway.mjs"), "--port", "0", "--control-port", "0", "--watch-stdin"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    assert process.stdout is not None and process.stdin is not None and process.stderr is not None
-    errors: list[bytes] = []
-    threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True).start()  # type: ignore[arg-type]
-    first: list[bytes] = []  # exactly one line once ready; EOF if it died
-    reader = threading.Thread(target=lambda: first.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(GATEWAY_START)
-    if not first or not first[0]:
-        process.kill()
-        process.wait()
-        pytest.fail(f"the gateway did not start ({process.returncode}): {b''.join(errors).decode()[-2000:]}")
-    gw = Gateway(process, json.loads(first[0]))
-    gw.post("/login")
-    try:
-        yield gw
-    finally:
-        process.stdin.close()  # --watch-stdin: it exits on EOF
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+# re-exported: the session's gateway fixture, and Gateway for the type hints of the tests here
+__all__ = ["BotProcess", "Gateway", "Qunguan", "gateway"]
 
 
 # ---------------------------------------------------------------- the bot

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from backends import database_url
 from sqlalchemy import func, select
 
 from bot.config import Config, StaffSection
@@ -58,13 +59,20 @@ GIFT = dedent("""
 
 BOTS = pytest.mark.parametrize(
     ("bots", "driver"),
-    [(1, "sqlite"), (2, "sqlite"), (2, "sqlite+aiosqlite")],
-    ids=["one-bot", "two-bots-one-database", "two-bots-one-database-aiosqlite"],
+    [(1, "sqlite"), (2, "sqlite"), (2, "sqlite+aiosqlite"), (1, "postgresql"), (2, "postgresql")],
+    ids=[
+        "one-bot",
+        "two-bots-one-database",
+        "two-bots-one-database-aiosqlite",
+        "one-bot-postgresql",
+        "two-bots-one-database-postgresql",
+    ],
 )
 
 
-def url(tmp_path: Path, driver: str) -> str:
-    return f"{driver}:///{tmp_path / 'q.db'}"
+@pytest.fixture
+def database(driver: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from database_url(driver, tmp_path, request)
 
 
 @asynccontextmanager
@@ -97,9 +105,8 @@ def spread(opened: list[TestBot], calls: list[Callable[[TestBot], Any]]) -> list
 
 @BOTS
 async def test_500_concurrent_claims_on_a_stock_of_50_make_exactly_50_winners_and_no_code_twice(
-    bots: int, driver: str, tmp_path: Path
+    bots: int, database: str
 ) -> None:
-    database = url(tmp_path, driver)
     async with first_of(DROP, database, start=START) as opened:
         assert [m.text for m in await opened[0].say("boss", "并发测试放券", room="r1")] == ["开抢！"]
         await open_more(opened, bots, DROP, database)
@@ -124,11 +131,8 @@ async def test_500_concurrent_claims_on_a_stock_of_50_make_exactly_50_winners_an
 
 
 @BOTS
-async def test_20_concurrent_redemptions_of_one_code_succeed_exactly_once(
-    bots: int, driver: str, tmp_path: Path
-) -> None:
+async def test_20_concurrent_redemptions_of_one_code_succeed_exactly_once(bots: int, database: str) -> None:
     """Staff type the code any way (case, dashes, spaces) at the same moment: one 核销成功, 19 plain refusals."""
-    database = url(tmp_path, driver)
     staff = [f"clerk{i}" for i in range(20)]
     config = Config(staff=StaffSection(staff=staff))
     playbooks = {"playbooks/gift.yaml": GIFT}  # /核销 is built in
@@ -166,6 +170,7 @@ MIDNIGHT_ZONES = pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/Los_
 
 
 @MIDNIGHT_ZONES
+@pytest.mark.usefixtures("backend")
 async def test_100_members_checking_in_within_one_millisecond_at_local_midnight_get_one_checkin_per_local_day(
     zone: str,
 ) -> None:

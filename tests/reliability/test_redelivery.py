@@ -8,6 +8,7 @@ and from what was sent.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
@@ -15,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from backends import Backend, database_url
 from sqlalchemy import func, select
 
 from bot.events import Event, MemberJoined, MemberRef, MessageEvent, RoomRef
@@ -99,6 +101,7 @@ async def open_drop(bot: TestBot) -> None:
     assert [m.text for m in await bot.say("boss", "重投测试放券", room="r1")] == ["开抢！"]
 
 
+@pytest.mark.usefixtures("backend")
 async def test_the_same_event_id_delivered_twice_in_a_row_or_at_once_acts_once() -> None:
     async with TestBot.running(PLAYBOOKS, start=START) as bot:
         await open_drop(bot)
@@ -120,9 +123,11 @@ async def test_the_same_event_id_delivered_twice_in_a_row_or_at_once_acts_once()
 
 
 @pytest.mark.parametrize("stop", ["close", "crash"])
-async def test_the_same_event_id_after_a_restart_on_the_same_database_file_acts_once(stop: str, tmp_path: Path) -> None:
+async def test_the_same_event_id_after_a_restart_on_the_same_database_file_acts_once(
+    stop: str, backend: Backend
+) -> None:
     """A clean stop or a kill -9 in between: the seen ids are in the database, not in the process."""
-    database = str(tmp_path / "q.db")
+    database = backend.database
     bot = await TestBot.create(PLAYBOOKS, start=START, database=database)
     try:
         await open_drop(bot)
@@ -145,13 +150,16 @@ async def test_the_same_event_id_after_a_restart_on_the_same_database_file_acts_
         await again.close()
 
 
-@pytest.mark.parametrize("driver", ["sqlite", "sqlite+aiosqlite"])
-async def test_the_same_event_delivered_to_two_bots_on_one_database_file_at_once_acts_once(
-    driver: str, tmp_path: Path
-) -> None:
+@pytest.fixture
+def database(driver: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from database_url(driver, tmp_path, request)
+
+
+@pytest.mark.parametrize("driver", ["sqlite", "sqlite+aiosqlite", "postgresql"])
+async def test_the_same_event_delivered_to_two_bots_on_one_database_file_at_once_acts_once(database: str) -> None:
     """Two processes on one database during an overlapping restart, both handed the same events (with
-    aiosqlite, statements leave the event loop and the two bots' runs interleave statement by statement)."""
-    database = f"{driver}:///{tmp_path / 'q.db'}"
+    aiosqlite or PostgreSQL, statements leave the event loop and the two bots' runs interleave statement by
+    statement)."""
     bots = [await TestBot.create(PLAYBOOKS, start=START, database=database)]
     try:
         await open_drop(bots[0])

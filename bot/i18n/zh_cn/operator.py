@@ -7,14 +7,8 @@ MESSAGES = {
     "{count} problem(s) in {folder}": "{folder} 里有 {count} 个问题",
     "{count} problem(s) and {warnings} warning(s) in {folder}": "{folder} 里有 {count} 个问题、{warnings} 条警告",
     "{count} problem(s) in {folder}: fix them before testing": "{folder} 里有 {count} 个问题：先改好再测试",
-    "{count} problem(s) in {folder}: nothing reloaded, the running bot keeps its playbooks": (
-        "{folder} 里有 {count} 个问题：没有重载，运行中的机器人继续用原来的剧本"
-    ),
     "{count} problem(s) in {folder}: nothing replayed, since those playbooks would miss the events": (
         "{folder} 里有 {count} 个问题：没有补录，先把剧本改好，不然这些事件会漏掉它们"
-    ),
-    "{count} problem(s): those playbooks are left out, the rest run": (
-        "{count} 个问题：这些剧本没有加载，其余的照常运行"
     ),
     "not found: {paths}": "找不到：{paths}",
     "no scenario files in {paths}": "{paths} 里没有场景文件",
@@ -36,9 +30,31 @@ MESSAGES = {
     "the playbooks folder is given twice ({path} and --playbooks {option}): give it once, like qunguan check {same}": (
         "剧本文件夹给了两次（{path} 和 --playbooks {option}）：只写一个，例如 qunguan check {same}"
     ),
-    # -- the answer of a reload (bot/reload.py), shown by `qunguan reload`
+    # -- what a load says (bot/reload.py): `qunguan run` at start-up, `qunguan reload`, /重载
+    "loaded: {count} playbook(s) running": "已加载：{count} 个剧本在运行",
+    "loaded: {count} playbook(s) running, {warnings} warning(s)": "已加载：{count} 个剧本在运行，{warnings} 条警告",
+    "loaded: {count} playbook(s) running, {files} file(s) with errors": (
+        "已加载：{count} 个剧本在运行，{files} 个文件有错误"
+    ),
+    "loaded: {count} playbook(s) running, {files} file(s) with errors, {warnings} warning(s)": (
+        "已加载：{count} 个剧本在运行，{files} 个文件有错误，{warnings} 条警告"
+    ),
     "reloaded: {count} playbook(s) running": "已重载：{count} 个剧本在运行",
     "reloaded: {count} playbook(s) running, {warnings} warning(s)": "已重载：{count} 个剧本在运行，{warnings} 条警告",
+    "reloaded: {count} playbook(s) running, {files} file(s) with errors": (
+        "已重载：{count} 个剧本在运行，{files} 个文件有错误"
+    ),
+    "reloaded: {count} playbook(s) running, {files} file(s) with errors, {warnings} warning(s)": (
+        "已重载：{count} 个剧本在运行，{files} 个文件有错误，{warnings} 条警告"
+    ),
+    "{path}: has errors; its last good version of {when} runs instead": "{path}：有错误，改用 {when} 的旧版本运行",
+    "{path}: has errors and no last good version: left out": "{path}：有错误，也没有旧版本，没有运行",
+    "{path}: has errors, and its last good version of {when} cannot run either ({why:msg}): left out": (
+        "{path}：有错误，{when} 的旧版本也不能运行（{why}），没有运行"
+    ),
+    "{path}: its last good version declares {noun:term} '{id}' too; the one in {other} is used": (
+        "{path}：旧版本也声明了{noun} '{id}'，用的是 {other} 里的"
+    ),
     "not reloaded, {count} problem(s); the previous playbooks keep running": (
         "没有重载，有 {count} 个问题；原来的剧本照常运行"
     ),

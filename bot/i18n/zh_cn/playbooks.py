@@ -1,4 +1,4 @@
-"""A playbook's structure (bot/playbook/model.py, library.py), its templates' variables, and the warnings."""
+"""A playbook's structure (bot/playbook/builder.py, library.py), its templates' variables, and the warnings."""
 
 MESSAGES = {
     # -- words the messages are built from
@@ -100,6 +100,9 @@ MESSAGES = {
         "{noun} '{name}' 没有声明{hint}：在任意一个剧本的 '{block}:' 下声明它"
     ),
     # -- the set of files
+    "{noun:term} '{name}' is declared only in {path}, which has errors; fix it first": (
+        "{noun} '{name}' 只在 {path} 里声明，而那个文件有错误：先把它改好"
+    ),
     "the playbooks folder does not exist (moved or deleted?)": "剧本文件夹不存在（被移走或删除了？）",
     "duplicate id '{id}' (also in {where})": "ID '{id}' 重复了（{where} 里也有）",
     "duplicate {noun:term} '{id}' (also in {where})": "{noun} '{id}' 重复了（{where} 里也有）",

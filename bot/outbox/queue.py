@@ -1,0 +1,95 @@
+"""The outbox's queue: an event's messages become rows in the transaction that decided them (bot/outbox).
+
+`entries` says what each row holds (kind, priority, target, dedup key, when it may go), leaving out
+replies past a customer's reply budget; `queue` writes them; `released` hands them to delivery once
+the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.budget import Budget
+from bot.clock import Clock
+from bot.config import Config
+from bot.connectors.base import Connector
+from bot.events import Event, Outgoing, answered
+from bot.governor import PRIORITY
+from bot.outbox.delivery import Delivery
+from bot.outbox.rows import TABLE
+from bot.store import Store, dialect
+
+
+class Outbox(Delivery):
+    """The engine's side of the outbox: queue inside the event's transaction, release after it commits."""
+
+    def __init__(
+        self, store: Store, connector: Connector, clock: Clock, config: Config, *, paced: bool, seed: int | None = None
+    ) -> None:
+        super().__init__(store, connector, clock, config, paced=paced, seed=seed)
+        rule = config.sending.reply_budget
+        self.budget = Budget(rule, config.tz) if rule is not None else None
+
+    def entries(
+        self,
+        event: Event,
+        playbook_id: str,
+        part: int,
+        messages: Sequence[Outgoing],
+        now: datetime,
+        *,
+        kind: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows for one playbook run's messages; `part` counts the run's resumptions after `wait:`.
+
+        `kind` overrides what the event implies (a staff /群发 is a broadcast, though a message started it).
+        Replies to a customer past their reply budget are left out: not queued at all."""
+        kind = kind or event.sends_as  # replies answer a person, welcomes a join, broadcasts a schedule
+        member = answered(event) if kind == "reply" else None
+        if member is not None and messages and self.budget is not None and self.config.role_of(member.id) is None:
+            messages = messages[: self.budget.take(member, len(messages), now)]
+        hold = self.paced and kind == "welcome" and self.settings.welcome_batch_max > 1
+        rows = []
+        for i, m in enumerate(messages):
+            batched = hold and m.room is not None and not m.invite
+            rows.append(
+                {
+                    "dedup_key": f"{event.id}/{playbook_id}/{part}/{i}",
+                    "kind": kind,
+                    "priority": PRIORITY[kind],
+                    "event_id": event.id,
+                    "playbook_id": m.playbook_id or playbook_id,
+                    "room_id": m.room.id if m.room else None,
+                    "room_topic": m.room.topic if m.room else "",
+                    "member_id": m.member.id if m.member else None,
+                    "member_name": m.member.name if m.member else "",
+                    "mentions": json.dumps([[x.id, x.name] for x in m.mentions], ensure_ascii=False),
+                    "invite": m.invite,
+                    "accept": m.accept,
+                    "reply_to": member.id if member is not None else None,
+                    "text": m.text,
+                    "created_at": now,
+                    "not_before": now + self.settings.welcome_batch if batched else now,
+                    "expires_at": m.expires_at,
+                    "state": "pending",
+                    "attempts": 0,
+                }
+            )
+        return rows
+
+    async def queue(self, conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:
+        """Write rows in the caller's transaction; a dedup key already there is skipped, not queued twice."""
+        if entries:
+            await conn.execute(dialect.insert_ignore(conn, TABLE), list(entries))
+
+    async def released(self) -> None:
+        """The transaction that queued rows has committed: paced, wake the worker; unpaced, send them now."""
+        if self.paced:
+            self.wake()
+        else:
+            await self.send_now()
