@@ -134,10 +134,10 @@ class Delivery:
         await future
 
     async def queued(self) -> list[Outgoing]:
-        """Messages decided but not sent yet, by kind then age (tests, scenario reports); the worker takes them in
-        fair turns within a kind."""
+        """Messages decided but not sent yet, by kind then age (tests, scenario reports; not friend acceptances);
+        the worker takes them in fair turns within a kind."""
         async with self.store.unit() as conn:
-            return [r.message for r in await self._load(conn)]
+            return [r.message for r in await self._load(conn) if not r.raw.accept]
 
     async def pending(self) -> int:
         async with self.store.unit() as conn:
