@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from backends import Cluster
+from backends import database_url
 from sqlalchemy import func, select, update
 
 from bot.store import Store, StoreError, activity, dialect
@@ -31,15 +31,7 @@ AT = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 @pytest.fixture(params=STORES)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database that outlives one Store: reopen it to see what was committed."""
-    if request.param != "postgresql":
-        yield f"{request.param}:///{tmp_path / 'q.db'}"
-        return
-    cluster: Cluster = request.getfixturevalue("postgres_cluster")
-    created = cluster.create()
-    try:
-        yield created
-    finally:
-        cluster.drop(created)
+    yield from database_url(request.param, tmp_path, request)
 
 
 @pytest.fixture
