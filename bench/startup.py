@@ -52,9 +52,7 @@ async def _run(folder: Path, db: Path) -> None:
         governor=True,
         trust_rooms=True,  # the bench's groups are its own: none needs a /绑定
     )
-    await connector.start(bot.receive)
-    await bot.start()
-    bot.scheduler.start()
+    await bot.start()  # the connector, the outbox and (real time) the scheduler
     running = time.perf_counter()
     phases = {"imports": imported - _T0, "playbooks": loaded - imported, "bot": running - loaded}
     print(json.dumps({"playbooks": len(playbooks.playbooks), "phases": phases}), flush=True)

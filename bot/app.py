@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.clock import Clock
+from bot.clock import Clock, SettableClock
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.deadletters import DeadLetters, beside
@@ -56,7 +56,7 @@ class Bot:
         `governor`: pace sends (None: decided by `paced_by_default`); `seed` makes the jitter repeatable;
         `folder`: where `playbooks` came from, re-read by /重载 and `qunguan reload`; `trust_rooms`: the groups
         are the operator's own (simulator, scenarios, tests), so config.yaml's topics bind them (bot/rooms.py).
-        Queued messages start leaving at `start()`, or at the first event, whichever comes first.
+        Nothing comes in before `start()`; queued messages start leaving then, or at the first event.
         """
         database = database or config.database_path
         store = await Store.open(database, clock=clock)
@@ -79,17 +79,23 @@ class Bot:
         return cls(config, store, clock, connector, engine, Scheduler(engine, intake.receive), outbox, intake)
 
     async def receive(self, event: Event) -> bool | None:
-        """Every inbound event comes in here: connectors, the simulator, TestBot and the scheduler's ticks.
+        """Every inbound event comes in here: the connector's (wechaty, the simulator's, TestBot's memory
+        connector: `start` hands them this as their emit) and the scheduler's ticks.
         While the database is briefly unusable the event is held and tried again, in order (bot/intake.py).
         True: handled; False: a duplicate or not for this bot; None: held."""
         return await self.intake.receive(event)
 
     async def start(self) -> None:
-        """The connector is up: deliver what is queued (from before a restart, too)."""
+        """Connect: the connector starts with `receive` as its emit (wechaty returns once logged in); then what is
+        queued is delivered (from before a restart, too) and, in real time, the schedules run (a settable clock's
+        owner moves time itself: TestBot, scenarios, the simulator)."""
+        await self.connector.start(self.receive)
         if self.outbox.paced:
             self.outbox.start()
         else:
             await self.outbox.flush()
+        if not isinstance(self.clock, SettableClock):
+            self.scheduler.start()
 
     async def close(self) -> None:
         """Stop: paused runs finish, events still held go to the dead-letter file, the outbox sends for a short

@@ -194,7 +194,7 @@ async def _serve(config: Config, playbooks: PlaybookSet, database: str, connecto
     signals = (signal.SIGTERM, signal.SIGINT)
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
-    starting = asyncio.ensure_future(connector.start(bot.receive))
+    starting = asyncio.ensure_future(bot.start())  # the connector (logged in), the outbox, the schedules
     stopping = asyncio.ensure_future(stop.wait())
     gone = asyncio.ensure_future(bot.store.gone())
     try:
@@ -204,8 +204,6 @@ async def _serve(config: Config, playbooks: PlaybookSet, database: str, connecto
         if not starting.done():  # asked to stop while still connecting
             return
         starting.result()
-        await bot.start()  # the outbox sends what is queued, from before a restart too
-        bot.scheduler.start()
         log.info("running; stop with Ctrl+C or SIGTERM")
         await asyncio.wait({stopping, gone}, return_when=asyncio.FIRST_COMPLETED)
         if gone.done():

@@ -1,38 +1,41 @@
 """Staff slash commands: built in, role-checked by WeChat id, every use and every refusal audited.
 
-A handler declares the least role it needs (`@staff_command("加分", aliases=("addpoints",), role="staff")`);
-config.yaml's `commands:` may raise or lower it per command. The engine runs a matching command before any
-playbook and no playbook sees that message.
+A handler declares the least role it needs (`@staff_command("加分", aliases=("addpoints",), role="staff")`,
+bot/registry.py); config.yaml's `commands:` may raise or lower it per command. The pipeline's commands stage
+(bot/stages/commands.py) runs a matching command before any playbook and no playbook sees that message.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.context import RunContext
+from bot.admin import Admin
+from bot.context import Context, RunContext, Runtime
 from bot.events import MemberRef, MessageEvent, Outgoing, RoomRef
+from bot.playbook.model import walk_steps
+from bot.registry import RANK, REGISTRY, StaffCommand
 from bot.store.tables import AuditEntry, Member
 from bot.textnorm import fold, split_command
 
 if TYPE_CHECKING:
     from bot.config import Config
-    from bot.engine import Engine
+    from bot.governor import Estimate
     from bot.playbook.model import Playbook
 
 log = logging.getLogger("qunguan.commands")
 
-RANK = {"member": 0, "staff": 1, "admin": 2, "owner": 3}
 ROLE_NAMES = {"staff": "店员", "admin": "管理员", "owner": "店主"}
-MAX_COMMAND = 300  # characters of a whole command as typed; /群发 declares its own
 AUDITED = 500  # characters of a command's text and answer kept in the audit log
 _LINE_BREAKS = dict.fromkeys(map(ord, "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"), " ")
+_members = Member.__table__
+_audit = AuditEntry.__table__
 
 
 def one_line(name: str) -> str:
@@ -52,21 +55,31 @@ class Failed(Exception):
     """The command ran and changed nothing (a /重载 that met errors): audited as failed, the reason answered."""
 
 
-@dataclass
-class CommandContext:
-    """What a staff command sees: the message, who sent it (and their role), and a database connection."""
+class CommandContext(Context):
+    """What a staff command sees: the message, who sent it (and their role), a database connection, and the
+    narrow views of the running bot a command may use (`admin`, `resource`, `send_estimate`, ...)."""
 
-    engine: Engine
-    conn: AsyncConnection
-    event: MessageEvent
-    role: str
-    args: list[str]
-    mentioned: list[MemberRef] = field(default_factory=list)
-    prepared: Any = None  # what the command's `prepare` returned
-    result: str = "ok"  # what the audit log records when the handler returns: its real outcome (/核销: already)
-    target_id: str | None = None  # the member it was about, for the audit log
-    on_commit: list[Callable[[], None]] = field(default_factory=list)  # in-memory changes, once the writes stand
-    sends: list[tuple[str, list[Outgoing], str | None]] = field(default_factory=list)  # besides the answer
+    def __init__(
+        self,
+        runtime: Runtime,
+        conn: AsyncConnection,
+        event: MessageEvent,
+        role: str,
+        args: list[str],
+        mentioned: list[MemberRef] | None = None,
+        prepared: Any = None,
+    ) -> None:
+        super().__init__(runtime, conn, event)
+        self.event: MessageEvent = event
+        self.role = role
+        self.args = args
+        self.mentioned = mentioned or []
+        self.prepared = prepared  # what the command's `prepare` returned
+        self.result = "ok"  # what the audit log records when the handler returns: its real outcome (/核销: already)
+        self.target_id: str | None = None  # the member it was about, for the audit log
+        self.on_commit: list[Callable[[], None]] = []  # in-memory changes, once the writes stand
+        self.sends: list[tuple[str, list[Outgoing], str | None]] = []  # besides the answer
+        self.admin = Admin(runtime, conn, self.on_commit)
 
     def send(self, source: str, messages: list[Outgoing], *, kind: str | None = None) -> None:
         """Queue messages beyond the answer (a broadcast, a quiz question); `source` keeps their outbox keys apart."""
@@ -75,16 +88,6 @@ class CommandContext:
     @property
     def sender(self) -> MemberRef:
         return self.event.sender
-
-    def now(self) -> datetime:
-        return self.engine.clock.now()
-
-    def local_now(self) -> datetime:
-        return self.now().astimezone(self.engine.config.tz)
-
-    @property
-    def config(self) -> Config:
-        return self.engine.config
 
     def rest(self, *, skip: int = 0) -> str:
         """The text after the command name and `skip` more words, as typed: a /群发 keeps its lines and marks."""
@@ -96,10 +99,9 @@ class CommandContext:
 
     async def managed_rooms(self, name: str | None = None) -> list[RoomRef]:
         """The groups the bot manages (bound) and has seen; with `name`, those it names (none: a usage error)."""
-        rooms = self.engine.rooms
         if name is None:
-            return await rooms.managed(self.conn)
-        named = await rooms.named(self.conn, name)
+            return await super().managed_rooms()
+        named = await self.rooms_named(name)
         if not named:
             raise UsageError(f"不认识群「{name}」：请写群名（或群 ID）")
         return named
@@ -114,7 +116,7 @@ class CommandContext:
 
     def resource_arg(self, block: str, noun: str) -> str:
         """The one coupon batch or question bank the command names; the usage error lists those there are."""
-        known = self.engine.playbooks.resources.get(block, {})
+        known = self._runtime.playbooks.resources.get(block, {})
         if len(self.args) != 1 or self.args[0] not in known:
             raise UsageError(f"请写出一个{noun} ID：{'、'.join(known) or '（还没有）'}")
         return self.args[0]
@@ -122,9 +124,7 @@ class CommandContext:
     def step_for(self, action: str, option: str, block: str, value: str, default: Any) -> tuple[Playbook, Any]:
         """The first playbook step `action` whose `option` is `value`, with its options (/问答 runs it as the
         schedule would); else the playbook declaring `value` under `block`, with `default` options."""
-        from bot.playbook.model import walk_steps  # the model checks playbook commands against ours: import late
-
-        playbooks = self.engine.playbooks.playbooks
+        playbooks = self._runtime.playbooks.playbooks
         for playbook in playbooks:
             for call in walk_steps(playbook.steps):
                 if call.name == action and getattr(call.params, option, None) == value:
@@ -134,20 +134,38 @@ class CommandContext:
 
     def refuse_if_running(self, kind: str, room: RoomRef, what: str) -> None:
         """One quiz or coupon drop at a time in a group: a second would answer the same messages twice."""
-        running = [w for w in self.engine.windows.in_room(room.id) if w.kind == kind and w.closes_at > self.now()]
+        running = [w for w in self._runtime.windows.in_room(room.id) if w.kind == kind and w.closes_at > self.now()]
         if running:
             ends = running[0].closes_at.astimezone(self.config.tz)
             raise Failed(f"「{room.topic}」已经有一轮{what}在进行，{ends:%H:%M} 结束，之后再开")
 
     def playbook_run(self, playbook: Playbook, room: RoomRef) -> RunContext:
         """Run one of a playbook's actions for a command (/问答, /发券) as the playbook itself would."""
-        return RunContext(self.engine, self.conn, self.event, playbook, member=self.sender, room=room)
+        return RunContext(self._runtime, self.conn, self.event, playbook, member=self.sender, room=room)
 
     def keep(self, run: RunContext, source: str) -> None:
         """What that action did: its messages queued with the answer, its windows opened once committed."""
         self.send(source, list(run.outgoing))
-        windows = self.engine.windows
+        windows = self._runtime.windows
         self.on_commit.extend(lambda w=w: windows.add(w) for w in run.opened)
+
+    def send_estimate(self, messages: int) -> Estimate:
+        """How long that many more messages take to leave, at the send governor's pace and as it stands now."""
+        return self._runtime.outbox.governor.estimate(messages, self.now())
+
+    def visible_commands(self) -> list[StaffCommand]:
+        """The commands the sender's role may use, each once: everyday ones first (by least role), then in
+        registration order."""
+        seen: dict[str, StaffCommand] = {}
+        for command in self._runtime.registry.commands.values():
+            if command.name not in seen and allowed(self.config, command, self.role):
+                seen[command.name] = command
+        return sorted(seen.values(), key=lambda c: RANK[needed_role(self.config, c)])
+
+    def playbook_commands(self) -> list[str]:
+        """The `/NAME` commands the running playbooks answer, each once."""
+        named = [t.params.name for pb in self._runtime.playbooks.playbooks for t in pb.triggers if t.name == "command"]
+        return list(dict.fromkeys(named))
 
     async def target(self) -> MemberRef:
         """The member a command is about: the first @-mention other than the bot's, else a WeChat id as the first
@@ -158,7 +176,7 @@ class CommandContext:
             if not self.args:
                 raise UsageError("请 @ 一位成员（或写出他的微信 ID）")
             member_id = self.args.pop(0)
-            if member_id == self_id(self.engine):
+            if member_id == self._runtime.bot_id:
                 raise UsageError("机器人自己不能当作对象，请 @ 一位成员（或写出他的微信 ID）")
             row = (await self.conn.execute(select(_members.c.name).where(_members.c.id == member_id))).first()
             if row is None:
@@ -168,75 +186,17 @@ class CommandContext:
         return MemberRef(member.id, one_line(member.name))
 
 
-Handler = Callable[[CommandContext], Awaitable[str]]
-Prepare = Callable[["Engine", MessageEvent], Awaitable[Any]]
-
-
-@dataclass(frozen=True)
-class StaffCommand:
-    name: str
-    aliases: tuple[str, ...]
-    role: str
-    usage: str
-    summary: str
-    handler: Handler
-    refusal: str | None  # said to someone without the role; None: the standard line naming the role
-    prepare: Prepare | None  # slow work done before the event's transaction; its result is ctx.prepared
-    unbound: bool  # heard in a group nobody bound (only /绑定: bot/rooms.py)
-    max_length: int  # characters of the whole command as typed
-
-
-COMMANDS: dict[str, StaffCommand] = {}  # every name and alias -> the command
-_members = Member.__table__
-_audit = AuditEntry.__table__
-
-
-def staff_command(
-    name: str,
-    *,
-    aliases: tuple[str, ...] = (),
-    role: str,
-    usage: str,
-    refusal: str | None = None,
-    prepare: Prepare | None = None,
-    unbound: bool = False,
-    max_length: int = MAX_COMMAND,
-) -> Callable[[Handler], Handler]:
-    """Declare a staff command; its docstring's first line is what `/帮助` shows. `refusal` replaces the
-    standard refusal for commands customers are likely to try (/核销 at the till); `prepare` runs before the
-    transaction, for work that must not hold the database (/重载 reading the folder); `unbound`: heard in a
-    group nobody bound; `max_length`: longer commands are refused (a 1 MB reason is not a reason)."""
-
-    def register(fn: Handler) -> Handler:
-        if role not in RANK:
-            raise ValueError(f"command '{name}': unknown role '{role}'")
-        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        command = StaffCommand(name, aliases, role, usage, summary, fn, refusal, prepare, unbound, max_length)
-        for key in (name, *aliases):
-            if key.casefold() in COMMANDS:
-                raise ValueError(f"command '{key}' is registered twice")
-            COMMANDS[key.casefold()] = command
-        return fn
-
-    return register
-
-
 def command_names() -> dict[str, str]:
     """Every name and alias (casefolded) -> the command's name: what config.yaml's `commands:` may say."""
-    return {key: command.name for key, command in COMMANDS.items()}
+    return REGISTRY.command_names()
 
 
-def self_id(engine: Engine) -> str:
-    """The bot's own WeChat id, as its connector knows it ('' until known): never a command's target."""
-    return getattr(engine.connector, "self_id", "")
+def needed_role(config: Config, command: StaffCommand) -> str:
+    return config.commands.get(command.name, command.role)
 
 
-def needed_role(engine: Engine, command: StaffCommand) -> str:
-    return engine.config.commands.get(command.name, command.role)
-
-
-def allowed(engine: Engine, command: StaffCommand, role: str) -> bool:
-    return RANK[role] >= RANK[needed_role(engine, command)]
+def allowed(config: Config, command: StaffCommand, role: str) -> bool:
+    return RANK[role] >= RANK[needed_role(config, command)]
 
 
 def match(event: MessageEvent) -> tuple[StaffCommand, list[str]] | None:
@@ -251,7 +211,7 @@ def match(event: MessageEvent) -> tuple[StaffCommand, list[str]] | None:
     if parsed is None:
         return None
     name, args = parsed
-    command = COMMANDS.get(name)
+    command = REGISTRY.commands.get(name)
     return (command, args) if command is not None else None
 
 
@@ -264,19 +224,22 @@ class Request:
     prepared: Any = None  # what the command's `prepare` returned (only for a sender allowed to run it)
 
 
-async def request(engine: Engine, event: MessageEvent) -> Request | None:
+async def request(runtime: Runtime, event: MessageEvent, *, managed: bool = True) -> Request | None:
+    """The staff command the message asks for, with what its `prepare` read (for a sender allowed to run it).
+    In a group nobody bound only /绑定 is heard (and nothing else is even prepared)."""
     found = match(event)
-    if found is None:
+    if found is None or not (managed or found[0].unbound):
         return None
     command, args = found
     prepared = None
-    if command.prepare is not None and allowed(engine, command, engine.config.role_of(event.sender.id) or "member"):
-        prepared = await command.prepare(engine, event)
+    config = runtime.config
+    if command.prepare is not None and allowed(config, command, config.role_of(event.sender.id) or "member"):
+        prepared = await command.prepare(Admin(runtime, None, []), event)
     return Request(command, args, prepared)
 
 
 async def run(
-    engine: Engine,
+    runtime: Runtime,
     conn: AsyncConnection,
     event: MessageEvent,
     asked: Request,
@@ -291,15 +254,16 @@ async def run(
     What the command changes in this process (not the database) goes to `on_commit`, run after the commit.
     """
     command, args, prepared = asked.command, asked.args, asked.prepared
-    role = engine.config.role_of(event.sender.id) or "member"
-    mentioned = await _mentioned(conn, event, self_id(engine))
+    config = runtime.config
+    role = config.role_of(event.sender.id) or "member"
+    mentioned = await _mentioned(conn, event, runtime.bot_id)
     args = [a for a in args if not a.startswith("@")]  # the "@Name" text of mentions; ids come in event.mentions
-    ctx = CommandContext(engine, conn, event, role, args, mentioned, prepared=prepared)
+    ctx = CommandContext(runtime, conn, event, role, args, mentioned, prepared=prepared)
     typed = ctx.rest()  # as typed, before the handler takes its arguments apart
     length = len(event.text.strip())
     ran = False  # the handler returned: what it sends goes with the answer
-    if not allowed(engine, command, role):
-        needs = ROLE_NAMES[needed_role(engine, command)]
+    if not allowed(config, command, role):
+        needs = ROLE_NAMES[needed_role(config, command)]
         result, text = "refused", command.refusal or f"/{command.name} 需要{needs}身份，你没有这个权限～"
     elif length > command.max_length:
         result, text = "usage", f"命令太长（{length} 字），最多 {command.max_length} 字\n用法：{command.usage}"
@@ -336,10 +300,11 @@ async def run(
         return []
     mentions = (event.sender,) if event.room is not None else ()
     answer = Outgoing(text, room=event.room, member=None if event.room else event.sender, mentions=mentions)
-    rows = engine.outbox.entries(event, "command", 0, [answer] if text else [], now)  # "": its sends say it all
+    outbox = runtime.outbox
+    rows = outbox.entries(event, "command", 0, [answer] if text else [], now)  # "": its sends say it all
     if ran:
         for source, messages, kind in ctx.sends:
-            rows += engine.outbox.entries(event, source, 0, messages, now, kind=kind)
+            rows += outbox.entries(event, source, 0, messages, now, kind=kind)
     return rows
 
 
@@ -352,12 +317,3 @@ async def _mentioned(conn: AsyncConnection, event: MessageEvent, bot_id: str) ->
     rows = await conn.execute(select(_members.c.id, _members.c.name).where(_members.c.id.in_(ids)))
     names = {r.id: r.name for r in rows}
     return [MemberRef(i, names.get(i, i)) for i in ids]
-
-
-def visible_to(engine: Engine, role: str) -> list[StaffCommand]:
-    """The commands a role may use, each once: everyday ones first (by least role), then in registration order."""
-    seen: dict[str, StaffCommand] = {}
-    for command in COMMANDS.values():
-        if command.name not in seen and allowed(engine, command, role):
-            seen[command.name] = command
-    return sorted(seen.values(), key=lambda c: RANK[needed_role(engine, c)])

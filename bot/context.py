@@ -1,29 +1,73 @@
-"""RunContext: what one playbook run sees and may do.
+"""What abilities see: a narrow context, never the engine behind it.
 
-Template variables are plain dicts (Jinja reads `member.name` from a dict), and
-member fields other abilities provide (`member.points`, `member.streak`, ...)
-are loaded only when a text or expression actually names them.
+`Context` is what every handler may ask of the running bot: the event's connection, the time, a resource by id,
+whether a member is the bot's friend (from the store: no platform call while the event's transaction is open),
+the managed groups by name. `RunContext` adds one playbook run (its variables, its messages, its windows);
+staff commands get a `CommandContext` (bot/commands.py). Member-field loaders get a `FieldContext`.
+
+Template variables are plain dicts (Jinja reads `member.name` from a dict), and member fields other abilities
+provide (`member.points`, `member.streak`, ...) are loaded only when a text or expression actually names them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import Event, MemberRef, Outgoing, RoomRef
 from bot.playbook.templates import EmptyValue, Expr, Text
+from bot.store.activity import friend_status
 from bot.windows import OpenWindow, insert_window, mark_closed
 
 if TYPE_CHECKING:
+    from bot.clock import Clock
     from bot.config import Config
-    from bot.engine import Engine
+    from bot.outbox import Outbox
+    from bot.playbook.library import PlaybookSet
     from bot.playbook.model import Call, Playbook
+    from bot.registry import Registry
+    from bot.reload import Reloader
+    from bot.rooms import RoomBindings
+    from bot.windows import Windows
 
 MEMBER_VARS = ("member", "inviter")
+
+
+class Runtime(Protocol):
+    """What the contexts (and the pipeline's stages) use of the running bot; the Engine is one."""
+
+    config: Config
+    clock: Clock
+    registry: Registry
+    rooms: RoomBindings
+    windows: Windows
+    playbooks: PlaybookSet
+    switches: dict[str, bool]
+    reloader: Reloader | None
+    outbox: Outbox
+
+    @property
+    def bot_id(self) -> str: ...
+
+    def friend_unknown(self, member_id: str) -> None:
+        """Nobody has said whether this member is a friend: find out after the event (a platform lookup)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldContext:
+    """What a member-field loader (`@member_field`) sees: a connection, the config and the time."""
+
+    conn: AsyncConnection
+    config: Config
+    now: datetime
+
+    def local_now(self) -> datetime:
+        return self.now.astimezone(self.config.tz)
 
 
 class RunError(Exception):
@@ -44,10 +88,61 @@ class SkipSend(SkipAction):
     level = logging.WARNING
 
 
-class RunContext:
+class Context:
+    """The questions every handler may ask, answered from the store and this process's memory."""
+
+    def __init__(self, runtime: Runtime, conn: AsyncConnection, event: Event) -> None:
+        self._runtime = runtime
+        self.conn = conn
+        self.event = event
+
+    @property
+    def config(self) -> Config:
+        return self._runtime.config
+
+    def now(self) -> datetime:
+        return self._runtime.clock.now()
+
+    def local_now(self) -> datetime:
+        return self._runtime.clock.now().astimezone(self._runtime.config.tz)
+
+    def fields(self) -> FieldContext:
+        """For calling a member-field loader directly (/成员 shows the streak and the lifecycle stage)."""
+        return FieldContext(self.conn, self._runtime.config, self.now())
+
+    def resource(self, block: str, resource_id: str) -> Any | None:
+        """A coupon batch (`coupons`) or question bank (`questions`) the running playbooks declare; None when
+        there is none by that id (a reload may have removed it since a window opened)."""
+        return self._runtime.playbooks.resources.get(block, {}).get(resource_id)
+
+    async def is_friend(self, member_id: str) -> bool:
+        """Whether WeChat would deliver a private message: as the platform last told the store (messages, joins,
+        friend requests, confirmations). Never asked of the platform here: the event's transaction is open.
+        Not known yet counts as not a friend, and is looked up once the event is done."""
+        known = await friend_status(self.conn, member_id)
+        if known is None:
+            self._runtime.friend_unknown(member_id)
+        return bool(known)
+
+    def selects(self, selectors: Sequence[str], room: RoomRef) -> bool:
+        """Whether topics, ids or tag:NAME (`rooms:` of segments, /群发's tag) name this managed group."""
+        return self._runtime.rooms.selects(selectors, room)
+
+    async def managed_rooms(self) -> list[RoomRef]:
+        """The groups the bot manages (bound) and has seen."""
+        return await self._runtime.rooms.managed(self.conn)
+
+    async def rooms_named(self, name: str) -> list[RoomRef]:
+        """The managed groups a name means (an id, a topic, a config.yaml entry's topic): never a look-alike."""
+        return await self._runtime.rooms.named(self.conn, name)
+
+
+class RunContext(Context):
+    """What one playbook run sees and may do."""
+
     def __init__(
         self,
-        engine: Engine,
+        runtime: Runtime,
         conn: AsyncConnection,
         event: Event,
         playbook: Playbook,
@@ -57,16 +152,14 @@ class RunContext:
         inviter: MemberRef | None = None,
         message: dict[str, Any] | None = None,
     ) -> None:
-        self.engine = engine
-        self.conn = conn
-        self.event = event
+        super().__init__(runtime, conn, event)
         self.playbook = playbook
         self.room = room
         self.members: dict[str, MemberRef] = {}
         self.outgoing: list[Outgoing] = []
         self.opened: list[OpenWindow] = []
         self.closed: list[int] = []
-        config = engine.config
+        config = runtime.config
         self.vars: dict[str, Any] = {
             "now": self.local_now(),
             "bot": {"name": config.bot.name},
@@ -85,17 +178,17 @@ class RunContext:
         if message is not None:
             self.vars["message"] = message
 
-    @property
-    def config(self) -> Config:
-        return self.engine.config
+    @classmethod
+    def of(
+        cls, runtime: Runtime, conn: AsyncConnection, event: Event, playbook: Playbook, message: dict[str, Any] | None
+    ) -> RunContext:
+        """The run an event starts: its member, room and inviter as the event names them."""
+        return cls(
+            runtime, conn, event, playbook, member=event.member, room=event.room, inviter=event.inviter, message=message
+        )
 
-    # -- time
-
-    def now(self) -> datetime:
-        return self.engine.clock.now()
-
-    def local_now(self) -> datetime:
-        return self.engine.clock.now().astimezone(self.engine.config.tz)
+    async def sleep(self, span: timedelta) -> None:
+        await self._runtime.clock.sleep(span.total_seconds())
 
     # -- who an action is about
 
@@ -129,11 +222,13 @@ class RunContext:
     # -- texts
 
     async def _prepare(self, refs: Iterable[tuple[str, str | None]]) -> None:
-        loaders = self.engine.registry.member_fields
+        loaders = self._runtime.registry.member_fields
+        fields: FieldContext | None = None
         for name, attr in refs:
             view = self.vars.get(name) if name in MEMBER_VARS else None
             if view is not None and attr in loaders and attr not in view:
-                view[attr] = await loaders[attr](self, view["id"])
+                fields = fields or self.fields()
+                view[attr] = await loaders[attr](fields, view["id"])
 
     async def render(self, text: Text) -> str:
         """The text to send; a code, a date or a name in it that would show empty skips the send (SkipSend)."""

@@ -1,11 +1,13 @@
-"""Dispatch: the one road every event takes, from connector to outbox.
+"""Dispatch: the one road every event takes, from Bot.receive to the outbox.
 
-event -> bound group? -> dedup by id -> record activity -> trigger index -> rooms -> conditions
--> actions. A group nobody bound (bot/rooms.py) gets nothing but its room row, /绑定 and a log line.
-Each event is one transaction; each playbook run a savepoint inside it, so a
-failing playbook rolls back only its own writes and messages. The messages of
-the runs that succeeded are written to the outbox in that same transaction
-(one executemany) and leave only after it commits.
+Each event goes through the pipeline's stages in order (bot/stages: dedup and record, unbound groups, friend
+requests, opt-out, staff commands, open windows, playbooks); each handles it or passes it on. The stages' reads
+that must not hold the database come first (`before`); then one transaction holds all their writes, each
+playbook run in a savepoint of it (a failing playbook rolls back only its own writes and messages), and the
+outbox rows of everything decided (one executemany). After the commit, and only then: what changes this
+process's memory (windows, switches, a swapped set of playbooks, bindings), the messages' release, the parts
+of runs after a `wait:`, and platform lookups the event needed. No platform call happens while the
+transaction is open (bot/store/database.py: `unit_open`).
 """
 
 from __future__ import annotations
@@ -13,53 +15,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from bot import commands, optout
 from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.context import RunContext
-from bot.events import (
-    Event,
-    FriendRequest,
-    MemberJoined,
-    MemberLeft,
-    MemberRef,
-    MessageEvent,
-    Outgoing,
-    RoomRef,
-    RoomRenamed,
-    ScheduledTick,
-    WindowDue,
-    summary,
-)
+from bot.events import Event, RoomRef, summary
 from bot.outbox import Outbox
-from bot.playbook.index import Match
 from bot.playbook.library import PlaybookSet
 from bot.playbook.model import Playbook, Step
 from bot.registry import load_abilities
 from bot.rooms import RoomBindings
-from bot.runner import StepFailed, StopRun, conditions_hold, run_until_wait
+from bot.runner import run_playbook
+from bot.stages import Stage, Turn, pipeline
 from bot.store import Store
-from bot.store.activity import known_room, mark_seen, record, upsert_room
-from bot.windows import KINDS, OpenWindow, Windows, mark_closed
+from bot.store.activity import known_room, set_friend
+from bot.windows import Windows
 
 if TYPE_CHECKING:
     from bot.reload import Reloader
 
 log = logging.getLogger("qunguan.engine")
 
-
-@dataclass
-class _Outcome:
-    ok: bool = True
-    stop_all: bool = False
-    pause: tuple[timedelta, tuple[Step, ...]] | None = None
+LOOKUPS = 100  # members whose friend status one event may have looked up afterwards
 
 
 class Engine:
@@ -85,10 +65,17 @@ class Engine:
         self.switches: dict[str, bool] = {}  # staff's /启用 /停用, loaded at start (bot/app.py)
         self.reloader: Reloader | None = None  # set when the playbooks come from a folder (/重载)
         self.on_swap: list[Callable[[], None]] = []  # the scheduler re-reads its triggers here
+        self.stages: list[Stage] = pipeline(self)
+        self._unknown_friends: set[str] = set()
 
     @property
     def connector(self) -> Connector:
         return self.outbox.connector
+
+    @property
+    def bot_id(self) -> str:
+        """The bot's own WeChat id, as its connector knows it ('' until known): never a command's target."""
+        return getattr(self.connector, "self_id", "")
 
     def swap(self, playbooks: PlaybookSet) -> None:
         """Replace the running playbooks at once; events in flight finish on the old set."""
@@ -103,215 +90,42 @@ class Engine:
     async def dispatch(self, event: Event) -> bool:
         """Act on one event; False when it was a duplicate or ignored (a trusted setup's unlisted group)."""
         room = event.room
-        if room is not None and not self.rooms.manages(room):
-            return await self._unbound(event, room)
-        playbooks = self.playbooks
-        queued: list[dict[str, Any]] = []
-        paused: list[tuple[RunContext, timedelta, tuple[Step, ...]]] = []
-        opened: list[OpenWindow] = []
-        closed: list[int] = []
-        after: list[Callable[[], None]] = []
-        # A friend request is accepted before its playbooks run: their greeting and `invite` need a friend.
-        befriended = await self._befriend(event) if isinstance(event, FriendRequest) else True
-        asked = await commands.request(self, event) if isinstance(event, MessageEvent) else None
+        turn = Turn(event, self.playbooks, managed=room is None or self.rooms.manages(room))
+        for stage in self.stages:
+            await stage.before(turn)
+        if turn.ignored:
+            return False
         async with self.store.unit() as conn:
-            now = self.clock.now()
-            if not await mark_seen(conn, event.id, now):
-                log.debug("duplicate event %s dropped", event.id)
-                return False
-            if not isinstance(event, ScheduledTick):
-                await record(conn, event, now)
-            if not befriended:
-                return True
-            if isinstance(event, MessageEvent):
-                said = await optout.answer(conn, event, self.config.opt_out, now)
-                if said is not None:  # 退订 / 订阅: built in, answered here, no playbook runs
-                    reply = Outgoing(said, room=event.room, member=None if event.room else event.sender)
-                    queued += self.outbox.entries(event, "opt-out", 0, [reply], now)
-                    matches = []
-                elif asked is not None:  # a staff command: no playbook sees it
-                    queued += await commands.run(self, conn, event, asked, now, after)
-                    matches = []
-                else:
-                    matches = playbooks.index.match(event)
-                    if event.room is not None:
-                        queued += await self._in_windows(conn, event, event.room, now, opened, closed)
-            elif isinstance(event, WindowDue):
-                queued += await self._close_window(conn, event, now, closed)
-                matches = []
-            else:
-                matches = playbooks.index.match(event)
-            for match in matches:
-                if not self.switches.get(match.playbook.id, True):
-                    continue
-                if room is not None and not self.applies(match.playbook, room):
-                    continue
-                ctx = self._context(conn, event, match)
-                outcome = await self._run(ctx, match.playbook.steps, check=True)
-                if outcome.ok:
-                    queued += self.outbox.entries(event, match.playbook.id, 0, ctx.outgoing, now)
-                    opened += ctx.opened
-                    closed += ctx.closed
-                if outcome.pause is not None:
-                    paused.append((ctx, *outcome.pause))
-                if outcome.stop_all:
+            turn.conn, turn.now = conn, self.clock.now()
+            for stage in self.stages:
+                if await stage.handle(turn):
                     break
-            await self.outbox.queue(conn, queued)
-        sources = ", ".join(dict.fromkeys(row["playbook_id"] for row in queued))
-        log.info("handled %s: %d message(s) queued%s", summary(event), len(queued), f" by {sources}" if sources else "")
-        if isinstance(event, RoomRenamed):
-            self.rooms.tell_renamed(event)
-        for change in after:
+            if turn.duplicate:
+                return False
+            await self.outbox.queue(conn, turn.queued)
+        await self._committed(turn)
+        return True
+
+    async def _committed(self, turn: Turn) -> None:
+        """What waits for the commit: memory, the log line, the messages' release, paused runs, lookups."""
+        queued = turn.queued
+        if not turn.quiet:
+            sources = ", ".join(dict.fromkeys(row["playbook_id"] for row in queued))
+            by = f" by {sources}" if sources else ""
+            log.info("handled %s: %d message(s) queued%s", summary(turn.event), len(queued), by)
+        for change in turn.after:
             change()
-        for window in opened:
+        for window in turn.opened:
             self.windows.add(window)
-        for window_id in closed:
+        for window_id in turn.closed:
             self.windows.remove(window_id)
         if queued:
             await self.outbox.released()
-        for ctx, wait, rest in paused:
+        for ctx, wait, rest in turn.paused:
             self.spawn(self._resume(ctx, wait, rest))
-        return True
-
-    async def _unbound(self, event: Event, room: RoomRef) -> bool:
-        """A group nobody bound: nothing with an effect runs. Its room row is kept (`qunguan rooms` lists it),
-        /绑定 is heard (a refusal there is audited, not answered: alts would make the bot speak) and it is
-        logged once. A trusted setup's group config.yaml leaves out is not even recorded."""
-        asked = None
-        if isinstance(event, MessageEvent) and (found := commands.match(event)) is not None and found[0].unbound:
-            asked = await commands.request(self, event)  # /绑定 only: no other command is even prepared (/重载)
-        if self.rooms.trusted and asked is None and not isinstance(event, WindowDue):
-            return False
-        queued: list[dict[str, Any]] = []
-        after: list[Callable[[], None]] = []
-        async with self.store.unit() as conn:
-            now = self.clock.now()
-            if not await mark_seen(conn, event.id, now):
-                return False
-            if not self.rooms.trusted and not isinstance(event, (ScheduledTick, WindowDue)):
-                await upsert_room(conn, room, now, by=event.by if isinstance(event, RoomRenamed) else None)
-            if isinstance(event, WindowDue):  # unbound while its quiz or drop was open: closed without a word
-                if await mark_closed(conn, event.window_id, now):
-                    after.append(lambda: self.windows.remove(event.window_id))
-            elif asked is not None and isinstance(event, MessageEvent):
-                queued = await commands.run(self, conn, event, asked, now, after, answer_refusal=False)
-                await self.outbox.queue(conn, queued)
-            elif not self.rooms.trusted:
-                await self.rooms.tell_unbound(conn, event, room)
-        if asked is not None:
-            log.info("handled %s: %d message(s) queued by /%s", summary(event), len(queued), asked.command.name)
-        for change in after:
-            change()
-        if queued:
-            await self.outbox.released()
-        return True
-
-    async def _in_windows(
-        self,
-        conn: AsyncConnection,
-        event: MessageEvent,
-        room: RoomRef,
-        now: datetime,
-        opened: list[OpenWindow],
-        closed: list[int],
-    ) -> list[dict[str, Any]]:
-        """A message in a room with open windows (a quiz, a coupon drop): each window's ability sees it."""
-        queued: list[dict[str, Any]] = []
-        for window in self.windows.in_room(room.id):
-            if window.closes_at <= now:
-                continue  # its close is due; the scheduler announces it
-            ctx = self._window_context(conn, event, window, room, member=event.sender)
-            if ctx is not None and await self._window_step(ctx, KINDS[window.kind].on_message(ctx, window, event)):
-                queued += self.outbox.entries(event, f"window-{window.id}", 0, ctx.outgoing, now)
-                opened += ctx.opened
-                closed += ctx.closed
-        return queued
-
-    async def _close_window(
-        self, conn: AsyncConnection, event: WindowDue, now: datetime, closed: list[int]
-    ) -> list[dict[str, Any]]:
-        """A window's time is up: its ability announces (once; a window closed early is already gone)."""
-        window = self.windows.get(event.window_id)
-        if window is None:
-            return []
-        ctx = self._window_context(conn, event, window, event.room)
-        if ctx is None:  # its playbook was removed: close without a word
-            if await mark_closed(conn, window.id, now):
-                closed.append(window.id)
-            return []
-        if not await self._window_step(ctx, KINDS[window.kind].on_close(ctx, window)):
-            return []
-        closed += ctx.closed
-        return self.outbox.entries(event, f"window-{window.id}", 0, ctx.outgoing, now)
-
-    def _window_context(
-        self, conn: AsyncConnection, event: Event, window: OpenWindow, room: RoomRef, member: MemberRef | None = None
-    ) -> RunContext | None:
-        playbook = self.playbooks.get(window.playbook_id)
-        if playbook is None or window.kind not in KINDS:
-            return None
-        return RunContext(self, conn, event, playbook, member=member, room=room)
-
-    async def _window_step(self, ctx: RunContext, step: Coroutine[Any, Any, None]) -> bool:
-        """One window callback in its own savepoint: a failure rolls back its writes and messages only."""
-        try:
-            async with ctx.conn.begin_nested():
-                await step
-            return True
-        except Exception:
-            log.exception("window of playbook %s (%s) failed", ctx.playbook.id, ctx.playbook.path)
-            return False
-
-    async def _befriend(self, request: FriendRequest) -> bool:
-        """Accept per config.friends (at all; with one of the keywords in the greeting, if any are set)."""
-        policy = self.config.friends
-        if not policy.accept or (policy.keywords and not any(word in request.hello for word in policy.keywords)):
-            log.info("friend request of %s left unanswered (config.friends)", request.member.id)
-            return False
-        try:
-            await self.connector.accept_friend(request)
-        except Exception:
-            log.exception("accepting the friend request of %s failed", request.member.id)
-            return False
-        return True
-
-    def _context(self, conn: AsyncConnection, event: Event, match: Match) -> RunContext:
-        if isinstance(event, MessageEvent):
-            return RunContext(
-                self, conn, event, match.playbook, member=event.sender, room=event.room, message=match.message
-            )
-        if isinstance(event, MemberJoined):
-            return RunContext(
-                self, conn, event, match.playbook, member=event.member, room=event.room, inviter=event.inviter
-            )
-        if isinstance(event, MemberLeft):
-            return RunContext(self, conn, event, match.playbook, member=event.member, room=event.room)
-        if isinstance(event, FriendRequest):
-            return RunContext(self, conn, event, match.playbook, member=event.member)
-        return RunContext(self, conn, event, match.playbook, room=event.room)
-
-    async def _run(self, ctx: RunContext, steps: tuple[Step, ...], *, check: bool) -> _Outcome:
-        pb = ctx.playbook
-        outcome = _Outcome()
-        try:
-            async with ctx.conn.begin_nested():
-                try:
-                    if check and not await conditions_hold(ctx, pb.conditions):
-                        return outcome
-                    outcome.pause = await run_until_wait(ctx, steps)
-                except StopRun as stop:
-                    outcome.stop_all = stop.all
-        except StepFailed as exc:
-            log.error("playbook %s (%s) failed at %s", pb.id, pb.path, exc)
-            outcome = _Outcome(ok=False)
-        except Exception:
-            log.exception("playbook %s (%s) failed", pb.id, pb.path)
-            outcome = _Outcome(ok=False)
-        if not outcome.ok:
-            ctx.outgoing.clear()
-            ctx.opened.clear()
-            ctx.closed.clear()
-        return outcome
+        if self._unknown_friends:
+            asked, self._unknown_friends = self._unknown_friends, set()
+            self.spawn(self._look_up_friends(sorted(asked)[:LOOKUPS]))
 
     async def _resume(self, ctx: RunContext, wait: timedelta, steps: tuple[Step, ...]) -> None:
         """The part of a run after `wait:`, in its own transaction; `part` keeps its outbox keys apart."""
@@ -327,7 +141,7 @@ class Engine:
                 ctx.outgoing = []
                 ctx.vars["now"] = ctx.local_now()
                 ctx.changed()  # other events may have changed points, tags, ... during the pause
-                outcome = await self._run(ctx, steps, check=False)
+                outcome = await run_playbook(ctx, steps, check=False)
                 queued = self.outbox.entries(ctx.event, ctx.playbook.id, part, ctx.outgoing, self.clock.now())
                 await self.outbox.queue(conn, queued)
             if queued:
@@ -335,6 +149,34 @@ class Engine:
             if outcome.pause is None:
                 return
             wait, steps = outcome.pause
+
+    def friend_unknown(self, member_id: str) -> None:
+        """A run asked whether a member is a friend and nobody has said yet (a member from before the store kept
+        it): asked of the platform after the event, so that the next time the answer is there."""
+        self._unknown_friends.add(member_id)
+
+    async def _look_up_friends(self, member_ids: list[str]) -> None:
+        """Outside any transaction: the platform's answers, recorded where no newer event has said it meanwhile."""
+        found: dict[str, bool] = {}
+        failed: dict[str, Exception] = {}
+        for member_id in member_ids:
+            try:
+                found[member_id] = await self.connector.is_friend(member_id)
+            except Exception as exc:
+                failed[member_id] = exc
+        if failed:
+            first, exc = next(iter(failed.items()))
+            log.warning("cannot tell whether %d member(s) are friends of the bot (%s: %s)", len(failed), first, exc)
+        if not found:
+            return
+        try:
+            async with self.store.unit() as conn:
+                for member_id, friend in found.items():
+                    await set_friend(conn, member_id, friend, unless_known=True)
+        except Exception:
+            log.exception("recording whether %d member(s) are friends of the bot failed", len(found))
+            return
+        log.info("looked up %d member(s): %d friend(s) of the bot", len(found), sum(found.values()))
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run in the background, tracked: `settle()` waits for it and a shutdown never cuts it mid-transaction."""

@@ -3,21 +3,30 @@
 Connectors translate their platform's callbacks into these frozen types so the
 engine, tests and scenarios all speak one language. Every event carries a
 stable id: redelivering the same id must act once.
+
+Each kind says here, once, what the rest of the bot needs to know about it: its `kind`, its subject
+(`member`, `room`, `inviter`, `by`), how it is recorded (`active`, `membership`, `recorded`) and what its
+playbooks' messages are to the outbox (`sends_as`). The engine, the store, the outbox and the trigger index
+read these and never the type: a new kind of event is one class here (and one name in `Event`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
 class MemberRef:
-    """A WeChat user as the platform names them; `id` is the stable key."""
+    """A WeChat user as the platform names them; `id` is the stable key. `friend`: whether they are the bot's
+    WeChat friend, when the connector knows it (a contact payload says so); None: it did not say. The store
+    keeps the last word on it, so deciding a `dm` never asks the platform."""
 
     id: str
     name: str = ""
+    friend: bool | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +37,27 @@ class RoomRef:
     topic: str = ""
 
 
+class _Traits:
+    """What every kind of event says about itself (defaults here; each kind overrides what differs)."""
+
+    __slots__ = ()
+    kind: ClassVar[str]
+    sends_as: ClassVar[str] = "notice"  # outbox kind of its runs' messages: reply | welcome | broadcast | notice
+    recorded: ClassVar[bool] = True  # the members and the room it names are kept current in the store
+    active: ClassVar[bool] = False  # its member did something (a message): `last_active` moves
+    membership: ClassVar[str | None] = None  # its member in its room: "present" | "joined" | "left"
+    member: ClassVar[MemberRef | None] = None  # who it is about
+    room: ClassVar[RoomRef | None] = None  # where it happened
+    inviter: ClassVar[MemberRef | None] = None  # who brought the member in (a join)
+    by: ClassVar[MemberRef | None] = None  # who did it to the room (a rename)
+
+
 @dataclass(frozen=True, slots=True)
-class MessageEvent:
+class MessageEvent(_Traits):
     kind: ClassVar[str] = "message"
+    sends_as: ClassVar[str] = "reply"
+    active: ClassVar[bool] = True
+    membership: ClassVar[str | None] = "present"
     id: str
     at: datetime
     sender: MemberRef
@@ -49,8 +76,10 @@ class MessageEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class MemberJoined:
+class MemberJoined(_Traits):
     kind: ClassVar[str] = "join"
+    sends_as: ClassVar[str] = "welcome"
+    membership: ClassVar[str | None] = "joined"
     id: str
     at: datetime
     member: MemberRef
@@ -59,8 +88,9 @@ class MemberJoined:
 
 
 @dataclass(frozen=True, slots=True)
-class MemberLeft:
+class MemberLeft(_Traits):
     kind: ClassVar[str] = "leave"
+    membership: ClassVar[str | None] = "left"
     id: str
     at: datetime
     member: MemberRef
@@ -69,11 +99,10 @@ class MemberLeft:
 
 
 @dataclass(frozen=True, slots=True)
-class RoomRenamed:
+class RoomRenamed(_Traits):
     """A room's topic changed (`room` carries the new topic); recorded, no trigger of its own."""
 
     kind: ClassVar[str] = "rename"
-    member: ClassVar[None] = None
     id: str
     at: datetime
     room: RoomRef
@@ -82,26 +111,35 @@ class RoomRenamed:
 
 
 @dataclass(frozen=True, slots=True)
-class FriendRequest:
+class FriendRequest(_Traits):
     """Someone asked to become the bot's WeChat friend; `hello` is their verification message."""
 
     kind: ClassVar[str] = "friend"
+    sends_as: ClassVar[str] = "reply"
     id: str
     at: datetime
     member: MemberRef
     hello: str = ""
 
-    @property
-    def room(self) -> None:
-        return None
+
+@dataclass(frozen=True, slots=True)
+class FriendConfirmed(_Traits):
+    """Someone became the bot's WeChat friend some other way (the shop added them on the phone, or they accepted
+    the bot's request): recorded, so that a `dm` to them goes privately; no trigger of its own."""
+
+    kind: ClassVar[str] = "befriended"
+    id: str
+    at: datetime
+    member: MemberRef
 
 
 @dataclass(frozen=True, slots=True)
-class ScheduledTick:
+class ScheduledTick(_Traits):
     """A schedule trigger came due; it runs one playbook in one room (or none)."""
 
     kind: ClassVar[str] = "schedule"
-    member: ClassVar[None] = None
+    sends_as: ClassVar[str] = "broadcast"
+    recorded: ClassVar[bool] = False
     id: str
     at: datetime
     playbook_id: str
@@ -109,18 +147,35 @@ class ScheduledTick:
 
 
 @dataclass(frozen=True, slots=True)
-class WindowDue:
+class WindowDue(_Traits):
     """A listening window's time is up (a quiz, a coupon drop): its ability announces the result."""
 
     kind: ClassVar[str] = "window"
-    member: ClassVar[None] = None
+    recorded: ClassVar[bool] = False
     id: str
     at: datetime
     window_id: int
     room: RoomRef
 
 
-Event = MessageEvent | MemberJoined | MemberLeft | RoomRenamed | FriendRequest | ScheduledTick | WindowDue
+Event = (
+    MessageEvent | MemberJoined | MemberLeft | RoomRenamed | FriendRequest | FriendConfirmed | ScheduledTick | WindowDue
+)
+
+
+def answered(event: Event) -> MemberRef | None:
+    """The member whose message (or friend request) the event's replies answer."""
+    return event.member if event.sends_as == "reply" else None
+
+
+def with_friends(event: Event, friend: Callable[[str], bool]) -> Event:
+    """The event with `friend` filled in on every member it names that the connector did not mark yet."""
+    changes = {
+        f.name: replace(value, friend=friend(value.id))
+        for f in fields(event)
+        if isinstance(value := getattr(event, f.name), MemberRef) and value.friend is None
+    }
+    return replace(event, **changes) if changes else event
 
 
 def _who(ref: MemberRef | RoomRef) -> str:
@@ -148,6 +203,7 @@ class Outgoing:
     mentions: tuple[MemberRef, ...] = field(default=())
     playbook_id: str = ""
     invite: bool = False  # not a text: add `member` to `room` (the `invite` action)
+    accept: bool = False  # not a message: accept the friend request of `member` (`text`: its hello)
     expires_at: datetime | None = None  # worthless after this (`expires:`): the outbox drops it, unsent
 
     @property

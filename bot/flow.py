@@ -28,7 +28,7 @@ class WaitParams(Params):
 @action("wait", schema=WaitParams, primary="span")
 async def wait(ctx: RunContext, p: WaitParams) -> None:
     """Pause; the engine splits a run at top-level waits so no transaction stays open."""
-    await ctx.engine.clock.sleep(p.span.total_seconds())
+    await ctx.sleep(p.span)
 
 
 class StopParams(Params):

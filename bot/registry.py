@@ -1,8 +1,10 @@
-"""Registration of abilities: what playbooks may name and how each is validated.
+"""The one registry of abilities: actions, conditions, triggers, member fields, resource blocks, staff commands
+and window kinds, each declared by a decorator (or call) in the module that implements it.
 
-Schemas are checked when a handler module is imported, so a misspelt primary
-field or a sync function fails at start-up, not when a member first triggers it.
-`bot/` never imports a handler by name: `load_abilities` imports the package.
+Schemas and signatures are checked when a handler module is imported, so a misspelt primary field or a sync
+function fails at start-up, not when a member first triggers it. `bot/` never imports a handler by name:
+`load_abilities` imports the package. This module imports nothing of the runtime: the playbook language
+(bot/playbook) reads what it needs from here, e.g. the staff command names a playbook command may not take.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ _NAME = re.compile(r"^[a-z][a-z_]*$")
 
 # Attributes every member view has; abilities add more with `member_field`.
 MEMBER: frozenset[str] = frozenset({"id", "name", "role"})
-# A loader gets (ctx, member_id); ctx has `.conn`, `.local_now()` and `.config` (a RunContext or a probe).
+# A loader gets (ctx, member_id); ctx is a bot.context.FieldContext: `.conn`, `.config`, `.local_now()`.
 MemberLoader = Callable[[Any, str], Awaitable[Any]]
+
+RANK = {"member": 0, "staff": 1, "admin": 2, "owner": 3}  # the roles of config.yaml, least first
+MAX_COMMAND = 300  # characters of a whole command as typed; /群发 declares its own
 
 
 class RegistrationError(Exception):
@@ -67,6 +72,36 @@ class ResourceSpec:
     noun: str  # what one entry is called in messages: "coupon batch", "question bank"
 
 
+@dataclass(frozen=True)
+class StaffCommand:
+    """A staff slash command (bot/commands.py runs it): `handler(ctx: CommandContext) -> answer`."""
+
+    name: str
+    aliases: tuple[str, ...]
+    role: str  # the least role that may use it; config.yaml's `commands:` may change it
+    usage: str
+    summary: str  # what /帮助 shows: the first line of the handler's docstring
+    handler: Callable[[Any], Awaitable[str]]
+    refusal: str | None  # said to someone without the role; None: the standard line naming the role
+    prepare: Callable[[Any, Any], Awaitable[Any]] | None  # reads before the event's transaction: ctx.prepared
+    unbound: bool  # heard in a group nobody bound (only /绑定: bot/rooms.py)
+    max_length: int  # characters of the whole command as typed
+
+
+OnMessage = Callable[[Any, Any, Any], Awaitable[None]]  # (ctx: RunContext, window: OpenWindow, event)
+OnClose = Callable[[Any, Any], Awaitable[None]]  # (ctx: RunContext, window: OpenWindow)
+
+
+@dataclass(frozen=True)
+class WindowKind:
+    """What happens in a listening window (bot/windows.py): `on_message(ctx, window, event)` for each message in
+    its room while it is open, `on_close(ctx, window)` once when its time is up."""
+
+    name: str
+    on_message: OnMessage
+    on_close: OnClose
+
+
 class Registry:
     def __init__(self) -> None:
         self.actions: dict[str, Spec] = {}
@@ -74,6 +109,13 @@ class Registry:
         self.triggers: dict[str, Spec] = {}
         self.member_fields: dict[str, MemberLoader] = {}
         self.resources: dict[str, ResourceSpec] = {}
+        self.commands: dict[str, StaffCommand] = {}  # every name and alias, casefolded -> the command
+        self.window_kinds: dict[str, WindowKind] = {}
+
+    def command_names(self) -> dict[str, str]:
+        """Every name and alias (casefolded) -> the command's name: what config.yaml's `commands:` may say, and
+        what no playbook's `command:` trigger may take."""
+        return {key: command.name for key, command in self.commands.items()}
 
     def member_scope(self) -> frozenset[str]:
         return MEMBER | frozenset(self.member_fields)
@@ -187,6 +229,51 @@ def member_field(name: str) -> Callable[[F], F]:
         return fn
 
     return register
+
+
+def staff_command(
+    name: str,
+    *,
+    aliases: tuple[str, ...] = (),
+    role: str,
+    usage: str,
+    refusal: str | None = None,
+    prepare: Callable[[Any, Any], Awaitable[Any]] | None = None,
+    unbound: bool = False,
+    max_length: int = MAX_COMMAND,
+) -> Callable[[F], F]:
+    """Declare a staff command: `async def fn(ctx: CommandContext) -> str`, the answer; its docstring's first line
+    is what `/帮助` shows. `refusal` replaces the standard refusal for commands customers are likely to try
+    (/核销 at the till); `prepare(admin, event)` runs before the event's transaction and may only read (/重载
+    reading the folder): the event may yet turn out a duplicate; `unbound`: heard in a group nobody bound;
+    `max_length`: longer commands are refused (a 1 MB reason is not a reason)."""
+
+    def register(fn: F) -> F:
+        if role not in RANK:
+            raise RegistrationError(f"command '{name}': unknown role '{role}'")
+        if not inspect.iscoroutinefunction(fn):
+            raise RegistrationError(f"command '{name}': handler must be 'async def'")
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        command = StaffCommand(name, aliases, role, usage, summary, fn, refusal, prepare, unbound, max_length)
+        for key in (name, *aliases):
+            if key.casefold() in REGISTRY.commands:
+                raise RegistrationError(f"command '{key}' is registered twice")
+            REGISTRY.commands[key.casefold()] = command
+        return fn
+
+    return register
+
+
+def window_kind(
+    name: str,
+    *,
+    on_message: Callable[[Any, Any, Any], Awaitable[None]],
+    on_close: Callable[[Any, Any], Awaitable[None]],
+) -> None:
+    """Declare what happens in a window of this kind (handlers/quiz.py, handlers/claim.py)."""
+    if name in REGISTRY.window_kinds:
+        raise RegistrationError(f"window kind '{name}' is registered twice")
+    REGISTRY.window_kinds[name] = WindowKind(name, on_message, on_close)
 
 
 _loaded = False

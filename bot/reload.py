@@ -5,6 +5,10 @@ load (bot/playbook/fallback.py has the rule, with what it does when files use ea
 question banks). A file that loads as written, changed, is kept as its newest version in `playbook_versions`
 (bot/store/versions.py), so a restart after a bad edit runs what ran before it, as a reload would.
 
+A reload reads first (`read`: the folder and the last good versions, changing nothing), then records the new
+versions (`record`, in a transaction of the caller's: /重载's is its event's) and swaps the set in (`apply`, for
+/重载 once its event's transaction committed: a redelivered /重载 is a duplicate before anything changed).
+
 Four ways in besides start-up: a staff member's /重载; `qunguan reload`, which leaves a request row that every
 running bot on the same database picks up within a second; and, when config says `reload: {watch: true}`,
 saving a file in the folder. Only a folder that is not there changes nothing. What is told here is English,
@@ -19,9 +23,10 @@ import sys
 from dataclasses import dataclass, replace
 from datetime import tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.i18n import translate_line
 from bot.playbook.errors import Problem
@@ -32,7 +37,9 @@ from bot.store.tables import ReloadRequest
 from bot.textnorm import printable
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
+    from bot.clock import Clock
+    from bot.config import Config
+    from bot.store import Store
 
 log = logging.getLogger("qunguan.reload")
 _requests = ReloadRequest.__table__
@@ -106,7 +113,28 @@ def answered_clean(answer: str) -> bool:
     return first.startswith("reloaded: ") and "with errors" not in first
 
 
-def tell_start_up(engine: Engine) -> None:
+class Running(Protocol):
+    """The bot a Reloader loads playbooks into (the Engine)."""
+
+    store: Store
+    config: Config
+    clock: Clock
+    reloader: Reloader | None
+
+    def swap(self, playbooks: PlaybookSet) -> None: ...
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The folder as read and checked, with the last good versions of its files; nothing changed yet."""
+
+    outcome: Outcome  # what applying it does (`swapped`: it will be swapped in)
+    changed: dict[str, tuple[str, str]]  # file -> (text, hash): new versions that load as written
+    signature: Signature  # the folder as it was read
+    by: str  # who it is recorded as loaded by
+
+
+def tell_start_up(engine: Running) -> None:
     """For an operator at the terminal: the start-up's problems in their language (the log has them in English)."""
     outcome = engine.reloader.last if engine.reloader is not None else None
     if outcome is None or outcome.clean:
@@ -128,7 +156,7 @@ def signature(folder: Path) -> Signature:
 
 
 class Reloader:
-    def __init__(self, engine: Engine, folder: Path) -> None:
+    def __init__(self, engine: Running, folder: Path) -> None:
         self.engine = engine
         self.folder = folder
         self._signature: Signature = ()  # the folder as `open` reads it
@@ -145,23 +173,20 @@ class Reloader:
     async def reload(self, why: str, *, by: str) -> Outcome:
         """Read the folder and swap the set in; `by` is who it is recorded as loaded by (a staff member's id, ...)."""
         async with self._lock:
-            self._signature = signature(self.folder)
-            outcome = await self._load(by)
-            self.last = outcome
-        lines = outcome.lines()
-        log.log(logging.INFO if outcome.clean else logging.WARNING, "%s (%s)", lines[0], why)
-        for line in lines[1:]:
-            log.warning("%s", line)
-        if outcome.swapped and not outcome.count:
-            log.warning("no playbooks in %s: the bot answers staff commands only", self.folder)
-        return outcome
+            reading = await self.read(by)
+            if reading.changed:
+                async with self.engine.store.unit() as conn:
+                    await self.record(conn, reading)
+            return self.apply(reading, why)
 
-    async def _load(self, by: str) -> Outcome:
+    async def read(self, by: str) -> Reading:
+        """Read and check the folder, with each file's last good version; nothing changes (a /重载's prepare)."""
         engine = self.engine
         verb = "loaded" if by == START_UP else "reloaded"
+        seen = signature(self.folder)
         sources = await asyncio.to_thread(read_folder, self.folder)  # off the loop: a big folder must not stall it
         if sources is None:  # moved or unmounted, most likely: what runs keeps running
-            return Outcome(missing_folder(self.folder), False, verb, engine.config.tz)
+            return Reading(Outcome(missing_folder(self.folder), False, verb, engine.config.tz), {}, seen, by)
         async with engine.store.unit() as conn:
             last_good = await versions.newest(conn, [s.key for s in sources])
         sources = [_with_last_good(s, last_good.get(s.key)) for s in sources]
@@ -172,11 +197,27 @@ class Reloader:
                 text_hash = digest(s.text)
                 if s.last_good is None or s.last_good.hash != text_hash:
                     changed[s.key] = (s.text, text_hash)
-        if changed:
-            async with engine.store.unit() as conn:
-                await versions.record(conn, changed, at=engine.clock.now(), by=by)
-        engine.swap(loaded)
-        return Outcome(loaded, True, verb, engine.config.tz)
+        return Reading(Outcome(loaded, True, verb, engine.config.tz), changed, seen, by)
+
+    async def record(self, conn: AsyncConnection, reading: Reading) -> None:
+        """Keep the files that load as written, changed, as their newest versions (in the caller's transaction)."""
+        if reading.changed:
+            await versions.record(conn, reading.changed, at=self.engine.clock.now(), by=reading.by)
+
+    def apply(self, reading: Reading, why: str) -> Outcome:
+        """Swap in what `read` found (unless the folder was not there) and say so in the log."""
+        outcome = reading.outcome
+        self._signature = reading.signature
+        if outcome.swapped:
+            self.engine.swap(outcome.playbooks)
+        self.last = outcome
+        lines = outcome.lines()
+        log.log(logging.INFO if outcome.clean else logging.WARNING, "%s (%s)", lines[0], why)
+        for line in lines[1:]:
+            log.warning("%s", line)
+        if outcome.swapped and not outcome.count:
+            log.warning("no playbooks in %s: the bot answers staff commands only", self.folder)
+        return outcome
 
     async def poll(self) -> None:
         """Once a second: answer a `qunguan reload`; with `reload.watch`, follow edited files. Never raises."""

@@ -44,13 +44,13 @@ class _Offline:
         raise RuntimeError("a replay sends nothing: the running bot sends what it queued")
 
     async def accept_friend(self, request: FriendRequest) -> None:
-        """Already accepted when the request came: that happens before its writes failed."""
+        raise RuntimeError("a replay accepts nothing: the running bot's outbox sends the acceptances it queued")
 
     async def stop(self) -> None:
         return None
 
     async def is_friend(self, member_id: str) -> bool:
-        return True  # a private answer stays private; the running bot's send finds out
+        raise RuntimeError("a replay reaches no WeChat account; the running bot looks it up when it needs to")
 
 
 class _QueueOnly(Outbox):

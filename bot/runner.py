@@ -1,8 +1,9 @@
-"""Running a playbook's conditions and steps in order."""
+"""Running a playbook's conditions and steps in order, in a savepoint of the event's transaction."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.context import RunContext, SkipAction
@@ -72,3 +73,36 @@ async def run_until_wait(ctx: RunContext, steps: tuple[Step, ...]) -> tuple[time
             return step.params.span, steps[i + 1 :]
         await run_steps(ctx, (step,))
     return None
+
+
+@dataclass
+class Outcome:
+    ok: bool = True
+    pause: tuple[timedelta, tuple[Step, ...]] | None = None  # stopped at a `wait:`: how long, and what follows
+    stop_all: bool = False  # `stop: {all: true}`: no later playbook runs for this event
+
+
+async def run_playbook(ctx: RunContext, steps: tuple[Step, ...], *, check: bool) -> Outcome:
+    """One run (`check`: its `if:` first) in its own savepoint: a failure rolls back its writes and messages only,
+    logged with the playbook's id, file and the step that failed; it never stops the others."""
+    pb = ctx.playbook
+    outcome = Outcome()
+    try:
+        async with ctx.conn.begin_nested():
+            try:
+                if check and not await conditions_hold(ctx, pb.conditions):
+                    return outcome
+                outcome.pause = await run_until_wait(ctx, steps)
+            except StopRun as stop:
+                outcome.stop_all = stop.all
+    except StepFailed as exc:
+        log.error("playbook %s (%s) failed at %s", pb.id, pb.path, exc)
+        outcome = Outcome(ok=False)
+    except Exception:
+        log.exception("playbook %s (%s) failed", pb.id, pb.path)
+        outcome = Outcome(ok=False)
+    if not outcome.ok:
+        ctx.outgoing.clear()
+        ctx.opened.clear()
+        ctx.closed.clear()
+    return outcome

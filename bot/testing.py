@@ -1,10 +1,12 @@
 """A whole bot in one process for tests and scenario files: memory connector,
 virtual clock, in-memory SQLite. Reads like chat: `await bot.say("u1", "签到", room="r1")`.
 
-Messages go through the durable outbox as in production. By default the send
-governor is off, so each message is sent the moment it is decided; with
-`governor=True` it paces them under the virtual clock and they leave as
-`advance` moves time.
+Events come in as a platform's do, through the memory connector that `Bot.start`
+started (bot/connectors/memory.py), and messages go through the durable outbox
+as in production. By default the send governor is off, so each message is sent
+the moment it is decided; with `governor=True` it paces them under the virtual
+clock and they leave as `advance` moves time. The memory connector refuses any
+call made while a unit of work is open, and `close` fails the test if one was.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,19 @@ from bot.app import Bot
 from bot.clock import VirtualClock
 from bot.config import Config
 from bot.connectors.memory import MemoryConnector
-from bot.events import FriendRequest, MemberJoined, MemberLeft, MemberRef, MessageEvent, Outgoing, RoomRef, RoomRenamed
+from bot.context import FieldContext
+from bot.engine import Engine
+from bot.events import (
+    Event,
+    FriendRequest,
+    MemberJoined,
+    MemberLeft,
+    MemberRef,
+    MessageEvent,
+    Outgoing,
+    RoomRef,
+    RoomRenamed,
+)
 from bot.outbox import Outbox
 from bot.playbook.library import PlaybookSet, load_folder, load_texts
 from bot.store import dialect
@@ -99,7 +114,7 @@ class TestBot:
             await bot.close()
 
     @property
-    def engine(self):
+    def engine(self) -> Engine:
         return self.bot.engine
 
     @property
@@ -137,7 +152,7 @@ class TestBot:
         if not friend:
             self.connector.not_friends.add(member_id)
         async with self.bot.store.unit() as conn:
-            await upsert_member(conn, ref, at, active=joined is not None)
+            await upsert_member(conn, replace(ref, friend=friend), at, active=joined is not None)
             for room_id in rooms:
                 await upsert_room(conn, self.room(room_id), at)
                 row = {"room_id": room_id, "member_id": member_id, "joined_at": at, "active": True}
@@ -153,16 +168,16 @@ class TestBot:
         """Unique across TestBots, so a bot reopened on the same database file sees new events."""
         return f"test-{self._run}-{next(self._ids)}"
 
-    async def _deliver(self, event: object, *, settle: bool = True) -> list[Outgoing]:
+    async def _deliver(self, event: Event, *, settle: bool = True) -> list[Outgoing]:
         before = len(self.sent)
-        await self.bot.receive(event)  # type: ignore[arg-type]
+        await self.connector.deliver(event)
         if settle:
             await self.bot.engine.settle()
         if self.outbox.paced:  # unpaced, dispatch has sent everything already
             await self.outbox.settled()
         return self.sent[before:]
 
-    async def dispatch(self, event: object) -> list[Outgoing]:
+    async def dispatch(self, event: Event) -> list[Outgoing]:
         """Deliver a ready-made event (e.g. the same id twice); returns what was sent."""
         return await self._deliver(event)
 
@@ -264,7 +279,7 @@ class TestBot:
         """A member field as templates see it (`points`, `streak`, `tags`, ...), read outside any run."""
         loader = self.engine.registry.member_fields[name]
         async with self.bot.store.unit() as conn:
-            return await loader(_Probe(conn, self), member_id)
+            return await loader(FieldContext(conn, self.bot.config, self.clock.now()), member_id)
 
     async def queued(self) -> list[Outgoing]:
         """Messages decided but not sent yet (pending in the outbox), in the order they would be tried."""
@@ -276,23 +291,11 @@ class TestBot:
             return (await conn.execute(statement)).all()
 
     async def close(self) -> None:
+        """Stop the bot; a platform call it made while holding a unit of work fails the test here."""
         await self.bot.close()
+        if self.connector.calls_in_unit:
+            raise AssertionError(f"connector calls made inside a unit of work: {self.connector.calls_in_unit}")
 
     async def crash(self) -> None:
         """Stop as a kill -9 would: nothing drained, nothing recorded (reopen the same database file after)."""
         await self.bot.crash()
-
-
-class _Probe:
-    """What a member-field loader needs outside a run: a connection and the local time."""
-
-    def __init__(self, conn: Any, bot: TestBot) -> None:
-        self.conn = conn
-        self._bot = bot
-
-    def local_now(self) -> datetime:
-        return self._bot.clock.now().astimezone(self._bot.bot.config.tz)
-
-    @property
-    def config(self) -> Config:
-        return self._bot.bot.config

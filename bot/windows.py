@@ -2,28 +2,23 @@
 
 The database is the truth (`windows`, `window_entries`); this process keeps the open ones per room in
 memory so a message in a room without a window costs one dict lookup. Abilities register a kind with
-`@window_kind`; the engine calls `on_message` for messages in the window's room and `on_close` once when
-it ends (its time is up, or the ability closed it early).
+`bot.registry.window_kind`; the pipeline's windows stage (bot/stages/windows.py) calls `on_message` for
+messages in the window's room and `on_close` once when it ends (its time is up, or the ability closed it early).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.events import MessageEvent
 from bot.store.dialect import aware
 from bot.store.tables import Window
-
-if TYPE_CHECKING:
-    from bot.context import RunContext
 
 _windows = Window.__table__
 
@@ -37,27 +32,6 @@ class OpenWindow:
     opened_at: datetime
     closes_at: datetime
     data: dict[str, Any] = field(hash=False, compare=False)
-
-
-OnMessage = Callable[["RunContext", OpenWindow, MessageEvent], Awaitable[None]]
-OnClose = Callable[["RunContext", OpenWindow], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class WindowKind:
-    name: str
-    on_message: OnMessage
-    on_close: OnClose
-
-
-KINDS: dict[str, WindowKind] = {}
-
-
-def window_kind(name: str, *, on_message: OnMessage, on_close: OnClose) -> None:
-    """Declare what happens in a window of this kind (handlers/quiz.py, handlers/claim.py)."""
-    if name in KINDS:
-        raise ValueError(f"window kind '{name}' is registered twice")
-    KINDS[name] = WindowKind(name, on_message, on_close)
 
 
 def _row(row: Any) -> OpenWindow:

@@ -3,9 +3,9 @@ it is called later (bot/rooms.py). /绑定 is the one staff command heard in a g
 
 from __future__ import annotations
 
-from bot.commands import CommandContext, Failed, UsageError, staff_command
+from bot.commands import CommandContext, Failed, UsageError
 from bot.events import RoomRef
-from bot.rooms import bind, unbind
+from bot.registry import staff_command
 
 
 def _here(ctx: CommandContext, verb: str) -> RoomRef:
@@ -18,14 +18,12 @@ def _here(ctx: CommandContext, verb: str) -> RoomRef:
 async def bind_here(ctx: CommandContext) -> str:
     """让机器人管理这个群（按群 ID 认群，改群名也不影响）"""
     room = _here(ctx, "绑定")
-    rooms = ctx.engine.rooms
     if ctx.config.room_by_id(room.id) is not None:
         return "本群已在 config.yaml 里按群 ID 绑定，不用再绑"
-    twins = [r for r in await rooms.named(ctx.conn, room.topic) if r.id != room.id] if room.topic else []
-    binding = await bind(ctx.conn, room, ctx.config, by=ctx.sender.id, at=ctx.now())
+    twins = [r for r in await ctx.rooms_named(room.topic) if r.id != room.id] if room.topic else []
+    binding = await ctx.admin.bind(room, by=ctx.sender.id)
     if binding is None:
         return "本群已经绑定过了，机器人正在管理这里"
-    ctx.on_commit.append(lambda: rooms.bound(binding))
     entry = ctx.config.candidate(binding.entry_topic)
     tags = f"，群标签：{'、'.join(entry.tags)}" if entry is not None and entry.tags else ""
     warning = (
@@ -42,8 +40,6 @@ async def unbind_here(ctx: CommandContext) -> str:
     room = _here(ctx, "解绑")
     if ctx.config.room_by_id(room.id) is not None:
         raise Failed("本群是在 config.yaml 里按群 ID 绑定的，要解绑请把它从 config.yaml 的 rooms: 里删掉")
-    if not await unbind(ctx.conn, room.id):
+    if not await ctx.admin.unbind(room.id):
         raise Failed("本群没有用 /绑定 绑定过，不用解绑")
-    rooms = ctx.engine.rooms
-    ctx.on_commit.append(lambda: rooms.unbound(room.id))
     return f"已解绑本群「{room.topic}」：机器人不再管理这里。要恢复，请店主或管理员在群里发送 /绑定"

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import ColumnElement, and_, func, insert, select, update
 
-from bot.commands import CommandContext, Failed, Refused, UsageError, one_line, staff_command
+from bot.commands import CommandContext, Failed, Refused, UsageError, one_line
 from bot.events import Outgoing, RoomRef
+from bot.registry import staff_command
 from bot.store.tables import Broadcast, RoomMember
 
 CONFIRM_WITHIN = timedelta(minutes=2)
@@ -32,11 +33,11 @@ def _pending() -> ColumnElement[bool]:
 
 async def _rooms(ctx: CommandContext, selector: str) -> list[RoomRef]:
     rooms = await ctx.managed_rooms()
-    return [r for r in rooms if ctx.engine.rooms.selects([selector], r)] if selector else rooms
+    return [r for r in rooms if ctx.selects([selector], r)] if selector else rooms
 
 
 def _timing(ctx: CommandContext, rooms: int) -> str:
-    estimate = ctx.engine.outbox.governor.estimate(rooms, ctx.now())
+    estimate = ctx.send_estimate(rooms)
     text = f"预计 {span_text(estimate.span)}内发完（按发送限速）"
     waits = [
         (estimate.paused_until, "微信提示发送过于频繁，暂停中"),

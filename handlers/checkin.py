@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.context import RunContext
+from bot.context import FieldContext, RunContext
 from bot.playbook.types import Params
 from bot.registry import action, member_field
 from bot.store import dialect
@@ -32,7 +32,7 @@ async def last_checkin(conn: AsyncConnection, member_id: str) -> tuple[date, int
 
 
 @member_field("streak")
-async def member_streak(ctx: RunContext, member_id: str) -> int:
+async def member_streak(ctx: FieldContext, member_id: str) -> int:
     """The running streak: 0 once a whole local day has passed without a check-in."""
     last = await last_checkin(ctx.conn, member_id)
     today = ctx.local_now().date()

@@ -6,15 +6,15 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.commands import CommandContext, Failed, staff_command
+from bot.commands import CommandContext, Failed
 from bot.context import RunContext, RunError
 from bot.events import MessageEvent
 from bot.playbook.types import Duration, Params
-from bot.registry import action
+from bot.registry import action, staff_command, window_kind
 from bot.store import dialect
 from bot.store.tables import WindowEntry
 from bot.textnorm import normalize
-from bot.windows import OpenWindow, window_kind
+from bot.windows import OpenWindow
 from handlers.coupons import Issued, batch_expiry, issue, local_text, stock_left
 
 _entries = WindowEntry.__table__
@@ -44,7 +44,7 @@ async def on_claim(ctx: RunContext, window: OpenWindow, event: MessageEvent) -> 
     room = ctx.room
     assert room is not None
     entry = {"window_id": window.id, "member_id": member.id, "rank": 0, "at": ctx.now()}
-    batch = ctx.engine.playbooks.resources.get("coupons", {}).get(window.data["batch"])
+    batch = ctx.resource("coupons", window.data["batch"])
     if batch is None:  # the batch was removed by a reload: the drop cannot go on
         if await ctx.close_window(window):
             ctx.send("这轮抢券已结束～", room=room)
@@ -85,7 +85,7 @@ async def on_close(ctx: RunContext, window: OpenWindow) -> None:
             .where(_entries.c.window_id == window.id, _entries.c.outcome == "won")
         )
     ).scalar_one()
-    batch = ctx.engine.playbooks.resources.get("coupons", {}).get(window.data["batch"])
+    batch = ctx.resource("coupons", window.data["batch"])
     title = batch.title if batch is not None else "券"
     assert ctx.room is not None
     if won:
@@ -101,7 +101,7 @@ window_kind(KIND, on_message=on_claim, on_close=on_close)
 async def drop_now(ctx: CommandContext) -> str:
     """在群里立刻开一轮抢券（口令和时长同剧本里的设置）"""
     room = await ctx.room()
-    batch = ctx.engine.playbooks.resources["coupons"][ctx.resource_arg("coupons", "券")]
+    batch = ctx.resource("coupons", ctx.resource_arg("coupons", "券"))
     ctx.refuse_if_running(KIND, room, "抢券")
     expires = batch_expiry(batch, ctx.now(), ctx.config.tz)
     if expires is not None and expires <= ctx.now():

@@ -14,10 +14,10 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.commands import CommandContext, UsageError, one_line, staff_command
-from bot.context import RunContext, RunError
+from bot.commands import CommandContext, UsageError, one_line
+from bot.context import FieldContext, RunContext, RunError
 from bot.playbook.types import Duration, LocalDateTime, Params
-from bot.registry import action, member_field, resource
+from bot.registry import action, member_field, resource, staff_command
 from bot.store import dialect
 from bot.store.tables import Coupon, CouponStock, Member
 
@@ -185,14 +185,14 @@ def _usable(member_id: str, now: datetime) -> Any:
 
 
 @member_field("coupons")
-async def member_coupons(ctx: RunContext, member_id: str) -> int:
+async def member_coupons(ctx: FieldContext, member_id: str) -> int:
     """How many coupons the member can still use (not redeemed, not expired)."""
     now = ctx.local_now()
     return (await ctx.conn.execute(select(func.count()).where(_usable(member_id, now)))).scalar_one()
 
 
 @member_field("wallet")
-async def member_wallet(ctx: RunContext, member_id: str) -> list[dict[str, str]]:
+async def member_wallet(ctx: FieldContext, member_id: str) -> list[dict[str, str]]:
     """The usable coupons, soonest to expire first, for `/我的券`: code, title, expires (local time)."""
     now = ctx.local_now()
     rows = await ctx.conn.execute(
@@ -234,7 +234,7 @@ REASONS: dict[Refusal, str] = {"sold_out": "已抢完", "limit": "已领过", "b
 async def coupon(ctx: RunContext, p: CouponParams) -> None:
     """Issue one coupon; `coupon.none` says why not (已抢完 / 已领过 / 活动已结束), else it is empty."""
     member = ctx.target(p.to)
-    batch = ctx.engine.playbooks.resources["coupons"].get(p.batch)
+    batch = ctx.resource("coupons", p.batch)
     if batch is None:  # checked at load; a hot reload could still swap the set mid-run
         raise RunError(f"coupon batch '{p.batch}' is not declared")
     tz = ctx.local_now().tzinfo

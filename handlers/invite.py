@@ -24,7 +24,7 @@ async def invite(ctx: RunContext, p: InviteParams) -> None:
     room = await find_room(ctx, p.room)
     if room is None:
         raise RunError(f"no bound group '{p.room}' is known to the bot")
-    if not await ctx.engine.connector.is_friend(target.id):
+    if not await ctx.is_friend(target.id):
         log.info("invite of %s to %s skipped: not the bot's friend (playbook %s)", target.id, room.id, ctx.playbook.id)
         return
     ctx.invite(target, room)

@@ -26,7 +26,7 @@ async def deliver_privately(
 ) -> None:
     """To a friend privately. Otherwise, per `dm_fallback`, an @-mention in the current group with the text,
     or with `hint` when the text is not for the group's eyes; or nothing (logged)."""
-    if await ctx.engine.connector.is_friend(target.id):
+    if await ctx.is_friend(target.id):
         ctx.send(text, member=target, expires=expires)
     elif ctx.config.dm_fallback == "mention" and ctx.room is not None:
         ctx.send(hint or text, room=ctx.room, mentions=(target,), expires=expires)
@@ -79,7 +79,7 @@ class SayParams(Params):
 
 async def find_room(ctx: RunContext, name: str) -> RoomRef | None:
     """A managed (bound) group by its id, topic or config.yaml name: a look-alike with that topic is never it."""
-    rooms = await ctx.engine.rooms.named(ctx.conn, name)
+    rooms = await ctx.rooms_named(name)
     return rooms[0] if rooms else None
 
 

@@ -8,7 +8,7 @@ from pydantic import StrictBool
 from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.context import RunContext, RunError
+from bot.context import FieldContext, RunContext, RunError
 from bot.playbook.types import Params
 from bot.registry import action, member_field
 from bot.store import dialect
@@ -66,7 +66,7 @@ async def balance(conn: AsyncConnection, member_id: str) -> int:
 
 
 @member_field("points")
-async def member_points(ctx: RunContext, member_id: str) -> int:
+async def member_points(ctx: FieldContext, member_id: str) -> int:
     return await balance(ctx.conn, member_id)
 
 

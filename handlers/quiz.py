@@ -11,15 +11,15 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema
 from sqlalchemy import func, select
 
-from bot.commands import CommandContext, staff_command
+from bot.commands import CommandContext
 from bot.context import RunContext, RunError
 from bot.events import MemberRef, MessageEvent
 from bot.playbook.types import WORD_SCHEMA, Duration, Params
-from bot.registry import action, resource
+from bot.registry import action, resource, staff_command, window_kind
 from bot.store import dialect
 from bot.store.tables import Member, WindowEntry
 from bot.textnorm import normalize
-from bot.windows import OpenWindow, last_windows, window_kind
+from bot.windows import OpenWindow, last_windows
 from handlers.coupons import Issued, issue
 from handlers.points import add_points
 
@@ -99,7 +99,7 @@ async def quiz(ctx: RunContext, p: QuizParams) -> None:
     """Post a question in this group; never the same one twice in a row here; answers open for `window`."""
     if ctx.room is None:
         raise RunError("a quiz needs a group: this run has none")
-    bank = ctx.engine.playbooks.resources["questions"][p.questions]
+    bank = ctx.resource("questions", p.questions)
     recent = [w for w in await last_windows(ctx.conn, KIND, ctx.room.id, limit=20) if w.data["bank"] == p.questions]
     last = recent[0].data["index"] if recent else None
     if p.pick == "next":
@@ -110,7 +110,7 @@ async def quiz(ctx: RunContext, p: QuizParams) -> None:
     question = bank[index]
     title = None
     if p.reward.coupon is not None:
-        title = ctx.engine.playbooks.resources["coupons"][p.reward.coupon].title
+        title = ctx.resource("coupons", p.reward.coupon).title
     prize = _prize(p.reward, title)
     window = await ctx.open_window(
         KIND,
@@ -152,7 +152,7 @@ async def on_answer(ctx: RunContext, window: OpenWindow, event: MessageEvent) ->
         )
     batch_id = window.data["coupon"]
     if batch_id is not None:
-        batch = ctx.engine.playbooks.resources.get("coupons", {}).get(batch_id)
+        batch = ctx.resource("coupons", batch_id)
         if batch is not None:
             issued = await issue(ctx.conn, batch, event.sender.id, now=ctx.now(), tz=ctx.config.tz)
             if not isinstance(issued, Issued):

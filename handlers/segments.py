@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema, model_v
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, or_, select
 
 from bot.config import LifecycleSection
-from bot.context import RunContext
+from bot.context import FieldContext, RunContext
 from bot.events import MemberRef
 from bot.playbook.types import BLANK, DIGIT, Params, one_or_list, trimmed
 from bot.registry import MEMBER, action, member_field
@@ -72,7 +72,7 @@ def lifecycle_is(stages: list[Stage], now: datetime, cfg: LifecycleSection) -> C
 
 
 @member_field("lifecycle")
-async def member_lifecycle(ctx: Any, member_id: str) -> str:
+async def member_lifecycle(ctx: FieldContext, member_id: str) -> str:
     """new / growing / active / dormant / churned (引入期/成长期/成熟期/休眠期/流失期), from activity and config."""
     rules = _stage_rules(ctx.local_now(), ctx.config.lifecycle)
     stage = case(*((rule, name) for name, rule, _negation in rules), else_="growing")
@@ -253,7 +253,7 @@ async def for_each(ctx: RunContext, p: ForEachParams) -> None:
     now = ctx.now()
     if p.segment.rooms is not None:
         rooms = p.segment.rooms
-        room_ids = [r.id for r in await known_rooms(ctx.conn) if ctx.engine.rooms.selects(rooms, r)]
+        room_ids = [r.id for r in await known_rooms(ctx.conn) if ctx.selects(rooms, r)]
     else:  # a schedule runs once per group: each run reaches that group's members
         room_ids = [ctx.room.id] if ctx.room is not None else None
     # A member in two groups is still reached once a day by one playbook.

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
 
-from bot.commands import ROLE_NAMES, CommandContext, Failed, UsageError, staff_command, visible_to
+from bot.commands import ROLE_NAMES, CommandContext, Failed, UsageError
 from bot.events import Outgoing
 from bot.optout import opted_out
 from bot.playbook.errors import closest
+from bot.registry import staff_command
 from bot.store import dialect
-from bot.store.switches import set_switch
 from bot.store.tables import Coupon, MemberTag, RoomMember
 from handlers import playbook_status as status
 from handlers.checkin import member_streak
@@ -19,9 +19,9 @@ from handlers.points import add_points, balance
 from handlers.segments import CHINESE, member_lifecycle
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
+    from bot.admin import Admin
     from bot.events import MemberRef, MessageEvent
-    from bot.reload import Outcome
+    from bot.reload import Reading
 
 _tags = MemberTag.__table__
 _coupons = Coupon.__table__
@@ -34,12 +34,12 @@ MAX_TAG = 30  # characters of a tag name
 @staff_command("帮助", aliases=("help",), role="member", usage="/帮助")
 async def help_(ctx: CommandContext) -> str:
     """列出你能用的命令"""
-    lines = [f"{c.usage} — {c.summary}" for c in visible_to(ctx.engine, ctx.role) if c.name != "帮助"]
+    lines = [f"{c.usage} — {c.summary}" for c in ctx.visible_commands() if c.name != "帮助"]
     if not lines:
         return "这里没有你能用的管理命令～发送「签到」「/积分」试试吧"
     who = ROLE_NAMES.get(ctx.role, "成员")
-    named = [t.params.name for pb in ctx.engine.playbooks.playbooks for t in pb.triggers if t.name == "command"]
-    extra = f"\n剧本里的命令：{' '.join(f'/{n}' for n in dict.fromkeys(named))}" if named else ""
+    named = ctx.playbook_commands()
+    extra = f"\n剧本里的命令：{' '.join(f'/{n}' for n in named)}" if named else ""
     return f"{who}可用的命令：\n" + "\n".join(lines) + extra
 
 
@@ -113,22 +113,17 @@ async def untag(ctx: CommandContext) -> str:
     return f"已去掉 {member.name} 的标签「{name}」"
 
 
-async def _staff_is_friend(engine: Engine, event: MessageEvent) -> bool | None:
-    """Before the transaction (it asks WeChat): can the full profile asked for in a group go privately?"""
-    return await engine.connector.is_friend(event.sender.id) if event.room is not None else None
-
-
-@staff_command("成员", aliases=("member",), role="staff", usage="/成员 @某人", prepare=_staff_is_friend)
+@staff_command("成员", aliases=("member",), role="staff", usage="/成员 @某人")
 async def profile(ctx: CommandContext) -> str:
     """查看成员资料：积分、连续签到、标签、券、所在群（在群里问，完整资料私信给你）"""
     member = await ctx.target()
     points = await balance(ctx.conn, member.id)
-    streak = await member_streak(ctx, member.id)
-    stage = STAGE_NAMES.get(await member_lifecycle(ctx, member.id), "")
+    streak = await member_streak(ctx.fields(), member.id)
+    stage = STAGE_NAMES.get(await member_lifecycle(ctx.fields(), member.id), "")
     summary = f"积分 {points}｜连续签到 {streak} 天｜{stage}"
     if ctx.event.room is None:
         return await _full_profile(ctx, member, summary)
-    if not ctx.prepared:  # everyone in the group reads the answer: no ids, tags, inviter or opt-out there
+    if not await ctx.is_friend(ctx.sender.id):  # everyone in the group reads the answer: no ids, tags, ...
         return f"{member.name}：{summary}（加我为好友后私聊我发送 /成员 微信ID，可看完整资料）"
     full = await _full_profile(ctx, member, summary)
     ctx.send("profile", [Outgoing(full, member=ctx.sender)])
@@ -164,11 +159,10 @@ async def _full_profile(ctx: CommandContext, member: MemberRef, summary: str) ->
 @staff_command("剧本", aliases=("playbooks",), role="staff", usage="/剧本")
 async def playbooks(ctx: CommandContext) -> str:
     """列出剧本和开关状态"""
-    engine = ctx.engine
-    running, tz = engine.playbooks, ctx.config.tz
+    running, tz = ctx.admin.running, ctx.config.tz
     lines = []
     for pb in running.playbooks:
-        on = engine.switches.get(pb.id, pb.enabled)
+        on = ctx.admin.is_on(pb)
         lines.append(f"{'✅' if on else '⛔'} {pb.id}  {pb.title}")
         if pb.path in running.fallbacks:
             lines.append(status.since(running.fallbacks[pb.path], tz, ctx.now()))
@@ -180,12 +174,11 @@ async def _switch(ctx: CommandContext, enabled: bool) -> str:
     if len(ctx.args) != 1:
         raise UsageError("请写出一个剧本 ID（发送 /剧本 查看）")
     playbook_id = ctx.args[0]
-    playbook = ctx.engine.playbooks.get(playbook_id)
+    playbook = ctx.admin.running.get(playbook_id)
     if playbook is None:
-        near = closest(playbook_id, [pb.id for pb in ctx.engine.playbooks.playbooks])
+        near = closest(playbook_id, [pb.id for pb in ctx.admin.running.playbooks])
         raise UsageError(f"没有剧本「{playbook_id}」" + (f"，是不是 {near}？" if near else ""))
-    await set_switch(ctx.conn, playbook_id, enabled, ctx.sender.id, ctx.now())
-    ctx.on_commit.append(lambda: ctx.engine.switches.__setitem__(playbook_id, enabled))
+    await ctx.admin.switch(playbook_id, enabled, by=ctx.sender.id)
     return f"已{'启用' if enabled else '停用'}剧本「{playbook.title}」（{playbook_id}），重启后也保持"
 
 
@@ -201,20 +194,19 @@ async def disable(ctx: CommandContext) -> str:
     return await _switch(ctx, False)
 
 
-async def _reload_first(engine: Engine, event: MessageEvent) -> tuple[set[str], Outcome] | None:
-    """Before the transaction: reading a big folder must not hold the database (other bots share it)."""
-    if engine.reloader is None:
-        return None
-    before = {pb.id for pb in engine.playbooks.playbooks}
-    return before, await engine.reloader.reload(f"/重载 by {event.sender.id}", by=event.sender.id)
+async def _read_first(admin: Admin, event: MessageEvent) -> Reading | None:
+    """Before the transaction: reading a big folder must not hold the database (other bots share it). Only read:
+    the message may be a redelivery; the new set goes in once the event's transaction commits."""
+    return await admin.read_playbooks(by=event.sender.id)
 
 
-@staff_command("重载", aliases=("reload",), role="admin", usage="/重载", prepare=_reload_first)
+@staff_command("重载", aliases=("reload",), role="admin", usage="/重载", prepare=_read_first)
 async def reload_(ctx: CommandContext) -> str:
     """重新读取剧本文件（有错误的文件用上次的好版本，没有就不运行）"""
     if ctx.prepared is None:
         raise Failed("这个机器人的剧本不是从文件夹读的，没法重载")
-    before, outcome = ctx.prepared
+    before = {pb.id for pb in ctx.admin.running.playbooks}
+    outcome = await ctx.admin.reload(ctx.prepared, f"/重载 by {ctx.sender.id}")
     language = ctx.config.language
     if not outcome.swapped:
         raise Failed(

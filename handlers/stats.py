@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
 
-from bot.commands import CommandContext, UsageError, staff_command
+from bot.commands import CommandContext, UsageError
 from bot.events import RoomRef
+from bot.registry import staff_command
 from bot.store.tables import Checkin, Coupon, Member, Nudge, RoomMember, Window, WindowEntry
 
 DEFAULT_SPAN = "7d"

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.conditions import as_list, as_text
-from bot.context import RunContext
+from bot.context import FieldContext, RunContext
 from bot.playbook.types import WORD_SCHEMA, Params, one_or_list
 from bot.registry import action, condition, member_field
 from bot.store import dialect
@@ -25,7 +25,7 @@ async def tags_of(conn: AsyncConnection, member_id: str) -> set[str]:
 
 
 @member_field("tags")
-async def member_tags(ctx: RunContext, member_id: str) -> list[str]:
+async def member_tags(ctx: FieldContext, member_id: str) -> list[str]:
     return sorted(await tags_of(ctx.conn, member_id))
 
 

@@ -534,8 +534,9 @@ def test_real_connectors_are_paced_and_local_ones_are_not_unless_config_or_the_c
     assert paced_by_default(sending(pacing=False), Remote()) is False  # type: ignore[arg-type]
 
 
-async def test_when_a_friend_request_cannot_be_accepted_its_playbooks_do_not_run() -> None:
-    """Accepting comes first: a greeting to someone who is not a friend could never be delivered."""
+async def test_when_a_friend_request_cannot_be_accepted_nothing_decided_for_it_is_sent() -> None:
+    """Accepting goes first, as a row of its own: the greeting waits behind it (WeChat would not deliver it to
+    someone who is not a friend), and when accepting fails for good the greeting fails with it, unsent."""
 
     class Refusing(Connector):
         async def accept_friend(self, request: Any) -> None:
@@ -545,6 +546,9 @@ async def test_when_a_friend_request_cannot_be_accepted_its_playbooks_do_not_run
     bot = await TestBot.create(funnel, connector=Refusing())
     try:
         assert await bot.befriend("u1", "你好") == []
-        assert await rows(bot) == []
+        assert [(r.playbook_id, r.state) for r in await rows(bot)] == [("accept", "pending"), ("funnel", "pending")]
+        assert await bot.advance(timedelta(hours=1)) == []  # every retry fails
+        assert [(r.playbook_id, r.state) for r in await rows(bot)] == [("accept", "failed"), ("funnel", "failed")]
+        assert (await rows(bot))[1].last_error == "the friend request it follows could not be accepted"
     finally:
         await bot.close()

@@ -207,7 +207,8 @@ async def test_events_still_not_stored_after_retry_for_go_to_the_dead_letter_fil
         lines = [json.loads(line) for line in letters.read_text("utf-8").splitlines()]
         assert [entry["event"]["id"] for entry in lines] == ["wx-1", "wx-2"]
         assert all("database is locked" in entry["reason"] and entry["at"] for entry in lines)
-        assert lines[0]["event"]["sender"] == {"id": "u1", "name": "u1"} and lines[0]["event"]["text"] == "签到"
+        assert lines[0]["event"]["sender"] == {"id": "u1", "name": "u1", "friend": True}  # as the connector said
+        assert lines[0]["event"]["text"] == "签到"
         assert stat.S_IMODE(letters.stat().st_mode) == 0o600
         assert checkins(database) == ["u0"]
 

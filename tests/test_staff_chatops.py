@@ -61,6 +61,28 @@ async def test_reload_with_a_broken_new_file_loads_the_good_files_and_lists_the_
         assert await audit(bot) == [("clerk", "重载", "refused"), ("mgr", "重载", "partial"), ("mgr", "重载", "ok")]
 
 
+async def test_a_redelivered_reload_reads_the_folder_once(tmp_path: Path) -> None:
+    """WeChat may deliver the same message twice: the second /重载 is a duplicate and changes nothing."""
+    folder = folder_with(tmp_path, echo=ECHO.format(text="旧的回答"))
+    async with TestBot.running(folder, config=CONFIG) as bot:
+        folder_with(tmp_path, echo=ECHO.format(text="新的回答"))
+        assert texts(await bot.say("mgr", "/重载", event_id="wx-reload-1")) == ["已重载：1 个剧本在运行"]
+        folder_with(tmp_path, echo=ECHO.format(text="没人让它重载"))
+        assert await bot.say("mgr", "/重载", event_id="wx-reload-1") == []
+        assert texts(await bot.say("u1", "hi", room="r1")) == ["新的回答"]
+
+
+async def test_a_reload_redelivered_after_a_restart_changes_nothing(tmp_path: Path) -> None:
+    folder = folder_with(tmp_path, echo=ECHO.format(text="旧的回答"))
+    database = str(tmp_path / "q.db")
+    async with TestBot.running(folder, config=CONFIG, database=database) as bot:
+        assert texts(await bot.say("mgr", "/重载", event_id="wx-reload-1")) == ["已重载：1 个剧本在运行"]
+    async with TestBot.running(folder, config=CONFIG, database=database) as bot:
+        folder_with(tmp_path, echo=ECHO.format(text="没人让它重载"))
+        assert await bot.say("mgr", "/重载", event_id="wx-reload-1") == []
+        assert texts(await bot.say("u1", "hi", room="r1")) == ["旧的回答"]
+
+
 async def test_reload_brings_in_new_schedules(tmp_path: Path) -> None:
     folder = folder_with(tmp_path, echo=ECHO.format(text="嗨"))
     async with TestBot.running(folder, config=CONFIG) as bot:

@@ -1,4 +1,11 @@
-"""The Connector protocol: composition, not inheritance from the engine."""
+"""The Connector protocol: composition, not inheritance from the engine.
+
+`Bot.start` starts the connector with `Bot.receive` as its `emit`: every event of the platform (tests and the
+simulator included) comes in that way. The bot calls the platform only outside its units of work: sends and
+friend acceptances from the outbox after the event's transaction committed, friend lookups after the event.
+What the engine needs to know about the platform comes with the events: a connector marks `MemberRef.friend`
+when its contact data says it, and emits `FriendConfirmed` when someone became a friend some other way.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ class Connector(Protocol):
     self_id: str  # the bot's own WeChat id ('' until known): staff commands never take it as their target
 
     async def start(self, emit: Emit) -> None:
-        """Begin delivering platform events to `emit`; returns once running."""
+        """Begin delivering platform events to `emit` (Bot.receive); returns once running."""
         ...
 
     async def send(self, message: Outgoing) -> str | None:
@@ -28,12 +35,15 @@ class Connector(Protocol):
         """
         ...
 
-    async def accept_friend(self, request: FriendRequest) -> None: ...
+    async def accept_friend(self, request: FriendRequest) -> None:
+        """Accept a friend request the bot decided to accept (the outbox calls it, before the greeting goes)."""
+        ...
 
     async def stop(self) -> None: ...
 
     async def is_friend(self, member_id: str) -> bool:
-        """Only friends can be messaged privately in WeChat."""
+        """Only friends can be messaged privately in WeChat. Asked only about members no event has marked yet,
+        after the event that needed it (bot/engine.py); unknown counts as not a friend."""
         ...
 
 

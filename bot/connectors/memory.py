@@ -1,9 +1,20 @@
-"""A connector that records what the bot sends: for tests and scenario files."""
+"""A connector that records what the bot sends: for tests and scenario files.
+
+Events come in the way a platform's do: `deliver` hands them to the `emit` that `start` was given (Bot.start
+gives Bot.receive), each member marked a friend or not as the platform would say (`not_friends`). Every call
+the bot makes of it while a unit of work is open fails and is remembered in `calls_in_unit` (TestBot.close
+then fails the test): the engine must never hold the database while it waits for the platform.
+"""
 
 from __future__ import annotations
 
 from bot.connectors.base import Emit
-from bot.events import FriendRequest, Outgoing
+from bot.events import Event, FriendRequest, Outgoing, with_friends
+from bot.store import unit_open
+
+
+class ConnectorCallInUnit(AssertionError):
+    """The bot called the platform while it held a unit of work (bot/store/database.py: `unit_open`)."""
 
 
 class MemoryConnector:
@@ -15,15 +26,32 @@ class MemoryConnector:
         self.not_friends: set[str] = set()
         self.emit: Emit | None = None
         self.accepted: list[FriendRequest] = []
+        self.calls_in_unit: list[str] = []
 
     async def start(self, emit: Emit) -> None:
         self.emit = emit
 
+    async def deliver(self, event: Event) -> object:
+        """An event from the platform, through the emit the connector was started with; what it returns."""
+        if self.emit is None:
+            raise RuntimeError("the memory connector is not started: Bot.start starts it")
+        return await self.emit(with_friends(event, self._friend))
+
+    def _friend(self, member_id: str) -> bool:
+        return member_id not in self.not_friends
+
+    def _guard(self, call: str) -> None:
+        if unit_open():
+            self.calls_in_unit.append(call)
+            raise ConnectorCallInUnit(f"{call} was called while a unit of work was open")
+
     async def send(self, message: Outgoing) -> str | None:
+        self._guard("send")
         self.sent.append(message)
         return f"sent-{len(self.sent)}"
 
     async def accept_friend(self, request: FriendRequest) -> None:
+        self._guard("accept_friend")
         self.accepted.append(request)
         self.not_friends.discard(request.member.id)
 
@@ -31,4 +59,5 @@ class MemoryConnector:
         self.emit = None
 
     async def is_friend(self, member_id: str) -> bool:
-        return member_id not in self.not_friends
+        self._guard("is_friend")
+        return self._friend(member_id)

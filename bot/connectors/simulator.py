@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from bot.connectors.base import Emit
-from bot.events import Event, FriendRequest, Outgoing
+from bot.events import Event, FriendRequest, Outgoing, with_friends
 from bot.textnorm import printable
 
 
@@ -26,10 +26,11 @@ class SimulatorConnector:
         self.emit = emit
 
     async def typed(self, event: Event) -> None:
-        """An event the terminal made (a message, a join, ...), handed to the bot like a platform event."""
+        """An event the terminal made (a message, a join, ...), handed to the bot like a platform event; in the
+        simulator everyone is the bot's friend."""
         if self.emit is None:
             raise RuntimeError("the simulator connector is not started")
-        await self.emit(event)
+        await self.emit(with_friends(event, lambda _member_id: True))
 
     async def send(self, message: Outgoing) -> str | None:
         if message.invite:

@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector, SendRefused
-from bot.events import Outgoing
+from bot.events import FriendRequest, Outgoing
 from bot.governor import Governor, merge_welcomes
-from bot.outbox.rows import RECORD, TABLE, Row, read_row, record
+from bot.outbox.rows import NOT_ACCEPTED, RECORD, TABLE, Row, behind, not_behind_an_accept, read_row, record
 from bot.store import Store, dialect
 
 log = logging.getLogger("qunguan.outbox")
@@ -134,10 +134,10 @@ class Delivery:
         await future
 
     async def queued(self) -> list[Outgoing]:
-        """Messages decided but not sent yet, by kind then age (tests, scenario reports); the worker takes them in
-        fair turns within a kind."""
+        """Messages decided but not sent yet, by kind then age (tests, scenario reports; not friend acceptances);
+        the worker takes them in fair turns within a kind."""
         async with self.store.unit() as conn:
-            return [r.message for r in await self._load(conn)]
+            return [r.message for r in await self._load(conn) if not r.raw.accept]
 
     async def pending(self) -> int:
         async with self.store.unit() as conn:
@@ -241,7 +241,7 @@ class Delivery:
                     if queue is None:
                         queue = await self._pending_rows(conn)
                     queue = await self._expire(conn, queue, now)
-                    plan = self.governor.plan([r.queued for r in queue], now)
+                    plan = self.governor.plan([r.queued for r in not_behind_an_accept(queue)], now)
                     batch = sorted((r for r in queue if r.id in plan.ids), key=lambda r: plan.ids.index(r.id))
                     claimed = bool(batch) and await self._claim(conn, batch)
                 if not batch:
@@ -250,6 +250,12 @@ class Delivery:
                 if claimed:
                     done, back = await self._send(batch)
                     queue.extend(back)
+                    if batch[0].raw.accept and done[0]["b_state"] == "failed":  # what it decided goes nowhere
+                        done += [
+                            record(r, "failed", attempts=r.attempts, error=NOT_ACCEPTED)
+                            for r in behind(queue, batch[0])
+                        ]
+                        queue = [r for r in queue if r.raw.event_id != batch[0].raw.event_id]
         finally:
             # What is still pending, for the next pass; forgotten (read again) after anything unexpected.
             self._cache = queue if self._cache is not None and not done else None
@@ -320,7 +326,13 @@ class Delivery:
         lead = batch[0]
         message = self._message(batch)
         try:
-            platform_id = await self.connector.send(message)
+            if message.accept:
+                assert message.member is not None
+                at = dialect.aware(lead.raw.created_at)
+                await self.connector.accept_friend(FriendRequest(lead.raw.event_id, at, message.member, message.text))
+                platform_id = None
+            else:
+                platform_id = await self.connector.send(message)
         except SendRefused as exc:
             self.governor.refused(self.clock.now())
             log.warning("send to %s refused (playbook %s): %s; it waits", lead.target, message.playbook_id, exc)
@@ -329,11 +341,12 @@ class Delivery:
         except Exception as exc:
             return self._failed(batch, exc)
         now = self.clock.now()
-        self.governor.sent(lead.queued.target, now, lead.queued.who)
+        if not message.accept:  # accepting a request is no message: it takes no turn and no place in the pace
+            self.governor.sent(lead.queued.target, now, lead.queued.who)
         merged = f", {len(batch)} welcomes as one" if len(batch) > 1 else ""
         preview = " ".join(message.text.split())
         preview = preview if len(preview) <= 60 else preview[:59] + "…"
-        what = "invitation" if message.invite else lead.queued.kind
+        what = "invitation" if message.invite else "friend acceptance" if message.accept else lead.queued.kind
         log.info(
             "sent %s %s to %s (playbook %s%s): %s", what, lead.id, lead.target, message.playbook_id, merged, preview
         )

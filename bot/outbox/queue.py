@@ -18,27 +18,11 @@ from bot.budget import Budget
 from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
-from bot.events import Event, FriendRequest, MemberJoined, MemberRef, MessageEvent, Outgoing, ScheduledTick
+from bot.events import Event, Outgoing, answered
 from bot.governor import PRIORITY
 from bot.outbox.delivery import Delivery
 from bot.outbox.rows import TABLE
 from bot.store import Store, dialect
-
-
-def answered(event: Event) -> MemberRef | None:
-    """The member whose message (or friend request) the event's replies answer."""
-    return event.member if isinstance(event, MessageEvent | FriendRequest) else None
-
-
-def kind_of(event: Event) -> str:
-    """Replies answer a person (a message, a friend request); welcomes a join; broadcasts a schedule."""
-    if isinstance(event, MessageEvent | FriendRequest):
-        return "reply"
-    if isinstance(event, MemberJoined):
-        return "welcome"
-    if isinstance(event, ScheduledTick):
-        return "broadcast"
-    return "notice"
 
 
 class Outbox(Delivery):
@@ -65,7 +49,7 @@ class Outbox(Delivery):
 
         `kind` overrides what the event implies (a staff /群发 is a broadcast, though a message started it).
         Replies to a customer past their reply budget are left out: not queued at all."""
-        kind = kind or kind_of(event)
+        kind = kind or event.sends_as  # replies answer a person, welcomes a join, broadcasts a schedule
         member = answered(event) if kind == "reply" else None
         if member is not None and messages and self.budget is not None and self.config.role_of(member.id) is None:
             messages = messages[: self.budget.take(member, len(messages), now)]
@@ -86,6 +70,7 @@ class Outbox(Delivery):
                     "member_name": m.member.name if m.member else "",
                     "mentions": json.dumps([[x.id, x.name] for x in m.mentions], ensure_ascii=False),
                     "invite": m.invite,
+                    "accept": m.accept,
                     "reply_to": member.id if member is not None else None,
                     "text": m.text,
                     "created_at": now,

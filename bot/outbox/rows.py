@@ -44,7 +44,22 @@ def message_of(r: Any) -> Outgoing:
     room = RoomRef(r.room_id, r.room_topic) if r.room_id is not None else None
     member = MemberRef(r.member_id, r.member_name) if r.member_id is not None else None
     mentions = tuple(MemberRef(i, n) for i, n in json.loads(r.mentions))
-    return Outgoing(r.text, room, member, mentions, r.playbook_id, r.invite)
+    return Outgoing(r.text, room, member, mentions, r.playbook_id, r.invite, accept=bool(r.accept))
+
+
+NOT_ACCEPTED = "the friend request it follows could not be accepted"
+
+
+def not_behind_an_accept(queue: list[Row]) -> list[Row]:
+    """The rows that may go: what an event decided after accepting a friend request (the greeting, the
+    invitation) waits until that acceptance is sent, since WeChat delivers neither to someone not a friend."""
+    accepting = {r.raw.event_id for r in queue if r.raw.accept}
+    return [r for r in queue if r.raw.accept or r.raw.event_id not in accepting] if accepting else queue
+
+
+def behind(queue: list[Row], accept: Row) -> list[Row]:
+    """The rows of the same event as an acceptance: they go nowhere when it failed for good."""
+    return [r for r in queue if r.raw.event_id == accept.raw.event_id and r is not accept]
 
 
 def read_row(r: Any) -> Row:

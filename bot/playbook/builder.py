@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.commands import COMMANDS
 from bot.playbook.errors import Location, Problems, closest, did_you_mean
 from bot.playbook.loader import Doc, Path
 from bot.playbook.model import _ID, TOP_KEYS, Branch, Call, Choose, Playbook, Step, walk_steps
@@ -327,7 +326,7 @@ def build_playbook(
         b.error((), "missing 'do': list what the bot should do")
     triggers = b.calls(("when",), data.get("when"), "trigger")
     for trig in triggers:
-        if trig.name == "command" and trig.params.name.casefold() in COMMANDS:
+        if trig.name == "command" and trig.params.name.casefold() in registry.commands:  # reserved: staff commands
             b.problems.add(
                 trig.location,
                 f"'/{trig.params.name}' is a built-in staff command (see /帮助); give this playbook's command "

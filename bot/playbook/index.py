@@ -12,7 +12,7 @@ from typing import Any
 
 import ahocorasick
 
-from bot.events import Event, FriendRequest, MemberJoined, MemberLeft, MessageEvent, ScheduledTick
+from bot.events import Event, MessageEvent
 from bot.playbook.model import Call, Playbook
 from bot.textnorm import fold, normalize, split_command
 
@@ -22,9 +22,6 @@ class Match:
     playbook: Playbook
     trigger: Call
     message: dict[str, Any] | None = None
-
-
-_KINDS: dict[type, str] = {MemberJoined: "join", MemberLeft: "leave", FriendRequest: "friend"}
 
 
 def _where_ok(where: str, event: MessageEvent) -> bool:
@@ -72,13 +69,14 @@ class TriggerIndex:
 
     def match(self, event: Event) -> list[Match]:
         """Playbooks this event starts, each once, in playbook order."""
-        if isinstance(event, MessageEvent):
-            found = self._match_message(event)
-        elif isinstance(event, ScheduledTick):
-            pb = self.by_id.get(event.playbook_id)
+        kind = event.kind
+        if kind == "message":
+            found = self._match_message(event)  # type: ignore[arg-type]
+        elif kind == "schedule":
+            pb = self.by_id.get(event.playbook_id)  # type: ignore[union-attr]
             found = [] if pb is None or not pb.enabled else [Match(pb, pb.triggers[0])]
-        else:
-            found = [Match(pb, trig) for pb, trig in self.by_event.get(_KINDS.get(type(event), ""), ())]
+        else:  # a trigger listens to event kinds by name (`events=` in bot/triggers.py)
+            found = [Match(pb, trig) for pb, trig in self.by_event.get(kind, ())]
         seen: set[str] = set()
         unique = []
         for m in sorted(found, key=lambda m: m.playbook.order):

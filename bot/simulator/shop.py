@@ -48,7 +48,7 @@ class Shop:
         try:
             clock.offset = await load_offset(bot)
             bot.scheduler.restart_from_now()
-            await self.connector.start(bot.receive)
+            await bot.start()  # the connector gets bot.receive: what is typed comes in through it
         except BaseException:
             await bot.close()
             raise

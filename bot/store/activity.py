@@ -1,4 +1,4 @@
-"""What every event writes before any playbook runs: seen-once mark, members, rooms."""
+"""What every event writes before any playbook runs: seen-once mark, members (their friend flag too), rooms."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.events import Event, FriendRequest, MemberJoined, MemberLeft, MemberRef, MessageEvent, RoomRef, RoomRenamed
+from bot.events import Event, MemberRef, RoomRef
 from bot.store import dialect
 from bot.store.tables import Member, NameChange, Room, RoomMember, SeenEvent, TopicChange
 
@@ -18,17 +18,16 @@ _names = NameChange.__table__
 _topics = TopicChange.__table__
 
 # Built once: every message runs these, and building a statement costs more than SQLite running it.
-_TOUCH_MEMBER = (
-    update(_members)
-    .where(_members.c.id == bindparam("m_id"), _members.c.name == bindparam("m_name"))
-    .values(last_active=bindparam("m_at"))
-)
+_SAME_MEMBER = (_members.c.id == bindparam("m_id")) & (_members.c.name == bindparam("m_name"))
+_TOUCH_MEMBER = update(_members).where(_SAME_MEMBER).values(last_active=bindparam("m_at"))
+_TOUCH_FRIEND = update(_members).where(_SAME_MEMBER).values(last_active=bindparam("m_at"), friend=bindparam("m_friend"))
 _NAME = insert(_names)
 _TOUCH_ROOM = (
     update(_rooms)
     .where(_rooms.c.id == bindparam("r_id"), _rooms.c.topic == bindparam("r_topic"))
     .values(last_active=bindparam("r_at"))
 )
+_FRIEND = select(_members.c.friend).where(_members.c.id == bindparam("m_id"))
 
 
 async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime) -> bool:
@@ -38,27 +37,34 @@ async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime) -> bool:
 
 
 async def upsert_member(conn: AsyncConnection, member: MemberRef, at: datetime, *, active: bool) -> None:
-    """Keep the member row current; a new display name is also kept in member_names.
-
-    The common case (known member, same name) is one UPDATE.
-    """
+    """Keep the member row current (with their friend flag, when the platform said it); a new display name is
+    also kept in member_names. The common case (known member, same name) is one UPDATE."""
     seen = {"last_active": at} if active else {}
+    friend = {"friend": member.friend} if member.friend is not None else {}
     if not member.name:  # the platform did not say: keep the name we know
-        await conn.execute(dialect.insert_ignore(conn, _members), {"id": member.id, "first_seen": at, **seen})
-        if seen:
-            await conn.execute(update(_members).where(_members.c.id == member.id).values(**seen))
+        await conn.execute(dialect.insert_ignore(conn, _members), {"id": member.id, "first_seen": at, **seen, **friend})
+        if seen or friend:
+            await conn.execute(update(_members).where(_members.c.id == member.id).values(**seen, **friend))
         return
-    if seen:
+    if seen and friend:
+        same = await conn.execute(
+            _TOUCH_FRIEND, {"m_id": member.id, "m_name": member.name, "m_at": at, "m_friend": member.friend}
+        )
+    elif seen:
         same = await conn.execute(_TOUCH_MEMBER, {"m_id": member.id, "m_name": member.name, "m_at": at})
     else:
         same = await conn.execute(
-            update(_members).where(_members.c.id == member.id, _members.c.name == member.name).values(name=member.name)
+            update(_members)
+            .where(_members.c.id == member.id, _members.c.name == member.name)
+            .values(name=member.name, **friend)
         )
     if same.rowcount:
         return
-    row = {"id": member.id, "name": member.name, "first_seen": at, **seen}
+    row = {"id": member.id, "name": member.name, "first_seen": at, **seen, **friend}
     if not (await conn.execute(dialect.insert_ignore(conn, _members), row)).rowcount:
-        await conn.execute(update(_members).where(_members.c.id == member.id).values(name=member.name, **seen))
+        await conn.execute(
+            update(_members).where(_members.c.id == member.id).values(name=member.name, **seen, **friend)
+        )
     await conn.execute(_NAME, {"member_id": member.id, "name": member.name, "at": at})
 
 
@@ -79,43 +85,43 @@ async def upsert_room(conn: AsyncConnection, room: RoomRef, at: datetime, *, by:
 
 
 async def record(conn: AsyncConnection, event: Event, at: datetime) -> None:
-    """Keep members, rooms and room membership current from what just happened."""
-    if isinstance(event, MessageEvent):
-        await upsert_member(conn, event.sender, at, active=True)
-        if event.room is not None:
-            await upsert_room(conn, event.room, at)
-            row = {"room_id": event.room.id, "member_id": event.sender.id, "joined_at": at, "active": True}
-            await conn.execute(dialect.insert_ignore(conn, _room_members), row)
-    elif isinstance(event, MemberJoined):
-        await upsert_member(conn, event.member, at, active=False)
-        if event.inviter is not None:
-            await upsert_member(conn, event.inviter, at, active=False)
-        await upsert_room(conn, event.room, at)
-        row = {
-            "room_id": event.room.id,
-            "member_id": event.member.id,
-            "joined_at": at,
-            "inviter_id": event.inviter.id if event.inviter else None,
-            "active": True,
-        }
-        changes = {"joined_at": at, "left_at": None, "active": True}
-        if event.inviter is not None:
-            changes["inviter_id"] = event.inviter.id
+    """Keep members, rooms and room membership current from what the event says about itself (bot/events.py)."""
+    member, room = event.member, event.room
+    if member is not None:
+        await upsert_member(conn, member, at, active=event.active)
+    for other in (event.inviter, event.by):
+        if other is not None:
+            await upsert_member(conn, other, at, active=False)
+    if room is not None:
+        await upsert_room(conn, room, at, by=event.by)
+    if member is None or room is None or event.membership is None:
+        return
+    where = {"room_id": room.id, "member_id": member.id}
+    if event.membership == "present":
+        await conn.execute(dialect.insert_ignore(conn, _room_members), {**where, "joined_at": at, "active": True})
+    elif event.membership == "joined":
+        inviter = event.inviter.id if event.inviter else None
+        row = {**where, "joined_at": at, "inviter_id": inviter, "active": True}
+        changes = {"joined_at": at, "left_at": None, "active": True, **({"inviter_id": inviter} if inviter else {})}
         await conn.execute(dialect.upsert(conn, _room_members, row, ["room_id", "member_id"], changes))
-    elif isinstance(event, RoomRenamed):
-        if event.by is not None:
-            await upsert_member(conn, event.by, at, active=False)
-        await upsert_room(conn, event.room, at, by=event.by)
-    elif isinstance(event, FriendRequest):
-        await upsert_member(conn, event.member, at, active=False)
-    elif isinstance(event, MemberLeft):
-        await upsert_member(conn, event.member, at, active=False)
-        await upsert_room(conn, event.room, at)
+    else:  # left
         await conn.execute(
             update(_room_members)
-            .where(_room_members.c.room_id == event.room.id, _room_members.c.member_id == event.member.id)
+            .where(_room_members.c.room_id == room.id, _room_members.c.member_id == member.id)
             .values(active=False, left_at=at)
         )
+
+
+async def friend_status(conn: AsyncConnection, member_id: str) -> bool | None:
+    """Whether a member is the bot's friend, as the platform last said; None when it never said."""
+    return (await conn.execute(_FRIEND, {"m_id": member_id})).scalar()
+
+
+async def set_friend(conn: AsyncConnection, member_id: str, friend: bool, *, unless_known: bool = False) -> None:
+    """Record the friend flag (`unless_known`: only where none is recorded, as for a late lookup that newer
+    events may have overtaken)."""
+    where = [_members.c.id == member_id, *([_members.c.friend.is_(None)] if unless_known else [])]
+    await conn.execute(update(_members).where(*where).values(friend=friend))
 
 
 async def known_room(conn: AsyncConnection, room_id: str) -> RoomRef | None:

@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
@@ -15,6 +16,14 @@ from bot.clock import Clock, SystemClock
 from bot.store import dialect
 from bot.store.inline import InlineConnection
 from bot.store.migrations import SchemaError, migrate
+
+_in_unit: ContextVar[bool] = ContextVar("qunguan_in_unit", default=False)
+
+
+def unit_open() -> bool:
+    """True while the running task holds a unit of work: then nothing may call the platform (a lookup over the
+    network would hold SQLite's write lock, and with it every other event and the outbox, for its whole wait)."""
+    return _in_unit.get()
 
 
 class StoreError(Exception):
@@ -127,25 +136,29 @@ class Store:
         async with self._lock:
             if self._identity is not None:
                 self._check_file()
-            if isinstance(self.engine, AsyncEngine):
-                async with self.engine.begin() as conn:
-                    dialect.take_failure(conn.sync_connection)
-                    yield conn
-                    if (failure := dialect.take_failure(conn.sync_connection)) is not None:
-                        raise failure
-            else:
-                sync = await dialect.begin_waiting(self.engine, self.clock)
-                try:
-                    yield InlineConnection(sync)  # type: ignore[misc]  # AsyncConnection's interface
-                    if (failure := dialect.take_failure(sync)) is not None:
-                        raise failure
-                    sync.commit()
-                except BaseException:
-                    dialect.take_failure(sync)
-                    sync.rollback()
-                    raise
-                finally:
-                    sync.close()
+            held = _in_unit.set(True)
+            try:
+                if isinstance(self.engine, AsyncEngine):
+                    async with self.engine.begin() as conn:
+                        dialect.take_failure(conn.sync_connection)
+                        yield conn
+                        if (failure := dialect.take_failure(conn.sync_connection)) is not None:
+                            raise failure
+                else:
+                    sync = await dialect.begin_waiting(self.engine, self.clock)
+                    try:
+                        yield InlineConnection(sync)  # type: ignore[misc]  # AsyncConnection's interface
+                        if (failure := dialect.take_failure(sync)) is not None:
+                            raise failure
+                        sync.commit()
+                    except BaseException:
+                        dialect.take_failure(sync)
+                        sync.rollback()
+                        raise
+                    finally:
+                        sync.close()
+            finally:
+                _in_unit.reset(held)
 
     def _check_file(self) -> None:
         """Refuse to go on when the file at the path is no longer the one open."""

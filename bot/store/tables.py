@@ -29,6 +29,7 @@ class Member(SQLModel, table=True):
     points: int = 0  # kept equal to the ledger sum in the same transaction
     first_seen: datetime
     last_active: datetime | None = Field(default=None, index=True)
+    friend: bool | None = None  # the bot's WeChat friend, as the platform last said (None: it never said)
 
 
 class Room(SQLModel, table=True):
@@ -232,6 +233,7 @@ class OutboxMessage(SQLModel, table=True):
     member_name: str = ""
     mentions: str = "[]"  # JSON [[id, name], ...]
     invite: bool = False
+    accept: bool | None = None  # accept the friend request of the event (sent before its other rows go)
     text: str = ""
     created_at: datetime
     not_before: datetime

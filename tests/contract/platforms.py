@@ -204,7 +204,7 @@ class MemoryPlatform(InProcess):
         return connector
 
     async def deliver(self, event: Event) -> None:
-        await self.connector.emit(event)
+        await self.connector.deliver(event)  # as TestBot does: the connector marks who is a friend
 
     async def redeliver(self, message_id: str) -> None:
         await self.hand(self.handed[message_id])

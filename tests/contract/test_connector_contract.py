@@ -199,6 +199,25 @@ async def test_is_friend_tells_friends_from_strangers(platform: Platform, record
     assert await connector.is_friend(w.stranger.id) is False
 
 
+async def test_an_event_says_its_member_is_a_friend(platform: Platform, recorder: Recorder) -> None:
+    """The engine decides a `dm` from what events said (bot/events.py MemberRef.friend), never by asking the
+    platform while it holds the database: a connector marks the members it knows."""
+    w = platform.world
+    await platform.start(recorder.emit)
+    await platform.say(w.wang, "我是老朋友")
+    [event] = await recorder.wait(text_is("我是老朋友"))
+    assert isinstance(event, MessageEvent) and event.sender.friend is True
+
+
+@needs("strangers")
+async def test_an_event_says_its_member_is_not_a_friend(platform: Platform, recorder: Recorder) -> None:
+    w = platform.world
+    await platform.start(recorder.emit)
+    await platform.say(w.stranger, "我是路人", room=w.room)
+    [event] = await recorder.wait(text_is("我是路人"))
+    assert isinstance(event, MessageEvent) and event.sender.friend is False
+
+
 async def test_an_accepted_friend_request_makes_a_friend(platform: Platform, recorder: Recorder) -> None:
     w = platform.world
     connector = await platform.start(recorder.emit)

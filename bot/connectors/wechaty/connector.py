@@ -26,7 +26,18 @@ from bot.connectors.login_qr import login_qr
 from bot.connectors.wechaty.link import ENDPOINT_ENV, TOKEN_ENV, ConnectorError, Link, finish
 from bot.connectors.wechaty.lookups import Lookups
 from bot.connectors.wechaty.shims import first_line
-from bot.events import Event, FriendRequest, MemberJoined, MemberLeft, MessageEvent, Outgoing, RoomRef, RoomRenamed
+from bot.events import (
+    Event,
+    FriendConfirmed,
+    FriendRequest,
+    MemberJoined,
+    MemberLeft,
+    MemberRef,
+    MessageEvent,
+    Outgoing,
+    RoomRef,
+    RoomRenamed,
+)
 
 log = logging.getLogger("qunguan.wechaty")
 
@@ -305,6 +316,9 @@ class WechatyConnector:
         elif p.type == kind.FRIENDSHIP_TYPE_CONFIRM:
             self._lookups.forget_contact(p.contact_id)
             log.info("%s is now a friend of the bot", p.contact_id)
+            named = await self._lookups.member(p.contact_id)
+            member = MemberRef(named.id, named.name, friend=True)
+            await self._deliver(FriendConfirmed(f"friendship-confirm:{friendship_id}", self.clock.now(), member))
 
     def _when(self, timestamp: float | int | None) -> datetime:
         """Puppets send seconds or milliseconds since the epoch (or nothing)."""

@@ -60,9 +60,11 @@ class Lookups:
         return payload
 
     async def member(self, contact_id: str) -> MemberRef:
-        """Who someone is; an event is not dropped because a name could not be looked up."""
+        """Who someone is, and whether a friend of the bot; an event is not dropped because a name could not be
+        looked up."""
         try:
-            return MemberRef(contact_id, (await self.contact(contact_id)).name or "")
+            contact = await self.contact(contact_id)
+            return MemberRef(contact_id, contact.name or "", friend=contact.friend)
         except Exception as exc:
             log.debug("no contact payload for %s: %s", contact_id, first_line(exc))
             return MemberRef(contact_id)

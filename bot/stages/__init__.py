@@ -1,0 +1,42 @@
+"""The pipeline every event takes, in order; each stage handles the event or passes it on (bot/stages/stage.py).
+
+    dedup      seen once? then members, rooms, membership recorded (nothing with an effect runs before it)
+    unbound    a group nobody bound: its room row, /绑定 and a log line; nothing else
+    friends    a friend request: accepted or left unanswered, per config.friends
+    optout     退订 / 订阅
+    commands   staff commands: role-checked, audited; no playbook sees them
+    windows    open quizzes and coupon drops see the messages in their room; a window's end is announced
+    playbooks  the trigger index, then each playbook's conditions and actions
+
+A new stage is a module here and one line in `pipeline` (moderation goes before `Commands`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.stages.commands import Commands
+from bot.stages.dedup import Dedup
+from bot.stages.friends import Friends
+from bot.stages.optout import OptOut
+from bot.stages.playbooks import Playbooks
+from bot.stages.stage import Stage, Turn
+from bot.stages.unbound import Unbound
+from bot.stages.windows import Windows
+
+if TYPE_CHECKING:
+    from bot.context import Runtime
+
+__all__ = ["Stage", "Turn", "pipeline"]
+
+
+def pipeline(runtime: Runtime) -> list[Stage]:
+    return [
+        Dedup(runtime),
+        Unbound(runtime),
+        Friends(runtime),
+        OptOut(runtime),
+        Commands(runtime),
+        Windows(runtime),
+        Playbooks(runtime),
+    ]
