@@ -7,12 +7,27 @@ from datetime import datetime
 from pydantic import StrictBool
 from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import Field, SQLModel
 
 from bot.context import FieldContext, RunContext, RunError
 from bot.playbook.types import Params
 from bot.registry import action, member_field
 from bot.store import dialect
-from bot.store.tables import Member, PointsEntry
+from bot.store.tables import Member
+
+
+class PointsEntry(SQLModel, table=True):
+    """The append-only points ledger; members.points is its running sum."""
+
+    __tablename__ = "points_ledger"
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(index=True)
+    delta: int
+    balance: int
+    reason: str = ""
+    playbook_id: str = ""
+    at: datetime
+
 
 _members = Member.__table__
 _ledger = PointsEntry.__table__

@@ -9,8 +9,9 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
+import sqlmodel
 from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema, model_validator
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, Index, Select, and_, case, exists, func, insert, or_, select
 
 from bot.config import LifecycleSection
 from bot.context import FieldContext, RunContext
@@ -19,10 +20,23 @@ from bot.playbook.types import BLANK, DIGIT, Params, one_or_list, trimmed
 from bot.registry import MEMBER, action, member_field
 from bot.runner import StepFailed, run_steps
 from bot.store.activity import known_rooms
-from bot.store.tables import Member, Nudge, OptOut, RoomMember
+from bot.store.tables import Member, OptOut, RoomMember
 from handlers.tags import Names, TagsCondition, tags_clause
 
 log = logging.getLogger("qunguan.segments")
+
+
+class Nudge(sqlmodel.SQLModel, table=True):
+    """A member reached by a `for_each` fan-out (or kept back as holdout, so the effect can be measured)."""
+
+    __tablename__ = "nudges"
+    __table_args__ = (Index("ix_nudges_member_at", "member_id", "at"),)
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    member_id: str
+    playbook_id: str
+    holdout: bool = False
+    at: datetime
+
 
 _members = Member.__table__
 _room_members = RoomMember.__table__

@@ -12,11 +12,13 @@ from bot.optout import opted_out
 from bot.playbook.errors import closest
 from bot.registry import staff_command
 from bot.store import dialect
-from bot.store.tables import Coupon, MemberTag, RoomMember
+from bot.store.tables import RoomMember
 from handlers import playbook_status as status
 from handlers.checkin import member_streak
+from handlers.coupons import Coupon
 from handlers.points import add_points, balance
 from handlers.segments import CHINESE, member_lifecycle
+from handlers.tags import MemberTag
 
 if TYPE_CHECKING:
     from bot.admin import Admin

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BeforeValidator, WithJsonSchema, model_validator
-from sqlalchemy import ColumnElement, and_, delete, exists, select
+from sqlalchemy import ColumnElement, Index, and_, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import Field, SQLModel
 
 from bot.conditions import as_list, as_text
 from bot.context import FieldContext, RunContext
 from bot.playbook.types import WORD_SCHEMA, Params, one_or_list
 from bot.registry import action, condition, member_field
 from bot.store import dialect
-from bot.store.tables import MemberTag
+
+
+class MemberTag(SQLModel, table=True):
+    """A member's tag; the key makes a tag given twice one row."""
+
+    __tablename__ = "member_tags"
+    __table_args__ = (Index("ix_member_tags_tag", "tag"),)
+    member_id: str = Field(primary_key=True)
+    tag: str = Field(primary_key=True)
+    at: datetime
+
 
 _tags = MemberTag.__table__
 Names = Annotated[list[str], BeforeValidator(as_list), one_or_list(WORD_SCHEMA)]
