@@ -159,11 +159,11 @@ class Config(Params):
     commands: dict[str, Literal["owner", "admin", "staff", "member"]] = {}
     staff: StaffSection = StaffSection()
     rooms: list[RoomSection] = []
-    # Then the sections abilities declare (bot.registry.config_section, e.g. `lifecycle` in handlers/segments.py).
     dm_fallback: Literal["mention", "skip"] = "mention"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Of problem texts in the CLI and in chat (logs stay English): zh-CN or en, or 中文 / English.
     language: Annotated[Language, BeforeValidator(spoken)] = DEFAULT_LANGUAGE
+    # Then the sections abilities declare (bot.registry.config_section, e.g. `lifecycle` in handlers/segments.py).
 
     _base: Path = PrivateAttr(default_factory=Path.cwd)
     _roles: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -187,9 +187,11 @@ class Config(Params):
             return handler(data)
         errors: list[InitErrorDetails] = []
         given: dict[str, BaseModel] = {}
-        for key in sections.keys() & data.keys():
+        for key, schema in sections.items():
+            if key not in data:
+                continue
             try:
-                given[key] = sections[key].model_validate(data[key])
+                given[key] = schema.model_validate(data[key])
             except ValidationError as exc:
                 errors += _relocated(exc, (key,))
         try:
@@ -206,9 +208,13 @@ class Config(Params):
         """The abilities' sections are dumped beside the machinery's settings: the same shape as config.yaml."""
         data: dict[str, Any] = handler(self)
         for key, schema in self.sections().items():
-            if info.exclude_unset and key not in self._sections:
+            section = self.section(schema)
+            left_out = (info.exclude_unset and key not in self._sections) or (
+                info.exclude_defaults and section == schema()
+            )
+            if left_out or key in (info.exclude or ()) or (info.include is not None and key not in info.include):
                 continue
-            data[key] = self.section(schema).model_dump(
+            data[key] = section.model_dump(
                 mode=info.mode,
                 by_alias=bool(info.by_alias),
                 exclude_unset=info.exclude_unset,

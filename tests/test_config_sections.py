@@ -59,6 +59,10 @@ def test_the_whole_config_keeps_its_shape_with_the_abilities_sections_in_it(tmp_
     (tmp_path / "config.yaml").write_text("lifecycle: {churned_days: 90}\n", "utf-8")
     config, _ = load_config(str(tmp_path / "config.yaml"))
     assert config.model_dump(exclude_unset=True) == {"lifecycle": {"churned_days": 90}}
+    assert config.model_dump(exclude_defaults=True) == {"lifecycle": {"churned_days": 90}}
+    assert Config().model_dump(exclude_defaults=True) == {}
+    assert set(config.model_dump(include={"lifecycle", "bot"})) == {"lifecycle", "bot"}
+    assert "lifecycle" not in config.model_dump(exclude={"lifecycle"})
     again = Config.model_validate(config.model_dump())  # how `qunguan test` gives a scenario the operator's config
     assert again.section(LifecycleSection).churned_days == 90
     assert again == config.with_base(Path.cwd())
