@@ -31,7 +31,9 @@ from bot.config import Config
 from bot.connectors.memory import MemoryConnector
 from bot.events import MessageEvent
 from bot.playbook.library import PlaybookSet, load_texts
-from bot.store.tables import Checkin, OutboxMessage, PointsEntry
+from bot.store.tables import OutboxMessage
+from handlers.checkin import Checkin
+from handlers.points import PointsEntry
 
 
 def load_playbooks(total: int) -> PlaybookSet:

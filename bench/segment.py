@@ -24,9 +24,8 @@ SEGMENT = {"lifecycle": "dormant", "not_nudged_days": 30}
 async def _query(db: str, now: datetime, mode: str) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from bot.config import LifecycleSection
     from bot.store import Store
-    from handlers.segments import Segment, segment_query
+    from handlers.segments import LifecycleSection, Segment, segment_query
 
     store = await Store.open(db)
     try:

@@ -154,13 +154,14 @@ class CommandContext(Context):
         return self._runtime.outbox.governor.estimate(messages, self.now())
 
     def visible_commands(self) -> list[StaffCommand]:
-        """The commands the sender's role may use, each once: everyday ones first (by least role), then in
-        registration order."""
+        """The commands the sender's role may use, each once: everyday ones first (by least role), then by the
+        module that declares them (handlers/points.py: /加分, /扣分), in its order; not in the order modules
+        happened to be imported."""
         seen: dict[str, StaffCommand] = {}
         for command in self._runtime.registry.commands.values():
             if command.name not in seen and allowed(self.config, command, self.role):
                 seen[command.name] = command
-        return sorted(seen.values(), key=lambda c: RANK[needed_role(self.config, c)])
+        return sorted(seen.values(), key=lambda c: (RANK[needed_role(self.config, c)], c.handler.__module__))
 
     def playbook_commands(self) -> list[str]:
         """The `/NAME` commands the running playbooks answer, each once."""

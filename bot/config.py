@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ModelWrapValidatorHandler,
+    PlainSerializer,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from bot.events import RoomRef
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language, spoken
@@ -17,9 +33,12 @@ from bot.playbook.errors import Location, Problem, Problems, ProblemsError, did_
 from bot.playbook.loader import Doc, read_yaml
 from bot.playbook.types import Duration, LocalTime, Params
 from bot.playbook.validate import validate_model
+from bot.registry import REGISTRY, RegistrationError, load_abilities
 from bot.textnorm import fold
 
 ROLES = ("owner", "admin", "staff")
+S = TypeVar("S", bound=BaseModel)
+_KNOWN_ERRORS = frozenset(typing.get_args(ErrorType))
 
 
 class BotSection(Params):
@@ -45,15 +64,6 @@ class RoomSection(Params):
         if not self.id and not self.topic:
             raise ValueError("'rooms' entries need an 'id' or a 'topic'")
         return self
-
-
-class LifecycleSection(Params):
-    """Days that move a member between 引入期/成长期/成熟期/休眠期/流失期."""
-
-    new_days: int = Field(7, ge=1)
-    active_days: int = Field(30, ge=1)
-    dormant_days: int = Field(14, ge=1)
-    churned_days: int = Field(60, ge=1)
 
 
 class WechatySection(Params):
@@ -149,14 +159,77 @@ class Config(Params):
     commands: dict[str, Literal["owner", "admin", "staff", "member"]] = {}
     staff: StaffSection = StaffSection()
     rooms: list[RoomSection] = []
-    lifecycle: LifecycleSection = LifecycleSection()
     dm_fallback: Literal["mention", "skip"] = "mention"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Of problem texts in the CLI and in chat (logs stay English): zh-CN or en, or 中文 / English.
     language: Annotated[Language, BeforeValidator(spoken)] = DEFAULT_LANGUAGE
+    # Then the sections abilities declare (bot.registry.config_section, e.g. `lifecycle` in handlers/segments.py).
 
     _base: Path = PrivateAttr(default_factory=Path.cwd)
     _roles: dict[str, str] = PrivateAttr(default_factory=dict)
+    _sections: dict[str, BaseModel] = PrivateAttr(default_factory=dict)  # the abilities' sections config.yaml gave
+
+    @classmethod
+    def sections(cls) -> dict[str, type[BaseModel]]:
+        """The sections abilities declared (bot.registry.config_section): config.yaml key -> model."""
+        clash = sorted(REGISTRY.config_sections.keys() & cls.model_fields.keys())
+        if clash:
+            raise RegistrationError(f"config section '{clash[0]}' is one of the machinery's settings (bot/config.py)")
+        return REGISTRY.config_sections
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_sections(cls, data: Any, handler: ModelWrapValidatorHandler[Config]) -> Config:
+        """The machinery's settings and the abilities' sections are checked together: one list of problems, each
+        at its own key, as if they were all fields of this model."""
+        sections = cls.sections()
+        if not isinstance(data, Mapping) or not sections:
+            return handler(data)
+        errors: list[InitErrorDetails] = []
+        given: dict[str, BaseModel] = {}
+        for key, schema in sections.items():
+            if key not in data:
+                continue
+            try:
+                given[key] = schema.model_validate(data[key])
+            except ValidationError as exc:
+                errors += _relocated(exc, (key,))
+        try:
+            config = handler({key: value for key, value in data.items() if key not in sections})
+        except ValidationError as exc:
+            errors = [*_relocated(exc, ()), *errors]
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        config._sections = given
+        return config
+
+    @model_serializer(mode="wrap")
+    def _dump_sections(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        """The abilities' sections are dumped beside the machinery's settings: the same shape as config.yaml."""
+        data: dict[str, Any] = handler(self)
+        for key, schema in self.sections().items():
+            section = self.section(schema)
+            left_out = (info.exclude_unset and key not in self._sections) or (
+                info.exclude_defaults and section == schema()
+            )
+            if left_out or key in (info.exclude or ()) or (info.include is not None and key not in info.include):
+                continue
+            data[key] = section.model_dump(
+                mode=info.mode,
+                by_alias=bool(info.by_alias),
+                exclude_unset=info.exclude_unset,
+                exclude_defaults=info.exclude_defaults,
+                exclude_none=info.exclude_none,
+            )
+        return data
+
+    def section(self, schema: type[S]) -> S:
+        """An ability's section of config.yaml, as the file gave it or else its defaults."""
+        key = next((key for key, model in self.sections().items() if model is schema), None)
+        if key is None:
+            raise LookupError(f"{schema.__name__} is not a config section: declare it with @config_section")
+        given = self._sections.get(key)
+        return given if isinstance(given, schema) else schema()
 
     @field_validator("timezone")
     @classmethod
@@ -219,8 +292,9 @@ def load_config(path: str | None, *, commands: Mapping[str, str] | None = None) 
 
     `commands`: every staff command name and alias (casefolded) -> its name, from whoever loaded the abilities;
     with it, `commands:` keys are checked and given as names. Returns the config and a note for the operator
-    about where it came from.
+    about where it came from. The abilities are loaded first: the sections they declare are settings of this file.
     """
+    load_abilities()
     file = Path(path or DEFAULT_CONFIG)
     if not file.exists():
         if path is not None:
@@ -237,13 +311,29 @@ def load_config(path: str | None, *, commands: Mapping[str, str] | None = None) 
         else:
             asked = spoken(data.get("language", DEFAULT_LANGUAGE))
             language = str(asked) if asked in LANGUAGES else None
-            config = validate_model(doc, Config, data, problems, base=(), label="config")
+            config = validate_model(doc, Config, data, problems, base=(), label="config", sections=Config.sections())
     if isinstance(config, Config) and commands is not None and doc is not None:
         roles = _command_roles(doc, config.commands, commands, problems)
         config = config.model_copy(update={"commands": roles})
     if problems or not isinstance(config, Config):
         raise ProblemsError(problems.sorted(), language=language)
     return _from_environment(config).with_base(file.resolve().parent), f"config from {file}"
+
+
+def _relocated(exc: ValidationError, under: tuple[str, ...]) -> list[InitErrorDetails]:
+    """`exc`'s errors as they would have been found `under` a key of Config, for one ValidationError of all."""
+    out: list[InitErrorDetails] = []
+    for err in exc.errors():
+        kind = err["type"]
+        detail: InitErrorDetails = {
+            "type": kind if kind in _KNOWN_ERRORS else PydanticCustomError(kind, err["msg"]),
+            "loc": (*under, *err["loc"]),
+            "input": err["input"],
+        }
+        if "ctx" in err and kind in _KNOWN_ERRORS:
+            detail["ctx"] = err["ctx"]
+        out.append(detail)
+    return out
 
 
 def _from_environment(config: Config) -> Config:

@@ -1,5 +1,7 @@
-"""The one registry of abilities: actions, conditions, triggers, member fields, resource blocks, staff commands
-and window kinds, each declared by a decorator (or call) in the module that implements it.
+"""The one registry of abilities: actions, conditions, triggers, member fields, resource blocks, staff commands,
+window kinds and config.yaml sections, each declared by a decorator (or call) in the module that implements it.
+An ability's tables are SQLModel classes beside its code: SQLModel's metadata is their registry, and the store
+loads the abilities before it creates or migrates a database (bot/store/migrations.py).
 
 Schemas and signatures are checked when a handler module is imported, so a misspelt primary field or a sync
 function fails at start-up, not when a member first triggers it. `bot/` never imports a handler by name:
@@ -21,6 +23,7 @@ from pydantic import BaseModel
 
 VarScope = Mapping[str, frozenset[str] | None]
 F = TypeVar("F", bound=Callable[..., Any])
+S = TypeVar("S", bound=BaseModel)
 
 _NAME = re.compile(r"^[a-z][a-z_]*$")
 
@@ -111,6 +114,7 @@ class Registry:
         self.resources: dict[str, ResourceSpec] = {}
         self.commands: dict[str, StaffCommand] = {}  # every name and alias, casefolded -> the command
         self.window_kinds: dict[str, WindowKind] = {}
+        self.config_sections: dict[str, type[BaseModel]] = {}  # config.yaml key -> its model (bot/config.py)
 
     def command_names(self) -> dict[str, str]:
         """Every name and alias (casefolded) -> the command's name: what config.yaml's `commands:` may say, and
@@ -274,6 +278,34 @@ def window_kind(
     if name in REGISTRY.window_kinds:
         raise RegistrationError(f"window kind '{name}' is registered twice")
     REGISTRY.window_kinds[name] = WindowKind(name, on_message, on_close)
+
+
+def config_section(key: str) -> Callable[[type[S]], type[S]]:
+    """Declare a top-level section of config.yaml that an ability reads, on its model:
+    `@config_section("lifecycle") class LifecycleSection(Params)`; the ability reads it with
+    `ctx.config.section(LifecycleSection)`. bot/config.py validates it with the machinery's settings, so its
+    problems are located in config.yaml like theirs. Every field needs a default: a config.yaml without the
+    section must run."""
+
+    def register(schema: type[S]) -> type[S]:
+        where = f"config section '{key}'"
+        if not _NAME.match(key):
+            raise RegistrationError(f"{where}: names are lower-case words")
+        if key in REGISTRY.config_sections:
+            raise RegistrationError(f"{where} is registered twice")
+        if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+            raise RegistrationError(f"{where}: its model must be a pydantic model")
+        if schema in REGISTRY.config_sections.values():
+            raise RegistrationError(f"{where}: {schema.__name__} is already the model of another section")
+        if schema.model_config.get("extra") != "forbid":
+            raise RegistrationError(f"{where}: its model must forbid unknown keys")
+        required = [name for name, info in schema.model_fields.items() if info.is_required()]
+        if required:
+            raise RegistrationError(f"{where}: every field needs a default; {', '.join(required)} has none")
+        REGISTRY.config_sections[key] = schema
+        return schema
+
+    return register
 
 
 _loaded = False

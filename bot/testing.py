@@ -43,7 +43,8 @@ from bot.outbox import Outbox
 from bot.playbook.library import PlaybookSet, load_folder, load_texts
 from bot.store import dialect
 from bot.store.activity import upsert_member, upsert_room
-from bot.store.tables import MemberTag, RoomMember
+from bot.store.migrations import schema
+from bot.store.tables import RoomMember
 
 # The database a TestBot opens when not told: the test suite points it at PostgreSQL to run whole modules there.
 DATABASE = ":memory:"
@@ -157,8 +158,9 @@ class TestBot:
                 await upsert_room(conn, self.room(room_id), at)
                 row = {"room_id": room_id, "member_id": member_id, "joined_at": at, "active": True}
                 await conn.execute(dialect.insert_ignore(conn, RoomMember.__table__), row)
+            member_tags = schema().tables["member_tags"]  # the tags ability's (handlers/tags.py): bot/ names no handler
             for tag in tags:
-                await conn.execute(insert(MemberTag.__table__).values(member_id=member_id, tag=tag, at=at))
+                await conn.execute(insert(member_tags).values(member_id=member_id, tag=tag, at=at))
 
     async def add_room(self, room_id: str, topic: str) -> None:
         async with self.bot.store.unit() as conn:

@@ -1,10 +1,10 @@
 """Listening windows: a quiz waiting for answers, a coupon drop (抢券) waiting for its keyword.
 
-The database is the truth (`windows`, `window_entries`); this process keeps the open ones per room in
-memory so a message in a room without a window costs one dict lookup. Abilities register a kind with
-`bot.registry.window_kind`; the pipeline's windows stage (bot/stages/windows.py) calls `on_message` for
-messages in the window's room and `on_close` once when it ends (its time is up, or the ability closed it early).
-"""
+The database is the truth (the `windows` and `window_entries` tables, declared here); this process keeps the
+open ones per room in memory so a message in a room without a window costs one dict lookup. Abilities register
+a kind with `bot.registry.window_kind`; the pipeline's windows stage (bot/stages/windows.py) calls `on_message`
+for messages in the window's room and `on_close` once when it ends (its time is up, or the ability closed it
+early)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,38 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Index, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import Field, SQLModel
 
 from bot.store.dialect import aware
-from bot.store.tables import Window
+
+
+class Window(SQLModel, table=True):
+    """A time-boxed listening window in a group: a quiz waiting for answers, a coupon drop (抢券)."""
+
+    __tablename__ = "windows"
+    __table_args__ = (Index("ix_windows_open", "closed_at", "closes_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    room_id: str = Field(index=True)
+    playbook_id: str
+    opened_at: datetime
+    closes_at: datetime
+    closed_at: datetime | None = None
+    data: str = "{}"  # JSON: what the ability needs (question, answers, batch, keyword, ...)
+
+
+class WindowEntry(SQLModel, table=True):
+    """One member's turn in a window; the key makes a second answer or claim a no-op in the database."""
+
+    __tablename__ = "window_entries"
+    window_id: int = Field(primary_key=True)
+    member_id: str = Field(primary_key=True)
+    outcome: str  # won / late / sold_out ...
+    rank: int
+    at: datetime
+
 
 _windows = Window.__table__
 

@@ -4,17 +4,37 @@ process or a restart in between changes nothing."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, Index, and_, func, insert, select, update
+from sqlmodel import Field, SQLModel
 
 from bot.commands import CommandContext, Failed, Refused, UsageError, one_line
 from bot.events import Outgoing, RoomRef
 from bot.registry import staff_command
-from bot.store.tables import Broadcast, RoomMember
+from bot.store.tables import RoomMember
 
 CONFIRM_WITHIN = timedelta(minutes=2)
 MAX_TEXT = 2000  # characters; WeChat shows longer texts folded, and a slip of the paste should not go out
+
+
+class Broadcast(SQLModel, table=True):
+    """A staff /群发, previewed; it is queued only when the same staff member says /确认 in time."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_staff", "staff_id", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: str
+    staff_name: str = ""
+    text: str
+    selector: str = ""  # tag:NAME, or empty for every managed room
+    rooms: int
+    members: int
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    cancelled_at: datetime | None = None  # replaced by a newer /群发 of the same staff member
+
+
 _broadcasts = Broadcast.__table__
 _room_members = RoomMember.__table__
 

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
+import sqlmodel
 from pydantic import Field, field_validator
-from sqlalchemy import bindparam, select
+from sqlalchemy import Column, Date, UniqueConstraint, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.context import FieldContext, RunContext
 from bot.playbook.types import Params
 from bot.registry import action, member_field
 from bot.store import dialect
-from bot.store.tables import Checkin
 from handlers.points import add_points
+
+
+class Checkin(sqlmodel.SQLModel, table=True):
+    """One row per member and local day: the unique key holds once-a-day in the database."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("member_id", "day", name="uq_checkin_member_day"),)
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    member_id: str
+    day: date = sqlmodel.Field(sa_column=Column(Date, nullable=False))
+    streak: int
+    points: int
+    at: datetime
+
 
 _checkins = Checkin.__table__
 

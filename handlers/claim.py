@@ -12,9 +12,8 @@ from bot.events import MessageEvent
 from bot.playbook.types import Duration, Params
 from bot.registry import action, staff_command, window_kind
 from bot.store import dialect
-from bot.store.tables import WindowEntry
 from bot.textnorm import normalize
-from bot.windows import OpenWindow
+from bot.windows import OpenWindow, WindowEntry
 from handlers.coupons import Issued, batch_expiry, issue, local_text, stock_left
 
 _entries = WindowEntry.__table__

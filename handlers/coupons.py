@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import sqlmodel
 from pydantic import Field, field_validator, model_validator
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import UniqueConstraint, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,7 +20,34 @@ from bot.context import FieldContext, RunContext, RunError
 from bot.playbook.types import Duration, LocalDateTime, Params
 from bot.registry import action, member_field, resource, staff_command
 from bot.store import dialect
-from bot.store.tables import Coupon, CouponStock, Member
+from bot.store.tables import Member
+
+
+class Coupon(sqlmodel.SQLModel, table=True):
+    """An issued coupon. `seq` numbers a member's coupons of one batch (1..per_member): the unique key
+    holds the per-member limit in the database, also when two events issue at once."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (UniqueConstraint("batch_id", "member_id", "seq", name="uq_coupon_member_seq"),)
+    code: str = sqlmodel.Field(primary_key=True)
+    batch_id: str
+    title: str  # as declared when issued: the customer's coupon keeps its name if the batch is edited
+    member_id: str = sqlmodel.Field(index=True)
+    seq: int
+    issued_at: datetime
+    expires_at: datetime | None = None
+    playbook_id: str = ""
+    redeemed_at: datetime | None = None
+    redeemed_by: str | None = None
+
+
+class CouponStock(sqlmodel.SQLModel, table=True):
+    """How many codes of a batch are out; a conditional UPDATE never lets it pass the declared stock."""
+
+    __tablename__ = "coupon_stock"
+    batch_id: str = sqlmodel.Field(primary_key=True)
+    issued: int = 0
+
 
 _coupons = Coupon.__table__
 _stock = CouponStock.__table__

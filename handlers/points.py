@@ -1,4 +1,5 @@
-"""Points: an append-only ledger whose running sum is kept on the member in the same transaction."""
+"""Points: an append-only ledger whose running sum is kept on the member in the same transaction; the `points`
+action, `member.points`, and staff's /加分 and /扣分."""
 
 from __future__ import annotations
 
@@ -7,15 +8,32 @@ from datetime import datetime
 from pydantic import StrictBool
 from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import Field, SQLModel
 
+from bot.commands import CommandContext, UsageError
 from bot.context import FieldContext, RunContext, RunError
 from bot.playbook.types import Params
-from bot.registry import action, member_field
+from bot.registry import action, member_field, staff_command
 from bot.store import dialect
-from bot.store.tables import Member, PointsEntry
+from bot.store.tables import Member
+
+
+class PointsEntry(SQLModel, table=True):
+    """The append-only points ledger; members.points is its running sum."""
+
+    __tablename__ = "points_ledger"
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(index=True)
+    delta: int
+    balance: int
+    reason: str = ""
+    playbook_id: str = ""
+    at: datetime
+
 
 _members = Member.__table__
 _ledger = PointsEntry.__table__
+MAX_REASON = 50  # characters of a /加分 /扣分 reason: it goes into the ledger and the answer
 
 
 def _credit(guarded: bool) -> Update:
@@ -93,3 +111,42 @@ async def points(ctx: RunContext, p: PointsParams) -> None:
     if result is None:
         raise RunError(f"{target.name or target.id} has fewer than {-p.add} points")
     ctx.changed(target.id)
+
+
+def _amount(ctx: CommandContext) -> int:
+    """`isdecimal`, not `isdigit`: ፩ or ² are digits int() cannot read."""
+    if not ctx.args or not ctx.args[0].lstrip("+").isdecimal():
+        raise UsageError("请写出分数（正整数）")
+    value = int(ctx.args.pop(0).lstrip("+"))
+    if not 0 < value <= 100_000:
+        raise UsageError("分数要在 1 到 100000 之间")
+    return value
+
+
+async def _adjust(ctx: CommandContext, sign: int) -> str:
+    member = await ctx.target()
+    amount = _amount(ctx)
+    reason = " ".join(ctx.args) or ("店员加分" if sign > 0 else "店员扣分")
+    if len(reason) > MAX_REASON:
+        raise UsageError(f"原因最多 {MAX_REASON} 字（现在 {len(reason)} 字）")
+    new = await add_points(
+        ctx.conn, member.id, sign * amount, at=ctx.now(), reason=f"{reason}（{ctx.sender.id}）", playbook_id="staff"
+    )
+    if new is None:
+        have = await balance(ctx.conn, member.id)
+        ctx.result = "insufficient"
+        return f"{member.name} 只有 {have} 分，不够扣 {amount} 分"
+    verb = "加" if sign > 0 else "扣"
+    return f"已给 {member.name} {verb} {amount} 分（{reason}），现在共 {new} 分"
+
+
+@staff_command("加分", aliases=("addpoints",), role="staff", usage="/加分 @某人 分数 原因")
+async def add(ctx: CommandContext) -> str:
+    """给成员加积分（记入积分流水）"""
+    return await _adjust(ctx, +1)
+
+
+@staff_command("扣分", aliases=("subpoints",), role="staff", usage="/扣分 @某人 分数 原因")
+async def subtract(ctx: CommandContext) -> str:
+    """扣成员积分（不会扣成负数）"""
+    return await _adjust(ctx, -1)

@@ -17,9 +17,9 @@ from bot.events import MemberRef, MessageEvent
 from bot.playbook.types import WORD_SCHEMA, Duration, Params
 from bot.registry import action, resource, staff_command, window_kind
 from bot.store import dialect
-from bot.store.tables import Member, WindowEntry
+from bot.store.tables import Member
 from bot.textnorm import normalize
-from bot.windows import OpenWindow, last_windows
+from bot.windows import OpenWindow, WindowEntry, last_windows
 from handlers.coupons import Issued, issue
 from handlers.points import add_points
 

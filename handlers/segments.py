@@ -9,20 +9,43 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
+import sqlmodel
 from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema, model_validator
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, Index, Select, and_, case, exists, func, insert, or_, select
 
-from bot.config import LifecycleSection
 from bot.context import FieldContext, RunContext
 from bot.events import MemberRef
 from bot.playbook.types import BLANK, DIGIT, Params, one_or_list, trimmed
-from bot.registry import MEMBER, action, member_field
+from bot.registry import MEMBER, action, config_section, member_field
 from bot.runner import StepFailed, run_steps
 from bot.store.activity import known_rooms
-from bot.store.tables import Member, Nudge, OptOut, RoomMember
+from bot.store.tables import Member, OptOut, RoomMember
 from handlers.tags import Names, TagsCondition, tags_clause
 
 log = logging.getLogger("qunguan.segments")
+
+
+@config_section("lifecycle")
+class LifecycleSection(Params):
+    """Days that move a member between 引入期/成长期/成熟期/休眠期/流失期."""
+
+    new_days: int = Field(7, ge=1)
+    active_days: int = Field(30, ge=1)
+    dormant_days: int = Field(14, ge=1)
+    churned_days: int = Field(60, ge=1)
+
+
+class Nudge(sqlmodel.SQLModel, table=True):
+    """A member reached by a `for_each` fan-out (or kept back as holdout, so the effect can be measured)."""
+
+    __tablename__ = "nudges"
+    __table_args__ = (Index("ix_nudges_member_at", "member_id", "at"),)
+    id: int | None = sqlmodel.Field(default=None, primary_key=True)
+    member_id: str
+    playbook_id: str
+    holdout: bool = False
+    at: datetime
+
 
 _members = Member.__table__
 _room_members = RoomMember.__table__
@@ -74,7 +97,7 @@ def lifecycle_is(stages: list[Stage], now: datetime, cfg: LifecycleSection) -> C
 @member_field("lifecycle")
 async def member_lifecycle(ctx: FieldContext, member_id: str) -> str:
     """new / growing / active / dormant / churned (引入期/成长期/成熟期/休眠期/流失期), from activity and config."""
-    rules = _stage_rules(ctx.local_now(), ctx.config.lifecycle)
+    rules = _stage_rules(ctx.local_now(), ctx.config.section(LifecycleSection))
     stage = case(*((rule, name) for name, rule, _negation in rules), else_="growing")
     found = (await ctx.conn.execute(select(stage).where(_members.c.id == member_id))).scalar()
     return found or "new"
@@ -262,7 +285,7 @@ async def for_each(ctx: RunContext, p: ForEachParams) -> None:
     query = segment_query(
         p.segment,
         now=now,
-        cfg=ctx.config.lifecycle,
+        cfg=ctx.config.section(LifecycleSection),
         room_ids=room_ids,
         skip_nudged=(ctx.playbook.id, today),
         staff={*roles.owner, *roles.admin, *roles.staff},

@@ -12,7 +12,11 @@ from sqlalchemy import ColumnElement, and_, func, select
 from bot.commands import CommandContext, UsageError
 from bot.events import RoomRef
 from bot.registry import staff_command
-from bot.store.tables import Checkin, Coupon, Member, Nudge, RoomMember, Window, WindowEntry
+from bot.store.tables import Member, RoomMember
+from bot.windows import Window, WindowEntry
+from handlers.checkin import Checkin
+from handlers.coupons import Coupon
+from handlers.segments import Nudge
 
 DEFAULT_SPAN = "7d"
 UNITS = {"h": "小时", "d": "天", "w": "周"}

@@ -1,21 +1,35 @@
-"""Member tags: `tag`, `untag`, the `tags` condition and `member.tags`."""
+"""Member tags: `tag`, `untag`, the `tags` condition, `member.tags`, and staff's /标签 and /去标签."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BeforeValidator, WithJsonSchema, model_validator
-from sqlalchemy import ColumnElement, and_, delete, exists, select
+from sqlalchemy import ColumnElement, Index, and_, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import Field, SQLModel
 
+from bot.commands import CommandContext, UsageError
 from bot.conditions import as_list, as_text
 from bot.context import FieldContext, RunContext
 from bot.playbook.types import WORD_SCHEMA, Params, one_or_list
-from bot.registry import action, condition, member_field
+from bot.registry import action, condition, member_field, staff_command
 from bot.store import dialect
-from bot.store.tables import MemberTag
+
+
+class MemberTag(SQLModel, table=True):
+    """A member's tag; the key makes a tag given twice one row."""
+
+    __tablename__ = "member_tags"
+    __table_args__ = (Index("ix_member_tags_tag", "tag"),)
+    member_id: str = Field(primary_key=True)
+    tag: str = Field(primary_key=True)
+    at: datetime
+
 
 _tags = MemberTag.__table__
+MAX_TAG = 30  # characters of a tag name staff give with /标签
 Names = Annotated[list[str], BeforeValidator(as_list), one_or_list(WORD_SCHEMA)]
 
 
@@ -90,3 +104,34 @@ def tags_clause(member_id: ColumnElement[str], p: TagsCondition) -> ColumnElemen
     if p.none is not None:
         parts.append(~having(p.none))
     return and_(*parts)
+
+
+def _tag_name(ctx: CommandContext) -> str:
+    if not ctx.args:
+        raise UsageError("请写出标签名")
+    name = " ".join(ctx.args)
+    if len(name) > MAX_TAG:
+        raise UsageError(f"标签名最多 {MAX_TAG} 字（现在 {len(name)} 字）")
+    return name
+
+
+@staff_command("标签", aliases=("tag",), role="staff", usage="/标签 @某人 标签名")
+async def tag_command(ctx: CommandContext) -> str:
+    """给成员打标签"""
+    member = await ctx.target()
+    name = _tag_name(ctx)
+    row = {"member_id": member.id, "tag": name, "at": ctx.now()}
+    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _tags), row)
+    return f"已给 {member.name} 打上标签「{name}」"
+
+
+@staff_command("去标签", aliases=("untag",), role="staff", usage="/去标签 @某人 标签名")
+async def untag_command(ctx: CommandContext) -> str:
+    """去掉成员的标签"""
+    member = await ctx.target()
+    name = _tag_name(ctx)
+    gone = await ctx.conn.execute(delete(_tags).where(_tags.c.member_id == member.id, _tags.c.tag == name))
+    if not gone.rowcount:
+        ctx.result = "absent"
+        return f"{member.name} 没有标签「{name}」"
+    return f"已去掉 {member.name} 的标签「{name}」"

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from bot.config import Config
 from bot.events import Outgoing
-from bot.store.tables import Coupon, PointsEntry
 from bot.testing import TestBot
+from handlers.coupons import Coupon
+from handlers.points import PointsEntry
 
 TZ = ZoneInfo("Asia/Shanghai")
 

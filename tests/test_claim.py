@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.events import Outgoing
-from bot.store.tables import Coupon
 from bot.testing import TestBot
+from handlers.coupons import Coupon
 
 pytestmark = pytest.mark.usefixtures("backend")
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from timed import Timed
 
 from bot.config import Config
-from bot.store.tables import Checkin
 from bot.testing import TestBot
+from handlers.checkin import Checkin
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from bot.config import Config
 from bot.events import Outgoing
-from bot.store.tables import Cooldown, OnceMark, PointsEntry
+from bot.store.tables import Cooldown, OnceMark
 from bot.testing import TestBot
+from handlers.points import PointsEntry
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -14,9 +14,8 @@ from sqlalchemy import func, select
 
 from bot.playbook.library import load_texts
 from bot.store import Store
-from bot.store.tables import Coupon
 from bot.testing import TestBot
-from handlers.coupons import ALPHABET, CouponBatch, Issued, issue, normalize_code, redeem
+from handlers.coupons import ALPHABET, Coupon, CouponBatch, Issued, issue, normalize_code, redeem
 
 pytestmark = pytest.mark.usefixtures("backend")
 

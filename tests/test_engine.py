@@ -14,8 +14,9 @@ from sqlalchemy import select
 from bot.config import Config
 from bot.events import Outgoing
 from bot.playbook.library import load_folder
-from bot.store.tables import Member, PointsEntry, Room
+from bot.store.tables import Member, Room
 from bot.testing import TestBot
+from handlers.points import PointsEntry
 
 pytestmark = pytest.mark.usefixtures("backend")
 

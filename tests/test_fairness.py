@@ -20,8 +20,9 @@ from timed import Timed
 from bot.budget import Budget
 from bot.config import Config, ReplyBudget, StaffSection
 from bot.events import MemberRef, MessageEvent, Outgoing
-from bot.store.tables import Checkin, OutboxMessage
+from bot.store.tables import OutboxMessage
 from bot.testing import TestBot
+from handlers.checkin import Checkin
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOKS = {

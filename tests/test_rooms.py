@@ -20,8 +20,9 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.config import Config, RoomSection, StaffSection
 from bot.events import Outgoing
-from bot.store.tables import AuditEntry, Coupon, Room
+from bot.store.tables import AuditEntry, Room
 from bot.testing import TestBot
+from handlers.coupons import Coupon
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Asia/Shanghai")

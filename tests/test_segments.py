@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import insert, select
 
 from bot.playbook.library import load_texts
-from bot.store.tables import Nudge, OptOut
+from bot.store.tables import OptOut
 from bot.testing import TestBot
 from handlers.points import add_points
-from handlers.segments import in_holdout
+from handlers.segments import Nudge, in_holdout
 
 pytestmark = pytest.mark.usefixtures("backend")
 

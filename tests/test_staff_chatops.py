@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import Config, ReloadSection, RoomSection, SendingSection, StaffSection
-from bot.store.tables import AuditEntry, Nudge
+from bot.store.tables import AuditEntry
 from bot.testing import TestBot
+from handlers.segments import Nudge
 
 STAFF = StaffSection(owner=["boss"], admin=["mgr", "mgr2"], staff=["clerk"])
 CONFIG = Config(staff=STAFF)

@@ -96,6 +96,15 @@ async def test_help_lists_what_the_sender_may_use_and_playbooks_do_not_see_comma
         assert ("clerk", "staff", "帮助", "ok") in await audit(bot)
 
 
+async def test_help_lists_each_abilitys_commands_together_in_the_order_of_their_modules() -> None:
+    """By least role, then by the module that declares them (handlers/points.py: /加分, /扣分; handlers/tags.py:
+    /标签, /去标签), whatever order the modules happened to be imported in."""
+    async with TestBot.running({}, config=CONFIG) as bot:
+        (clerk_help,) = await bot.say("clerk", "/帮助")
+        names = " ".join(line.split()[0] for line in clerk_help.text.splitlines()[1:])
+        assert names == "/确认 /发券 /核销 /剧本 /加分 /扣分 /成员 /问答 /统计 /标签 /去标签"
+
+
 async def test_qunguan_audit_prints_every_use_and_refusal(tmp_path: Path) -> None:
     database = tmp_path / "q.db"
     bot = await TestBot.create(ECHO, config=CONFIG, database=str(database))

@@ -15,8 +15,9 @@ from bot.commands import command_names
 from bot.config import Config, StaffSection, load_config
 from bot.playbook.errors import ProblemsError
 from bot.registry import load_abilities
-from bot.store.tables import AuditEntry, PointsEntry
+from bot.store.tables import AuditEntry
 from bot.testing import TestBot
+from handlers.points import PointsEntry
 
 STAFF = StaffSection(owner=["boss"], admin=["mgr"], staff=["clerk"])
 CONFIG = Config(staff=STAFF)

@@ -32,9 +32,11 @@ from sqlmodel import SQLModel
 
 from bot.store import Store, StoreError, activity
 from bot.store.migrations import SCHEMA_VERSION, SchemaError, add_missing, migrate
-from bot.store.tables import Checkin, Member, MemberTag, OnceMark, PointsEntry, Setting
+from bot.store.tables import Member, OnceMark, Setting
 from bot.testing import TestBot
-from handlers.points import add_points, balance
+from handlers.checkin import Checkin
+from handlers.points import PointsEntry, add_points, balance
+from handlers.tags import MemberTag
 
 # Every test on SQLite and PostgreSQL; sqlite_only marks those about SQLite's own files and migrations
 # (PostgreSQL's versioning is in tests/contract/test_store_contract.py).

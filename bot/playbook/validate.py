@@ -48,22 +48,26 @@ def field_names(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...], sections: Mapping[str, type[BaseModel]]) -> list[str]:
+    """The keys taken at `loc`; `sections` are those the model checks itself beside its fields (validate_model)."""
     current: type[BaseModel] | None = model
+    beside = sections
     for part in loc:
         if current is None:
             return []
         if isinstance(part, int):
             continue
-        found = None
+        found = beside.get(part)
         for name, info in current.model_fields.items():
             if part in (name, info.alias):
                 found = _model_of(info.annotation)
-        current = found
-    return field_names(current) if current is not None else []
+        current, beside = found, {}
+    return [*field_names(current), *beside] if current is not None else []
 
 
-def _message(err: Mapping[str, Any], label: str, model: type[BaseModel]) -> str:
+def _message(
+    err: Mapping[str, Any], label: str, model: type[BaseModel], sections: Mapping[str, type[BaseModel]]
+) -> str:
     kind = err["type"]
     loc = err["loc"]
     got = describe(err.get("input"))
@@ -79,7 +83,7 @@ def _message(err: Mapping[str, Any], label: str, model: type[BaseModel]) -> str:
         return f"'{owner}' needs '{name}'"
     if kind == "extra_forbidden":
         owner = names[-2] if len(names) > 1 else label
-        fields = _fields_at(model, loc[:-1])
+        fields = _fields_at(model, loc[:-1], sections)
         hint = did_you_mean(name, fields)
         if not hint:
             hint = f"; '{owner}' takes " + (", ".join(fields) if fields else f"no options: write '{owner}: {{}}'")
@@ -136,8 +140,11 @@ def validate_model(
     base: Path,
     label: str,
     field_paths: Mapping[str, Path] | None = None,
+    sections: Mapping[str, type[BaseModel]] | None = None,
 ) -> BaseModel | None:
-    """Validate `data`; each error is located at the YAML key or value it came from."""
+    """Validate `data`; each error is located at the YAML key or value it came from. `sections`: keys the model
+    checks itself beside its fields, each with its model (config.yaml's abilities' sections: bot/config.py), so
+    that messages name them like fields."""
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
@@ -150,7 +157,7 @@ def validate_model(
             else:
                 yaml_path = base + loc
                 err_label = label
-            message = _message(err, label, model)
+            message = _message(err, label, model, sections or {})
             if loc and loc[0] in paths and paths[loc[0]] == base:
                 # The short form (`role: [staf]`) never names its field ('roles'): use the word written.
                 message = message.replace(f"'{loc[0]}'", f"'{err_label}'", 1)

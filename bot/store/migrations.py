@@ -2,6 +2,10 @@
 
 To change a table: bump SCHEMA_VERSION and add a step (version -> function of a
 sync Connection) that moves an existing database there without losing rows.
+
+The tables are the machinery's (bot/store/tables.py, bot/windows.py) and those each ability declares beside its
+code: `migrate` loads the abilities first, so whatever opens a database first (the bot, a `qunguan` command, a
+test, the bench) creates every table.
 """
 
 from __future__ import annotations
@@ -12,21 +16,29 @@ from sqlalchemy import Connection, MetaData, inspect, select
 from sqlalchemy.schema import CreateIndex
 from sqlmodel import SQLModel
 
+from bot.registry import load_abilities
 from bot.store import tables
 
 SCHEMA_VERSION = 4
 
 
+def schema() -> MetaData:
+    """Every table: SQLModel's metadata once the abilities (and the built-ins) are loaded."""
+    load_abilities()
+    return SQLModel.metadata
+
+
 def _add_new_tables(conn: Connection) -> None:
     """Version 2 only adds tables (outbox, name and topic history): create the missing ones."""
-    SQLModel.metadata.create_all(conn, checkfirst=True)
+    schema().create_all(conn, checkfirst=True)
 
 
 def _add_new_tables_and_indexes(conn: Connection) -> None:
     """Version 3 adds tables (reload requests, broadcasts): create whatever table or index is missing;
     existing rows stay as they are."""
-    SQLModel.metadata.create_all(conn, checkfirst=True)
-    for table in SQLModel.metadata.sorted_tables:
+    metadata = schema()
+    metadata.create_all(conn, checkfirst=True)
+    for table in metadata.sorted_tables:
         for index in table.indexes:  # IF NOT EXISTS: reflection does not see expression indexes
             conn.execute(CreateIndex(index, if_not_exists=True))
 
@@ -35,7 +47,7 @@ def add_missing(conn: Connection, metadata: MetaData | None = None) -> None:
     """Version 4 adds tables and columns: whatever table, column or index the models have and the database
     lacks is added; existing rows stay. A new column on an existing table must be nullable or have a
     server default, since old rows get no value."""
-    metadata = metadata or SQLModel.metadata
+    metadata = metadata or schema()
     metadata.create_all(conn, checkfirst=True)
     inspector = inspect(conn)
     preparer = conn.dialect.identifier_preparer
@@ -92,7 +104,7 @@ def migrate(
     if current is None:
         if inspect(conn).get_table_names():
             raise SchemaError("the database has tables but no schema version: is it a Qunguan database?")
-        SQLModel.metadata.create_all(conn)
+        schema().create_all(conn)
         _set_version(conn, latest)
         return 0
     if current > latest:

@@ -1,16 +1,19 @@
-"""Every table Qunguan keeps. Times are stored as UTC (SQLModel's UTCDateTime);
-local days are computed by the caller in config's timezone.
+"""The machinery's tables: settings, members and rooms, bindings, seen events, `once:` and cooldown marks,
+opt-outs, the outbox, the audit, playbook switches, reload requests and playbook versions. An ability declares
+its own tables beside its code (handlers/checkin.py: `checkins`; handlers/coupons.py; ...; the windows' in
+bot/windows.py); migrations load the abilities first, so every database gets every table
+(bot/store/migrations.py).
 
-Invariants live in the schema where a database can hold them: one check-in per
-member per local day, one `once:` use per period, one tag per name.
+Times are stored as UTC (SQLModel's UTCDateTime); local days are computed by the caller in config's timezone.
+Invariants live in the schema where a database can hold them: one check-in per member per local day, one
+`once:` use per period, one tag per name.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import Column, Index, UniqueConstraint
-from sqlalchemy.types import Date
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 
@@ -69,30 +72,6 @@ class SeenEvent(SQLModel, table=True):
     at: datetime = Field(index=True)
 
 
-class PointsEntry(SQLModel, table=True):
-    """The append-only points ledger; members.points is its running sum."""
-
-    __tablename__ = "points_ledger"
-    id: int | None = Field(default=None, primary_key=True)
-    member_id: str = Field(index=True)
-    delta: int
-    balance: int
-    reason: str = ""
-    playbook_id: str = ""
-    at: datetime
-
-
-class Checkin(SQLModel, table=True):
-    __tablename__ = "checkins"
-    __table_args__ = (UniqueConstraint("member_id", "day", name="uq_checkin_member_day"),)
-    id: int | None = Field(default=None, primary_key=True)
-    member_id: str
-    day: date = Field(sa_column=Column(Date, nullable=False))
-    streak: int
-    points: int
-    at: datetime
-
-
 class OnceMark(SQLModel, table=True):
     """One row per use of a `once:` condition; the key makes a second use fail."""
 
@@ -108,14 +87,6 @@ class Cooldown(SQLModel, table=True):
     playbook_id: str = Field(primary_key=True)
     scope_key: str = Field(primary_key=True)
     last_at: datetime
-
-
-class MemberTag(SQLModel, table=True):
-    __tablename__ = "member_tags"
-    __table_args__ = (Index("ix_member_tags_tag", "tag"),)
-    member_id: str = Field(primary_key=True)
-    tag: str = Field(primary_key=True)
-    at: datetime
 
 
 class NameChange(SQLModel, table=True):
@@ -139,75 +110,11 @@ class TopicChange(SQLModel, table=True):
     at: datetime
 
 
-class Coupon(SQLModel, table=True):
-    """An issued coupon. `seq` numbers a member's coupons of one batch (1..per_member): the unique key
-    holds the per-member limit in the database, also when two events issue at once."""
-
-    __tablename__ = "coupons"
-    __table_args__ = (UniqueConstraint("batch_id", "member_id", "seq", name="uq_coupon_member_seq"),)
-    code: str = Field(primary_key=True)
-    batch_id: str
-    title: str  # as declared when issued: the customer's coupon keeps its name if the batch is edited
-    member_id: str = Field(index=True)
-    seq: int
-    issued_at: datetime
-    expires_at: datetime | None = None
-    playbook_id: str = ""
-    redeemed_at: datetime | None = None
-    redeemed_by: str | None = None
-
-
-class CouponStock(SQLModel, table=True):
-    """How many codes of a batch are out; a conditional UPDATE never lets it pass the declared stock."""
-
-    __tablename__ = "coupon_stock"
-    batch_id: str = Field(primary_key=True)
-    issued: int = 0
-
-
-class Nudge(SQLModel, table=True):
-    """A member reached by a `for_each` fan-out (or kept back as holdout, so the effect can be measured)."""
-
-    __tablename__ = "nudges"
-    __table_args__ = (Index("ix_nudges_member_at", "member_id", "at"),)
-    id: int | None = Field(default=None, primary_key=True)
-    member_id: str
-    playbook_id: str
-    holdout: bool = False
-    at: datetime
-
-
 class OptOut(SQLModel, table=True):
     """Members who said 退订: no `dm` or `for_each` messages until they say 订阅."""
 
     __tablename__ = "opt_outs"
     member_id: str = Field(primary_key=True)
-    at: datetime
-
-
-class Window(SQLModel, table=True):
-    """A time-boxed listening window in a group: a quiz waiting for answers, a coupon drop (抢券)."""
-
-    __tablename__ = "windows"
-    __table_args__ = (Index("ix_windows_open", "closed_at", "closes_at"),)
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str
-    room_id: str = Field(index=True)
-    playbook_id: str
-    opened_at: datetime
-    closes_at: datetime
-    closed_at: datetime | None = None
-    data: str = "{}"  # JSON: what the ability needs (question, answers, batch, keyword, ...)
-
-
-class WindowEntry(SQLModel, table=True):
-    """One member's turn in a window; the key makes a second answer or claim a no-op in the database."""
-
-    __tablename__ = "window_entries"
-    window_id: int = Field(primary_key=True)
-    member_id: str = Field(primary_key=True)
-    outcome: str  # won / late / sold_out ...
-    rank: int
     at: datetime
 
 
@@ -283,23 +190,6 @@ class ReloadRequest(SQLModel, table=True):
     at: datetime
     answered_at: datetime | None = None
     result: str = ""
-
-
-class Broadcast(SQLModel, table=True):
-    """A staff /群发, previewed; it is queued only when the same staff member says /确认 in time."""
-
-    __tablename__ = "broadcasts"
-    __table_args__ = (Index("ix_broadcasts_staff", "staff_id", "created_at"),)
-    id: int | None = Field(default=None, primary_key=True)
-    staff_id: str
-    staff_name: str = ""
-    text: str
-    selector: str = ""  # tag:NAME, or empty for every managed room
-    rooms: int
-    members: int
-    created_at: datetime
-    confirmed_at: datetime | None = None
-    cancelled_at: datetime | None = None  # replaced by a newer /群发 of the same staff member
 
 
 class PlaybookVersion(SQLModel, table=True):

@@ -21,8 +21,9 @@ from sqlalchemy import func, select, update
 
 from bot.store import Store, StoreError, activity, dialect
 from bot.store.migrations import SCHEMA_VERSION
-from bot.store.tables import CouponStock, Member, PointsEntry, Setting
-from handlers.points import add_points, balance
+from bot.store.tables import Member, Setting
+from handlers.coupons import CouponStock
+from handlers.points import PointsEntry, add_points, balance
 
 STORES = ("sqlite", "sqlite+aiosqlite", pytest.param("postgresql", marks=pytest.mark.slow))
 AT = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

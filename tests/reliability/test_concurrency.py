@@ -26,8 +26,12 @@ from sqlalchemy import func, select
 
 from bot.config import Config, StaffSection
 from bot.events import Outgoing
-from bot.store.tables import Checkin, Coupon, CouponStock, Member, PointsEntry, WindowEntry
+from bot.store.tables import Member
 from bot.testing import TestBot
+from bot.windows import WindowEntry
+from handlers.checkin import Checkin
+from handlers.coupons import Coupon, CouponStock
+from handlers.points import PointsEntry
 
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")

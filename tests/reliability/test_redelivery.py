@@ -20,8 +20,12 @@ from backends import Backend, database_url
 from sqlalchemy import func, select
 
 from bot.events import Event, MemberJoined, MemberRef, MessageEvent, RoomRef
-from bot.store.tables import Checkin, Coupon, Member, OutboxMessage, PointsEntry, SeenEvent, WindowEntry
+from bot.store.tables import Member, OutboxMessage, SeenEvent
 from bot.testing import TestBot
+from bot.windows import WindowEntry
+from handlers.checkin import Checkin
+from handlers.coupons import Coupon
+from handlers.points import PointsEntry
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 28, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
