@@ -7,9 +7,12 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from bot.events import FriendRequest, MemberRef, Outgoing
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "bot", ROOT / "handlers", ROOT / "tests"]
@@ -245,3 +248,35 @@ def test_handlers_never_reach_into_the_engine() -> None:
         if re.search(r"\.engine\b", line)
     ]
     assert offenders == []
+
+
+# What each of the Connector protocol's calls to the platform takes, to call it in the rule's test below.
+PLATFORM_CALLS = {
+    "send": lambda: (Outgoing("你好", member=MemberRef("u1")),),
+    "accept_friend": lambda: (FriendRequest("wx-f1", datetime(2026, 11, 23, tzinfo=UTC), MemberRef("u1")),),
+    "is_friend": lambda: ("u1",),
+}
+
+
+async def test_no_connector_call_while_a_unit_of_work_is_open() -> None:
+    """The rule of issue 12: the engine never waits for the platform while it holds the database. The memory
+    connector, which every TestBot and scenario runs on, fails each of the protocol's platform calls made inside
+    a unit of work (and TestBot.close fails the test that made one), so the whole suite runs under the rule. A
+    new platform call in the protocol must be listed here, and guarded there."""
+    from bot.connectors.base import Connector
+    from bot.connectors.memory import ConnectorCallInUnit, MemoryConnector
+    from bot.store import Store
+
+    protocol = {name for name in vars(Connector) if not name.startswith("_")} - {"start", "stop"}
+    assert protocol == set(PLATFORM_CALLS)
+    connector = MemoryConnector()
+    store = await Store.open(":memory:")
+    try:
+        for name, args in PLATFORM_CALLS.items():
+            async with store.unit():
+                with pytest.raises(ConnectorCallInUnit):
+                    await getattr(connector, name)(*args())
+            await getattr(connector, name)(*args())  # outside a unit the same call is fine
+    finally:
+        await store.close()
+    assert connector.calls_in_unit == list(PLATFORM_CALLS)
