@@ -17,6 +17,9 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import ClassVar
 
+MESSAGE_KINDS = ("text", "image", "link", "miniprogram", "card", "file", "video", "voice", "emoticon", "other")
+"""What a message carries (`message.kind`): a link card is `link`, a contact card (名片) `card`."""
+
 
 @dataclass(frozen=True, slots=True)
 class MemberRef:
@@ -65,6 +68,10 @@ class MessageEvent(_Traits):
     room: RoomRef | None = None
     mentions: tuple[str, ...] = ()
     mentions_bot: bool = False
+    content: str = "text"  # one of MESSAGE_KINDS: `message.kind` to playbooks (`kind` is the event's)
+    url: str | None = None  # a link card's or mini-program's address
+    title: str | None = None  # a link card's, mini-program's, file's or contact card's title or name
+    qr: str | None = None  # the text of a QR code found in an image
 
     @property
     def private(self) -> bool:

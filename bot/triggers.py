@@ -81,7 +81,7 @@ class ScheduleTrigger(Params):
 
 
 CHAT = {
-    "message": frozenset({"text", "args", "groups", "command"}),
+    "message": frozenset({"text", "args", "groups", "command", "kind", "url", "title", "qr"}),
     "member": MEMBER,
     "room": frozenset({"id", "topic"}),
 }

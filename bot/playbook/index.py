@@ -88,7 +88,16 @@ class TriggerIndex:
     def _match_message(self, event: MessageEvent) -> list[Match]:
         folded = fold(event.text)
         text = folded.casefold()
-        base = {"text": event.text, "args": [], "groups": {}, "command": ""}
+        base = {
+            "text": event.text,
+            "args": [],
+            "groups": {},
+            "command": "",
+            "kind": event.content,
+            "url": event.url,
+            "title": event.title,
+            "qr": event.qr,
+        }
         found: list[Match] = []
         for pb, trig in self.exact.get(text, ()):
             if _where_ok(trig.params.where, event):
