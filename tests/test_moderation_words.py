@@ -65,11 +65,23 @@ async def test_a_hundred_thousand_character_message_is_matched() -> None:
         wordlists:
           ads: [加微信]
     """)
-    async with TestBot.running(playbooks(ads=text)) as bot:
+    links = dedent("""
+        id: links
+        when:
+          - message: {has: [link, phone]}
+        do:
+          - reply: "链接或电话 {{ message.url or '' }}"
+    """)
+    async with TestBot.running(playbooks(ads=text, links=links)) as bot:
         filler = "今天天气不错，" * 14_285
         assert await post(bot, "u9", filler + "加 微 信") == ["命中"]
         assert await post(bot, "u9", filler + "加" * 5) == []
         assert await post(bot, "u9", "加" * 100_000) == []
+        assert await post(bot, "u9", filler + " https://evil.cn/x") == ["链接或电话 https://evil.cn/x"]
+        assert await post(bot, "u9", filler + "138 1234 5678") == ["链接或电话"]  # the text is trimmed
+        # Shapes that make a careless pattern backtrack for ever: each is read in one go and is no advert.
+        for hostile in ("a." * 50_000, "1 " * 50_000, "1" * 100_000, "a-" * 50_000, "加\u200b" * 50_000, "." * 100_000):
+            assert await post(bot, "u9", hostile) == []
 
 
 @pytest.mark.parametrize(

@@ -59,18 +59,9 @@ _PHONE = re.compile(rf"(?<!\d)(?:(?:\+|00)?86{_SEP})?1{_SEP}[3-9](?:{_SEP}\d){{9
 _QR_BOUNDARY = "/?#&"
 
 
-def urls_in(text: str) -> list[str]:
-    """The URLs of a text, as written (after folding full-width letters), in order."""
-    return [m.group().rstrip(_TRAILING) for m in _URL.finditer(fold(text))]
-
-
 def first_url(text: str) -> str | None:
     match = _URL.search(fold(text))
     return match.group().rstrip(_TRAILING) if match else None
-
-
-def has_phone(text: str) -> bool:
-    return _PHONE.search(fold(text)) is not None
 
 
 def allowed_link(url: str, allow: AllowList) -> bool:
@@ -116,8 +107,9 @@ def present(event: MessageEvent, allow: AllowList) -> set[str]:
     if event.qr and not allowed_qr(event.qr, allow):
         found.add("qrcode")
     if event.text:
-        if any(not allowed_link(url, allow) for url in urls_in(event.text)):
+        text = fold(event.text)
+        if any(not allowed_link(m.group().rstrip(_TRAILING), allow) for m in _URL.finditer(text)):
             found.add("link")
-        if has_phone(event.text):
+        if _PHONE.search(text):
             found.add("phone")
     return found

@@ -10,7 +10,7 @@ each keeps only the times it needs.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -33,14 +33,10 @@ class _Track:
     calm_from: datetime | None = None  # when the member's last flood ended (the count fell below the threshold)
 
 
-@dataclass(slots=True)
-class _Member:
-    tracks: LRUCache[str, _Track] = field(default_factory=lambda: LRUCache(MAX_TEXTS))
-
-
 class FloodCounter:
     def __init__(self, max_members: int = MAX_MEMBERS) -> None:
-        self._members: LRUCache[tuple[FloodRule, str, str], _Member] = LRUCache(max_members)
+        # (rule, group, member) -> the member's tracks: one for `messages`, one per recent text for `same_text`
+        self._members: LRUCache[tuple[FloodRule, str, str], dict[str, _Track]] = LRUCache(max_members)
 
     def __len__(self) -> int:
         return len(self._members)
@@ -48,13 +44,15 @@ class FloodCounter:
     def hit(self, rule: FloodRule, room_id: str, member_id: str, text: str, now: datetime) -> bool:
         """Count one message (its folded text, for `same_text`); True when the rule fires for it."""
         key = (rule, room_id, member_id)
-        member = self._members.get(key)
-        if member is None:
-            member = self._members[key] = _Member()
+        tracks = self._members.get(key)
+        if tracks is None:
+            tracks = self._members[key] = {}
         track_key = text if rule.kind == "same_text" else ""
-        track = member.tracks.get(track_key)
+        track = tracks.get(track_key)
         if track is None:
-            track = member.tracks[track_key] = _Track(deque(maxlen=rule.count))
+            if len(tracks) >= MAX_TEXTS:  # the text first seen longest ago goes
+                del tracks[next(iter(tracks))]
+            track = tracks[track_key] = _Track(deque(maxlen=rule.count))
         track.times.append(now)
         if len(track.times) < rule.count or track.times[0] <= now - rule.within:
             return False

@@ -18,9 +18,8 @@ from bot.textnorm import fold_words
 Entry = tuple[Playbook, Call]
 
 
-def flood_text(event: MessageEvent) -> str:
+def flood_text(event: MessageEvent, folded: str) -> str:
     """What `same_text` compares: the folded text, or for a card, link or picture what it points to."""
-    folded = fold_words(event.text)
     if folded or event.content == "text":
         return folded
     return f"{event.content}:{event.url or event.qr or event.title or ''}"
@@ -52,11 +51,12 @@ class ModerationIndex:
         if self._has:
             for item in present(event, allow):
                 found += self._has.get(item, ())
-        if self._words and event.text:
-            for name in self._word_index.lists_in(fold_words(event.text)):
+        folded = fold_words(event.text) if event.text else ""
+        if self._words:
+            for name in self._word_index.lists_in(folded):
                 found += self._words[name]
         if self._floods and event.room is not None:
-            text = flood_text(event)
+            text = flood_text(event, folded)
             for rule, entries in self._floods.items():
                 if counter.hit(rule, event.room.id, event.member.id, text, now):
                     found += entries
