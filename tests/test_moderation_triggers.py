@@ -59,6 +59,8 @@ async def test_a_url_in_a_text_is_a_link_and_the_run_sees_it_as_message_url() ->
         assert await post(bot, "u9", "快来 https://evil.cn/a?b=1 和 http://x.top") == ["链接 https://evil.cn/a?b=1"]
         assert await post(bot, "u9", "看这里 ｗｗｗ．ｅｖｉｌ．ｃｎ／ｘ，很好") == ["链接 www.evil.cn/x"]
         assert await post(bot, "u9", "复制 abc.top/x 打开") == ["链接 abc.top/x"]
+        assert await post(bot, "u9", "h t t p : / / w w w . k j 8 8 . c o m 注册") == ["链接 http://www.kj88.com"]
+        assert await post(bot, "u9", "哈哈 www 好好笑，http 是什么") == []
         assert await post(bot, "u9", "价格 3.5 元，V1.2 版本，邮箱 a@qq.com 不算") == []
 
 

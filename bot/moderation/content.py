@@ -52,6 +52,10 @@ _URL = re.compile(
     re.I,
 )
 _TRAILING = ".,;:!?)'\"]"
+# What a URL spelt out with spaces (h t t p : / / w w w . x . c o m) is once they are gone: only one with a scheme
+# or www., which ordinary chat never spaces out.
+_SPACED = re.compile(rf"(?:https?://|www\.){_URL_CHARS}+", re.I)
+_SPACES = re.compile(r"\s+")
 # A mainland mobile number: 1[3-9] and nine more digits, with spaces, dashes or dots between any of them, and
 # maybe +86 before; never a part of a longer number.
 _SEP = r"[\s\-–—.]*"
@@ -59,9 +63,18 @@ _PHONE = re.compile(rf"(?<!\d)(?:(?:\+|00)?86{_SEP})?1{_SEP}[3-9](?:{_SEP}\d){{9
 _QR_BOUNDARY = "/?#&"
 
 
+def _urls(folded: str) -> list[str]:
+    """The URLs of a folded text, in order; if none, those it spells out with spaces between the characters."""
+    found = [m.group().rstrip(_TRAILING) for m in _URL.finditer(folded)]
+    if not found and _SPACES.search(folded):
+        found = [m.group().rstrip(_TRAILING) for m in _SPACED.finditer(_SPACES.sub("", folded))]
+    return found
+
+
 def first_url(text: str) -> str | None:
-    match = _URL.search(fold(text))
-    return match.group().rstrip(_TRAILING) if match else None
+    """The first URL of a text (`message.url` when the event carries none)."""
+    found = _urls(fold(text))
+    return found[0] if found else None
 
 
 def allowed_link(url: str, allow: AllowList) -> bool:
@@ -108,7 +121,7 @@ def present(event: MessageEvent, allow: AllowList) -> set[str]:
         found.add("qrcode")
     if event.text:
         text = fold(event.text)
-        if any(not allowed_link(m.group().rstrip(_TRAILING), allow) for m in _URL.finditer(text)):
+        if any(not allowed_link(url, allow) for url in _urls(text)):
             found.add("link")
         if _PHONE.search(text):
             found.add("phone")
