@@ -191,9 +191,12 @@ class Config(Params):
             if key not in data:
                 continue
             try:
-                given[key] = schema.model_validate(data[key])
+                section = schema.model_validate(data[key])
             except ValidationError as exc:
                 errors += _relocated(exc, (key,))
+                continue
+            if section != schema():  # one given as its defaults is the same config as one left out
+                given[key] = section
         try:
             config = handler({key: value for key, value in data.items() if key not in sections})
         except ValidationError as exc:

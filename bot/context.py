@@ -65,6 +65,7 @@ class FieldContext:
     conn: AsyncConnection
     config: Config
     now: datetime
+    room_id: str | None = None  # the group the run, command or event is in (member.days_in_room), if any
 
     def local_now(self) -> datetime:
         return self.now.astimezone(self.config.tz)
@@ -108,7 +109,8 @@ class Context:
 
     def fields(self) -> FieldContext:
         """For calling a member-field loader directly (/成员 shows the streak and the lifecycle stage)."""
-        return FieldContext(self.conn, self._runtime.config, self.now())
+        room = self.event.room
+        return FieldContext(self.conn, self._runtime.config, self.now(), room.id if room else None)
 
     def resource(self, block: str, resource_id: str) -> Any | None:
         """A coupon batch (`coupons`) or question bank (`questions`) the running playbooks declare; None when
@@ -186,6 +188,9 @@ class RunContext(Context):
         return cls(
             runtime, conn, event, playbook, member=event.member, room=event.room, inviter=event.inviter, message=message
         )
+
+    def fields(self) -> FieldContext:
+        return FieldContext(self.conn, self.config, self.now(), self.room.id if self.room else None)
 
     async def sleep(self, span: timedelta) -> None:
         await self._runtime.clock.sleep(span.total_seconds())

@@ -65,13 +65,14 @@ class Spec:
 class ResourceSpec:
     """A top-level block of playbooks (`coupons:`, `questions:`): named things any playbook may use.
 
-    `form`: "list" of entries each with an `id` (coupons), or "mapping" of id -> list of entries
-    (question banks: each bank is a list of questions).
+    `form`: "list" of entries each with an `id` (coupons), "mapping" of id -> list of entries
+    (question banks: each bank is a list of questions), or "words" of id -> list of words (word lists; the schema
+    only documents them).
     """
 
     block: str
     schema: type[BaseModel]
-    form: Literal["list", "mapping"]
+    form: Literal["list", "mapping", "words"]
     noun: str  # what one entry is called in messages: "coupon batch", "question bank"
 
 
@@ -184,7 +185,7 @@ def action(
     return register
 
 
-def resource(block: str, *, schema: type[BaseModel], form: Literal["list", "mapping"], noun: str) -> None:
+def resource(block: str, *, schema: type[BaseModel], form: Literal["list", "mapping", "words"], noun: str) -> None:
     """Declare a top-level playbook block; its entries are validated with `schema` and shared by all playbooks."""
     if not _NAME.match(block):
         raise RegistrationError(f"resource '{block}': names are lower-case words")
@@ -216,9 +217,10 @@ def trigger(
     events: tuple[str, ...],
     sets: VarScope,
     primary: str | None = None,
+    refs: Mapping[str, str] | None = None,
 ) -> None:
-    """Declare a trigger; the engine's index decides how each event kind is matched."""
-    REGISTRY.add(Spec("trigger", name, schema, primary, None, sets, events=events))
+    """Declare a trigger; the engine's index decides how each event kind is matched. `refs` as for actions."""
+    REGISTRY.add(Spec("trigger", name, schema, primary, None, sets, events=events, refs=refs or {}))
 
 
 def member_field(name: str) -> Callable[[F], F]:

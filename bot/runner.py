@@ -78,6 +78,7 @@ async def run_until_wait(ctx: RunContext, steps: tuple[Step, ...]) -> tuple[time
 @dataclass
 class Outcome:
     ok: bool = True
+    acted: bool = False  # its `if:` held and it ran (a failure rolls this back to False with `ok`)
     pause: tuple[timedelta, tuple[Step, ...]] | None = None  # stopped at a `wait:`: how long, and what follows
     stop_all: bool = False  # `stop: {all: true}`: no later playbook runs for this event
 
@@ -92,6 +93,7 @@ async def run_playbook(ctx: RunContext, steps: tuple[Step, ...], *, check: bool)
             try:
                 if check and not await conditions_hold(ctx, pb.conditions):
                     return outcome
+                outcome.acted = True
                 outcome.pause = await run_until_wait(ctx, steps)
             except StopRun as stop:
                 outcome.stop_all = stop.all

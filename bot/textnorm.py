@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u180e"), None)
@@ -15,6 +16,18 @@ def fold(text: str) -> str:
 def normalize(text: str) -> str:
     """`fold`, then case-folded: the key exact texts, keywords and commands match on."""
     return fold(text).casefold()
+
+
+# Plus signs read as 加 (➕V, +v: 加V); NFKC has made the full-width and small ones '+' already.
+_PLUS = dict.fromkeys(map(ord, "+\u2795\u271a\u2719\U0001f7a1"), "加")
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+
+
+def fold_words(text: str) -> str:
+    """`normalize`, a plus sign read as 加, and everything but letters and digits dropped: the form word lists and
+    same-text floods match on, so that spaces, punctuation, symbols, emoji and invisible characters put between
+    the characters (加 微-信, 加\u200b微信, ➕V) change nothing."""
+    return _NOT_LETTER_OR_DIGIT.sub("", normalize(text).translate(_PLUS))
 
 
 def split_command(folded: str) -> tuple[str, list[str]] | None:

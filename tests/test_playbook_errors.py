@@ -299,7 +299,7 @@ CASES = [
         """),
         [
             f"{P}:6:1: unknown key '名字'; a playbook's keys are "
-            "id, name, description, enabled, rooms, when, if, do, coupons, questions"
+            "id, name, description, enabled, rooms, when, if, do, coupons, questions, wordlists"
         ],
         id="unknown-top-level-key-lists-the-keys",
     ),
@@ -551,7 +551,7 @@ CASES = [
         do:
           - reply: hi
         """),
-        [f"{P}:3:14: 'message' needs exactly one of text, keywords, regex; got text, keywords"],
+        [f"{P}:3:14: 'message' needs exactly one of text, keywords, regex, has, words; got text, keywords"],
         id="message-with-two-matchers",
     ),
     pytest.param(

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from bot.playbook.errors import Location, Problems, closest, did_you_mean
 from bot.playbook.loader import Doc, Path
-from bot.playbook.model import _ID, TOP_KEYS, Branch, Call, Choose, Playbook, Step, walk_steps
+from bot.playbook.model import _ID, TOP_KEYS, Branch, Call, Choose, Playbook, Step, moderates, walk_steps
 from bot.playbook.resources import read_block
 from bot.playbook.templates import Expr, Text, check_refs
 from bot.playbook.validate import describe, validate_model
@@ -287,7 +287,7 @@ def build_playbook(
                 key=True,
             )
         else:
-            keys = (*TOP_KEYS, *registry.resources)
+            keys = (*TOP_KEYS, *sorted(registry.resources))
             hint = did_you_mean(key, keys) or f"; a playbook's keys are {', '.join(keys)}"
             b.error((key,), f"unknown key '{key}'{hint}", key=True)
     pid = data.get("id")
@@ -331,6 +331,14 @@ def build_playbook(
                 trig.location,
                 f"'/{trig.params.name}' is a built-in staff command (see /帮助); give this playbook's command "
                 "another name, or delete the file if it is an old copy of a shipped playbook (redeem.yaml)",
+            )
+    moderation = [t for t in triggers if moderates(t)]
+    for trig in triggers if moderation else ():
+        if not moderates(trig):
+            b.problems.add(
+                trig.location,
+                "a moderation playbook (has, words, flood) runs before the others and consumes the message; "
+                "put this trigger in another playbook",
             )
     if "when" in data and not triggers and len(problems) == before:
         b.error(("when",), "'when' needs at least one trigger")

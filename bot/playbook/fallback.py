@@ -207,9 +207,9 @@ def _round(
 def _missing(
     pb: Playbook, resources: Resources, registry: Registry, broken: dict[tuple[str, str], str]
 ) -> list[Problem]:
-    """Every coupon batch / question bank the playbook names that no running file declares."""
+    """Every coupon batch / question bank / word list the playbook names that no running file declares."""
     found = Problems()
-    for call in walk_steps(pb.steps):
+    for call in (*pb.triggers, *walk_steps(pb.steps)):
         for option, block in call.spec.refs.items():
             name: Any = call.params
             for part in option.split("."):

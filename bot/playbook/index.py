@@ -1,18 +1,25 @@
 """Which playbooks an event starts, without looking at every playbook.
 
 Exact texts and commands are dict lookups, keywords one Aho-Corasick pass over
-the message; only regex triggers are tried one by one.
+the message; only regex triggers are tried one by one. Moderation playbooks
+(`has`, `words`, `flood`) are kept apart, in `moderation` (bot/moderation/index.py:
+every word list in one pass too), and only the moderation stage asks for them (`screen`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import ahocorasick
 
 from bot.events import Event, MessageEvent
+from bot.moderation.content import AllowList, first_url
+from bot.moderation.flood import FloodCounter
+from bot.moderation.index import ModerationIndex
 from bot.playbook.model import Call, Playbook
 from bot.textnorm import fold, normalize, split_command
 
@@ -28,20 +35,50 @@ def _where_ok(where: str, event: MessageEvent) -> bool:
     return where == "any" or (where == "private") == event.private
 
 
+def message_vars(event: MessageEvent) -> dict[str, Any]:
+    """The `message` variable of a run, before a trigger adds its args or groups."""
+    return {
+        "text": event.text,
+        "args": [],
+        "groups": {},
+        "command": "",
+        "kind": event.content,
+        "url": event.url or (first_url(event.text) if event.text else None),  # a link card's, or the text's first
+        "title": event.title,
+        "qr": event.qr,
+    }
+
+
+def _unique(found: list[Match]) -> list[Match]:
+    """Each playbook once, in playbook order."""
+    seen: set[str] = set()
+    unique = []
+    for m in sorted(found, key=lambda m: m.playbook.order):
+        if m.playbook.id not in seen:
+            seen.add(m.playbook.id)
+            unique.append(m)
+    return unique
+
+
 class TriggerIndex:
-    def __init__(self, playbooks: list[Playbook]) -> None:
+    def __init__(self, playbooks: list[Playbook], wordlists: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self.exact: dict[str, list[tuple[Playbook, Call]]] = defaultdict(list)
         self.commands: dict[str, list[tuple[Playbook, Call]]] = defaultdict(list)
         self.keyword_hits: dict[str, list[tuple[Playbook, Call]]] = defaultdict(list)
         self.regexes: list[tuple[Playbook, Call]] = []
         self.by_event: dict[str, list[tuple[Playbook, Call]]] = defaultdict(list)
         self.by_id: dict[str, Playbook] = {}
+        screened: list[tuple[Playbook, Call]] = []
         for pb in playbooks:
             self.by_id[pb.id] = pb
             if not pb.enabled:
                 continue
             for trig in pb.triggers:
-                self._add(pb, trig)
+                if pb.moderation:
+                    screened.append((pb, trig))
+                else:
+                    self._add(pb, trig)
+        self.moderation = ModerationIndex(screened, wordlists or {})
         self._automaton: Any = None
         if self.keyword_hits:
             self._automaton = ahocorasick.Automaton()
@@ -77,27 +114,24 @@ class TriggerIndex:
             found = [] if pb is None or not pb.enabled else [Match(pb, pb.triggers[0])]
         else:  # a trigger listens to event kinds by name (`events=` in bot/triggers.py)
             found = [Match(pb, trig) for pb, trig in self.by_event.get(kind, ())]
-        seen: set[str] = set()
-        unique = []
-        for m in sorted(found, key=lambda m: m.playbook.order):
-            if m.playbook.id not in seen:
-                seen.add(m.playbook.id)
-                unique.append(m)
-        return unique
+        return _unique(found)
+
+    def screen(self, event: MessageEvent, allow: AllowList, counter: FloodCounter, now: datetime) -> list[Match]:
+        """The moderation playbooks a message starts, each once, in playbook order (flood rules count it)."""
+        found = [
+            (pb, trig)
+            for pb, trig in self.moderation.candidates(event, allow, counter, now)
+            if trig.name == "flood" or _where_ok(trig.params.where, event)
+        ]
+        if not found:
+            return []
+        base = message_vars(event)
+        return _unique([Match(pb, trig, base) for pb, trig in found])
 
     def _match_message(self, event: MessageEvent) -> list[Match]:
         folded = fold(event.text)
         text = folded.casefold()
-        base = {
-            "text": event.text,
-            "args": [],
-            "groups": {},
-            "command": "",
-            "kind": event.content,
-            "url": event.url,
-            "title": event.title,
-            "qr": event.qr,
-        }
+        base = message_vars(event)
         found: list[Match] = []
         for pb, trig in self.exact.get(text, ()):
             if _where_ok(trig.params.where, event):

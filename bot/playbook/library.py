@@ -29,13 +29,13 @@ class PlaybookSet:
     problems: list[Problem] = field(default_factory=list)  # errors: each left a file out
     warnings: list[Problem] = field(default_factory=list)  # told, nothing left out (bot/playbook/lint.py)
     index: TriggerIndex = field(init=False)
-    # block -> id -> validated entry: coupon batches and question banks are shared by every playbook
+    # block -> id -> validated entry: coupon batches, question banks and word lists are shared by every playbook
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     # by path: the files that do not run as written (their last good version runs, or nothing of them)
     fallbacks: dict[str, Fallback] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.index = TriggerIndex(self.playbooks)
+        self.index = TriggerIndex(self.playbooks, self.resources.get("wordlists"))
 
     def get(self, playbook_id: str) -> Playbook | None:
         return self.index.by_id.get(playbook_id)

@@ -31,6 +31,12 @@ class Call:
         return self.spec.name
 
 
+def moderates(trigger: Call) -> bool:
+    """A moderation trigger (`message: {has:}`, `message: {words:}`, `flood:`): its playbook runs in the moderation
+    stage, before staff commands, windows and every other playbook (bot/stages/moderation.py)."""
+    return bool(getattr(trigger.params, "moderation", False))
+
+
 @dataclass(frozen=True)
 class Branch:
     conditions: tuple[Call, ...]
@@ -78,6 +84,10 @@ class Playbook:
     @property
     def title(self) -> str:
         return self.name or self.id
+
+    @property
+    def moderation(self) -> bool:
+        return any(moderates(t) for t in self.triggers)
 
 
 def walk_steps(steps: tuple[Step, ...]) -> Iterator[Call]:

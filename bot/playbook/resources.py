@@ -1,5 +1,6 @@
-"""A playbook's resource blocks (`coupons:`, `questions:`): named things every playbook may use, each entry
-checked by the schema its handler registered (a ResourceSpec in bot/registry.py)."""
+"""A playbook's resource blocks (`coupons:`, `questions:`, `wordlists:`): named things every playbook may use,
+each entry checked by the schema its handler registered (a ResourceSpec in bot/registry.py), or, for word lists,
+as words: text with at least one letter or digit (what is matched, bot/textnorm.py: `fold_words`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot.playbook.loader import Doc, Path
 from bot.playbook.model import _ID, Declared
 from bot.playbook.validate import describe, validate_model
 from bot.registry import ResourceSpec
+from bot.textnorm import fold_words
 
 
 def read_block(doc: Doc, spec: ResourceSpec, raw: Any, problems: Problems) -> list[Declared]:
@@ -42,9 +44,14 @@ def read_block(doc: Doc, spec: ResourceSpec, raw: Any, problems: Problems) -> li
             message = f"a {spec.noun} id is lower-case letters, digits and '-'; got {describe(key)}"
             error(where, message, key=True)
             continue
-        items = [items] if isinstance(items, dict) else items
+        items = [items] if isinstance(items, dict) or (spec.form == "words" and _scalar(items)) else items
         if not isinstance(items, list) or not items:
             error(where, f"{spec.noun} '{key}' needs a list of at least one entry")
+            continue
+        if spec.form == "words":
+            words = _words(doc, spec, key, items, problems)
+            if words is not None:
+                out.append(Declared(spec.block, key, words, doc.key_at(where)))
             continue
         entries = []
         for j, item in enumerate(items):
@@ -55,3 +62,21 @@ def read_block(doc: Doc, spec: ResourceSpec, raw: Any, problems: Problems) -> li
         if len(entries) == len(items) and all(e is not None for e in entries):
             out.append(Declared(spec.block, key, tuple(entries), doc.key_at(where)))
     return out
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def _words(doc: Doc, spec: ResourceSpec, key: str, items: list[Any], problems: Problems) -> tuple[str, ...] | None:
+    """A word list's words as written (stripped); None when one of them is wrong (each adds a problem)."""
+    words: list[str] = []
+    for j, item in enumerate(items):
+        where = doc.at((spec.block, key, j))
+        if not _scalar(item):
+            problems.add(where, f"each word of {spec.noun} '{key}' is text; got {describe(item)}")
+        elif not fold_words(str(item)):
+            problems.add(where, f"word '{item}' of {spec.noun} '{key}' has no letter or digit to match")
+        else:
+            words.append(str(item).strip())
+    return tuple(dict.fromkeys(words)) if len(words) == len(items) else None

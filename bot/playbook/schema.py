@@ -231,7 +231,15 @@ def _structure(definitions: Schema) -> None:
 
 
 def _resource(spec: ResourceSpec, definitions: Schema) -> Schema:
-    """`coupons: [{id: ..., ...}]` or `questions: {bank-id: [{...}]}`."""
+    """`coupons: [{id: ..., ...}]`, `questions: {bank-id: [{...}]}` or `wordlists: {list-id: [word, ...]}`."""
+    if spec.form == "words":
+        word = {"type": ["string", "number"]}
+        return {
+            "description": f"{spec.noun}s by id, shared by every playbook",
+            "type": "object",
+            "additionalProperties": {"anyOf": [word, {"type": "array", "items": word, "minItems": 1}]},
+            "propertyNames": {"pattern": _ID.pattern},
+        }
     name = f"resource.{spec.block}"
     raw = spec.schema.model_json_schema(
         by_alias=True, ref_template="#/definitions/" + name + ".{model}", schema_generator=_InputSchema

@@ -4,11 +4,12 @@
     unbound    a group nobody bound: its room row, /绑定 and a log line; nothing else
     friends    a friend request: accepted or left unanswered, per config.friends
     optout     退订 / 订阅
+    moderation moderation playbooks (has, words, flood): a message one acts on goes no further
     commands   staff commands: role-checked, audited; no playbook sees them
     windows    open quizzes and coupon drops see the messages in their room; a window's end is announced
     playbooks  the trigger index, then each playbook's conditions and actions
 
-A new stage is a module here and one line in `pipeline` (moderation goes before `Commands`).
+A new stage is a module here and one line in `pipeline`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from bot.stages.commands import Commands
 from bot.stages.dedup import Dedup
 from bot.stages.friends import Friends
+from bot.stages.moderation import Moderation
 from bot.stages.optout import OptOut
 from bot.stages.playbooks import Playbooks
 from bot.stages.stage import Stage, Turn
@@ -36,6 +38,7 @@ def pipeline(runtime: Runtime) -> list[Stage]:
         Unbound(runtime),
         Friends(runtime),
         OptOut(runtime),
+        Moderation(runtime),
         Commands(runtime),
         Windows(runtime),
         Playbooks(runtime),

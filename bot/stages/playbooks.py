@@ -4,29 +4,43 @@ leave this group out. A run that reaches a `wait:` goes on after the commit (Eng
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.context import RunContext
 from bot.runner import run_playbook
 from bot.stages.stage import Stage, Turn
+
+if TYPE_CHECKING:
+    from bot.context import Runtime
+    from bot.playbook.index import Match
 
 
 class Playbooks(Stage):
     name = "playbooks"
 
     async def handle(self, turn: Turn) -> bool:
-        runtime, event = self.runtime, turn.event
-        room = event.room
-        for match in turn.playbooks.index.match(event):
-            playbook = match.playbook
-            if not runtime.switches.get(playbook.id, True):
-                continue
-            if room is not None and playbook.rooms and not runtime.rooms.selects(playbook.rooms, room):
-                continue
-            ctx = RunContext.of(runtime, turn.conn, event, playbook, match.message)
-            outcome = await run_playbook(ctx, playbook.steps, check=True)
-            if outcome.ok:
-                turn.keep(runtime, ctx, playbook.id)
-            if outcome.pause is not None:
-                turn.paused.append((ctx, *outcome.pause))
-            if outcome.stop_all:
-                break
+        await run_matches(self.runtime, turn, turn.playbooks.index.match(turn.event))
         return True
+
+
+async def run_matches(runtime: Runtime, turn: Turn, matches: list[Match]) -> bool:
+    """Run the playbooks an event started, in order, each in its own savepoint; True when one acted (its `if:`
+    held and it did not fail). The moderation stage runs its playbooks the same way."""
+    event, room = turn.event, turn.event.room
+    acted = False
+    for match in matches:
+        playbook = match.playbook
+        if not runtime.switches.get(playbook.id, True):
+            continue
+        if room is not None and playbook.rooms and not runtime.rooms.selects(playbook.rooms, room):
+            continue
+        ctx = RunContext.of(runtime, turn.conn, event, playbook, match.message)
+        outcome = await run_playbook(ctx, playbook.steps, check=True)
+        if outcome.ok:
+            turn.keep(runtime, ctx, playbook.id)
+            acted = acted or outcome.acted
+        if outcome.pause is not None:
+            turn.paused.append((ctx, *outcome.pause))
+        if outcome.stop_all:
+            break
+    return acted

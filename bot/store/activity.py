@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Insert, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import Event, MemberRef, RoomRef
@@ -28,6 +28,9 @@ _TOUCH_ROOM = (
     .values(last_active=bindparam("r_at"))
 )
 _FRIEND = select(_members.c.friend).where(_members.c.id == bindparam("m_id"))
+# A member first seen by a message was in the group before: since the bot's first sight of the group (its row).
+_FIRST_SIGHT = select(_rooms.c.first_seen).where(_rooms.c.id == bindparam("p_room")).scalar_subquery()
+_PRESENT: dict[str, Insert] = {}
 
 
 async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime) -> bool:
@@ -97,8 +100,14 @@ async def record(conn: AsyncConnection, event: Event, at: datetime) -> None:
     if member is None or room is None or event.membership is None:
         return
     where = {"room_id": room.id, "member_id": member.id}
-    if event.membership == "present":
-        await conn.execute(dialect.insert_ignore(conn, _room_members), {**where, "joined_at": at, "active": True})
+    if event.membership == "present":  # no join seen: in the group since the bot first saw it (days_in_room)
+        name = conn.dialect.name
+        present = _PRESENT.get(name)
+        if present is None:
+            present = _PRESENT[name] = dialect.insert_ignore(conn, _room_members).values(
+                room_id=bindparam("p_room"), member_id=bindparam("p_member"), joined_at=_FIRST_SIGHT, active=True
+            )
+        await conn.execute(present, {"p_room": room.id, "p_member": member.id})
     elif event.membership == "joined":
         inviter = event.inviter.id if event.inviter else None
         row = {**where, "joined_at": at, "inviter_id": inviter, "active": True}

@@ -99,6 +99,14 @@ MESSAGES = {
     "{noun:term} '{name}' is not declared{hint:msg}; declare it under '{block}:' in any playbook": (
         "{noun} '{name}' 没有声明{hint}：在任意一个剧本的 '{block}:' 下声明它"
     ),
+    "each word of {noun:term} '{name}' is text; got {got:got}": "{noun} '{name}' 的每个词都是文字；现在是 {got}",
+    "word '{word}' of {noun:term} '{name}' has no letter or digit to match": (
+        "{noun} '{name}' 里的词 '{word}' 没有可以匹配的字母或数字"
+    ),
+    "a moderation playbook (has, words, flood) runs before the others and consumes the message; "
+    "put this trigger in another playbook": (
+        "管理剧本（has、words、flood）在其他剧本之前运行并截下消息；请把这个触发条件放到另一个剧本里"
+    ),
     # -- the set of files
     "{noun:term} '{name}' is declared only in {path}, which has errors; fix it first": (
         "{noun} '{name}' 只在 {path} 里声明，而那个文件有错误：先把它改好"
@@ -153,4 +161,5 @@ TERMS = {
     "nothing": "空值",
     "coupon batch": "券批次",
     "question bank": "题库",
+    "word list": "词表",
 }

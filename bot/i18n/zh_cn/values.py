@@ -60,6 +60,19 @@ MESSAGES = {
     "'{name}' needs exactly one of {options:list}; got none": "'{name}' 要写 {options} 中的一个；现在一个都没写",
     "'message' needs a non-empty text or keyword": "'message' 需要非空的 text 或 keyword",
     "'command' must be one word like 积分; got '{got}'": "'command' 必须是一个词，例如 积分；现在是 '{got}'",
+    "'has' takes {options:list}; got '{got}'{hint:msg}": "'has' 只能写 {options}；现在是 '{got}'{hint}",
+    "'has' needs at least one of {options:list}": "'has' 至少要写 {options} 中的一个",
+    "'words' names a word list declared under 'wordlists:', like 'words: ads'; "
+    "for a few words of this playbook, use 'keywords:'": (
+        "'words' 写的是在 'wordlists:' 下声明的词表名，例如 'words: ads'；只是这个剧本自己的几个词，请用 'keywords:'"
+    ),
+    # -- config.yaml's moderation section (bot/moderation/config.py)
+    "'domains' takes domain names like shop.example.com; got '{got}'": (
+        "'domains' 要写域名，例如 shop.example.com；现在是 '{got}'"
+    ),
+    "'miniprograms' takes mini-program appids like wx0123456789abcdef; got '{got}'": (
+        "'miniprograms' 要写小程序的 appid，例如 wx0123456789abcdef；现在是 '{got}'"
+    ),
     # -- conditions and flow (bot/conditions.py, bot/flow.py)
     'must be two times like ["09:00", "22:00"]': '必须是两个时间，例如 ["09:00", "22:00"]',
     "is for short pauses of at most 10m; use a 'schedule' for later follow-ups": (

@@ -1,0 +1,61 @@
+"""Flood counting (`flood:` triggers): per rule, group and member, the times of their last messages, in memory.
+
+A rule fires on the member's `count`-th message within `within` (for `same_text`, the same folded text) and
+then not again until the member has stayed below the count for a whole `within` span: one warning per flood,
+not one per message of it. Times come from the bot's clock (virtual in tests and scenarios). Memory is
+bounded: at most `max_members` (rule, group, member) entries, the least recently seen forgotten first, and
+each keeps only the times it needs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from cachetools import LRUCache
+
+MAX_MEMBERS = 20_000  # (rule, group, member) entries remembered; alts by the thousand evict the quietest
+MAX_TEXTS = 16  # different texts remembered per member for `same_text`
+
+
+@dataclass(frozen=True, slots=True)
+class FloodRule:
+    kind: Literal["messages", "same_text"]
+    count: int
+    within: timedelta
+
+
+@dataclass(slots=True)
+class _Track:
+    times: deque[datetime]
+    calm_from: datetime | None = None  # when the member's last flood ended (the count fell below the threshold)
+
+
+class FloodCounter:
+    def __init__(self, max_members: int = MAX_MEMBERS) -> None:
+        # (rule, group, member) -> the member's tracks: one for `messages`, one per recent text for `same_text`
+        self._members: LRUCache[tuple[FloodRule, str, str], dict[str, _Track]] = LRUCache(max_members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def hit(self, rule: FloodRule, room_id: str, member_id: str, text: str, now: datetime) -> bool:
+        """Count one message (its folded text, for `same_text`); True when the rule fires for it."""
+        key = (rule, room_id, member_id)
+        tracks = self._members.get(key)
+        if tracks is None:
+            tracks = self._members[key] = {}
+        track_key = text if rule.kind == "same_text" else ""
+        track = tracks.get(track_key)
+        if track is None:
+            if len(tracks) >= MAX_TEXTS:  # the text first seen longest ago goes
+                del tracks[next(iter(tracks))]
+            track = tracks[track_key] = _Track(deque(maxlen=rule.count))
+        track.times.append(now)
+        if len(track.times) < rule.count or track.times[0] <= now - rule.within:
+            return False
+        fires = track.calm_from is None or now - track.calm_from >= rule.within
+        track.calm_from = track.times[0] + rule.within  # the oldest of these expires then: below the count again
+        return fires
