@@ -191,9 +191,12 @@ class Config(Params):
             if key not in data:
                 continue
             try:
-                given[key] = schema.model_validate(data[key])
+                section = schema.model_validate(data[key])
             except ValidationError as exc:
                 errors += _relocated(exc, (key,))
+                continue
+            if section != schema():  # a dumped config names every section: one at its defaults is not given
+                given[key] = section
         try:
             config = handler({key: value for key, value in data.items() if key not in sections})
         except ValidationError as exc:

@@ -48,11 +48,16 @@ class Outbox(Delivery):
         """Rows for one playbook run's messages; `part` counts the run's resumptions after `wait:`.
 
         `kind` overrides what the event implies (a staff /群发 is a broadcast, though a message started it).
-        Replies to a customer past their reply budget are left out: not queued at all."""
+        Replies to a customer past their reply budget are left out: not queued at all. Removals and alerts to
+        staff are no answers: the budget never cuts them, and removals go ahead of the run's messages."""
         kind = kind or event.sends_as  # replies answer a person, welcomes a join, broadcasts a schedule
         member = answered(event) if kind == "reply" else None
         if member is not None and messages and self.budget is not None and self.config.role_of(member.id) is None:
-            messages = messages[: self.budget.take(member, len(messages), now)]
+            answers = [m for m in messages if not (m.remove or m.alert)]
+            taken = self.budget.take(member, len(answers), now) if answers else 0
+            cut = {id(m) for m in answers[taken:]}
+            messages = [m for m in messages if id(m) not in cut]
+        messages = sorted(messages, key=lambda m: not m.remove)
         hold = self.paced and kind == "welcome" and self.settings.welcome_batch_max > 1
         rows = []
         for i, m in enumerate(messages):

@@ -1,0 +1,67 @@
+"""The moderation actions of playbooks: `warn`, `alert`, `remove`, `blacklist` (MODERATION.md).
+
+They never act on staff or on the bot itself, whatever triggered the playbook: the action is skipped with a log
+line. Removals and alerts are outbox rows (never a platform call here); everything is in the moderation log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field as Option
+
+from bot.alerts import alerts
+from bot.context import RunContext, SkipAction
+from bot.events import MemberRef
+from bot.playbook.types import Duration, Params, TextField
+from bot.registry import action
+from handlers.moderation.log import live_warnings, record
+
+WARNING_LIFE = timedelta(days=30)
+
+
+def moderated(ctx: RunContext, to: str, what: str) -> MemberRef:
+    """The member an action is about; staff and the bot never are (skipped, with a log line)."""
+    member = ctx.target(to)
+    role = ctx.config.role_of(member.id)
+    if role is not None or member.id == ctx.bot_id:
+        raise SkipAction(f"{member.id} is {role or 'the bot'}: moderation never {what} staff")
+    return member
+
+
+class WarnParams(Params):
+    reason: str = Option("", max_length=100)
+    expires: Duration = WARNING_LIFE  # a warning counts this long
+    to: str = "member"
+
+
+@action("warn", schema=WarnParams, primary="reason", member_directed=True, sets={"warn": frozenset({"count"})})
+async def warn(ctx: RunContext, p: WarnParams) -> None:
+    """Record a warning (in this group's moderation log); `warn.count`: the member's live warnings, all groups."""
+    member = ctx.target(p.to)
+    now = ctx.now()
+    ctx.vars["warn"] = {"count": await live_warnings(ctx.conn, member.id, now)}
+    member = moderated(ctx, p.to, "warns")
+    await record(
+        ctx.conn,
+        "warn",
+        member,
+        at=now,
+        room=ctx.room,
+        reason=p.reason,
+        message=ctx.event,
+        playbook_id=ctx.playbook.id,
+        expires_at=now + p.expires,
+    )
+    ctx.vars["warn"] = {"count": await live_warnings(ctx.conn, member.id, now)}
+    ctx.changed(member.id)
+
+
+class AlertParams(Params):
+    text: TextField
+
+
+@action("alert", schema=AlertParams, primary="text")
+async def alert(ctx: RunContext, p: AlertParams) -> None:
+    """A message to staff: the `alerts:` room and people of config.yaml; never the customer group."""
+    text = await ctx.render(p.text)
+    ctx.outgoing += await alerts(ctx.conn, ctx.config, ctx.rooms_named, text, playbook_id=ctx.playbook.id)
