@@ -7,7 +7,6 @@ the transaction has committed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -19,9 +18,8 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.events import Event, Outgoing, answered
-from bot.governor import PRIORITY
 from bot.outbox.delivery import Delivery
-from bot.outbox.rows import TABLE
+from bot.outbox.rows import TABLE, entry
 from bot.store import Store, dialect
 
 
@@ -63,27 +61,16 @@ class Outbox(Delivery):
         for i, m in enumerate(messages):
             batched = hold and m.room is not None and not m.invite
             rows.append(
-                {
-                    "dedup_key": f"{event.id}/{playbook_id}/{part}/{i}",
-                    "kind": kind,
-                    "priority": PRIORITY[kind],
-                    "event_id": event.id,
-                    "playbook_id": m.playbook_id or playbook_id,
-                    "room_id": m.room.id if m.room else None,
-                    "room_topic": m.room.topic if m.room else "",
-                    "member_id": m.member.id if m.member else None,
-                    "member_name": m.member.name if m.member else "",
-                    "mentions": json.dumps([[x.id, x.name] for x in m.mentions], ensure_ascii=False),
-                    "invite": m.invite,
-                    "accept": m.accept,
-                    "reply_to": member.id if member is not None else None,
-                    "text": m.text,
-                    "created_at": now,
-                    "not_before": now + self.settings.welcome_batch if batched else now,
-                    "expires_at": m.expires_at,
-                    "state": "pending",
-                    "attempts": 0,
-                }
+                entry(
+                    m,
+                    key=f"{event.id}/{playbook_id}/{part}/{i}",
+                    kind=kind,
+                    event_id=event.id,
+                    playbook_id=playbook_id,
+                    reply_to=member.id if member is not None else None,
+                    now=now,
+                    not_before=now + self.settings.welcome_batch if batched else now,
+                )
             )
         return rows
 

@@ -11,7 +11,7 @@ from pydantic import Field as Option
 
 from bot.alerts import alerts
 from bot.context import RunContext, SkipAction
-from bot.events import MemberRef
+from bot.events import MemberRef, Outgoing
 from bot.playbook.types import Duration, Params, TextField
 from bot.registry import action
 from handlers.moderation.log import live_warnings, record
@@ -65,3 +65,28 @@ async def alert(ctx: RunContext, p: AlertParams) -> None:
     """A message to staff: the `alerts:` room and people of config.yaml; never the customer group."""
     text = await ctx.render(p.text)
     ctx.outgoing += await alerts(ctx.conn, ctx.config, ctx.rooms_named, text, playbook_id=ctx.playbook.id)
+
+
+class RemoveParams(Params):
+    reason: str = Option("", max_length=100)
+    to: str = "member"
+
+
+@action("remove", schema=RemoveParams, primary="reason", member_directed=True)
+async def remove(ctx: RunContext, p: RemoveParams) -> None:
+    """Remove the member from this group: an outbox row ahead of the run's messages, outside the daily limit.
+    When WeChat refuses (the bot is no owner or admin), staff get an alert; the run does not fail."""
+    member = moderated(ctx, p.to, "removes")
+    if ctx.room is None:
+        raise SkipAction("a removal needs a group: this run has none")
+    await record(
+        ctx.conn,
+        "remove",
+        member,
+        at=ctx.now(),
+        room=ctx.room,
+        reason=p.reason,
+        message=ctx.event,
+        playbook_id=ctx.playbook.id,
+    )
+    ctx.outgoing.append(Outgoing(p.reason, room=ctx.room, member=member, playbook_id=ctx.playbook.id, remove=True))
