@@ -49,6 +49,7 @@ BESIDE_THEIR_CODE = {
     "points_ledger": "handlers.points",
     "member_tags": "handlers.tags",
     "moderation_log": "handlers.moderation.log",
+    "blacklist": "handlers.moderation.blacklist",
     "windows": "bot.windows",
     "window_entries": "bot.windows",
 }

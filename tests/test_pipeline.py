@@ -60,7 +60,7 @@ async def test_events_come_in_through_the_connector_that_bot_start_started() -> 
 async def test_the_pipeline_runs_its_stages_in_order() -> None:
     async with TestBot.running(ECHO) as bot:
         names = [stage.name for stage in bot.engine.stages]
-        assert names == ["dedup", "unbound", "friends", "optout", "commands", "windows", "playbooks"]
+        assert names == ["dedup", "unbound", "friends", "optout", "guards", "commands", "windows", "playbooks"]
 
 
 class Moderation(Stage):
