@@ -64,7 +64,12 @@ async def test_a_blacklisted_member_who_joins_again_is_removed_again_with_an_ale
         sent = await bot.join("u9", "r1")  # every time
         assert removals(sent) == [("r1", "u9")]
         actions = await bot.rows(select(ModerationEntry.action, ModerationEntry.room_id))
-        assert [tuple(a) for a in actions] == [("blacklist", "r1"), ("rejoin", "r2"), ("rejoin", "r1")]
+        assert [tuple(a) for a in actions] == [
+            ("blacklist", "r1"),
+            ("remove", "r1"),
+            ("rejoin", "r2"),
+            ("rejoin", "r1"),
+        ]
         assert [m.text for m in await bot.join("u2", "r2")] == ["欢迎 u2"]  # others are welcomed as ever
 
 

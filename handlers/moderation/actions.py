@@ -10,8 +10,8 @@ from datetime import timedelta
 from pydantic import Field as Option
 
 from bot.alerts import alerts
-from bot.context import RunContext, SkipAction
-from bot.events import MemberRef, Outgoing
+from bot.context import Context, RunContext, SkipAction
+from bot.events import MemberRef, Outgoing, RoomRef
 from bot.playbook.types import Duration, Params, TextField
 from bot.registry import action
 from handlers.moderation.log import live_warnings, record
@@ -26,6 +26,22 @@ def moderated(ctx: RunContext, to: str, what: str) -> MemberRef:
     if role is not None or member.id == ctx.bot_id:
         raise SkipAction(f"{member.id} is {role or 'the bot'}: moderation never {what} staff")
     return member
+
+
+async def removal(
+    ctx: Context,
+    member: MemberRef,
+    room: RoomRef,
+    reason: str,
+    *,
+    message: object = None,
+    playbook_id: str | None = None,
+    staff_id: str | None = None,
+) -> Outgoing:
+    """One removal, in the moderation log: the outbox row that asks WeChat for it (after the commit)."""
+    by = {"playbook_id": playbook_id, "staff_id": staff_id}
+    await record(ctx.conn, "remove", member, at=ctx.now(), room=room, reason=reason, message=message, **by)
+    return Outgoing(reason, room=room, member=member, playbook_id=playbook_id or "command", remove=True)
 
 
 class WarnParams(Params):
@@ -79,14 +95,5 @@ async def remove(ctx: RunContext, p: RemoveParams) -> None:
     member = moderated(ctx, p.to, "removes")
     if ctx.room is None:
         raise SkipAction("a removal needs a group: this run has none")
-    await record(
-        ctx.conn,
-        "remove",
-        member,
-        at=ctx.now(),
-        room=ctx.room,
-        reason=p.reason,
-        message=ctx.event,
-        playbook_id=ctx.playbook.id,
-    )
-    ctx.outgoing.append(Outgoing(p.reason, room=ctx.room, member=member, playbook_id=ctx.playbook.id, remove=True))
+    source = ctx.playbook.id
+    ctx.outgoing.append(await removal(ctx, member, ctx.room, p.reason, message=ctx.event, playbook_id=source))

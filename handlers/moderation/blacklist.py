@@ -17,7 +17,7 @@ from bot.playbook.types import Params
 from bot.registry import action, guard, member_field
 from bot.store import dialect
 from bot.store.tables import RoomMember
-from handlers.moderation.actions import moderated
+from handlers.moderation.actions import moderated, removal
 from handlers.moderation.log import record
 
 
@@ -66,8 +66,25 @@ async def groups_of(ctx: Context, member_id: str) -> list[RoomRef]:
     return [room for room in await ctx.managed_rooms() if room.id in present]
 
 
-def removals(member: MemberRef, rooms: list[RoomRef], reason: str, source: str) -> list[Outgoing]:
-    return [Outgoing(reason, room=room, member=member, playbook_id=source, remove=True) for room in rooms]
+async def put_on(
+    ctx: Context,
+    member: MemberRef,
+    reason: str,
+    *,
+    message: object = None,
+    playbook_id: str | None = None,
+    staff_id: str | None = None,
+) -> list[Outgoing]:
+    """On the blacklist (logged), out of every managed group the member is in: the removals, then the alert."""
+    now = ctx.now()
+    await add(ctx.conn, member, reason, playbook_id or staff_id or "", now)
+    by = {"message": message, "playbook_id": playbook_id, "staff_id": staff_id}
+    await record(ctx.conn, "blacklist", member, at=now, room=ctx.event.room, reason=reason, **by)
+    rooms = await groups_of(ctx, member.id)
+    out = [await removal(ctx, member, r, reason, **by) for r in rooms]
+    why = f"（{reason}）" if reason else ""
+    text = f"已拉黑 {member.name or member.id}{why}，正在移出 {len(rooms)} 个群"
+    return out + await alerts(ctx.conn, ctx.config, ctx.rooms_named, text, playbook_id=playbook_id or "command")
 
 
 class BlacklistParams(Params):
@@ -80,16 +97,7 @@ async def blacklist(ctx: RunContext, p: BlacklistParams) -> None:
     """Put the member on the shop's blacklist: removed from every managed group they are in, and again on every
     later join (each time with an alert to staff)."""
     member = moderated(ctx, p.to, "blacklists")
-    now, source = ctx.now(), ctx.playbook.id
-    await add(ctx.conn, member, p.reason, source, now)
-    await record(
-        ctx.conn, "blacklist", member, at=now, room=ctx.room, reason=p.reason, message=ctx.event, playbook_id=source
-    )
-    rooms = await groups_of(ctx, member.id)
-    ctx.outgoing += removals(member, rooms, p.reason, source)
-    why = f"（{p.reason}）" if p.reason else ""
-    text = f"已拉黑 {member.name or member.id}{why}，正在移出 {len(rooms)} 个群"
-    ctx.outgoing += await alerts(ctx.conn, ctx.config, ctx.rooms_named, text, playbook_id=source)
+    ctx.outgoing += await put_on(ctx, member, p.reason, message=ctx.event, playbook_id=ctx.playbook.id)
     ctx.changed(member.id)
 
 
@@ -103,7 +111,7 @@ async def blacklisted_back(ctx: RunContext) -> bool:
     if listed is None:
         return False
     await record(ctx.conn, "rejoin", member, at=ctx.now(), room=room, reason=listed.reason, message=ctx.event)
-    ctx.outgoing += removals(member, [room], listed.reason, "blacklist")
+    ctx.outgoing.append(Outgoing(listed.reason, room=room, member=member, playbook_id="blacklist", remove=True))
     why = f"（{listed.reason}）" if listed.reason else ""
     text = f"黑名单成员 {member.name or member.id} 又进了「{room.topic or room.id}」，已移出{why}"
     ctx.outgoing += await alerts(ctx.conn, ctx.config, ctx.rooms_named, text, playbook_id="blacklist")
