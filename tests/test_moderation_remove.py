@@ -4,6 +4,7 @@ limit; a refusal (the bot is no owner or admin, or WeChat says no) fails nothing
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -103,3 +104,33 @@ async def test_a_removal_in_a_private_chat_is_skipped_and_the_run_goes_on() -> N
     }
     async with TestBot.running(playbooks, config=config()) as bot:
         assert [m.text for m in await bot.say("u9", "广告测试")] == ["已处理"]
+
+
+async def test_a_member_who_keeps_posting_where_the_bot_is_no_admin_costs_staff_one_alert_an_hour() -> None:
+    async with TestBot.running(REMOVE, config=config(alerts={"room": "staffroom"})) as bot:
+        await bot.add_room("staffroom", "店员群")
+        bot.connector.not_admin.add("r1")
+        for _ in range(5):
+            await bot.say("u9", "广告测试", room="r1")
+        assert [m.text for m in bot.sent if m.target_id == "staffroom"] == [
+            "没能把 u9 移出「r1」：机器人不是群主或管理员。请群主或管理员处理（原因：发广告）"
+        ]
+        await bot.advance(timedelta(hours=1, minutes=1))
+        await bot.say("u9", "广告测试", room="r1")
+        assert len([m for m in bot.sent if m.target_id == "staffroom"]) == 2
+
+
+async def test_a_removal_queued_before_a_crash_is_made_after_the_restart(tmp_path: Path) -> None:
+    playbooks = {**REMOVE, "playbooks/hi.yaml": "id: hi\nwhen:\n  - message: {text: 你好}\ndo:\n  - reply: 你好呀\n"}
+    database = str(tmp_path / "q.db")
+    bot = await TestBot.create(playbooks, config=config(), database=database, governor=True)
+    assert [m.text for m in await bot.say("u2", "你好", room="r1")] == ["你好呀"]
+    assert await bot.say("u9", "广告测试", room="r1") == []  # the account's pace: it waits
+    await bot.crash()
+    again = await TestBot.create(playbooks, config=config(), database=database, governor=True)
+    try:
+        await again.advance(timedelta(minutes=5))
+        assert removals(again.sent) == [("r1", "u9")]
+        assert await membership(again, "u9") == {"r1": False}
+    finally:
+        await again.close()

@@ -24,7 +24,7 @@ from bot.config import Config
 from bot.connectors.base import Connector, SendRefused
 from bot.events import FriendRequest, Outgoing
 from bot.governor import Governor, merge_welcomes
-from bot.outbox.removals import NamedRooms, Removal, follow, remove
+from bot.outbox.removals import NamedRooms, Removal, Told, follow, remove
 from bot.outbox.rows import NOT_ACCEPTED, RECORD, TABLE, Row, behind, not_behind_an_accept, read_row, record
 from bot.outbox.rows import expire as expire_late
 from bot.store import Store, dialect
@@ -60,6 +60,7 @@ class Delivery:
         self._newest = 0  # highest row id read so far
         self._reads = 0  # passes since the last full read
         self._removals: list[Removal] = []  # removals made or refused, told to the store with their rows' records
+        self._told = Told()  # refused removals staff were told of lately
         self.named_rooms: NamedRooms | None = None  # the bound groups a name means (alerts.room), set by the engine
 
     async def flush(self) -> datetime | None:
@@ -243,7 +244,9 @@ class Delivery:
                         await conn.execute(RECORD, done)
                         done = []
                     removals, self._removals = self._removals, []
-                    if await follow(conn, removals, self.config, self.named_rooms, now):  # alerts: read all again
+                    if await follow(
+                        conn, removals, self.config, self.named_rooms, now, self._told
+                    ):  # alerts: read again
                         queue = self._cache = None
                     if queue is None:
                         queue = await self._pending_rows(conn)

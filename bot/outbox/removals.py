@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,6 +22,27 @@ from bot.textnorm import printable
 
 log = logging.getLogger("qunguan.outbox")
 NamedRooms = Callable[[AsyncConnection, str], Awaitable[list[RoomRef]]]
+
+
+RETELL = timedelta(hours=1)  # one alert per member and group refused: a spammer posting on is no alert flood
+REMEMBERED = 1000  # (group, member) pairs whose last refusal alert is kept
+
+
+class Told:
+    """When staff were last told of a refused removal, per group and member (in memory: a restart costs one more)."""
+
+    def __init__(self) -> None:
+        self._at: dict[tuple[str, str], datetime] = {}
+
+    def due(self, room_id: str, member_id: str, now: datetime) -> bool:
+        last = self._at.get((room_id, member_id))
+        if last is not None and now - last < RETELL:
+            return False
+        self._at.pop((room_id, member_id), None)
+        self._at[(room_id, member_id)] = now
+        if len(self._at) > REMEMBERED:
+            del self._at[next(iter(self._at))]
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +71,12 @@ def refusal_text(row: Row, reason: str) -> str:
 
 
 async def follow(
-    conn: AsyncConnection, removals: list[Removal], config: Config, named: NamedRooms | None, now: datetime
+    conn: AsyncConnection,
+    removals: list[Removal],
+    config: Config,
+    named: NamedRooms | None,
+    now: datetime,
+    told: Told,
 ) -> list[dict[str, object]]:
     """The store told of each removal, the alert rows of those refused queued (returned)."""
     queued: list[dict[str, object]] = []
@@ -62,6 +88,8 @@ async def follow(
             continue
         text = refusal_text(removal.row, removal.refused)
         log.warning("removal of %s from %s refused: %s", m.member.id, removal.row.target, printable(removal.refused))
+        if not told.due(m.room.id, m.member.id, now):
+            continue
 
         async def bound(name: str) -> list[RoomRef]:
             return await named(conn, name) if named is not None else []
