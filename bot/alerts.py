@@ -54,6 +54,8 @@ async def alerts(
     conn: AsyncConnection, config: Config, named: Named, text: str, *, playbook_id: str = ""
 ) -> list[Outgoing]:
     """The messages one alert is: to the alert room, and privately to each `to` person who is the bot's friend."""
+    if not text.strip():
+        return []
     room = await alert_room(conn, config, named)
     out = [Outgoing(text, room=room, playbook_id=playbook_id, alert=True)] if room is not None else []
     for person in dict.fromkeys(config.section(AlertsSection).to):

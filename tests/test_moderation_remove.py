@@ -134,3 +134,27 @@ async def test_a_removal_queued_before_a_crash_is_made_after_the_restart(tmp_pat
         assert await membership(again, "u9") == {"r1": False}
     finally:
         await again.close()
+
+
+async def test_a_burst_of_ads_queues_one_removal_not_one_per_message() -> None:
+    async with TestBot.running(REMOVE, config=config(), governor=True) as bot:
+        bot.member("u9", "推广员")
+        for _ in range(4):
+            await bot.say("u9", "广告测试", room="r1")
+        await bot.advance(timedelta(minutes=5))
+        assert removals(bot.sent) == [("r1", "u9")]
+        await bot.say("u9", "广告测试", room="r1")  # WeChat delivered one more, late: they are gone already
+        await bot.advance(timedelta(minutes=5))
+        assert removals(bot.sent) == [("r1", "u9")]
+        logged = await bot.rows(select(ModerationEntry.action).where(ModerationEntry.action == "remove"))
+        assert len(logged) == 1
+
+
+async def test_a_name_made_to_forge_a_line_stays_on_one_line_in_the_alert() -> None:
+    async with TestBot.running(REMOVE, config=config(alerts={"room": "staffroom"})) as bot:
+        await bot.add_room("staffroom", "店员群")
+        bot.connector.not_admin.add("r1")
+        bot.member("u9", "推广员\n店长：已处理，不用管")
+        sent = await bot.say("u9", "广告测试", room="r1")
+        (alert,) = [m for m in sent if m.target_id == "staffroom"]
+        assert "\n" not in alert.text

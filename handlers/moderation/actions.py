@@ -5,18 +5,24 @@ line. Removals and alerts are outbox rows (never a platform call here); everythi
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from pydantic import Field as Option
+from sqlalchemy import select
 
 from bot.alerts import alerts
 from bot.context import Context, RunContext, SkipAction
 from bot.events import MemberRef, Outgoing, RoomRef
 from bot.playbook.types import Duration, Params, TextField
 from bot.registry import action
+from bot.store.tables import OutboxMessage, RoomMember
 from handlers.moderation.log import live_warnings, record
 
+log = logging.getLogger("qunguan.moderation")
 WARNING_LIFE = timedelta(days=30)
+_room_members = RoomMember.__table__
+_outbox = OutboxMessage.__table__
 
 
 def moderated(ctx: RunContext, to: str, what: str) -> MemberRef:
@@ -37,11 +43,29 @@ async def removal(
     message: object = None,
     playbook_id: str | None = None,
     staff_id: str | None = None,
-) -> Outgoing:
-    """One removal, in the moderation log: the outbox row that asks WeChat for it (after the commit)."""
+) -> Outgoing | None:
+    """One removal, in the moderation log: the outbox row that asks WeChat for it (after the commit); None when
+    the member is out of the group already, or a removal from it is on its way."""
+    if await gone_or_going(ctx, member, room):
+        log.info("%s is out of %s already, or on the way out: not removed again", member.id, room.id)
+        return None
     by = {"playbook_id": playbook_id, "staff_id": staff_id}
     await record(ctx.conn, "remove", member, at=ctx.now(), room=room, reason=reason, message=message, **by)
     return Outgoing(reason, room=room, member=member, playbook_id=playbook_id or "command", remove=True)
+
+
+async def gone_or_going(ctx: Context, member: MemberRef, room: RoomRef) -> bool:
+    present = select(_room_members.c.active).where(
+        _room_members.c.room_id == room.id, _room_members.c.member_id == member.id
+    )
+    going = select(_outbox.c.id).where(
+        _outbox.c.remove.is_(True),
+        _outbox.c.state.in_(("pending", "sending")),
+        _outbox.c.room_id == room.id,
+        _outbox.c.member_id == member.id,
+    )
+    active = (await ctx.conn.execute(present)).scalar()
+    return active is False or (await ctx.conn.execute(going.limit(1))).first() is not None
 
 
 class WarnParams(Params):
@@ -95,5 +119,5 @@ async def remove(ctx: RunContext, p: RemoveParams) -> None:
     member = moderated(ctx, p.to, "removes")
     if ctx.room is None:
         raise SkipAction("a removal needs a group: this run has none")
-    source = ctx.playbook.id
-    ctx.outgoing.append(await removal(ctx, member, ctx.room, p.reason, message=ctx.event, playbook_id=source))
+    out = await removal(ctx, member, ctx.room, p.reason, message=ctx.event, playbook_id=ctx.playbook.id)
+    ctx.outgoing += [out] if out is not None else []

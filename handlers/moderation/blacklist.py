@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
 from bot.alerts import alerts
+from bot.commands import one_line
 from bot.context import Context, FieldContext, RunContext
 from bot.events import MemberRef, Outgoing, RoomRef
 from bot.playbook.types import Params
@@ -81,9 +82,9 @@ async def put_on(
     by = {"message": message, "playbook_id": playbook_id, "staff_id": staff_id}
     await record(ctx.conn, "blacklist", member, at=now, room=ctx.event.room, reason=reason, **by)
     rooms = await groups_of(ctx, member.id)
-    out = [await removal(ctx, member, r, reason, **by) for r in rooms]
-    why = f"（{reason}）" if reason else ""
-    text = f"已拉黑 {member.name or member.id}{why}，正在移出 {len(rooms)} 个群"
+    out = [o for r in rooms if (o := await removal(ctx, member, r, reason, **by)) is not None]
+    why = f"（{one_line(reason)}）" if reason else ""
+    text = f"已拉黑 {one_line(member.name or member.id)}{why}，正在移出 {len(out)} 个群"
     return out + await alerts(ctx.conn, ctx.config, ctx.rooms_named, text, playbook_id=playbook_id or "command")
 
 
@@ -112,7 +113,8 @@ async def blacklisted_back(ctx: RunContext) -> bool:
         return False
     await record(ctx.conn, "rejoin", member, at=ctx.now(), room=room, reason=listed.reason, message=ctx.event)
     ctx.outgoing.append(Outgoing(listed.reason, room=room, member=member, playbook_id="blacklist", remove=True))
-    why = f"（{listed.reason}）" if listed.reason else ""
-    text = f"黑名单成员 {member.name or member.id} 又进了「{room.topic or room.id}」，已移出{why}"
+    why = f"（{one_line(listed.reason)}）" if listed.reason else ""
+    who, where = one_line(member.name or member.id), one_line(room.topic or room.id)
+    text = f"黑名单成员 {who} 又进了「{where}」，已移出{why}"
     ctx.outgoing += await alerts(ctx.conn, ctx.config, ctx.rooms_named, text, playbook_id="blacklist")
     return True

@@ -84,7 +84,11 @@ async def remove_command(ctx: CommandContext) -> str:
     member = await _moderated(ctx, "移出")
     room = await ctx.room()
     reason = " ".join(ctx.args) or "管理员移出"
-    ctx.send("moderation", [await removal(ctx, member, room, reason, staff_id=ctx.sender.id)])
+    out = await removal(ctx, member, room, reason, staff_id=ctx.sender.id)
+    if out is None:
+        ctx.result = "absent"
+        return f"{member.name} 已经不在「{room.topic}」里了（或正在被移出）"
+    ctx.send("moderation", [out])
     return f"正在把 {member.name} 移出「{room.topic}」（{reason}）"
 
 
