@@ -17,7 +17,7 @@ from pydantic import StrictBool
 
 from bot.clock import SystemClock
 from bot.config import Config
-from bot.events import Outgoing, RoomRef
+from bot.events import MESSAGE_KINDS, Outgoing, RoomRef
 from bot.playbook.errors import Location, Problem, Problems, did_you_mean
 from bot.playbook.library import PlaybookSet, display_path
 from bot.playbook.loader import Doc, read_yaml
@@ -68,10 +68,24 @@ class LeaveStep(Params):
 
 
 class SayStep(Params):
+    """A member's message: a text, or another kind (`kind: image, qr: ...`), where `text` is optional."""
+
     member: str
-    text: Said
+    text: Said | None = None
     room: str | None = None
     mentions: Names = []
+    kind: Literal[MESSAGE_KINDS] = "text"  # type: ignore[valid-type]
+    url: str | None = None
+    title: str | None = None
+    qr: str | None = None
+
+    @model_validator(mode="after")
+    def _said(self) -> SayStep:
+        if self.kind == "text" and self.text is None:
+            raise PydanticCustomError(
+                "say", "'say' needs a text, or a kind other than text (e.g. kind: image, qr: ...)", {}
+            )
+        return self
 
 
 class AdvanceStep(Params):
@@ -265,7 +279,16 @@ async def _step(bot: TestBot, step: Step, consumed: set[int]) -> str | None:
     elif step.kind == "leave":
         await bot.leave(p.member, p.room, removed=p.removed)
     elif step.kind == "say":
-        await bot.say(p.member, p.text, room=p.room, mentions=tuple(p.mentions))
+        await bot.say(
+            p.member,
+            p.text or "",
+            room=p.room,
+            mentions=tuple(p.mentions),
+            kind=p.kind,
+            url=p.url,
+            title=p.title,
+            qr=p.qr,
+        )
     elif step.kind == "advance":
         await bot.advance(p.span)
     elif step.kind in ("expect", "expect_none"):

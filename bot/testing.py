@@ -29,6 +29,7 @@ from bot.connectors.memory import MemoryConnector
 from bot.context import FieldContext
 from bot.engine import Engine
 from bot.events import (
+    MESSAGE_KINDS,
     Event,
     FriendRequest,
     MemberJoined,
@@ -193,19 +194,27 @@ class TestBot:
     async def say(
         self,
         member_id: str,
-        text: str,
+        text: str = "",
         *,
         room: str | None = None,
         mentions: tuple[str, ...] = (),
         to_bot: bool = False,
         event_id: str | None = None,
         settle: bool = True,
+        kind: str = "text",
+        url: str | None = None,
+        title: str | None = None,
+        qr: str | None = None,
     ) -> list[Outgoing]:
         """A member speaks (in a room, or privately); returns what the bot sent in answer.
 
         `to_bot`: the member @-mentioned the bot (the connector has taken the mention out of `text`).
         With `settle=False` only what was sent before the first `wait:` of each run is returned.
+        `kind` (one of MESSAGE_KINDS), `url`, `title`, `qr`: what else the message carries, e.g. a picture with a
+        QR code: `await bot.say("u9", room="r1", kind="image", qr="https://u.wechat.com/x")`.
         """
+        if kind not in MESSAGE_KINDS:
+            raise ValueError(f"unknown message kind {kind!r}: one of {', '.join(MESSAGE_KINDS)}")
         event = MessageEvent(
             id=event_id or self._event_id(),
             at=self.clock.now(),
@@ -214,6 +223,10 @@ class TestBot:
             room=self.room(room) if room else None,
             mentions=tuple(mentions),
             mentions_bot=to_bot,
+            content=kind,
+            url=url,
+            title=title,
+            qr=qr,
         )
         return await self._deliver(event, settle=settle)
 

@@ -297,3 +297,46 @@ def test_qunguan_run_with_piped_stdin_uses_the_simulator_and_exits_at_eof(tmp_pa
     assert done.stdout.count("你当前有 5 积分") == 2  # the answer after the deadline won nothing
     assert (tmp_path / "data" / "qunguan.db").exists()
     assert "Traceback" not in done.stderr
+
+
+SHOW_KIND = {
+    "playbooks/show.yaml": "id: show\nwhen:\n  - message: {regex: '.*', in: any}\ndo:\n"
+    "  - reply: \"{{ message.kind }}|{{ message.url | default('-', true) }}|{{ message.title | default('-', true) }}"
+    "|{{ message.qr | default('-', true) }}\"\n"
+}
+
+
+async def test_a_member_posts_a_link_card_a_qr_picture_a_contact_card_a_mini_program_a_picture_and_a_file(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        "/link https://ad.example.com 兼职日结 加我",
+        "/qr https://u.wechat.com/EAbc123",
+        "/card 兼职小妹",
+        "/mini 领红包 wx1234567890",
+        "/image",
+        "/file 价目表.pdf",
+        "/private",
+        "/card 店长",
+    ]
+    out = await simulate(lines, tmp_path / "sim.db", load_texts(SHOW_KIND))
+    answers = [line.split("群管小助手：", 1)[1] for line in out.splitlines() if line.startswith("🤖")]
+    assert answers == [
+        "link|https://ad.example.com|兼职日结 加我|-",
+        "image|-|-|https://u.wechat.com/EAbc123",  # drawn as a picture, then read back from it
+        "card|-|兼职小妹|-",
+        "miniprogram|wx1234567890|领红包|-",
+        "image|-|-|-",
+        "file|-|价目表.pdf|-",
+        "card|-|店长|-",
+    ]
+    assert "【私聊 → 小王】群管小助手：card|-|店长|-" in out
+
+
+async def test_kind_commands_without_what_they_send_answer_with_their_usage(tmp_path: Path) -> None:
+    out = await simulate(["/link", "/qr", "/card", "/mini", "/file", "/qr " + "长" * 3000], tmp_path / "sim.db")
+    for usage in ("用法：/link 网址 [标题]", "用法：/qr 内容", "用法：/card 名字", "用法：/mini 标题 [appid]"):
+        assert usage in out
+    assert "用法：/file 文件名" in out
+    assert "二维码装不下这么多内容" in out
+    assert "🤖" not in out

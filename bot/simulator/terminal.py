@@ -1,7 +1,8 @@
 """The simulator's terminal app: you type as a member in a group, the bot answers as it would in WeChat.
 
 Lines starting with one of the simulator's own commands (`/as`, `/room`, `/join`, `/leave`, `/private`,
-`/group`, `/time`, `/reset`, `/who`, `/quit`, `/?`) steer the simulation; everything else, other slash commands
+`/group`, `/time`, `/reset`, `/who`, `/quit`, `/?`) steer the simulation, and `/link`, `/qr`, `/card`, `/mini`,
+`/image`, `/file` send what is not a text (bot/simulator/kinds.py); everything else, other slash commands
 included, is a message, delivered through the simulator's connector. Piped stdin works the same and is echoed,
 so a script's output reads like a chat.
 """
@@ -25,6 +26,7 @@ from bot.events import Event, MemberJoined, MemberLeft, MemberRef, MessageEvent,
 from bot.playbook.library import PlaybookSet
 from bot.playbook.types import parse_duration
 from bot.reload import tell_start_up
+from bot.simulator.kinds import KIND_COMMANDS, carried
 from bot.simulator.mentions import Typed, mentioned
 from bot.simulator.shop import Shop, member_names, save_offset
 from bot.textnorm import printable
@@ -39,6 +41,9 @@ HELP = """模拟器命令：
   /join [邀请人ID]  当前成员加入当前群
   /leave            当前成员退出当前群
   /private          和机器人私聊      /group  回到群聊
+  /link 网址 [标题]  发一张链接卡片    /qr 内容  发一张含这个二维码的图片
+  /card 名字         发一张名片        /mini 标题 [appid]  发一个小程序
+  /image             发一张普通图片    /file 文件名  发一个文件
   /time [+1d]       查看时间，或把时间往后拨（一次最多 1 年；期间到点的定时剧本按各自的时间执行，问答和抢券按时结束）
   /time set 2026-12-24 09:00
                     把时间拨到某个时刻（本地时间，只能往后拨）
@@ -126,6 +131,8 @@ class Session:
             self.say("现在是" + ("和机器人私聊" if self.private else f"在「{self.room.topic}」群聊"))
         elif command is not None:
             await command(rest)
+        elif word in KIND_COMMANDS:
+            await self.post(word, rest)
         else:
             await self.message(text)
         return True
@@ -151,6 +158,26 @@ class Session:
                 room=None if self.private else self.room,
                 mentions=typed.mentions,
                 mentions_bot=typed.mentions_bot,
+            )
+        )
+
+    async def post(self, word: str, rest: str) -> None:
+        """A link card, a picture, a contact card, ...: a message without text (`/link URL`, `/qr TEXT`, ...)."""
+        what = await carried(word, rest)
+        if isinstance(what, str):
+            self.say(what)
+            return
+        await self.deliver(
+            MessageEvent(
+                id=self.event_id(),
+                at=self.clock.now(),
+                sender=self.member,
+                text="",
+                room=None if self.private else self.room,
+                content=what.kind,
+                url=what.url,
+                title=what.title,
+                qr=what.qr,
             )
         )
 

@@ -37,6 +37,7 @@ process.noDeprecation = true // grpc-js warns that PuppetServer's server.start()
 const { log, types: PUPPET_TYPES } = await import('wechaty-puppet')
 const { PuppetServer } = await import('wechaty-puppet-service')
 const { PuppetMock, mock } = await import('wechaty-puppet-mock')
+const { FileBox } = await import('file-box')
 
 log.level(process.env.WECHATY_LOG || 'warn')
 
@@ -60,6 +61,7 @@ if (!TOKEN.startsWith('insecure_')) {
 const sent = [] // every message the bot sent (or tried to send), in order
 const actions = [] // other things the bot did: accept friendship, add/remove member, set topic
 const friendships = new Map() // friendshipId -> FriendshipPayload
+const posted = new Map() // messageId -> what a message that is not a text carries (see POST /room/post)
 let seq = 0
 let failNext = { count: 0, error: '操作过于频繁' } // injected send failures
 let echoSelf = true // real puppets echo the bot's own messages back as `message` events
@@ -74,7 +76,9 @@ let sendsHeld = 0 // sends whose answer to the bot was held back, ever (one more
  *    keeps mentionIdList (stock: dropped) and records the send;
  *  - private messages to non-friends fail, like WeChat;
  *  - friendship payloads are real; accepting one makes the contact a friend;
- *  - room add/del/topic by the bot change the room and emit the events WeChat would.
+ *  - room add/del/topic by the bot change the room and emit the events WeChat would;
+ *  - link cards, mini-programs, contact cards and pictures posted with /room/post carry what was posted
+ *    (stock: a fixed mock title, an empty contact, a picture of the QR code 'fake-qrcode').
  */
 class GatewayPuppet extends PuppetMock {
   async messageSendText (conversationId, text, mentionIdList = []) {
@@ -127,6 +131,23 @@ class GatewayPuppet extends PuppetMock {
       try { await new Promise(resolve => setTimeout(resolve, slowPayloads.ms)) } finally { payloadsWaiting-- }
     }
     return super.messageRawPayload(id)
+  }
+
+  async messageUrl (id) {
+    return posted.get(id)?.urlLink ?? super.messageUrl(id)
+  }
+
+  async messageMiniProgram (id) {
+    return posted.get(id)?.miniProgram ?? super.messageMiniProgram(id)
+  }
+
+  async messageContact (id) {
+    return posted.get(id)?.contactId ?? super.messageContact(id)
+  }
+
+  async messageImage (id, imageType) {
+    const p = posted.get(id)
+    return p?.image ? FileBox.fromBase64(p.image, p.name || 'picture.png') : super.messageImage(id, imageType)
   }
 
   async friendshipRawPayload (id) {
@@ -197,6 +218,13 @@ const room = id => {
   return mocker.RoomMock.load(id)
 }
 const ids = v => (Array.isArray(v) ? v : v ? [v] : [])
+const POSTED_TYPES = {
+  link: PUPPET_TYPES.Message.Url,
+  miniprogram: PUPPET_TYPES.Message.MiniProgram,
+  card: PUPPET_TYPES.Message.Contact,
+  image: PUPPET_TYPES.Message.Image,
+  file: PUPPET_TYPES.Message.Attachment,
+}
 
 const routes = {
   // {id, name, friend=true, alias?} -> {id}
@@ -265,6 +293,41 @@ const routes = {
     const before = mocker.cacheMessagePayload.size
     contact(b.from).say(b.text, ids(b.mentions).map(contact)).to(room(b.room))
     return { id: [...mocker.cacheMessagePayload.keys()][before] }
+  },
+  // {room, from, kind, ...} -> a message that is not a text, in the room. kind and what it carries:
+  //   link: url, title, description?   miniprogram: title, appid?, username?, pagePath?   card: contact (an id)
+  //   image: image (the picture's bytes, base64), name?   file: name
+  'POST /room/post': b => {
+    const type = POSTED_TYPES[b.kind]
+    if (type === undefined) throw new Error(`kind must be one of ${Object.keys(POSTED_TYPES).join(', ')}`)
+    const talker = contact(b.from)
+    room(b.room)
+    const carried = {
+      link: () => ({ urlLink: { url: b.url || '', title: b.title || '', description: b.description || '' } }),
+      miniprogram: () => ({
+        miniProgram: { appid: b.appid, title: b.title, username: b.username, pagePath: b.pagePath },
+      }),
+      card: () => ({ contactId: contact(b.contact).id }),
+      image: () => {
+        if (!b.image) throw new Error('image (base64) is required')
+        return { image: b.image, name: b.name }
+      },
+      file: () => ({}),
+    }[b.kind]()
+    const id = 'm-' + randomUUID()
+    posted.set(id, carried)
+    mocker.MessageMock.create({
+      id,
+      talkerId: talker.id,
+      roomId: b.room,
+      mentionIdList: [],
+      text: '',
+      filename: b.name || '',
+      timestamp: Date.now(),
+      type,
+    })
+    puppet.emit('message', { messageId: id })
+    return { id }
   },
   // {from, text, to?=bot} -> private message
   'POST /contact/say': b => {

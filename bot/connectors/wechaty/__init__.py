@@ -12,6 +12,8 @@ Every quirk of that package is handled in this package and nowhere else (nothing
 - connector.py: the Connector protocol: puppet events in (the bot's own echoed sends dropped, events
   caught by a link drop handled again after the next login), sends with real @-mentions, invitations,
   friend requests.
+- messages.py: what a message carries (its kind, a link card's address, a picture's QR code read beside
+  the other events, within size and time limits).
 """
 
 from bot.connectors.wechaty.connector import SendFailed, WechatyConnector

@@ -25,6 +25,7 @@ from bot.connectors.base import Emit, RemoveRefused, SendRefused
 from bot.connectors.login_qr import login_qr
 from bot.connectors.wechaty.link import ENDPOINT_ENV, TOKEN_ENV, ConnectorError, Link, finish
 from bot.connectors.wechaty.lookups import Lookups
+from bot.connectors.wechaty.messages import Pictures, carried, kind_of
 from bot.connectors.wechaty.shims import first_line
 from bot.events import (
     Event,
@@ -81,6 +82,7 @@ class WechatyConnector:
             reconnect_max=reconnect_max,
         )
         self._lookups = Lookups(self._link.rpc, self.clock)
+        self._pictures = Pictures(self._link, self._deliver)
         self._emit: Emit | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self._friendships: dict[str, str] = {}  # FriendRequest id -> friendship id
@@ -139,6 +141,7 @@ class WechatyConnector:
         await self._link.close()
         if self._pump_task is not None:
             await finish(self._pump_task)
+        await self._pictures.close()
         self._pump_task = None
         self._emit = None
 
@@ -224,17 +227,13 @@ class WechatyConnector:
             log.info("WeChat login: scan status %s", getattr(payload.status, "name", payload.status))
 
     async def _on_message(self, message_id: str) -> None:
-        lib = self._link.lib
-        assert lib is not None
         p = await self._link.rpc("message_payload", message_id)
         if not p.from_id or p.from_id == self.self_id:
             return  # the bot's own send, echoed back (or a system notice nobody sent)
-        if p.type != lib.MessageType.MESSAGE_TYPE_TEXT:
-            log.debug("message %s of type %s ignored", message_id, p.type)
-            return
+        kind = kind_of(p.type)
         room = await self._lookups.room(p.room_id) if p.room_id else None
         mentioned = tuple(p.mention_ids or ())
-        text = p.text or ""
+        text = (p.text or "") if kind == "text" else ""  # other kinds carry XML or a file name there
         mentions_bot = bool(self.self_id) and self.self_id in mentioned
         mentions = tuple(i for i in mentioned if i != self.self_id)  # "@群管小助手 加分 @小王": 小王 is the one
         if room is not None and self.self_name:
@@ -242,17 +241,23 @@ class WechatyConnector:
             stripped = re.sub(rf"@{re.escape(self.self_name)}(?:{MENTION_SPACE}|\s|$)", "", text)
             mentions_bot = mentions_bot or stripped != text
             text = stripped.strip() if mentions_bot else text
-        await self._deliver(
-            MessageEvent(
-                id=p.id or message_id,
-                at=self._when(p.timestamp),
-                sender=await self._lookups.member(p.from_id),
-                text=text,
-                room=room,
-                mentions=mentions,
-                mentions_bot=mentions_bot,
-            )
+        details = await carried(self._link, self._lookups, message_id, kind, p)
+        event = MessageEvent(
+            id=p.id or message_id,
+            at=self._when(p.timestamp),
+            sender=await self._lookups.member(p.from_id),
+            text=text,
+            room=room,
+            mentions=mentions,
+            mentions_bot=mentions_bot,
+            content=kind,
+            url=details.url,
+            title=details.title,
         )
+        if kind == "image":
+            await self._pictures.read(event, message_id)  # delivered once read for a QR code, off the pump
+        else:
+            await self._deliver(event)
 
     async def _on_join(self, p: Any) -> None:
         self._lookups.forget_room(p.room_id)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -140,6 +141,14 @@ class Link:
         if puppet is None or puppet._puppet_stub is None:
             raise LinkDown("not connected to the Wechaty puppet service")
         return await asyncio.wait_for(getattr(puppet, method)(*args), timeout)
+
+    async def stream(self, method: str, **request: Any) -> AsyncIterator[Any]:
+        """A streaming call on the puppet service's gRPC stub (a picture's bytes): python-wechaty does not wrap it."""
+        puppet = self._puppet
+        if puppet is None or puppet._puppet_stub is None:
+            raise LinkDown("not connected to the Wechaty puppet service")
+        async for response in getattr(puppet._puppet_stub, method)(**request):
+            yield response
 
     def trouble(self, exc: BaseException) -> bool:
         """Whether a failure came from the link going down (the event is worth handling again later)."""

@@ -93,6 +93,9 @@ MESSAGES = {
     ),
     "'{value}' is not in this scenario's members": "'{value}' 不在这个场景的成员里",
     "'{value}' is not in this scenario's rooms": "'{value}' 不在这个场景的群里",
+    "'say' needs a text, or a kind other than text (e.g. kind: image, qr: ...)": (
+        "'say' 要写 'text'，或者写一个不是 'text' 的 'kind'（例如 'kind: image, qr: ...'）"
+    ),
     "'check' cannot read '{key}'{hint:msg}": "'check' 读不了 '{key}'{hint}",
     "'check' needs something to compare: {names:list}": "'check' 需要写出要比较的内容：{names}",
     "a removal has no text: 'removed' takes only 'from'": "移出不是消息，没有文字：'removed' 只能配 'from'",

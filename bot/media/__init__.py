@@ -1,0 +1,1 @@
+"""What the bot reads out of media that members post (the QR code in a picture)."""
