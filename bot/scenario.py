@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import StrictBool
+from pydantic import StrictBool, model_validator
+from pydantic_core import PydanticCustomError
 
 from bot.clock import SystemClock
 from bot.config import Config
