@@ -79,3 +79,17 @@ async def test_staff_are_never_blacklisted_and_a_staff_member_joining_is_never_r
         assert removals(sent) == []
         assert await bot.rows(select(Blacklisted)) == []
         assert await bot.field("clerk", "blacklisted") is False
+
+
+async def test_a_failing_blacklist_check_is_logged_and_the_join_goes_on_to_the_welcome(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import handlers.moderation.blacklist as blacklist
+
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("the blacklist table is unreadable")
+
+    async with TestBot.running(PLAYBOOKS, config=config()) as bot:
+        monkeypatch.setattr(blacklist, "is_blacklisted", broken)
+        assert [m.text for m in await bot.join("u2", "r1")] == ["欢迎 u2"]
+        assert "guard blacklist failed" in caplog.text
