@@ -1,4 +1,5 @@
-"""`qunguan audit`: the staff commands used (and refused) recently, from the audit table."""
+"""`qunguan audit`: the staff commands used (and refused) recently, from the audit table, and what moderation did
+(the moderation log the moderation abilities keep: warnings, removals, the blacklist)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def audit(
     since: Annotated[str, typer.Option("--since", help="how far back, like 7d or 12h")] = "7d",
     config: ConfigOption = None,
 ) -> None:
-    """Print the staff commands used (and refused) recently: when, who, role, command, result."""
+    """Print the staff commands used (and refused) recently: when, who, role, command, result; then the
+    moderation actions: when, what, whom, where, why, by which playbook or staff member, on which message."""
     from bot.playbook.types import parse_duration
 
     cfg = read_config(config)
@@ -25,10 +27,14 @@ def audit(
     except Exception:
         typer.echo(f"--since must be a span like 7d or 12h; got '{since}'", err=True)
         raise typer.Exit(2) from None
-    rows = on_database(_audit_rows(cfg, span))
+    rows, moderation = on_database(_audit_rows(cfg, span))
     for r in rows:
         typer.echo(_audit_line(r, cfg))
     typer.echo(f"{len(rows)} staff command(s) in the last {since}")
+    if moderation:  # a shop without moderation sees no empty section
+        for r in moderation:
+            typer.echo(_moderation_line(r, cfg))
+        typer.echo(f"{len(moderation)} moderation action(s) in the last {since}")
 
 
 def _audit_line(r: Any, cfg: Config) -> str:
@@ -39,11 +45,22 @@ def _audit_line(r: Any, cfg: Config) -> str:
     return printable(f"{when}  {who}  /{r.command} {r.args}{about}  [{r.room_id or '私聊'}]  {r.result}")
 
 
-async def _audit_rows(cfg: Config, span: timedelta) -> list[Any]:
+def _moderation_line(r: Any, cfg: Config) -> str:
+    """One moderation log row, one line (escaped: names, reasons and message texts come from members)."""
+    when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
+    who = f"{r.member_name or r.member_id}（{r.member_id}）"
+    by = f"staff {r.staff_id}" if r.staff_id else f"playbook {r.playbook_id}" if r.playbook_id else "automatic"
+    said = f"  ← {r.message_kind}: {r.message_text or ''}{' ' + r.message_url if r.message_url else ''}"
+    line = f"{when}  {r.action} {who}  [{r.room_id or '私聊'}]  {r.reason or '—'}  {by}"
+    return printable(line + (said if r.message_kind else ""))
+
+
+async def _audit_rows(cfg: Config, span: timedelta) -> tuple[list[Any], list[Any]]:
     from sqlalchemy import select
 
     from bot.clock import SystemClock
     from bot.store import Store
+    from bot.store.migrations import schema
     from bot.store.tables import AuditEntry, Member
 
     store = await Store.open(cfg.database_path, create=False)
@@ -57,6 +74,14 @@ async def _audit_rows(cfg: Config, span: timedelta) -> list[Any]:
                 .where(table.c.at >= since)
                 .order_by(table.c.at)
             )
-            return list(await conn.execute(query))
+            moderation = schema().tables.get("moderation_log")  # the moderation abilities' (bot/ names no handler)
+            moderated = (
+                []
+                if moderation is None
+                else await conn.execute(
+                    select(moderation).where(moderation.c.at >= since).order_by(moderation.c.at, moderation.c.id)
+                )
+            )
+            return list(await conn.execute(query)), list(moderated)
     finally:
         await store.close()

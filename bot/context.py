@@ -107,6 +107,11 @@ class Context:
     def local_now(self) -> datetime:
         return self._runtime.clock.now().astimezone(self._runtime.config.tz)
 
+    @property
+    def bot_id(self) -> str:
+        """The bot's own WeChat id ('' until known): never the object of a command or a moderation action."""
+        return self._runtime.bot_id
+
     def fields(self) -> FieldContext:
         """For calling a member-field loader directly (/成员 shows the streak and the lifecycle stage)."""
         room = self.event.room

@@ -55,6 +55,7 @@ class Engine:
     ) -> None:
         self.config = config
         self.rooms = RoomBindings(config, trusted=trust_rooms)  # the groups it manages, bound by id
+        outbox.named_rooms = self.rooms.named  # where the alert of a refused removal goes
         self.store = store
         self.clock = clock
         self.outbox = outbox

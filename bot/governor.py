@@ -39,7 +39,7 @@ from bot.events import MemberRef
 
 log = logging.getLogger("qunguan.governor")
 
-PRIORITY = {"reply": 0, "welcome": 1, "notice": 1, "broadcast": 2}
+PRIORITY = {"remove": 0, "reply": 0, "welcome": 1, "notice": 1, "broadcast": 2}  # a removal: no message, no limit
 SLOW_FACTOR = 3  # gap multiplier while sending resumes after a pause
 MINUTE = timedelta(minutes=1)
 TURNS_KEPT = 10_000  # rooms and members whose last turn is remembered; the older half is forgotten beyond it
@@ -132,7 +132,7 @@ class Governor:
         room_at = self._room_at.get(q.target)
         if room_at is not None:
             t = max(t, room_at)
-        if q.kind != "reply":
+        if q.kind not in ("reply", "remove"):
             t = self._after_cap(t)
         if q.kind == "broadcast":
             t = self._after_quiet(t)

@@ -1,5 +1,5 @@
 """The one registry of abilities: actions, conditions, triggers, member fields, resource blocks, staff commands,
-window kinds and config.yaml sections, each declared by a decorator (or call) in the module that implements it.
+window kinds, config.yaml sections and guards, each declared by a decorator (or call) in the module that implements it.
 An ability's tables are SQLModel classes beside its code: SQLModel's metadata is their registry, and the store
 loads the abilities before it creates or migrates a database (bot/store/migrations.py).
 
@@ -106,6 +106,17 @@ class WindowKind:
     on_close: OnClose
 
 
+@dataclass(frozen=True)
+class Guard:
+    """A check every event of some kinds in a managed group goes through before staff commands and playbooks
+    (bot/stages/guards.py): `func(ctx: RunContext) -> bool`, True when it dealt with the event (it goes no
+    further: a blacklisted member's join gets no welcome). Its messages are queued like a playbook's."""
+
+    name: str
+    events: tuple[str, ...]
+    func: Callable[[Any], Awaitable[bool]]
+
+
 class Registry:
     def __init__(self) -> None:
         self.actions: dict[str, Spec] = {}
@@ -116,6 +127,7 @@ class Registry:
         self.commands: dict[str, StaffCommand] = {}  # every name and alias, casefolded -> the command
         self.window_kinds: dict[str, WindowKind] = {}
         self.config_sections: dict[str, type[BaseModel]] = {}  # config.yaml key -> its model (bot/config.py)
+        self.guards: dict[str, Guard] = {}
 
     def command_names(self) -> dict[str, str]:
         """Every name and alias (casefolded) -> the command's name: what config.yaml's `commands:` may say, and
@@ -265,6 +277,20 @@ def staff_command(
             if key.casefold() in REGISTRY.commands:
                 raise RegistrationError(f"command '{key}' is registered twice")
             REGISTRY.commands[key.casefold()] = command
+        return fn
+
+    return register
+
+
+def guard(name: str, *, events: tuple[str, ...]) -> Callable[[F], F]:
+    """Declare a guard (see Guard): `async def fn(ctx: RunContext) -> bool`."""
+
+    def register(fn: F) -> F:
+        if name in REGISTRY.guards:
+            raise RegistrationError(f"guard '{name}' is registered twice")
+        if not inspect.iscoroutinefunction(fn):
+            raise RegistrationError(f"guard '{name}': handler must be 'async def'")
+        REGISTRY.guards[name] = Guard(name, events, fn)
         return fn
 
     return register

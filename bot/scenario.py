@@ -11,38 +11,30 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, StrictBool, model_validator
+from pydantic import StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.clock import SystemClock
-from bot.conditions import as_list
 from bot.config import Config
 from bot.events import MESSAGE_KINDS, Outgoing, RoomRef
 from bot.playbook.errors import Location, Problem, Problems, did_you_mean
 from bot.playbook.library import PlaybookSet, display_path
 from bot.playbook.loader import Doc, read_yaml
 from bot.playbook.loader import Path as YamlPath
-from bot.playbook.types import Duration, LocalDateTime, Params, Regex
+from bot.playbook.types import Duration, LocalDateTime, Params
 from bot.playbook.validate import describe, validate_model
-from bot.registry import load_abilities
+from bot.scenario_expect import CheckStep, Filter, Names, Said, check
 from bot.testing import TestBot
-
-Names = Annotated[list[str], BeforeValidator(as_list)]
-
-
-def _text(value: object) -> object:
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-
-Said = Annotated[str, BeforeValidator(_text)]
 
 
 class RoomSpec(Params):
     id: str
     topic: str | None = None
     tags: list[str] = []
+    bot_admin: StrictBool = True  # false: the bot is no owner or admin there, so WeChat refuses its removals
+    managed: StrictBool = True  # false: a group the bot is in but does not manage (a staff room for alerts)
 
 
 class MemberSpec(Params):
@@ -58,6 +50,7 @@ class Header(Params):
     name: str
     start: LocalDateTime | None = None
     governor: StrictBool = False  # pace sends as in production: messages leave as `advance` moves the clock
+    config: dict[str, Any] = {}  # config.yaml keys merged over the config in use (the scenario's win)
     rooms: list[RoomSpec] = []
     members: list[MemberSpec] = []
     steps: list[Any]
@@ -98,59 +91,6 @@ class SayStep(Params):
 
 class AdvanceStep(Params):
     span: Duration
-
-
-class Filter(Params):
-    to: str | None = None
-    contains: Said | None = None
-    regex: Regex | None = None
-    mentions: Names = []
-
-    def matches(self, message: Outgoing) -> bool:
-        return (
-            (self.to is None or message.target_id == self.to)
-            and (self.contains is None or self.contains in message.text)
-            and (self.regex is None or self.regex.search(message.text) is not None)
-            and set(self.mentions) <= {m.id for m in message.mentions}
-        )
-
-    def describe(self) -> str:
-        parts = [f"to {self.to}" if self.to else "to anyone"]
-        if self.contains is not None:
-            parts.append(f"containing '{self.contains}'")
-        if self.regex is not None:
-            parts.append(f"matching /{self.regex.pattern}/")
-        if self.mentions:
-            parts.append(f"mentioning {', '.join(self.mentions)}")
-        return " ".join(parts)
-
-
-class CheckStep(Params):
-    """`check: {member: u1, points: 20, tags: [新人]}`: any `member.*` field an ability provides."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    member: str
-
-    @model_validator(mode="after")
-    def _fields(self) -> CheckStep:
-        fields = load_abilities().member_fields
-        extra = self.model_extra or {}
-        for key in extra:
-            if key not in fields:
-                raise PydanticCustomError(
-                    "check",
-                    "'check' cannot read '{key}'{hint}",
-                    {"key": key, "hint": did_you_mean(key, fields)},
-                )
-        if not extra:
-            raise PydanticCustomError(
-                "check", "'check' needs something to compare: {names}", {"names": ", ".join(sorted(fields))}
-            )
-        return self
-
-    @property
-    def expected(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
 
 
 STEPS: dict[str, tuple[type[Params], str | None]] = {
@@ -219,6 +159,9 @@ def parse_scenario(file: Path, display: str, problems: Problems) -> Scenario | N
     header = validate_model(doc, Header, doc.data, problems, base=(), label="scenario")
     if not isinstance(header, Header):
         return None
+    if header.config:  # checked here, where it is written, as config.yaml would be
+        data, base = header.config, ("config",)
+        validate_model(doc, Config, data, problems, base=base, label="config", sections=Config.sections())
     steps = [_parse_step(doc, ("steps", i), item, problems) for i, item in enumerate(header.steps)]
     members = {m.id for m in header.members}
     rooms = {r.id for r in header.rooms}
@@ -245,13 +188,22 @@ def parse_scenario(file: Path, display: str, problems: Problems) -> Scenario | N
     return Scenario(header.name, display, header, [s for s in steps if s is not None])
 
 
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid over `base`, mapping by mapping (a scenario's `config:` over the config in use)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def scenario_config(base: Config, scenario: Scenario) -> Config:
-    """The operator's config, with this scenario's staff roles and its rooms as the managed rooms."""
-    data = base.model_dump()
+    """The operator's config with the scenario's `config:` over it, its staff roles, and its rooms (but those
+    marked `managed: false`) as the managed rooms."""
+    data = merged(base.model_dump(), scenario.header.config)
     for role in ("owner", "admin", "staff"):
         data["staff"][role] = list(data["staff"][role]) + [m.id for m in scenario.header.members if m.role == role]
     rooms = []
-    for spec in scenario.header.rooms:
+    for spec in (r for r in scenario.header.rooms if r.managed):
         topic = spec.topic or spec.id
         entry = base.named_entry(RoomRef(spec.id, topic))  # the operator's own groups: named is bound
         inherited = set(entry.tags) if entry is not None else set()
@@ -262,6 +214,8 @@ def scenario_config(base: Config, scenario: Scenario) -> Config:
 
 def _show(message: Outgoing, consumed: bool) -> str:
     mark = "✓" if consumed else " "
+    if message.remove:
+        return f"  {mark} → {message.target_id}: (removed {message.member.id if message.member else '?'})"
     mentions = "".join(f"@{m.id} " for m in message.mentions)
     text = message.text.replace("\n", "⏎")
     if len(text) > 120:
@@ -286,6 +240,7 @@ async def run_scenario(scenario: Scenario, playbooks: PlaybookSet, config: Confi
     logger = logging.getLogger("qunguan")
     logger.addHandler(errors)
     bot = await TestBot.create(playbooks, config=config, start=start, governor=header.governor)
+    bot.connector.not_admin.update(room.id for room in header.rooms if not room.bot_admin)
     try:
         for room in header.rooms:
             await bot.add_room(room.id, room.topic or room.id)
@@ -341,23 +296,15 @@ async def _step(bot: TestBot, step: Step, consumed: set[int]) -> str | None:
         hit = next((i for i, m in enumerate(bot.sent) if i not in consumed and p.matches(m)), None)
         if step.kind == "expect":
             if hit is None:
-                return f"expected a message {p.describe()}; none of the unconsumed messages matched"
+                return f"expected {p.describe()}; none of the unconsumed {p.noun}s matched"
             consumed.add(hit)
         elif hit is not None:
-            return f"expected no message {p.describe()}; got: {bot.sent[hit].text!r}"
+            got = bot.sent[hit]
+            seen = f"{got.member.id} removed from {got.target_id}" if got.remove and got.member else repr(got.text)
+            return f"expected no {p.describe().removeprefix('a ').removeprefix('the ')}; got: {seen}"
     elif step.kind == "check":
-        return await _check(bot, p)
+        return await check(bot, p)
     return None
-
-
-async def _check(bot: TestBot, p: CheckStep) -> str | None:
-    problems = []
-    for key, expected in p.expected.items():
-        have = await bot.field(p.member, key)
-        same = sorted(map(str, have)) == sorted(map(str, expected)) if isinstance(have, list) else have == expected
-        if not same:
-            problems.append(f"{p.member} has {key} {have!r}, expected {expected!r}")
-    return "; ".join(problems) or None
 
 
 def scenario_files(paths: list[Path]) -> list[Path]:

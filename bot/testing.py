@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Executable, Row, insert
+from sqlalchemy import Executable, Row, insert, select
 
 from bot.app import Bot
 from bot.clock import VirtualClock
@@ -295,6 +295,12 @@ class TestBot:
         loader = self.engine.registry.member_fields[name]
         async with self.bot.store.unit() as conn:
             return await loader(FieldContext(conn, self.bot.config, self.clock.now()), member_id)
+
+    async def member_rooms(self, member_id: str) -> list[str]:
+        """The ids of the groups a member is in now, as the store knows (joins, leaves, removals), sorted."""
+        table = RoomMember.__table__
+        query = select(table.c.room_id).where(table.c.member_id == member_id, table.c.active)
+        return sorted(r.room_id for r in await self.rows(query))
 
     async def queued(self) -> list[Outgoing]:
         """Messages decided but not sent yet (pending in the outbox), in the order they would be tried."""

@@ -1,5 +1,6 @@
-"""/统计: what happened in the groups over a span — people, check-ins, quizzes, coupons, and whether the
-reactivation nudges worked (members nudged who came back, against the holdout kept back on purpose)."""
+"""/统计: what happened in the groups over a span — people, check-ins, quizzes, coupons, whether the
+reactivation nudges worked (members nudged who came back, against the holdout kept back on purpose), and
+moderation (warnings, removals, blacklisted members stopped at the door)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.store.tables import Member, RoomMember
 from bot.windows import Window, WindowEntry
 from handlers.checkin import Checkin
 from handlers.coupons import Coupon
+from handlers.moderation.log import ModerationEntry
 from handlers.segments import Nudge
 
 DEFAULT_SPAN = "7d"
@@ -28,6 +30,7 @@ _coupons = Coupon.__table__
 _nudges = Nudge.__table__
 _windows = Window.__table__
 _entries = WindowEntry.__table__
+_moderation = ModerationEntry.__table__
 
 
 async def _scope(ctx: CommandContext, names: list[str]) -> tuple[list[RoomRef], str]:
@@ -80,11 +83,16 @@ async def stats(ctx: CommandContext) -> str:
     sent_back = await count(nudged, recent, _nudges.c.holdout.is_(False), back, what=who)
     held = await count(_nudges, recent, _nudges.c.holdout.is_(True), what=who)
     held_back = await count(nudged, recent, _nudges.c.holdout.is_(True), back, what=who)
+    moderated = and_(_moderation.c.room_id.in_(ids), _moderation.c.at >= since)
+    warnings = await count(_moderation, moderated, _moderation.c.action == "warn")
+    removals = await count(_moderation, moderated, _moderation.c.action.in_(("remove", "rejoin")))
+    hits = await count(_moderation, moderated, _moderation.c.action == "rejoin")
     return (
         f"近 {span_text[:-1]} {UNITS[span_text[-1]]}统计（{where}）\n"
         f"入群 {joins}｜退群 {leaves}｜活跃 {active} 人\n"
         f"签到 {checkins} 次｜问答 {quizzes} 场，{quiz_won} 人答对\n"
         f"券：发出 {issued}｜抢到 {claimed}｜核销 {redeemed}\n"
+        f"违规：警告 {warnings}｜移出 {removals}｜黑名单拦截 {hits}\n"
         f"召回：提醒 {sent} 人，回来 {sent_back} 人（{_rate(sent_back, sent)}）\n"
         f"对照组 {held} 人，回来 {held_back} 人（{_rate(held_back, held)}）"
     )

@@ -47,8 +47,19 @@ def uses_only_registered(data: Any, registry: Registry) -> bool:
                         return False
                     if "else" in branch and not known("do", branch["else"]):
                         return False
-            elif not set(item) & set(tables[key]) or not known("do", item.get("for_each", {}).get("do")):
-                return False
+            else:
+                named = set(item) & set(tables[key])
+                if not named or not known("do", item.get("for_each", {}).get("do")):
+                    return False
+                if not all(options_known(tables[key][name], item[name]) for name in named):
+                    return False
         return True
+
+    def options_known(spec: Any, params: Any) -> bool:
+        """A later issue may add an option to an ability this version has (`message: {has: [...]}`)."""
+        if not isinstance(params, dict):
+            return True
+        fields = spec.schema.model_fields
+        return set(params) <= {*fields, *(f.alias for f in fields.values() if f.alias), spec.body}
 
     return set(data) <= {*TOP_KEYS, *registry.resources} and all(known(k, data.get(k)) for k in tables)

@@ -48,6 +48,8 @@ BESIDE_THEIR_CODE = {
     "broadcasts": "handlers.broadcast",
     "points_ledger": "handlers.points",
     "member_tags": "handlers.tags",
+    "moderation_log": "handlers.moderation.log",
+    "blacklist": "handlers.moderation.blacklist",
     "windows": "bot.windows",
     "window_entries": "bot.windows",
 }

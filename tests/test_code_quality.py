@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.events import FriendRequest, MemberRef, Outgoing
+from bot.events import FriendRequest, MemberRef, Outgoing, RoomRef
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "bot", ROOT / "handlers", ROOT / "tests"]
@@ -255,6 +255,7 @@ PLATFORM_CALLS = {
     "send": lambda: (Outgoing("你好", member=MemberRef("u1")),),
     "accept_friend": lambda: (FriendRequest("wx-f1", datetime(2026, 11, 23, tzinfo=UTC), MemberRef("u1")),),
     "is_friend": lambda: ("u1",),
+    "remove": lambda: (RoomRef("r1"), MemberRef("u1")),
 }
 
 

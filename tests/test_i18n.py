@@ -41,7 +41,8 @@ P = "playbooks/p.yaml"
 
 # Words that stay as they are in a Chinese text: names of things, not English sentences.
 KEPT = re.compile(r"\b(?:YAML|UTF-8|IANA|Jinja|Python|PyYAML|cron|qunguan (?:check|test|reload|run))\b")
-QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`|「[^」\n]*」|\{[^}\n]*\}|\[[^\]\n]*\]")
+# A quoted value may hold a mapping with quotes of its own: '{'AA AA': None}' is one quoted value.
+QUOTED = re.compile(r"'(?:\{[^}\n]*\}|[^'\n])*'|\"[^\"\n]*\"|`[^`\n]*`|「[^」\n]*」|\{[^}\n]*\}|\[[^\]\n]*\]")
 ENGLISH = re.compile(r"[A-Za-z]{2,}(?:[,;:.!?)]*\s+\(?[A-Za-z]{2,})+")
 LOCATION = re.compile(r"^.*?:\d+:\d+: ")
 

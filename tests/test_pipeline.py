@@ -60,13 +60,23 @@ async def test_events_come_in_through_the_connector_that_bot_start_started() -> 
 async def test_the_pipeline_runs_its_stages_in_order() -> None:
     async with TestBot.running(ECHO) as bot:
         names = [stage.name for stage in bot.engine.stages]
-        assert names == ["dedup", "unbound", "friends", "optout", "moderation", "commands", "windows", "playbooks"]
+        assert names == [
+            "dedup",
+            "unbound",
+            "friends",
+            "optout",
+            "guards",
+            "moderation",
+            "commands",
+            "windows",
+            "playbooks",
+        ]
 
 
-class Moderation(Stage):
-    """What the moderation stage of the next issue will be: a message with an advert stops here."""
+class StopAdverts(Stage):
+    """A stage an ability might add: a message with an advert stops here."""
 
-    name = "moderation"
+    name = "stop-adverts"
 
     async def handle(self, turn: Turn) -> bool:
         return turn.event.kind == "message" and "广告" in turn.event.text  # type: ignore[union-attr]
@@ -77,13 +87,13 @@ async def test_a_stage_added_before_the_commands_sees_events_already_deduplicate
     no staff command and no playbook sees an event it handled."""
     async with TestBot.running(ECHO, config=STAFF) as bot:
         stages = bot.engine.stages
-        stages.insert([s.name for s in stages].index("commands"), Moderation(bot.engine))
+        stages.insert([s.name for s in stages].index("commands"), StopAdverts(bot.engine))
         assert await bot.say("u1", "广告 /帮助", room="r1", event_id="wx-1") == []
         assert await bot.say("clerk", "/帮助 广告", room="r1") == []
         assert [m.text for m in await bot.say("u1", "你好", room="r1")] == ["收到"]
         assert await bot.dispatch(_message(bot, "wx-1", "你好")) == []  # the same id again: a duplicate still
         members = await bot.rows(select(Member.__table__.c.id).order_by(Member.__table__.c.id))
-        assert [r.id for r in members] == ["clerk", "u1"]  # recorded before the moderation stage stopped them
+        assert [r.id for r in members] == ["clerk", "u1"]  # recorded before the added stage stopped them
         assert await bot.rows(select(AuditEntry.__table__)) == []  # the command never ran
 
 

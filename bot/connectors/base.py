@@ -1,8 +1,8 @@
 """The Connector protocol: composition, not inheritance from the engine.
 
 `Bot.start` starts the connector with `Bot.receive` as its `emit`: every event of the platform (tests and the
-simulator included) comes in that way. The bot calls the platform only outside its units of work: sends and
-friend acceptances from the outbox after the event's transaction committed, friend lookups after the event.
+simulator included) comes in that way. The bot calls the platform only outside its units of work: sends, removals
+and friend acceptances from the outbox after the event's transaction committed, friend lookups after the event.
 What the engine needs to know about the platform comes with the events: a connector marks `MemberRef.friend`
 when its contact data says it, and emits `FriendConfirmed` when someone became a friend some other way.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bot.events import Event, FriendRequest, Outgoing
+from bot.events import Event, FriendRequest, MemberRef, Outgoing, RoomRef
 
 Emit = Callable[[Event], Awaitable[object]]
 
@@ -39,12 +39,21 @@ class Connector(Protocol):
         """Accept a friend request the bot decided to accept (the outbox calls it, before the greeting goes)."""
         ...
 
+    async def remove(self, room: RoomRef, member: MemberRef) -> None:
+        """Remove a member from a group (the outbox calls it for a `remove` row). Raises `RemoveRefused` when
+        WeChat says no: the bot is not the group's owner or admin, or the member cannot be removed."""
+        ...
+
     async def stop(self) -> None: ...
 
     async def is_friend(self, member_id: str) -> bool:
         """Only friends can be messaged privately in WeChat. Asked only about members no event has marked yet,
         after the event that needed it (bot/engine.py); unknown counts as not a friend."""
         ...
+
+
+class RemoveRefused(Exception):
+    """WeChat refused a removal (the bot is not the group's owner or admin, ...): the reason, for staff."""
 
 
 class SendRefused(Exception):

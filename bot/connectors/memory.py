@@ -8,8 +8,8 @@ then fails the test): the engine must never hold the database while it waits for
 
 from __future__ import annotations
 
-from bot.connectors.base import Emit
-from bot.events import Event, FriendRequest, Outgoing, with_friends
+from bot.connectors.base import Emit, RemoveRefused
+from bot.events import Event, FriendRequest, MemberRef, Outgoing, RoomRef, with_friends
 from bot.store import unit_open
 
 
@@ -27,6 +27,7 @@ class MemoryConnector:
         self.emit: Emit | None = None
         self.accepted: list[FriendRequest] = []
         self.calls_in_unit: list[str] = []
+        self.not_admin: set[str] = set()  # groups where the bot is neither owner nor admin: removals are refused
 
     async def start(self, emit: Emit) -> None:
         self.emit = emit
@@ -54,6 +55,14 @@ class MemoryConnector:
         self._guard("accept_friend")
         self.accepted.append(request)
         self.not_friends.discard(request.member.id)
+
+    async def remove(self, room: RoomRef, member: MemberRef) -> None:
+        """Recorded in `sent` as an Outgoing with `remove` (in order with the messages); refused where the bot
+        is no owner or admin, as WeChat would."""
+        self._guard("remove")
+        if room.id in self.not_admin:
+            raise RemoveRefused("机器人不是群主或管理员")
+        self.sent.append(Outgoing("", room=room, member=member, remove=True))
 
     async def stop(self) -> None:
         self.emit = None

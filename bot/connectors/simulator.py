@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from bot.connectors.base import Emit
-from bot.events import Event, FriendRequest, Outgoing, with_friends
+from bot.events import Event, FriendRequest, MemberRef, Outgoing, RoomRef, with_friends
 from bot.textnorm import printable
 
 
@@ -53,6 +53,11 @@ class SimulatorConnector:
 
     async def accept_friend(self, request: FriendRequest) -> None:
         self.output.write(f"🤖 （已通过 {printable(request.member.name or request.member.id)} 的好友申请）\n")
+        self.output.flush()
+
+    async def remove(self, room: RoomRef, member: MemberRef) -> None:
+        who, where = printable(member.name or member.id), printable(room.topic or room.id)
+        self.output.write(f"🤖 （把 {who} 移出群「{where}」）\n")
         self.output.flush()
 
     async def stop(self) -> None:

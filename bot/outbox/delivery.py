@@ -24,7 +24,9 @@ from bot.config import Config
 from bot.connectors.base import Connector, SendRefused
 from bot.events import FriendRequest, Outgoing
 from bot.governor import Governor, merge_welcomes
+from bot.outbox.removals import NamedRooms, Removal, Told, follow, remove
 from bot.outbox.rows import NOT_ACCEPTED, RECORD, TABLE, Row, behind, not_behind_an_accept, read_row, record
+from bot.outbox.rows import expire as expire_late
 from bot.store import Store, dialect
 
 log = logging.getLogger("qunguan.outbox")
@@ -57,6 +59,9 @@ class Delivery:
         self._cache: list[Row] | None = None  # pending rows as the last pass left them (None: read all)
         self._newest = 0  # highest row id read so far
         self._reads = 0  # passes since the last full read
+        self._removals: list[Removal] = []  # removals made or refused, told to the store with their rows' records
+        self._told = Told()  # refused removals staff were told of lately
+        self.named_rooms: NamedRooms | None = None  # the bound groups a name means (alerts.room), set by the engine
 
     async def flush(self) -> datetime | None:
         """Send everything the governor allows right now; returns when more may go."""
@@ -238,9 +243,14 @@ class Delivery:
                     if done:
                         await conn.execute(RECORD, done)
                         done = []
+                    removals, self._removals = self._removals, []
+                    if await follow(
+                        conn, removals, self.config, self.named_rooms, now, self._told
+                    ):  # alerts: read again
+                        queue = self._cache = None
                     if queue is None:
                         queue = await self._pending_rows(conn)
-                    queue = await self._expire(conn, queue, now)
+                    queue = await expire_late(conn, queue, now)
                     plan = self.governor.plan([r.queued for r in not_behind_an_accept(queue)], now)
                     batch = sorted((r for r in queue if r.id in plan.ids), key=lambda r: plan.ids.index(r.id))
                     claimed = bool(batch) and await self._claim(conn, batch)
@@ -287,20 +297,6 @@ class Delivery:
         )
         return [read_row(r) for r in rows]
 
-    async def _expire(self, conn: AsyncConnection, queue: list[Row], now: datetime) -> list[Row]:
-        """Drop, unsent, what a playbook said is worthless after a time (held by quiet hours or a pause)."""
-        late = [r for r in queue if r.raw.expires_at is not None and dialect.aware(r.raw.expires_at) <= now]
-        if not late:
-            return queue
-        await conn.execute(
-            update(TABLE)
-            .where(TABLE.c.id.in_([r.id for r in late]), TABLE.c.state == "pending")
-            .values(state="expired", last_error="expired before it could be sent")
-        )
-        for r in late:
-            log.info("outbox: message %s to %s expired unsent (playbook %s)", r.id, r.target, r.raw.playbook_id)
-        return [r for r in queue if r not in late]
-
     async def _claim(self, conn: AsyncConnection, batch: Sequence[Row]) -> bool:
         ids = [r.id for r in batch]
         done = await conn.execute(
@@ -331,6 +327,11 @@ class Delivery:
                 at = dialect.aware(lead.raw.created_at)
                 await self.connector.accept_friend(FriendRequest(lead.raw.event_id, at, message.member, message.text))
                 platform_id = None
+            elif message.remove:
+                self._removals.append(removal := await remove(self.connector, lead))
+                if removal.refused is not None:  # no owner or admin rights: staff are told, nothing is retried
+                    return [record(lead, "failed", attempts=lead.attempts + 1, error=removal.refused)], []
+                platform_id = None
             else:
                 platform_id = await self.connector.send(message)
         except SendRefused as exc:
@@ -341,12 +342,13 @@ class Delivery:
         except Exception as exc:
             return self._failed(batch, exc)
         now = self.clock.now()
-        if not message.accept:  # accepting a request is no message: it takes no turn and no place in the pace
+        if not (message.accept or message.remove):  # no message: no turn, no place in the pace or the daily limit
             self.governor.sent(lead.queued.target, now, lead.queued.who)
         merged = f", {len(batch)} welcomes as one" if len(batch) > 1 else ""
         preview = " ".join(message.text.split())
         preview = preview if len(preview) <= 60 else preview[:59] + "…"
         what = "invitation" if message.invite else "friend acceptance" if message.accept else lead.queued.kind
+        what = "removal" if message.remove else what
         log.info(
             "sent %s %s to %s (playbook %s%s): %s", what, lead.id, lead.target, message.playbook_id, merged, preview
         )

@@ -7,7 +7,6 @@ the transaction has committed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -19,9 +18,8 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.events import Event, Outgoing, answered
-from bot.governor import PRIORITY
 from bot.outbox.delivery import Delivery
-from bot.outbox.rows import TABLE
+from bot.outbox.rows import TABLE, entry
 from bot.store import Store, dialect
 
 
@@ -48,37 +46,31 @@ class Outbox(Delivery):
         """Rows for one playbook run's messages; `part` counts the run's resumptions after `wait:`.
 
         `kind` overrides what the event implies (a staff /群发 is a broadcast, though a message started it).
-        Replies to a customer past their reply budget are left out: not queued at all."""
+        Replies to a customer past their reply budget are left out: not queued at all. Removals and alerts to
+        staff are no answers: the budget never cuts them, and removals go ahead of the run's messages."""
         kind = kind or event.sends_as  # replies answer a person, welcomes a join, broadcasts a schedule
         member = answered(event) if kind == "reply" else None
         if member is not None and messages and self.budget is not None and self.config.role_of(member.id) is None:
-            messages = messages[: self.budget.take(member, len(messages), now)]
+            answers = [m for m in messages if not (m.remove or m.alert)]
+            taken = self.budget.take(member, len(answers), now) if answers else 0
+            cut = {id(m) for m in answers[taken:]}
+            messages = [m for m in messages if id(m) not in cut]
+        messages = sorted(messages, key=lambda m: not m.remove)
         hold = self.paced and kind == "welcome" and self.settings.welcome_batch_max > 1
         rows = []
         for i, m in enumerate(messages):
             batched = hold and m.room is not None and not m.invite
             rows.append(
-                {
-                    "dedup_key": f"{event.id}/{playbook_id}/{part}/{i}",
-                    "kind": kind,
-                    "priority": PRIORITY[kind],
-                    "event_id": event.id,
-                    "playbook_id": m.playbook_id or playbook_id,
-                    "room_id": m.room.id if m.room else None,
-                    "room_topic": m.room.topic if m.room else "",
-                    "member_id": m.member.id if m.member else None,
-                    "member_name": m.member.name if m.member else "",
-                    "mentions": json.dumps([[x.id, x.name] for x in m.mentions], ensure_ascii=False),
-                    "invite": m.invite,
-                    "accept": m.accept,
-                    "reply_to": member.id if member is not None else None,
-                    "text": m.text,
-                    "created_at": now,
-                    "not_before": now + self.settings.welcome_batch if batched else now,
-                    "expires_at": m.expires_at,
-                    "state": "pending",
-                    "attempts": 0,
-                }
+                entry(
+                    m,
+                    key=f"{event.id}/{playbook_id}/{part}/{i}",
+                    kind=kind,
+                    event_id=event.id,
+                    playbook_id=playbook_id,
+                    reply_to=member.id if member is not None else None,
+                    now=now,
+                    not_before=now + self.settings.welcome_batch if batched else now,
+                )
             )
         return rows
 

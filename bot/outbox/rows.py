@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import MemberRef, Outgoing, RoomRef
-from bot.governor import Queued
+from bot.governor import PRIORITY, Queued
 from bot.store import dialect
 from bot.store.tables import OutboxMessage
 
 TABLE = OutboxMessage.__table__
+log = logging.getLogger("qunguan.outbox")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,45 @@ def message_of(r: Any) -> Outgoing:
     room = RoomRef(r.room_id, r.room_topic) if r.room_id is not None else None
     member = MemberRef(r.member_id, r.member_name) if r.member_id is not None else None
     mentions = tuple(MemberRef(i, n) for i, n in json.loads(r.mentions))
-    return Outgoing(r.text, room, member, mentions, r.playbook_id, r.invite, accept=bool(r.accept))
+    return Outgoing(r.text, room, member, mentions, r.playbook_id, r.invite, bool(r.accept), bool(r.remove))
+
+
+def entry(
+    m: Outgoing,
+    *,
+    key: str,
+    kind: str,
+    event_id: str,
+    playbook_id: str,
+    reply_to: str | None,
+    now: datetime,
+    not_before: datetime,
+) -> dict[str, Any]:
+    """The row of one message (`key`: its dedup key); a removal is its own kind: no answer, outside the limit."""
+    if m.remove:
+        kind, reply_to = "remove", None
+    return {
+        "dedup_key": key,
+        "kind": kind,
+        "priority": PRIORITY[kind],
+        "event_id": event_id,
+        "playbook_id": m.playbook_id or playbook_id,
+        "room_id": m.room.id if m.room else None,
+        "room_topic": m.room.topic if m.room else "",
+        "member_id": m.member.id if m.member else None,
+        "member_name": m.member.name if m.member else "",
+        "mentions": json.dumps([[x.id, x.name] for x in m.mentions], ensure_ascii=False),
+        "invite": m.invite,
+        "accept": m.accept,
+        "remove": m.remove,
+        "reply_to": reply_to,
+        "text": m.text,
+        "created_at": now,
+        "not_before": not_before,
+        "expires_at": m.expires_at,
+        "state": "pending",
+        "attempts": 0,
+    }
 
 
 NOT_ACCEPTED = "the friend request it follows could not be accepted"
@@ -108,3 +149,18 @@ def record(
         "b_sent_at": sent_at,
         "b_merged_into": merged_into,
     }
+
+
+async def expire(conn: AsyncConnection, queue: list[Row], now: datetime) -> list[Row]:
+    """Drop, unsent, what a playbook said is worthless after a time (held by quiet hours or a pause)."""
+    late = [r for r in queue if r.raw.expires_at is not None and dialect.aware(r.raw.expires_at) <= now]
+    if not late:
+        return queue
+    await conn.execute(
+        update(TABLE)
+        .where(TABLE.c.id.in_([r.id for r in late]), TABLE.c.state == "pending")
+        .values(state="expired", last_error="expired before it could be sent")
+    )
+    for r in late:
+        log.info("outbox: message %s to %s expired unsent (playbook %s)", r.id, r.target, r.raw.playbook_id)
+    return [r for r in queue if r not in late]

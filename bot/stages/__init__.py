@@ -4,6 +4,7 @@
     unbound    a group nobody bound: its room row, /绑定 and a log line; nothing else
     friends    a friend request: accepted or left unanswered, per config.friends
     optout     退订 / 订阅
+    guards     the abilities' checks of joins and messages (a blacklisted member joining again is removed)
     moderation moderation playbooks (has, words, flood): a message one acts on goes no further
     commands   staff commands: role-checked, audited; no playbook sees them
     windows    open quizzes and coupon drops see the messages in their room; a window's end is announced
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from bot.stages.commands import Commands
 from bot.stages.dedup import Dedup
 from bot.stages.friends import Friends
+from bot.stages.guards import Guards
 from bot.stages.moderation import Moderation
 from bot.stages.optout import OptOut
 from bot.stages.playbooks import Playbooks
@@ -38,6 +40,7 @@ def pipeline(runtime: Runtime) -> list[Stage]:
         Unbound(runtime),
         Friends(runtime),
         OptOut(runtime),
+        Guards(runtime),
         Moderation(runtime),
         Commands(runtime),
         Windows(runtime),

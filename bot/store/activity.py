@@ -114,11 +114,16 @@ async def record(conn: AsyncConnection, event: Event, at: datetime) -> None:
         changes = {"joined_at": at, "left_at": None, "active": True, **({"inviter_id": inviter} if inviter else {})}
         await conn.execute(dialect.upsert(conn, _room_members, row, ["room_id", "member_id"], changes))
     else:  # left
-        await conn.execute(
-            update(_room_members)
-            .where(_room_members.c.room_id == room.id, _room_members.c.member_id == member.id)
-            .values(active=False, left_at=at)
-        )
+        await mark_left(conn, room.id, member.id, at)
+
+
+async def mark_left(conn: AsyncConnection, room_id: str, member_id: str, at: datetime) -> None:
+    """The member is out of the group (they left, or the bot removed them)."""
+    await conn.execute(
+        update(_room_members)
+        .where(_room_members.c.room_id == room_id, _room_members.c.member_id == member_id)
+        .values(active=False, left_at=at)
+    )
 
 
 async def friend_status(conn: AsyncConnection, member_id: str) -> bool | None:

@@ -140,6 +140,7 @@ class OutboxMessage(SQLModel, table=True):
     member_name: str = ""
     mentions: str = "[]"  # JSON [[id, name], ...]
     invite: bool = False
+    remove: bool | None = None  # not a message: remove the member from the room (`remove`, `blacklist`)
     accept: bool | None = None  # accept the friend request of the event (sent before its other rows go)
     text: str = ""
     created_at: datetime

@@ -151,6 +151,14 @@ class Platform:
         """Ids of the members whose friend requests the bot accepted."""
         raise NotImplementedError
 
+    async def removed(self) -> list[tuple[str, str]]:
+        """(room id, member id) of every removal the bot made."""
+        raise NotImplementedError
+
+    async def refuse_removals(self, room: RoomRef) -> None:
+        """The bot is no owner or admin of the room from now on: WeChat refuses its removals there."""
+        raise NotImplementedError
+
 
 class InProcess(Platform):
     """memory and simulator: the platform is this process, and hands each event to the listening connector."""
@@ -196,7 +204,7 @@ class InProcess(Platform):
 
 class MemoryPlatform(InProcess):
     name = "memory"
-    abilities = frozenset({"redelivery", "strangers"})
+    abilities = frozenset({"redelivery", "strangers", "refusals"})
 
     def make(self) -> MemoryConnector:
         connector = MemoryConnector()
@@ -218,11 +226,17 @@ class MemoryPlatform(InProcess):
                 mentions=tuple(x.id for x in m.mentions),
             )
             for m in self.connector.sent
-            if not m.invite
+            if not (m.invite or m.remove)
         ]
 
     async def invited(self) -> list[tuple[str, str]]:
         return [(m.room.id, m.member.id) for m in self.connector.sent if m.invite and m.room and m.member]
+
+    async def removed(self) -> list[tuple[str, str]]:
+        return [(m.room.id, m.member.id) for m in self.connector.sent if m.remove and m.room and m.member]
+
+    async def refuse_removals(self, room: RoomRef) -> None:
+        self.connector.not_admin.add(room.id)
 
     async def accepted(self) -> list[str]:
         return [r.member.id for r in self.connector.accepted]
@@ -280,6 +294,14 @@ class SimulatorPlatform(InProcess):
     async def accepted(self) -> list[str]:
         accept = re.compile(r"🤖 （已通过 (?P<who>.*) 的好友申请）")
         return [self.world.by_name(m["who"]).id for line in self._lines() if (m := accept.fullmatch(line))]
+
+    async def removed(self) -> list[tuple[str, str]]:
+        removal = re.compile(r"🤖 （把 (?P<who>.*) 移出群「(?P<room>.*)」）")
+        return [
+            (self.world.room.id if m["room"] == self.world.room.topic else m["room"], self.world.by_name(m["who"]).id)
+            for line in self._lines()
+            if (m := removal.fullmatch(line))
+        ]
 
 
 class WechatyPlatform(Platform):
@@ -350,3 +372,7 @@ class WechatyPlatform(Platform):
     async def accepted(self) -> list[str]:
         actions = await self._call(self.gateway.actions, self.since)
         return [a["contact_id"] for a in actions if a["action"] == "friendship_accept"]
+
+    async def removed(self) -> list[tuple[str, str]]:
+        actions = await self._call(self.gateway.actions, self.since)
+        return [(a["room_id"], a["contact_id"]) for a in actions if a["action"] == "room_del"]

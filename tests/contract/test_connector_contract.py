@@ -6,7 +6,8 @@ arrival order with stable ids (a redelivered platform event keeps its id); `send
 real @-mentions, a text to a member and an invitation, and returns the platform's message id or raises
 (SendRefused when the platform asks for slower sending); `accept_friend` and `is_friend`; `self_id` is the
 bot's own id and never one of an event's `mentions`; `stop()` stops delivering and may be called twice;
-`paced` says whether a real account is behind it.
+`paced` says whether a real account is behind it; `remove` takes a member out of a room, or raises
+RemoveRefused (with WeChat's reason) when the bot has no owner or admin rights there.
 
 A case that needs something only some platforms have (`@needs(...)`, see platforms.py) runs on those only:
 nothing here is skipped (under CI=true a missing gateway fails, see tests/wechaty_gateway.py).
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from platforms import MemoryPlatform, Platform, Recorder, SimulatorPlatform, WechatyPlatform
 
-from bot.connectors.base import SendRefused
+from bot.connectors.base import RemoveRefused, SendRefused
 from bot.events import Event, FriendRequest, MemberJoined, MessageEvent, Outgoing
 
 # python-wechaty builds a deprecated pyee emitter (its import shims silence that, pytest shows every warning again)
@@ -161,6 +162,26 @@ async def test_an_invitation_asks_the_member_into_the_room(platform: Platform, r
     await connector.send(Outgoing("", room=w.room, member=w.wang, invite=True))
     assert await platform.invited() == [(w.room.id, w.wang.id)]
     assert await platform.sent() == []  # an invitation, not a text
+
+
+async def test_a_removal_takes_the_member_out_of_the_room(platform: Platform, recorder: Recorder) -> None:
+    w = platform.world
+    connector = await platform.start(recorder.emit)
+    await connector.remove(w.room, w.li)
+    assert await platform.removed() == [(w.room.id, w.li.id)]
+    assert await platform.sent() == []  # a removal, not a text
+
+
+@needs("refusals")
+async def test_a_removal_the_bot_has_no_rights_for_raises_remove_refused_with_the_reason(
+    platform: Platform, recorder: Recorder
+) -> None:
+    w = platform.world
+    connector = await platform.start(recorder.emit)
+    await platform.refuse_removals(w.room)
+    with pytest.raises(RemoveRefused, match="群主或管理员"):
+        await connector.remove(w.room, w.li)
+    assert await platform.removed() == []
 
 
 @needs("failures")

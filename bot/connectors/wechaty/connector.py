@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config
-from bot.connectors.base import Emit, SendRefused
+from bot.connectors.base import Emit, RemoveRefused, SendRefused
 from bot.connectors.login_qr import login_qr
 from bot.connectors.wechaty.link import ENDPOINT_ENV, TOKEN_ENV, ConnectorError, Link, finish
 from bot.connectors.wechaty.lookups import Lookups
@@ -358,6 +358,16 @@ class WechatyConnector:
                 raise SendRefused(reason) from None
             raise SendFailed(f"send to {message.target_id} failed: {reason}") from None
         return sent or None
+
+    async def remove(self, room: RoomRef, member: MemberRef) -> None:
+        """Room.del: WeChat refuses it unless the bot is the group's owner or admin (RemoveRefused, its reason)."""
+        await self._link.ready(room.id)
+        lib = self._link.lib
+        assert lib is not None
+        try:
+            await self._link.rpc("room_delete", room.id, member.id, timeout=SEND_TIMEOUT)
+        except lib.GRPCError as exc:
+            raise RemoveRefused(first_line(exc).removeprefix("Error: ")) from None
 
     async def accept_friend(self, request: FriendRequest) -> None:
         friendship_id = self._friendships.pop(request.id, None) or request.id.removeprefix("friendship:")

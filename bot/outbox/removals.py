@@ -1,0 +1,114 @@
+"""What follows a removal the outbox made (bot/outbox): the member out of the group in the store, or, when WeChat
+refused it (the bot is no owner or admin), an alert to staff that says why. Written in the transaction that
+records the removal's row; the alert is an outbox row like any message (bot/alerts.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.alerts import alerts
+from bot.config import Config
+from bot.connectors.base import Connector, RemoveRefused
+from bot.events import RoomRef
+from bot.outbox.rows import TABLE, Row, entry
+from bot.store import dialect
+from bot.store.activity import mark_left
+from bot.textnorm import printable
+
+log = logging.getLogger("qunguan.outbox")
+NamedRooms = Callable[[AsyncConnection, str], Awaitable[list[RoomRef]]]
+
+
+RETELL = timedelta(hours=1)  # one alert per member and group refused: a spammer posting on is no alert flood
+REMEMBERED = 1000  # (group, member) pairs whose last refusal alert is kept
+
+
+class Told:
+    """When staff were last told of a refused removal, per group and member (in memory: a restart costs one more)."""
+
+    def __init__(self) -> None:
+        self._at: dict[tuple[str, str], datetime] = {}
+
+    def due(self, room_id: str, member_id: str, now: datetime) -> bool:
+        last = self._at.get((room_id, member_id))
+        if last is not None and now - last < RETELL:
+            return False
+        self._at.pop((room_id, member_id), None)
+        self._at[(room_id, member_id)] = now
+        if len(self._at) > REMEMBERED:
+            del self._at[next(iter(self._at))]
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    row: Row
+    refused: str | None = None  # WeChat's reason; None: done
+
+
+async def remove(connector: Connector, row: Row) -> Removal:
+    """Ask WeChat to remove the row's member from its room; a refusal is an answer, not an error."""
+    m = row.message
+    assert m.room is not None and m.member is not None
+    try:
+        await connector.remove(m.room, m.member)
+    except RemoveRefused as exc:
+        return Removal(row, str(exc) or "微信拒绝了")
+    return Removal(row)
+
+
+def refusal_text(row: Row, reason: str) -> str:
+    m = row.message
+    assert m.room is not None and m.member is not None
+    why = f"（原因：{m.text}）" if m.text else ""
+    name, topic = m.member.name or m.member.id, m.room.topic or m.room.id
+    text = f"没能把 {name} 移出「{topic}」：{reason}。请群主或管理员处理{why}"
+    return " ".join(text.splitlines())  # member-made names: a line break cannot forge a line of the alert
+
+
+async def follow(
+    conn: AsyncConnection,
+    removals: list[Removal],
+    config: Config,
+    named: NamedRooms | None,
+    now: datetime,
+    told: Told,
+) -> list[dict[str, object]]:
+    """The store told of each removal, the alert rows of those refused queued (returned)."""
+    queued: list[dict[str, object]] = []
+    for removal in removals:
+        m, raw = removal.row.message, removal.row.raw
+        assert m.room is not None and m.member is not None
+        if removal.refused is None:
+            await mark_left(conn, m.room.id, m.member.id, now)
+            continue
+        text = refusal_text(removal.row, removal.refused)
+        log.warning("removal of %s from %s refused: %s", m.member.id, removal.row.target, printable(removal.refused))
+        if not told.due(m.room.id, m.member.id, now):
+            continue
+
+        async def bound(name: str) -> list[RoomRef]:
+            return await named(conn, name) if named is not None else []
+
+        for i, alert in enumerate(await alerts(conn, config, bound, text, playbook_id=m.playbook_id)):
+            key = f"{raw.dedup_key}/refused/{i}"
+            queued.append(
+                entry(
+                    alert,
+                    key=key,
+                    kind="notice",
+                    event_id=raw.event_id,
+                    playbook_id=m.playbook_id,
+                    reply_to=None,
+                    now=now,
+                    not_before=now,
+                )
+            )
+    if queued:
+        await conn.execute(dialect.insert_ignore(conn, TABLE), queued)
+    return queued
