@@ -340,3 +340,21 @@ async def test_kind_commands_without_what_they_send_answer_with_their_usage(tmp_
     assert "用法：/file 文件名" in out
     assert "二维码装不下这么多内容" in out
     assert "🤖" not in out
+
+
+REMOVE_ADS = {
+    "playbooks/ads.yaml": "id: ads\nwhen:\n  - message: {has: [link]}\ndo:\n"
+    '  - remove: {reason: 发广告}\n  - say: "{{ member.name }} 发广告，已移出本群"\n'
+}
+
+
+async def test_a_member_the_bot_removed_cannot_post_in_that_group_until_they_join_again(tmp_path: Path) -> None:
+    """As in WeChat: once removed (or gone by /leave), the member's messages no longer reach that group."""
+    lines = ["/link https://ad.example.com 兼职", "/link https://ad.example.com 再发", "/join", "/link https://x.cn"]
+    out = await simulate(lines, tmp_path / "sim.db", load_texts(REMOVE_ADS))
+    assert out.count("🤖 （把 小王 移出群「会员福利1群」）") == 2
+    assert out.count("小王 发广告，已移出本群") == 2  # the second link never reached the group
+    assert "（小王 已不在群「会员福利1群」里，发不出消息：/join 重新进群，或 /as 换个成员）" in out
+    left = await simulate(["/leave", "签到"], tmp_path / "left.db")
+    assert "签到成功" not in left
+    assert "小王 已不在群「会员福利1群」里" in left

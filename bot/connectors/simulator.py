@@ -21,6 +21,7 @@ class SimulatorConnector:
         self.output = output
         self.bot_name = bot_name
         self.emit: Emit | None = None
+        self.gone: set[tuple[str, str]] = set()  # (room id, member id): removed by the bot or left, as in WeChat
 
     async def start(self, emit: Emit) -> None:
         self.emit = emit
@@ -57,6 +58,7 @@ class SimulatorConnector:
 
     async def remove(self, room: RoomRef, member: MemberRef) -> None:
         who, where = printable(member.name or member.id), printable(room.topic or room.id)
+        self.gone.add((room.id, member.id))
         self.output.write(f"🤖 （把 {who} 移出群「{where}」）\n")
         self.output.flush()
 

@@ -59,6 +59,7 @@ SET_USAGE = "用法：/time set 2026-12-24 09:00（本地时间；只写日期�
 TOO_FAR = "一次最多往后拨 1 年：期间到点的定时剧本要一个个执行。要拨得更远，请分几次拨"
 BACKWARDS = "不能把时间往回拨（现在是 {now}）：签到、连续天数和定时剧本都假设时间只往前走。想从头再来，用 /reset"
 UNKNOWN = "（模拟器不认识「@{name}」，按普通文字发出。@名字 后面要留一个空格；没见过的成员先用 /as ID 名字 扮演一次）"
+GONE = "（{name} 已不在群「{room}」里，发不出消息：/join 重新进群，或 /as 换个成员）"
 PRIVATE = "（私聊里没有 @ 提及，和微信一样；要 @ 某人，请用 /group 回到群里）"
 
 
@@ -97,7 +98,16 @@ class Session:
         return f"{self.member.name}@{where}> "
 
     async def deliver(self, event: Event) -> None:
-        """Hand a typed event to the bot through the connector, then let what it started finish."""
+        """Hand a typed event to the bot through the connector, then let what it started finish. A member who was
+        removed from the group, or left it, cannot post there, as in WeChat."""
+        gone = self.shop.connector.gone
+        if event.kind == "message" and event.room is not None and (event.room.id, self.member.id) in gone:
+            self.say(GONE.format(name=self.member.name, room=event.room.topic or event.room.id))
+            return
+        if event.kind == "join":
+            gone.discard((self.room.id, self.member.id))
+        elif event.kind == "leave":
+            gone.add((self.room.id, self.member.id))
         await self.shop.connector.typed(event)
         await self.bot.engine.settle()
 
