@@ -25,7 +25,7 @@ from bot.connectors.base import Connector, SendRefused
 from bot.events import FriendRequest, Outgoing
 from bot.governor import Governor, merge_welcomes
 from bot.outbox.removals import NamedRooms, Removal, Told, follow, remove
-from bot.outbox.rows import NOT_ACCEPTED, RECORD, TABLE, Row, behind, not_behind_an_accept, read_row, record
+from bot.outbox.rows import RECORD, TABLE, Row, behind, dropped_records, free, holds, read_row, record
 from bot.outbox.rows import expire as expire_late
 from bot.outbox.worker import Worker
 from bot.store import Store, dialect
@@ -160,7 +160,7 @@ class Delivery(Worker):
                     if queue is None:
                         queue = await self._pending_rows(conn)
                     queue = await expire_late(conn, queue, now)
-                    plan = self.governor.plan([r.queued for r in not_behind_an_accept(queue)], now)
+                    plan = self.governor.plan([r.queued for r in free(queue)], now)
                     batch = sorted((r for r in queue if r.id in plan.ids), key=lambda r: plan.ids.index(r.id))
                     claimed = bool(batch) and await self._claim(conn, batch)
                 if not batch:
@@ -169,12 +169,10 @@ class Delivery(Worker):
                 if claimed:
                     done, back = await self._send(batch)
                     queue.extend(back)
-                    if batch[0].raw.accept and done[0]["b_state"] == "failed":  # what it decided goes nowhere
-                        done += [
-                            record(r, "failed", attempts=r.attempts, error=NOT_ACCEPTED)
-                            for r in behind(queue, batch[0])
-                        ]
-                        queue = [r for r in queue if r.raw.event_id != batch[0].raw.event_id]
+                    if holds(batch[0]) and done[0]["b_state"] == "failed":  # what was held on it goes nowhere
+                        dropped = behind(queue, batch[0])
+                        done += dropped_records(batch[0], dropped)
+                        queue = [r for r in queue if r not in dropped]
         finally:
             # What is still pending, for the next pass; forgotten (read again) after anything unexpected.
             self._cache = queue if self._cache is not None and not done else None
