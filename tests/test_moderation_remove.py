@@ -223,3 +223,21 @@ async def test_the_messages_held_on_a_removal_stay_held_across_a_restart(tmp_pat
         ]
     finally:
         await again.close()
+
+
+async def test_a_removal_that_fails_for_good_tells_staff_once_that_it_did_not_happen() -> None:
+    cfg = config(alerts={"room": "staffroom"}, sending={"retries": 2, "retry_after": "30s"})
+    async with TestBot.running(REMOVE_THEN_SAY, config=cfg) as bot:
+        await bot.add_room("staffroom", "店员群")
+        bot.member("u9", "推广员")
+
+        async def broken(room: object, member: object) -> None:
+            raise ConnectionError("the puppet did not answer")
+
+        bot.connector.remove = broken  # type: ignore[method-assign]
+        await bot.say("u9", "广告测试", room="r1")
+        await bot.advance(timedelta(minutes=10))
+        assert [(m.target_id, m.text) for m in bot.sent] == [
+            ("staffroom", "没能把 推广员 移出「r1」：微信出错，试了 3 次都没成功。请群主或管理员处理（原因：发广告）"),
+        ]
+        assert await membership(bot, "u9") == {"r1": True}

@@ -24,7 +24,7 @@ from bot.config import Config
 from bot.connectors.base import Connector, SendRefused
 from bot.events import FriendRequest, Outgoing
 from bot.governor import Governor, merge_welcomes
-from bot.outbox.removals import NamedRooms, Removal, Told, follow, remove
+from bot.outbox.removals import NamedRooms, Removal, Told, follow, given_up, remove
 from bot.outbox.rows import RECORD, TABLE, Row, behind, dropped_records, free, holds, read_row, record
 from bot.outbox.rows import expire as expire_late
 from bot.outbox.worker import Worker
@@ -288,6 +288,8 @@ class Delivery(Worker):
             )
             for r in batch:
                 records.append(record(r, "failed", attempts=r.attempts + 1, error=error))
+            if lead.raw.remove:  # staff must know the member is still in the group
+                self._removals.append(given_up(lead, tries))
             return records, []
         retry = now + self.settings.retry_after * 2 ** (tries - 1)
         log.warning(
