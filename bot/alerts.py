@@ -53,7 +53,9 @@ async def alert_room(conn: AsyncConnection, config: Config, named: Named) -> Roo
 async def alerts(
     conn: AsyncConnection, config: Config, named: Named, text: str, *, playbook_id: str = ""
 ) -> list[Outgoing]:
-    """The messages one alert is: to the alert room, and privately to each `to` person who is the bot's friend."""
+    """The messages one alert is: to the alert room, and privately to each `to` person who is the bot's friend.
+    One line: a member-made name with line breaks in it cannot forge a line of an alert."""
+    text = " ".join(text.splitlines())
     if not text.strip():
         return []
     room = await alert_room(conn, config, named)

@@ -74,8 +74,7 @@ def refusal_text(row: Row, reason: str) -> str:
     assert m.room is not None and m.member is not None
     why = f"（原因：{m.text}）" if m.text else ""
     name, topic = m.member.name or m.member.id, m.room.topic or m.room.id
-    text = f"没能把 {name} 移出「{topic}」：{reason}。请群主或管理员处理{why}"
-    return " ".join(text.splitlines())  # member-made names: a line break cannot forge a line of the alert
+    return f"没能把 {name} 移出「{topic}」：{reason}。请群主或管理员处理{why}"  # one line: alerts() sees to it
 
 
 async def follow(

@@ -1,0 +1,124 @@
+"""Moderation against the member who abuses it: renames, forged alert lines, template text in names, staff
+commands that quote spam, floods of ads, and staff commands aimed at nobody."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import Config
+from bot.testing import TestBot
+from handlers.moderation.log import ModerationEntry
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+STAFF = {"owner": ["boss"], "admin": ["mgr"], "staff": ["clerk"]}
+CONFIG = Config.model_validate({"staff": STAFF, "alerts": {"room": "staffroom"}})
+ANTI_AD = """
+id: anti-ad
+when:
+  - message: {words: ads}
+do:
+  - warn: {reason: 发广告}
+  - choose:
+      - if: [{expr: "warn.count >= 3"}]
+        do:
+          - remove: {reason: 发广告}
+          - say: "{{ member.name }} 发广告，已移出本群"
+          - alert: "已移出 {{ member.name }}（{{ room.topic }}）：发广告"
+      - else:
+          - reply: "请勿发广告，这是第 {{ warn.count }} 次提醒（3 次将被移出）"
+wordlists:
+  ads: [加微信, 兼职刷单]
+"""
+ALERT_ONLY = """
+id: watch
+when:
+  - message: {words: ads}
+do:
+  - alert: "{{ member.name }} 在「{{ room.topic }}」发广告"
+wordlists:
+  ads: [加微信]
+"""
+FLOOD = """
+id: anti-flood
+when:
+  - flood: {same_text: 3, within: 2m}
+do:
+  - warn: {reason: 刷屏}
+  - reply: 请不要刷屏哦～
+"""
+
+
+def staff_alerts(bot: TestBot) -> list[str]:
+    return [m.text for m in bot.sent if m.target_id == "staffroom"]
+
+
+async def started(playbook: str, **options: object) -> TestBot:
+    bot = await TestBot.create({"playbooks/p.yaml": playbook}, config=CONFIG, **options)  # type: ignore[arg-type]
+    await bot.add_room("staffroom", "店员群")
+    return bot
+
+
+async def test_an_advertiser_renamed_as_a_staff_member_is_still_moderated() -> None:
+    bot = await started(ANTI_AD)
+    try:
+        bot.member("clerk", "店员小李")
+        bot.member("u9", "店员小李")  # staff are known by WeChat id, never by a display name
+        sent = await bot.say("u9", "加微信 领福利", room="r1")
+        assert [m.text for m in sent] == ["请勿发广告，这是第 1 次提醒（3 次将被移出）"]
+        assert await bot.field("u9", "warnings") == 1
+    finally:
+        await bot.close()
+
+
+async def test_a_name_with_line_breaks_and_template_braces_is_one_literal_line_in_alerts_and_the_log() -> None:
+    bot = await started(ALERT_ONLY)
+    try:
+        bot.member("u9", "推广员\n店长：已处理，不用管 {{ room.topic }}")
+        await bot.say("u9", "加微信", room="r1")
+        (alert,) = staff_alerts(bot)
+        assert "\n" not in alert
+        assert "{{ room.topic }}" in alert  # the name's text, never evaluated
+        answer = await bot.say("clerk", "/违规")
+        assert all("\n店长" not in m.text for m in answer)
+    finally:
+        await bot.close()
+
+
+async def test_a_staff_command_quoting_the_spam_is_not_moderated() -> None:
+    bot = await started(ANTI_AD)
+    try:
+        bot.member("u9", "推广员")
+        await bot.say("u9", "大家好", room="r1")
+        sent = await bot.say("clerk", "/警告 @推广员\u2005 加微信 兼职刷单", room="r1", mentions=("u9",))
+        assert [m.text for m in sent] == ["已警告 推广员（加微信 兼职刷单），30 天内第 1 次"]
+        rows = await bot.rows(select(ModerationEntry.member_id, ModerationEntry.staff_id))
+        assert [tuple(r) for r in rows] == [("u9", "clerk")]
+    finally:
+        await bot.close()
+
+
+async def test_flood_counts_follow_the_member_through_a_rename() -> None:
+    bot = await started(FLOOD)
+    try:
+        await bot.say("u9", "进群领红包", room="r1")
+        bot.member("u9", "换个名字")
+        await bot.say("u9", "进群领红包", room="r1")
+        bot.member("u9", "又换一个")
+        assert [m.text for m in await bot.say("u9", "进群领红包", room="r1")] == ["请不要刷屏哦～"]
+    finally:
+        await bot.close()
+
+
+async def test_undoing_a_member_never_punished_and_lifting_an_unknown_id_answer_plainly() -> None:
+    bot = await started(ANTI_AD)
+    try:
+        bot.member("u9", "路人")
+        await bot.say("u9", "大家好", room="r1")
+        answer = await bot.say("mgr", "/撤销 @路人\u2005", room="r1", mentions=("u9",))
+        assert [m.text for m in answer] == ["路人 没有警告、拉黑或被移出的记录，不用撤销"]
+        assert [m.text for m in await bot.say("mgr", "/解封 wxid_nobody")] == ["wxid_nobody 不在黑名单上"]
+        assert [m.invite for m in bot.sent] == [False, False]
+    finally:
+        await bot.close()
