@@ -3,6 +3,8 @@ commands that quote spam, floods of ads, and staff commands aimed at nobody."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -120,5 +122,20 @@ async def test_undoing_a_member_never_punished_and_lifting_an_unknown_id_answer_
         assert [m.text for m in answer] == ["路人 没有警告、拉黑或被移出的记录，不用撤销"]
         assert [m.text for m in await bot.say("mgr", "/解封 wxid_nobody")] == ["wxid_nobody 不在黑名单上"]
         assert [m.invite for m in bot.sent] == [False, False]
+    finally:
+        await bot.close()
+
+
+async def test_ads_after_the_removal_is_on_its_way_do_not_repeat_its_announcement() -> None:
+    bot = await started(ANTI_AD, governor=True)
+    try:
+        bot.member("u9", "推广员")
+        for _ in range(10):
+            await bot.say("u9", "加微信", room="r1")
+            await bot.advance(timedelta(seconds=1))
+        await bot.advance(timedelta(minutes=10))
+        told = [(m.target_id, m.text) for m in bot.sent if "已移出" in m.text]
+        assert sorted(told) == [("r1", "推广员 发广告，已移出本群"), ("staffroom", "已移出 推广员（r1）：发广告")]
+        assert [m.member.id for m in bot.sent if m.remove] == ["u9"]
     finally:
         await bot.close()

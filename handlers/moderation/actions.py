@@ -16,6 +16,7 @@ from bot.context import Context, RunContext, SkipAction
 from bot.events import MemberRef, Outgoing, RoomRef
 from bot.playbook.types import Duration, Params, TextField
 from bot.registry import action
+from bot.runner import StopRun
 from bot.store.tables import OutboxMessage, RoomMember
 from handlers.moderation.log import live_warnings, record
 
@@ -115,9 +116,12 @@ class RemoveParams(Params):
 @action("remove", schema=RemoveParams, primary="reason", member_directed=True)
 async def remove(ctx: RunContext, p: RemoveParams) -> None:
     """Remove the member from this group: an outbox row ahead of the run's messages, outside the daily limit.
-    When WeChat refuses (the bot is no owner or admin), staff get an alert; the run does not fail."""
+    When WeChat refuses (the bot is no owner or admin), staff get an alert; the run does not fail. When the member
+    is out already or on the way out (a burst of ads), the run stops here: its "已移出本群" was said once."""
     member = moderated(ctx, p.to, "removes")
     if ctx.room is None:
         raise SkipAction("a removal needs a group: this run has none")
     out = await removal(ctx, member, ctx.room, p.reason, message=ctx.event, playbook_id=ctx.playbook.id)
-    ctx.outgoing += [out] if out is not None else []
+    if out is None:
+        raise StopRun()
+    ctx.outgoing.append(out)
