@@ -139,3 +139,20 @@ async def test_ads_after_the_removal_is_on_its_way_do_not_repeat_its_announcemen
         assert [m.member.id for m in bot.sent if m.remove] == ["u9"]
     finally:
         await bot.close()
+
+
+async def test_a_flood_of_ads_costs_staff_one_alert_a_while_saying_how_many_were_held_back() -> None:
+    bot = await started(ALERT_ONLY)
+    try:
+        bot.member("u9", "推广员")
+        for _ in range(100):
+            await bot.say("u9", "加微信", room="r1")
+            await bot.advance(timedelta(milliseconds=600))
+        assert staff_alerts(bot) == ["推广员 在「r1」发广告"]
+        await bot.advance(timedelta(minutes=10))
+        await bot.say("u9", "加微信", room="r1")
+        assert staff_alerts(bot)[1:] == ["推广员 在「r1」发广告（上次提醒后又有 99 条同类提醒未发）"]
+        await bot.say("u8", "加微信", room="r1")  # another member: their own alert at once
+        assert staff_alerts(bot)[2:] == ["u8 在「r1」发广告"]
+    finally:
+        await bot.close()
