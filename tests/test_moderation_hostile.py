@@ -156,3 +156,16 @@ async def test_a_flood_of_ads_costs_staff_one_alert_a_while_saying_how_many_were
         assert staff_alerts(bot)[2:] == ["u8 在「r1」发广告"]
     finally:
         await bot.close()
+
+
+async def test_the_alert_room_is_never_moderated_nor_welcomed_even_when_it_is_a_managed_group() -> None:
+    welcome = "id: welcome\nwhen:\n  - join: {}\ndo:\n  - say: 欢迎 {{ member.name }} 进群，领券回复 抢券\n"
+    playbooks = {"playbooks/p.yaml": ANTI_AD, "playbooks/welcome.yaml": welcome}
+    rooms = [{"id": "r1"}, {"id": "staffroom", "topic": "店员群"}]
+    cfg = Config.model_validate({"staff": STAFF, "alerts": {"room": "店员群"}, "rooms": rooms})
+    async with TestBot.running(playbooks, config=cfg) as bot:
+        await bot.add_room("staffroom", "店员群")
+        assert await bot.join("newclerk", "staffroom") == []  # a new clerk not in config.yaml yet
+        assert await bot.say("newclerk", "有人在群里发 加微信 的广告", room="staffroom") == []
+        assert await bot.field("newclerk", "warnings") == 0
+        assert [m.text for m in await bot.join("u5", "r1")] == ["欢迎 u5 进群，领券回复 抢券"]
