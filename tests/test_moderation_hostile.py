@@ -169,3 +169,18 @@ async def test_the_alert_room_is_never_moderated_nor_welcomed_even_when_it_is_a_
         assert await bot.say("newclerk", "有人在群里发 加微信 的广告", room="staffroom") == []
         assert await bot.field("newclerk", "warnings") == 0
         assert [m.text for m in await bot.join("u5", "r1")] == ["欢迎 u5 进群，领券回复 抢券"]
+
+
+async def test_a_newcomer_a_blacklisted_member_pulled_in_is_flagged_to_staff_as_a_possible_alt() -> None:
+    bot = await started(ANTI_AD)
+    try:
+        bot.member("u9", "骗子")
+        await bot.say("u9", "大家好", room="r1")
+        await bot.say("mgr", "/拉黑 @骗子\u2005 诈骗", room="r1", mentions=("u9",))
+        bot.member("u7", "新人")
+        await bot.join("u7", "r2", by="u9")  # the blacklisted member's alt, invited into another group
+        assert staff_alerts(bot)[-1] == "黑名单成员 骗子（u9）拉了 新人（u7）进「r2」，可能是小号，请留意"
+        await bot.join("u6", "r2", by="u5")
+        assert not any("u6" in text for text in staff_alerts(bot))
+    finally:
+        await bot.close()
