@@ -25,6 +25,8 @@ from bot.testing import TestBot
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = ROOT / "tests" / "data" / "moderation" / "messages.yaml"
+DOC = ROOT / "docs" / "moderation.md"
+README = ROOT / "README.md"
 SHIPPED = ROOT / "playbooks" / "moderation"
 START = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 LONG_AGO = START - timedelta(days=400)
@@ -142,6 +144,11 @@ async def test_the_shipped_moderation_playbooks_catch_spam_and_leave_chat_alone(
     print(report)
     assert caught >= CATCH_AT_LEAST, report
     assert false_positive <= FLAG_AT_MOST, report
+    stated = DOC.read_text("utf-8")
+    assert f"{len(spam)} 条广告里处理了 {len(spam) - len(missed)} 条（{caught:.1%}）" in stated, "docs: " + report
+    assert f"{len(chat)} 条正常聊天里误伤了 {len(flagged)} 条（{false_positive:.1%}）" in stated, "docs: " + report
+    summary = f"act on {caught:.1%} of the spam and {false_positive:.1%} of the ordinary chat"
+    assert summary in " ".join(README.read_text("utf-8").split()), "README: " + report
 
 
 @pytest.mark.parametrize(
