@@ -1,7 +1,7 @@
 """The YAML examples of the language contract, for the tests that hold us to them.
 
-The contract lives in ../shared/PLAYBOOKS.md beside the repository; `tests/contract/PLAYBOOKS.md` is a
-copy so that a clone alone runs these tests (test_contract.py checks the copy is current).
+The contract lives in ../shared/PLAYBOOKS.md beside the repository (moderation's in ../shared/MODERATION.md);
+`tests/contract/` holds copies so that a clone alone runs these tests (test_contract.py checks they are current).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from bot.registry import Registry
 
 CONTRACT = Path(__file__).resolve().parent / "contract" / "PLAYBOOKS.md"
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "PLAYBOOKS.md"
+MODERATION = CONTRACT.with_name("MODERATION.md")
+SHARED_MODERATION = SHARED.with_name("MODERATION.md")
 
 
 def blocks(document: Path = CONTRACT) -> list[str]:

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -76,3 +77,14 @@ def test_ci_runs_the_readme_test_command() -> None:
     commands = re.findall(r"```sh\n(.*?)\n```", README[README.index("## Two commands") :], re.S)
     ci = (ROOT / ".ci/run").read_text("utf-8").strip().splitlines()[-1]
     assert ci == commands[1]
+
+
+def test_the_moderation_section_names_the_shipped_playbooks_and_the_guide() -> None:
+    """Each shipped moderation playbook is named with its file, id and name, and the staff guide it links exists."""
+    section = README[README.index("### 6. Moderation") : README.index("## Commands")]
+    rows = re.findall(r"\| `playbooks/moderation/([\w-]+)\.yaml` \| `([\w-]+)` \| (\S+) \|", section)
+    shipped = {p.stem: yaml.safe_load(p.read_text("utf-8")) for p in (ROOT / "playbooks/moderation").glob("*.yaml")}
+    assert sorted(rows) == sorted((stem, data["id"], data["name"]) for stem, data in shipped.items())
+    for link in re.findall(r"\]\(([^)#]+)\)", section):
+        assert (ROOT / link).is_file(), link
+    assert "docs/moderation.md" in section

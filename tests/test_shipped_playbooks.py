@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from bot.config import Config, RoomSection
 from bot.testing import TestBot
@@ -113,6 +114,36 @@ async def test_checking_in_twice_in_two_groups_and_privately_pays_once_a_day() -
             await bot.say("u1", "签到", room=room)
         await bot.say("u1", "打卡", room="r2")
         assert await bot.field("u1", "points") == 5
+
+
+# -- moderation
+
+
+def customer_lines() -> list[str]:
+    """Every group line a customer says in the shipped scenarios that are not about moderation."""
+    lines = []
+    for file in sorted((ROOT / "playbooks" / "tests").glob("*.yaml")):
+        if file.name.startswith("moderation-"):
+            continue
+        scenario = yaml.safe_load(file.read_text("utf-8"))
+        staff = {m["id"] for m in scenario.get("members", []) if m.get("role")}
+        for step in scenario["steps"]:
+            said = step.get("say") if isinstance(step, dict) else None
+            if said and said.get("room") and said.get("text") and said["member"] not in staff:
+                lines.append(said["text"])
+    return sorted(set(lines))
+
+
+async def test_customers_saying_what_the_shipped_scenarios_say_are_never_warned() -> None:
+    """The moderation playbooks ship beside the others: a newcomer's first line (the strictest case, removed at once
+    if anything fired) is never taken for an ad, a banned word or a flood."""
+    lines = customer_lines()
+    assert len(lines) > 15 and "签到" in lines and "抢券" in lines
+    async with shop() as bot:
+        for n, line in enumerate(lines):
+            sent = await bot.say(f"new{n}", line, room="r1")
+            assert not any(m.remove or "提醒" in m.text or "刷屏" in m.text for m in sent), (line, texts(sent))
+            assert await bot.field(f"new{n}", "warnings") == 0, line
 
 
 # -- texts

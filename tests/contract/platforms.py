@@ -308,7 +308,7 @@ class WechatyPlatform(Platform):
     """WeChat behind the Node gateway; the bot's side is the real connector over gRPC."""
 
     name = "wechaty"
-    abilities = frozenset({"redelivery", "strangers", "failures"})
+    abilities = frozenset({"redelivery", "strangers", "failures", "refusals"})
     real_account = True
 
     def __init__(self, gateway: Gateway, cache_dir: Path) -> None:
@@ -376,3 +376,6 @@ class WechatyPlatform(Platform):
     async def removed(self) -> list[tuple[str, str]]:
         actions = await self._call(self.gateway.actions, self.since)
         return [(a["room_id"], a["contact_id"]) for a in actions if a["action"] == "room_del"]
+
+    async def refuse_removals(self, room: RoomRef) -> None:
+        await self._call(self.gateway.post, "/room/admin", room=room.id, admin=False)

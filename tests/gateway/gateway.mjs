@@ -69,6 +69,8 @@ let slowPayloads = { count: 0, ms: 0 } // the next `count` message payload looku
 let payloadsWaiting = 0 // lookups being held back right now
 let slowSends = { skip: 0, count: 0, ms: 0 } // after `skip` sends, the next `count` reach WeChat but answer `ms` late
 let sendsHeld = 0 // sends whose answer to the bot was held back, ever (one more each time one starts waiting)
+const notAdmin = new Set() // rooms where the bot is neither owner nor admin: WeChat refuses its removals there
+const NOT_ADMIN = '只有群主或管理员才能移出群成员' // what WeChat answers then
 
 /**
  * PuppetMock with the holes that matter to a client filled in:
@@ -77,6 +79,7 @@ let sendsHeld = 0 // sends whose answer to the bot was held back, ever (one more
  *  - private messages to non-friends fail, like WeChat;
  *  - friendship payloads are real; accepting one makes the contact a friend;
  *  - room add/del/topic by the bot change the room and emit the events WeChat would;
+ *  - a removal in a room where the bot is no owner or admin (POST /room/admin) fails, as WeChat refuses it;
  *  - link cards, mini-programs, contact cards and pictures posted with /room/post carry what was posted
  *    (stock: a fixed mock title, an empty contact, a picture of the QR code 'fake-qrcode').
  */
@@ -176,6 +179,10 @@ class GatewayPuppet extends PuppetMock {
   }
 
   async roomDel (roomId, contactId) {
+    if (notAdmin.has(roomId)) {
+      actions.push({ seq: ++seq, action: 'room_del_refused', room_id: roomId, contact_id: contactId, error: NOT_ADMIN, ts: Date.now() })
+      throw new Error(NOT_ADMIN)
+    }
     actions.push({ seq: ++seq, action: 'room_del', room_id: roomId, contact_id: contactId, ts: Date.now() })
     const room = this.mocker.RoomMock.load(roomId)
     room.remove(this.mocker.ContactMock.load(contactId)).by(this.mocker.ContactMock.load(this.currentUserId))
@@ -281,6 +288,13 @@ const routes = {
     dirtyRoom(b.room)
     return {}
   },
+  // {room, admin} -> whether the bot is the room's owner or admin (default true); when not, its removals fail
+  'POST /room/admin': b => {
+    room(b.room)
+    if (typeof b.admin !== 'boolean') throw new Error('admin (true or false) is required')
+    if (b.admin) notAdmin.delete(b.room); else notAdmin.add(b.room)
+    return {}
+  },
   // {room, topic, by} -> room-topic
   'POST /room/topic': b => {
     room(b.room).topic(b.topic).by(contact(b.by || BOT_ID))
@@ -359,7 +373,8 @@ const routes = {
   },
   // ?since=SEQ -> {messages: [{seq, id, room_id, to_id, text, mention_ids, ts, error}]}
   'GET /sent': (_b, q) => ({ messages: sent.filter(m => m.seq > Number(q.get('since') || 0)) }),
-  // ?since=SEQ -> {actions: [{seq, action, ...}]}
+  // ?since=SEQ -> {actions: [{seq, action, ...}]}; action: friendship_accept, room_add, room_del,
+  //   room_del_refused (with the error WeChat gave), room_topic
   'GET /actions': (_b, q) => ({ actions: actions.filter(a => a.seq > Number(q.get('since') || 0)) }),
   // {count, error?} -> the next `count` sends fail with `error`
   'POST /fail-sends': b => { failNext = { count: Number(b.count || 0), error: b.error || failNext.error }; return {} },

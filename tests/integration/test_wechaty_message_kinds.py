@@ -2,7 +2,7 @@
 through the real Wechaty stack, reach playbooks as message.kind/url/title/qr (issue 13, item 7's sending half).
 
 The picture is a QR code made here (segno), streamed by the puppet service and read by the bot (zxing-cpp); a
-20 MB picture and a corrupt one are still pictures, without a QR code, and one log line each.
+20 MB picture, a corrupt one and a decompression bomb are still pictures, without a QR code, and one log line each.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import segno
+from test_wechaty_kinds import bomb_png
 
 if TYPE_CHECKING:  # helpers come as fixtures from conftest.py
     from conftest import BotProcess, Gateway, Qunguan
@@ -92,8 +93,9 @@ def test_a_picture_carries_the_text_of_its_real_qr_code(gateway: Gateway, bot: B
     [
         (lambda: picture("https://u.wechat.com/big", padding=20 * 1024 * 1024), "over 10 MB"),
         (lambda: picture("https://u.wechat.com/cut", cut=120), "cannot be read"),
+        (lambda: base64.b64encode(bomb_png()).decode(), "too many pixels"),
     ],
-    ids=["20 MB", "corrupt"],
+    ids=["20 MB", "corrupt", "decompression bomb"],
 )
 def test_a_hostile_picture_is_still_a_picture_without_a_qr_code(
     gateway: Gateway, bot: BotProcess, data: Callable[[], str], why: str

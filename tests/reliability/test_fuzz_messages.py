@@ -6,7 +6,8 @@ config and playbooks gets them all (private and in groups, from members and from
 echo playbook that answers every message and one that echoes command arguments. For every message:
 the engine returns normally and logs no error, and the echo holds the member's text and name exactly
 as typed (a `{{ 7*7 }}` evaluated would read 49 there). Only opt-out words and built-in staff commands
-are answered instead of the playbooks, as designed.
+are answered instead of the playbooks, as designed, and the messages the shipped moderation playbooks act on
+(a flood, a URL, a banned word: MODERATION.md) go no further.
 
 Hypothesis runs derandomized (the same messages in every run), 50 messages per example, without
 deadlines and without shrinking (each failure names the message and member name that caused it; shrinking
@@ -144,6 +145,9 @@ def playbooks() -> dict[str, str]:
     return {**ECHO, **shipped}
 
 
+MODERATION = {p.stem for p in playbook_files(ROOT / "playbooks" / "moderation")}  # file names are their ids
+
+
 def answered_by_playbooks(event: MessageEvent, config: Config) -> bool:
     """Opt-out words and built-in staff commands are answered before (and instead of) any playbook."""
     words = {normalize(w) for w in (*config.opt_out.stop, *config.opt_out.resume)}
@@ -179,6 +183,7 @@ def test_10000_generated_member_messages_never_crash_the_engine_and_are_never_ev
     delivered = 0
     ids = itertools.count()
     echoed: list[str] = []
+    moderated: list[str] = []
 
     async def deliver(member_id: str, name: str, room: str | None, text: str) -> None:
         ref = bot.member(member_id, name)
@@ -186,6 +191,10 @@ def test_10000_generated_member_messages_never_crash_the_engine_and_are_never_ev
         sent = await bot.dispatch(event)
         assert list(errors.taken()) == [], (text, name)
         if not answered_by_playbooks(event, config):
+            return
+        if any(m.remove or m.playbook_id in MODERATION for m in sent):
+            assert not any(m.playbook_id.startswith("fuzz-") for m in sent), (text, [m.text for m in sent])
+            moderated.append(text)
             return
         to = room if room is not None else member_id
         echoes = [m.text for m in sent if m.playbook_id == "fuzz-echo" and m.target_id == to]
@@ -227,4 +236,5 @@ def test_10000_generated_member_messages_never_crash_the_engine_and_are_never_ev
         loop.run_until_complete(bot.close())
         loop.close()
     assert delivered >= MESSAGES
-    assert len(echoed) >= MESSAGES * 3 // 4, len(echoed)  # the others were opt-out words or staff commands
+    assert len(echoed) >= MESSAGES * 3 // 4, len(echoed)  # the others: opt-out words, staff commands, moderated
+    assert 0 < len(moderated) < MESSAGES // 20, len(moderated)
