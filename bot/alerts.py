@@ -50,10 +50,20 @@ async def alert_room(conn: AsyncConnection, config: Config, named: Named) -> Roo
     return bound[0] if bound else None
 
 
+async def is_alert_room(conn: AsyncConnection, config: Config, named: Named, room_id: str) -> bool:
+    """The group is the alert room: staff talk about adverts there, and it is never moderated nor welcomed."""
+    if config.section(AlertsSection).room is None:
+        return False
+    room = await alert_room(conn, config, named)
+    return room is not None and room.id == room_id
+
+
 async def alerts(
     conn: AsyncConnection, config: Config, named: Named, text: str, *, playbook_id: str = ""
 ) -> list[Outgoing]:
-    """The messages one alert is: to the alert room, and privately to each `to` person who is the bot's friend."""
+    """The messages one alert is: to the alert room, and privately to each `to` person who is the bot's friend.
+    One line: a member-made name with line breaks in it cannot forge a line of an alert."""
+    text = " ".join(text.splitlines())
     if not text.strip():
         return []
     room = await alert_room(conn, config, named)

@@ -239,7 +239,9 @@ async def run_scenario(scenario: Scenario, playbooks: PlaybookSet, config: Confi
     errors = _ErrorLog()
     logger = logging.getLogger("qunguan")
     logger.addHandler(errors)
-    bot = await TestBot.create(playbooks, config=config, start=start, governor=header.governor)
+    # Trusted, a config naming no groups manages them all: rooms all `managed: false` must not turn into that.
+    trusted = not header.rooms or any(room.managed for room in header.rooms)
+    bot = await TestBot.create(playbooks, config=config, start=start, governor=header.governor, trust_rooms=trusted)
     bot.connector.not_admin.update(room.id for room in header.rooms if not room.bot_admin)
     try:
         for room in header.rooms:

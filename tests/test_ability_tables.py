@@ -50,6 +50,7 @@ BESIDE_THEIR_CODE = {
     "member_tags": "handlers.tags",
     "moderation_log": "handlers.moderation.log",
     "blacklist": "handlers.moderation.blacklist",
+    "alert_throttle": "handlers.moderation.throttle",
     "windows": "bot.windows",
     "window_entries": "bot.windows",
 }

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.config import Config
 from bot.testing import TestBot
 from handlers.moderation.log import ModerationEntry
+from handlers.moderation.throttle import THROTTLE
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -143,5 +144,6 @@ async def test_alerts_are_not_cut_by_the_reply_budget_of_the_member_they_are_abo
     async with TestBot.running(ALERT, config=cfg) as bot:
         await bot.add_room("staffroom", "店员群")
         for _ in range(3):
+            await bot.advance(THROTTLE)  # one alert about a member each THROTTLE (test_moderation_hostile.py)
             (alert,) = await bot.say("u9", "广告测试", room="r1")
             assert alert.target_id == "staffroom"

@@ -28,6 +28,21 @@ do:
 }
 
 
+# MODERATION.md's example: the messages after the removal say it was done.
+REMOVE_THEN_SAY = {
+    "playbooks/remove.yaml": """
+id: anti-ad
+when:
+  - message: {keywords: [广告测试]}
+do:
+  - remove: {reason: 发广告}
+  - say: "{{ member.name }} 发广告，已移出本群"
+  - alert: "已移出 {{ member.name }}（{{ room.topic }}）：发广告"
+"""
+}
+NOT_REMOVED = "the removal it follows did not happen"
+
+
 def config(**sections: object) -> Config:
     data = {"staff": {"owner": ["boss"], "admin": ["mgr"], "staff": ["clerk"]}, **sections}
     return Config.model_validate(data)
@@ -66,7 +81,6 @@ async def test_when_the_bot_is_not_an_admin_nothing_fails_and_staff_are_told_why
         sent = await bot.say("u9", "广告测试", room="r1")
         assert removals(sent) == []
         assert [(m.target_id, m.text) for m in sent] == [
-            ("r1", "推广员 发广告，已移出本群"),
             ("staffroom", "没能把 推广员 移出「r1」：机器人不是群主或管理员。请群主或管理员处理（原因：发广告）"),
         ]
         assert await membership(bot, "u9") == {"r1": True}
@@ -158,3 +172,72 @@ async def test_a_name_made_to_forge_a_line_stays_on_one_line_in_the_alert() -> N
         sent = await bot.say("u9", "广告测试", room="r1")
         (alert,) = [m for m in sent if m.target_id == "staffroom"]
         assert "\n" not in alert.text
+
+
+async def test_a_refused_removal_drops_the_runs_messages_that_say_it_was_done(caplog: pytest.LogCaptureFixture) -> None:
+    async with TestBot.running(REMOVE_THEN_SAY, config=config(alerts={"room": "staffroom"})) as bot:
+        await bot.add_room("staffroom", "店员群")
+        bot.connector.not_admin.add("r1")
+        bot.member("u9", "推广员")
+        sent = await bot.say("u9", "广告测试", room="r1")
+        assert [(m.target_id, m.text) for m in sent] == [
+            ("staffroom", "没能把 推广员 移出「r1」：机器人不是群主或管理员。请群主或管理员处理（原因：发广告）"),
+        ]
+        rows = await bot.rows(select(OutboxMessage.text, OutboxMessage.state, OutboxMessage.last_error))
+        dropped = [(r.text, r.state) for r in rows if r.last_error == NOT_REMOVED]
+        assert dropped == [("推广员 发广告，已移出本群", "failed"), ("已移出 推广员（r1）：发广告", "failed")]
+        assert "2 message(s) of playbook anti-ad dropped" in caplog.text
+
+
+async def test_a_removal_made_lets_the_runs_messages_follow_in_order_at_the_accounts_pace() -> None:
+    async with TestBot.running(REMOVE_THEN_SAY, config=config(alerts={"room": "staffroom"}), governor=True) as bot:
+        await bot.add_room("staffroom", "店员群")
+        bot.member("u9", "推广员")
+        await bot.say("u9", "广告测试", room="r1")
+        await bot.advance(timedelta(minutes=5))
+        assert [("remove", m.member.id) if m.remove else (m.target_id, m.text) for m in bot.sent] == [
+            ("remove", "u9"),
+            ("r1", "推广员 发广告，已移出本群"),
+            ("staffroom", "已移出 推广员（r1）：发广告"),
+        ]
+
+
+async def test_the_messages_held_on_a_removal_stay_held_across_a_restart(tmp_path: Path) -> None:
+    playbooks = {
+        **REMOVE_THEN_SAY,
+        "playbooks/hi.yaml": "id: hi\nwhen:\n  - message: {text: 你好}\ndo:\n  - reply: 你好呀\n",
+    }
+    database = str(tmp_path / "q.db")
+    cfg = config(alerts={"room": "staffroom"})
+    bot = await TestBot.create(playbooks, config=cfg, database=database, governor=True)
+    await bot.add_room("staffroom", "店员群")
+    assert [m.text for m in await bot.say("u2", "你好", room="r1")] == ["你好呀"]
+    assert await bot.say("u9", "广告测试", room="r1") == []  # the account's pace: it waits
+    await bot.crash()
+    again = await TestBot.create(playbooks, config=cfg, database=database, governor=True)
+    try:
+        again.connector.not_admin.add("r1")
+        await again.advance(timedelta(minutes=5))
+        assert [m.text for m in again.sent] == [
+            "没能把 u9 移出「r1」：机器人不是群主或管理员。请群主或管理员处理（原因：发广告）"
+        ]
+    finally:
+        await again.close()
+
+
+async def test_a_removal_that_fails_for_good_tells_staff_once_that_it_did_not_happen() -> None:
+    cfg = config(alerts={"room": "staffroom"}, sending={"retries": 2, "retry_after": "30s"})
+    async with TestBot.running(REMOVE_THEN_SAY, config=cfg) as bot:
+        await bot.add_room("staffroom", "店员群")
+        bot.member("u9", "推广员")
+
+        async def broken(room: object, member: object) -> None:
+            raise ConnectionError("the puppet did not answer")
+
+        bot.connector.remove = broken  # type: ignore[method-assign]
+        await bot.say("u9", "广告测试", room="r1")
+        await bot.advance(timedelta(minutes=10))
+        assert [(m.target_id, m.text) for m in bot.sent] == [
+            ("staffroom", "没能把 推广员 移出「r1」：微信出错，试了 3 次都没成功。请群主或管理员处理（原因：发广告）"),
+        ]
+        assert await membership(bot, "u9") == {"r1": True}

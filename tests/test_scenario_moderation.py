@@ -143,3 +143,25 @@ def test_scenario_config_and_removal_filters_are_checked_where_they_are_written(
     assert any(p.startswith("s.yaml:4:") and "rooom" in p for p in said), said
     assert any(p.startswith("s.yaml:13:") and "a removal has no text" in p for p in said), said
     assert any(p.startswith("s.yaml:14:") and "'from' goes with 'removed'" in p for p in said), said
+
+
+async def test_a_scenario_whose_rooms_are_all_unmanaged_manages_none_of_them(tmp_path: Path) -> None:
+    header = """
+name: 只有店员群
+start: "2026-11-23 10:00"
+rooms:
+  - {id: staffroom, topic: 店员群, managed: false}
+members:
+  - {id: u9, name: 推广员, joined: "2026-11-01 09:00"}
+steps:
+"""
+    result = await run(
+        tmp_path,
+        """
+  - say: {member: u9, room: staffroom, text: 广告测试 加我}
+  - expect_none: {to: staffroom}
+  - check: {member: u9, warnings: 0}
+""",
+        header,
+    )
+    assert result.passed, "\n".join(result.detail)

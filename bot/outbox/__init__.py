@@ -19,8 +19,9 @@ there is no worker: an event's rows are sent before `dispatch` returns, through
 the same table and the same states.
 
 Here: `queue.py` writes the rows (the Outbox the engine calls: what a row
-holds, its kind, the reply budget); `delivery.py` sends them (the worker:
-claim, send, retry, expire, settle); `rows.py` is a row as delivery reads it
+holds, its kind, the reply budget); `delivery.py` sends them (one pass:
+claim, send, retry, expire); `worker.py` is the task that runs the passes
+(wake, sleep, settle, stop); `rows.py` is a row as delivery reads it
 back and records it.
 """
 

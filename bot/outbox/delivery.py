@@ -1,4 +1,5 @@
-"""The delivery worker: sends the outbox's pending rows one at a time, as the governor allows (bot/outbox).
+"""Delivery: sends the outbox's pending rows one at a time, as the governor allows (bot/outbox; the task that
+runs the passes is worker.py).
 
 Each send is claimed (`sending`, committed) before the platform is called and recorded after it:
 sent, pending again after an error or a refusal, failed after `retries`, expired when a playbook
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
@@ -24,38 +24,30 @@ from bot.config import Config
 from bot.connectors.base import Connector, SendRefused
 from bot.events import FriendRequest, Outgoing
 from bot.governor import Governor, merge_welcomes
-from bot.outbox.removals import NamedRooms, Removal, Told, follow, remove
-from bot.outbox.rows import NOT_ACCEPTED, RECORD, TABLE, Row, behind, not_behind_an_accept, read_row, record
+from bot.outbox.removals import NamedRooms, Removal, Told, follow, given_up, remove
+from bot.outbox.rows import RECORD, TABLE, Row, behind, dropped_records, free, holds, read_row, record
 from bot.outbox.rows import expire as expire_late
+from bot.outbox.worker import Worker
 from bot.store import Store, dialect
 
 log = logging.getLogger("qunguan.outbox")
 
 WINDOW = 1000  # pending rows one pass looks at, by priority then age
 FULL_READ = 100  # passes between two full reads of the pending rows
-PASS_RETRY = timedelta(seconds=10)  # after a pass failed on the database
 
 
-class Delivery:
+class Delivery(Worker):
     """Sends what the engine queued: the worker task when paced, `flush` when not (the Outbox is one)."""
 
     def __init__(
         self, store: Store, connector: Connector, clock: Clock, config: Config, *, paced: bool, seed: int | None = None
     ) -> None:
+        super().__init__(clock, paced=paced)
         self.store = store
         self.connector = connector
-        self.clock = clock
         self.config = config
         self.settings = config.sending
-        self.paced = paced
         self.governor = Governor(config.sending, config.tz, paced=paced, seed=seed)
-        self.wake_at: datetime | None = None  # when the worker looks again by itself (None: when told)
-        self._lock = asyncio.Lock()  # one sender at a time: the account sends one message at a time
-        self._wake = asyncio.Event()
-        self._kicks = 0
-        self._settle_waiters: list[tuple[float, asyncio.Future[None]]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
         self._cache: list[Row] | None = None  # pending rows as the last pass left them (None: read all)
         self._newest = 0  # highest row id read so far
         self._reads = 0  # passes since the last full read
@@ -63,23 +55,12 @@ class Delivery:
         self._told = Told()  # refused removals staff were told of lately
         self.named_rooms: NamedRooms | None = None  # the bound groups a name means (alerts.room), set by the engine
 
-    async def flush(self) -> datetime | None:
-        """Send everything the governor allows right now; returns when more may go."""
-        async with self._lock:
-            self.wake_at = await self._pass()
-        return self.wake_at
-
-    def wake(self) -> None:
-        """New rows were committed (paced): start the worker if need be and have it look now."""
-        self.start()
-        self._wake.set()
-
     async def send_now(self) -> None:
         """New rows were committed (unpaced): send them before the event's dispatch returns."""
         try:
             await self.flush()
         except Exception:  # the rows stay pending for the next flush; the event itself went through
-            self._cache = None
+            self.forget()
             log.exception("sending the queued messages failed; they stay queued")
 
     # -- lifecycle
@@ -117,27 +98,6 @@ class Delivery:
         if pending:
             log.info("%d message(s) queued before the last stop will be sent", pending)
 
-    def start(self) -> None:
-        """Start the delivery worker (paced only); the engine also starts it on the first event."""
-        if not self.paced or self._task is not None or self._closing:
-            return
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="qunguan-outbox")
-        self._task.add_done_callback(self._worker_done)
-
-    async def settled(self) -> None:
-        """Return once the bot has sent everything the governor allows at the clock's present (tests)."""
-        if not self.paced:
-            await self.flush()
-            return
-        self.start()
-        if self._task is None or self._task.done():
-            return
-        self._kicks += 1
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._settle_waiters.append((self._kicks, future))
-        self._wake.set()
-        await future
-
     async def queued(self) -> list[Outgoing]:
         """Messages decided but not sent yet, by kind then age (tests, scenario reports; not friend acceptances);
         the worker takes them in fair turns within a kind."""
@@ -172,61 +132,10 @@ class Delivery:
             log.info("%d message(s) left queued; they are sent after the next start", left)
         return left
 
-    async def abandon(self) -> None:
-        """Stop the worker where it stands, recording nothing (tests: what a kill -9 leaves behind)."""
-        self._closing = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    def forget(self) -> None:
+        self._cache = None
 
-    # -- the worker
-
-    async def _run(self) -> None:
-        while not self._closing:
-            generation = self._kicks
-            self._wake.clear()
-            try:
-                async with self._lock:
-                    wake = await self._pass()
-            except Exception:
-                log.exception("delivery pass failed; trying again in %s", PASS_RETRY)
-                self._cache = None
-                wake = self.clock.now() + PASS_RETRY
-            self.wake_at = wake
-            self._settled(generation)
-            if self._closing:
-                break
-            await self._sleep(wake)
-
-    async def _sleep(self, wake: datetime | None) -> None:
-        """Until new rows are released, or the clock reaches `wake`."""
-        if self._wake.is_set():
-            return
-        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._wake.wait())}
-        if wake is not None:
-            waits.add(asyncio.ensure_future(self.clock.until(wake)))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
-
-    def _settled(self, generation: float) -> None:
-        keep = []
-        for wanted, future in self._settle_waiters:
-            if wanted <= generation:
-                if not future.done():
-                    future.set_result(None)
-            else:
-                keep.append((wanted, future))
-        self._settle_waiters = keep
-
-    def _worker_done(self, task: asyncio.Task[None]) -> None:
-        self._settled(math.inf)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("the outbox worker stopped", exc_info=task.exception())
+    # -- one pass
 
     async def _pass(self) -> datetime | None:
         """Send what the governor allows now, one message at a time; returns when to look again.
@@ -251,7 +160,7 @@ class Delivery:
                     if queue is None:
                         queue = await self._pending_rows(conn)
                     queue = await expire_late(conn, queue, now)
-                    plan = self.governor.plan([r.queued for r in not_behind_an_accept(queue)], now)
+                    plan = self.governor.plan([r.queued for r in free(queue)], now)
                     batch = sorted((r for r in queue if r.id in plan.ids), key=lambda r: plan.ids.index(r.id))
                     claimed = bool(batch) and await self._claim(conn, batch)
                 if not batch:
@@ -260,12 +169,10 @@ class Delivery:
                 if claimed:
                     done, back = await self._send(batch)
                     queue.extend(back)
-                    if batch[0].raw.accept and done[0]["b_state"] == "failed":  # what it decided goes nowhere
-                        done += [
-                            record(r, "failed", attempts=r.attempts, error=NOT_ACCEPTED)
-                            for r in behind(queue, batch[0])
-                        ]
-                        queue = [r for r in queue if r.raw.event_id != batch[0].raw.event_id]
+                    if holds(batch[0]) and done[0]["b_state"] == "failed":  # what was held on it goes nowhere
+                        dropped = behind(queue, batch[0])
+                        done += dropped_records(batch[0], dropped)
+                        queue = [r for r in queue if r not in dropped]
         finally:
             # What is still pending, for the next pass; forgotten (read again) after anything unexpected.
             self._cache = queue if self._cache is not None and not done else None
@@ -381,6 +288,8 @@ class Delivery:
             )
             for r in batch:
                 records.append(record(r, "failed", attempts=r.attempts + 1, error=error))
+            if lead.raw.remove:  # staff must know the member is still in the group
+                self._removals.append(given_up(lead, tries))
             return records, []
         retry = now + self.settings.retry_after * 2 ** (tries - 1)
         log.warning(

@@ -1,6 +1,7 @@
 """What follows a removal the outbox made (bot/outbox): the member out of the group in the store, or, when WeChat
-refused it (the bot is no owner or admin), an alert to staff that says why. Written in the transaction that
-records the removal's row; the alert is an outbox row like any message (bot/alerts.py)."""
+refused it (the bot is no owner or admin) or it failed for good on errors, an alert to staff that says why.
+Written in the transaction that records the removal's row; the alert is an outbox row like any message
+(bot/alerts.py)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,13 @@ class Told:
 @dataclass(frozen=True, slots=True)
 class Removal:
     row: Row
-    refused: str | None = None  # WeChat's reason; None: done
+    refused: str | None = None  # why it did not happen (WeChat's reason, or the errors it gave); None: done
+    gave_up: bool = False  # not refused: it failed on errors `retries` times (logged as such already)
+
+
+def given_up(row: Row, tries: int) -> Removal:
+    """A removal that failed for good on errors (not a refusal): staff hear it did not happen, like a refusal."""
+    return Removal(row, f"微信出错，试了 {tries} 次都没成功", gave_up=True)
 
 
 async def remove(connector: Connector, row: Row) -> Removal:
@@ -67,8 +74,7 @@ def refusal_text(row: Row, reason: str) -> str:
     assert m.room is not None and m.member is not None
     why = f"（原因：{m.text}）" if m.text else ""
     name, topic = m.member.name or m.member.id, m.room.topic or m.room.id
-    text = f"没能把 {name} 移出「{topic}」：{reason}。请群主或管理员处理{why}"
-    return " ".join(text.splitlines())  # member-made names: a line break cannot forge a line of the alert
+    return f"没能把 {name} 移出「{topic}」：{reason}。请群主或管理员处理{why}"  # one line: alerts() sees to it
 
 
 async def follow(
@@ -88,7 +94,10 @@ async def follow(
             await mark_left(conn, m.room.id, m.member.id, now)
             continue
         text = refusal_text(removal.row, removal.refused)
-        log.warning("removal of %s from %s refused: %s", m.member.id, removal.row.target, printable(removal.refused))
+        if not removal.gave_up:
+            log.warning(
+                "removal of %s from %s refused: %s", m.member.id, removal.row.target, printable(removal.refused)
+            )
         if not told.due(m.room.id, m.member.id, now):
             continue
 

@@ -89,18 +89,50 @@ def entry(
 
 
 NOT_ACCEPTED = "the friend request it follows could not be accepted"
+NOT_REMOVED = "the removal it follows did not happen"
 
 
-def not_behind_an_accept(queue: list[Row]) -> list[Row]:
-    """The rows that may go: what an event decided after accepting a friend request (the greeting, the
-    invitation) waits until that acceptance is sent, since WeChat delivers neither to someone not a friend."""
+def run_of(row: Row) -> str:
+    """The playbook run (or guard, or command's sends) that queued the row: its dedup key less the message's
+    index (event/source/part/i; a refusal's alert adds a suffix of its own, so it belongs to no run)."""
+    return str(row.raw.dedup_key).rsplit("/", 1)[0]
+
+
+def free(queue: list[Row]) -> list[Row]:
+    """The rows that may go. What an event decided after accepting a friend request (the greeting, the
+    invitation) waits until that acceptance is sent, since WeChat delivers neither to someone not a friend;
+    what a run queued with a removal ("已移出本群") waits until the removal is made, since it may be refused."""
     accepting = {r.raw.event_id for r in queue if r.raw.accept}
-    return [r for r in queue if r.raw.accept or r.raw.event_id not in accepting] if accepting else queue
+    removing = {run_of(r) for r in queue if r.raw.remove}
+    if not (accepting or removing):
+        return queue
+    return [
+        r
+        for r in queue
+        if r.raw.accept or r.raw.remove or (r.raw.event_id not in accepting and run_of(r) not in removing)
+    ]
 
 
-def behind(queue: list[Row], accept: Row) -> list[Row]:
-    """The rows of the same event as an acceptance: they go nowhere when it failed for good."""
-    return [r for r in queue if r.raw.event_id == accept.raw.event_id and r is not accept]
+def holds(row: Row) -> bool:
+    """An acceptance or a removal: other rows wait on it (`free`)."""
+    return bool(row.raw.accept or row.raw.remove)
+
+
+def behind(queue: list[Row], lead: Row) -> list[Row]:
+    """The rows held on an acceptance or a removal (not other removals): they go nowhere when it failed."""
+    if lead.raw.accept:
+        return [r for r in queue if r.raw.event_id == lead.raw.event_id and r is not lead]
+    run = run_of(lead)
+    return [r for r in queue if not r.raw.remove and run_of(r) == run]
+
+
+def dropped_records(lead: Row, dropped: list[Row]) -> list[dict[str, Any]]:
+    """The records of the rows held on an acceptance or a removal that failed: failed too, unsent (logged)."""
+    if not dropped:
+        return []
+    error = NOT_ACCEPTED if lead.raw.accept else NOT_REMOVED
+    log.warning("%d message(s) of playbook %s dropped unsent: %s", len(dropped), lead.raw.playbook_id, error)
+    return [record(r, "failed", attempts=r.attempts, error=error) for r in dropped]
 
 
 def read_row(r: Any) -> Row:

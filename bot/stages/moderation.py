@@ -4,14 +4,17 @@ message is consumed: nothing after this stage sees it, so an advert that says æŠ
 moderation playbook is logged (bot/runner.py) and the message goes on.
 
 Staff (any role in config.yaml) and members with one of `moderation: {exempt_tags}` are never moderated, and
-the shop's own links, mini-programs and QR codes are no adverts (bot/moderation/content.py). Flood counts live
-in this stage's memory, bounded (bot/moderation/flood.py), timed by the event's turn on the bot's clock."""
+the shop's own links, mini-programs and QR codes are no adverts (bot/moderation/content.py); the alert room
+(config.yaml `alerts:`) is never moderated. Flood counts live in this stage's memory, bounded
+(bot/moderation/flood.py), timed by the event's turn on the bot's clock."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.alerts import is_alert_room
 from bot.context import FieldContext
+from bot.events import RoomRef
 from bot.moderation.config import ModerationSection
 from bot.moderation.flood import FloodCounter
 from bot.stages.playbooks import run_matches
@@ -38,9 +41,20 @@ class Moderation(Stage):
             return False
         section = config.section(ModerationSection)
         matches = index.screen(event, section.allow, self.flood, turn.now)  # type: ignore[arg-type]
-        if not matches or await self._exempt(turn, member.id, section):
+        if not matches or await self._exempt(turn, member.id, section) or await self._alert_room(turn):
             return False
         return await run_matches(self.runtime, turn, matches)
+
+    async def _alert_room(self, turn: Turn) -> bool:
+        """Staff discuss adverts in the alert room (quoting them): it is never moderated, even when managed."""
+        room = turn.event.room
+        if room is None:
+            return False
+
+        async def named(name: str) -> list[RoomRef]:
+            return await self.runtime.rooms.named(turn.conn, name)
+
+        return await is_alert_room(turn.conn, self.runtime.config, named, room.id)
 
     async def _exempt(self, turn: Turn, member_id: str, section: ModerationSection) -> bool:
         """Tagged with one of the exempt tags (read only when a rule would act: most messages never ask)."""

@@ -16,8 +16,10 @@ from bot.context import Context, RunContext, SkipAction
 from bot.events import MemberRef, Outgoing, RoomRef
 from bot.playbook.types import Duration, Params, TextField
 from bot.registry import action
+from bot.runner import StopRun
 from bot.store.tables import OutboxMessage, RoomMember
 from handlers.moderation.log import live_warnings, record
+from handlers.moderation.throttle import held_back
 
 log = logging.getLogger("qunguan.moderation")
 WARNING_LIFE = timedelta(days=30)
@@ -102,8 +104,14 @@ class AlertParams(Params):
 
 @action("alert", schema=AlertParams, primary="text")
 async def alert(ctx: RunContext, p: AlertParams) -> None:
-    """A message to staff: the `alerts:` room and people of config.yaml; never the customer group."""
+    """A message to staff: the `alerts:` room and people of config.yaml; never the customer group. About a member
+    in a group, at most one every 10 minutes per playbook (the next says how many were held back)."""
     text = await ctx.render(p.text)
+    if ctx.member is not None and ctx.room is not None:
+        held = await held_back(ctx.conn, ctx.playbook.id, ctx.room.id, ctx.member.id, ctx.now())
+        if held is None:
+            raise SkipAction(f"an alert about {ctx.member.id} in {ctx.room.id} went lately: this one is held back")
+        text += f"（上次提醒后又有 {held} 条同类提醒未发）" if held else ""
     ctx.outgoing += await alerts(ctx.conn, ctx.config, ctx.rooms_named, text, playbook_id=ctx.playbook.id)
 
 
@@ -115,9 +123,12 @@ class RemoveParams(Params):
 @action("remove", schema=RemoveParams, primary="reason", member_directed=True)
 async def remove(ctx: RunContext, p: RemoveParams) -> None:
     """Remove the member from this group: an outbox row ahead of the run's messages, outside the daily limit.
-    When WeChat refuses (the bot is no owner or admin), staff get an alert; the run does not fail."""
+    When WeChat refuses (the bot is no owner or admin), staff get an alert; the run does not fail. When the member
+    is out already or on the way out (a burst of ads), the run stops here: its "已移出本群" was said once."""
     member = moderated(ctx, p.to, "removes")
     if ctx.room is None:
         raise SkipAction("a removal needs a group: this run has none")
     out = await removal(ctx, member, ctx.room, p.reason, message=ctx.event, playbook_id=ctx.playbook.id)
-    ctx.outgoing += [out] if out is not None else []
+    if out is None:
+        raise StopRun()
+    ctx.outgoing.append(out)

@@ -104,12 +104,14 @@ async def blacklist(ctx: RunContext, p: BlacklistParams) -> None:
 
 @guard("blacklist", events=("join",))
 async def blacklisted_back(ctx: RunContext) -> bool:
-    """A blacklisted member joined a managed group again: removed, staff told; no welcome."""
+    """A blacklisted member joined a managed group again: removed, staff told; no welcome. A newcomer a
+    blacklisted member invited: staff told (a likely alt), welcomed as usual."""
     member, room = ctx.member, ctx.room
     if member is None or room is None or ctx.config.role_of(member.id) is not None:
         return False
     listed = await is_blacklisted(ctx.conn, member.id)
     if listed is None:
+        await _invited_by_blacklisted(ctx, member, room)
         return False
     await record(ctx.conn, "rejoin", member, at=ctx.now(), room=room, reason=listed.reason, message=ctx.event)
     ctx.outgoing.append(Outgoing(listed.reason, room=room, member=member, playbook_id="blacklist", remove=True))
@@ -118,3 +120,15 @@ async def blacklisted_back(ctx: RunContext) -> bool:
     text = f"黑名单成员 {who} 又进了「{where}」，已移出{why}"
     ctx.outgoing += await alerts(ctx.conn, ctx.config, ctx.rooms_named, text, playbook_id="blacklist")
     return True
+
+
+async def _invited_by_blacklisted(ctx: RunContext, member: MemberRef, room: RoomRef) -> None:
+    """An alt has a new WeChat id: the one thing WeChat tells is who pulled it in. Staff are told; the newcomer
+    stays (they may be a real customer the scammer added)."""
+    inviter = getattr(ctx.event, "inviter", None)
+    if inviter is None or await is_blacklisted(ctx.conn, inviter.id) is None:
+        return
+    who = f"{one_line(inviter.name or inviter.id)}（{inviter.id}）"
+    whom = f"{one_line(member.name or member.id)}（{member.id}）"
+    text = f"黑名单成员 {who}拉了 {whom}进「{one_line(room.topic or room.id)}」，可能是小号，请留意"
+    ctx.outgoing += await alerts(ctx.conn, ctx.config, ctx.rooms_named, text, playbook_id="blacklist")
