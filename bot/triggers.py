@@ -54,6 +54,17 @@ ListName = Annotated[
 ]
 
 
+def exactly_one(params: Params, name: str, options: tuple[str, ...]) -> None:
+    """A trigger written one way of several (a text or a keyword or ...): two, or none, is a mistake."""
+    given = [k for k in options if getattr(params, k) is not None]
+    if len(given) != 1:
+        raise PydanticCustomError(
+            "one_of",
+            f"'{name}' needs exactly one of {', '.join(options)}; got {{got}}",
+            {"got": ", ".join(given) or "none"},
+        )
+
+
 class MessageTrigger(Params):
     """The whole message equals a text, contains a keyword, or matches a regex; or, in the moderation stage, it
     has a link, QR code, contact card, mini-program or phone number (`has`), or a word of a word list (`words`)."""
@@ -67,13 +78,7 @@ class MessageTrigger(Params):
 
     @model_validator(mode="after")
     def _one(self) -> MessageTrigger:
-        given = [k for k in ("text", "keywords", "regex", "has", "words") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise PydanticCustomError(
-                "one_of",
-                "'message' needs exactly one of text, keywords, regex, has, words; got {got}",
-                {"got": ", ".join(given) or "none"},
-            )
+        exactly_one(self, "message", ("text", "keywords", "regex", "has", "words"))
         for words in (self.text, self.keywords):
             if words is not None and not [w for w in words if str(w).strip()]:
                 raise PydanticCustomError("empty", "'message' needs a non-empty text or keyword", {})
@@ -117,13 +122,7 @@ class ScheduleTrigger(Params):
 
     @model_validator(mode="after")
     def _one(self) -> ScheduleTrigger:
-        given = [k for k in ("cron", "every", "at") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise PydanticCustomError(
-                "one_of",
-                "'schedule' needs exactly one of cron, every, at; got {got}",
-                {"got": ", ".join(given) or "none"},
-            )
+        exactly_one(self, "schedule", ("cron", "every", "at"))
         return self
 
 
@@ -136,13 +135,7 @@ class FloodTrigger(Params):
 
     @model_validator(mode="after")
     def _one(self) -> FloodTrigger:
-        given = [k for k in ("messages", "same_text") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise PydanticCustomError(
-                "one_of",
-                "'flood' needs exactly one of messages, same_text; got {got}",
-                {"got": ", ".join(given) or "none"},
-            )
+        exactly_one(self, "flood", ("messages", "same_text"))
         return self
 
     @property
