@@ -12,6 +12,17 @@ import ahocorasick
 from bot.textnorm import fold_words
 
 
+def automaton_of(words: Iterable[str]) -> Any:
+    """One Aho-Corasick automaton whose value for each word is the word itself; None for no words."""
+    automaton = ahocorasick.Automaton()
+    for word in words:
+        automaton.add_word(word, word)
+    if not len(automaton):
+        return None
+    automaton.make_automaton()
+    return automaton
+
+
 class WordIndex:
     def __init__(self, lists: Mapping[str, Iterable[str]]) -> None:
         self._lists: dict[str, set[str]] = {}  # folded word -> the lists that have it
@@ -20,12 +31,7 @@ class WordIndex:
                 folded = fold_words(word)
                 if folded:
                     self._lists.setdefault(folded, set()).add(list_id)
-        self._automaton: Any = None
-        if self._lists:
-            self._automaton = ahocorasick.Automaton()
-            for word in self._lists:
-                self._automaton.add_word(word, word)
-            self._automaton.make_automaton()
+        self._automaton = automaton_of(self._lists)
         self._count = len({list_id for ids in self._lists.values() for list_id in ids})
 
     def lists_in(self, folded: str) -> set[str]:

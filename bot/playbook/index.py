@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import ahocorasick
-
 from bot.events import Event, MessageEvent
 from bot.moderation.content import AllowList, first_url
 from bot.moderation.flood import FloodCounter
 from bot.moderation.index import ModerationIndex
+from bot.moderation.words import automaton_of
 from bot.playbook.model import Call, Playbook
 from bot.textnorm import fold, normalize, split_command
 
@@ -79,12 +78,7 @@ class TriggerIndex:
                 else:
                     self._add(pb, trig)
         self.moderation = ModerationIndex(screened, wordlists or {})
-        self._automaton: Any = None
-        if self.keyword_hits:
-            self._automaton = ahocorasick.Automaton()
-            for word in self.keyword_hits:
-                self._automaton.add_word(word, word)
-            self._automaton.make_automaton()
+        self._automaton = automaton_of(self.keyword_hits)
 
     def _add(self, pb: Playbook, trig: Call) -> None:
         p = trig.params
