@@ -24,12 +24,13 @@ SEGMENT = {"lifecycle": "dormant", "not_nudged_days": 30}
 async def _query(db: str, now: datetime, mode: str) -> dict[str, Any]:
     from sqlalchemy import func, select
 
+    from bot.config import Config
     from bot.store import Store
-    from handlers.segments import LifecycleSection, Segment, segment_query
+    from handlers.segments import Segment, SegmentScope, segment_query
 
     store = await Store.open(db)
     try:
-        query = segment_query(Segment.model_validate(SEGMENT), now=now, cfg=LifecycleSection())
+        query = segment_query(Segment.model_validate(SEGMENT), scope=SegmentScope.at(now, Config()))
         async with store.unit() as conn:
             start = time.perf_counter()
             if mode == "count":

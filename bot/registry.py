@@ -32,6 +32,10 @@ MEMBER: frozenset[str] = frozenset({"id", "name", "role"})
 # A loader gets (ctx, member_id); ctx is a bot.context.FieldContext: `.conn`, `.config`, `.local_now()`.
 MemberLoader = Callable[[Any, str], Awaitable[Any]]
 
+# A segment filter gets (value, scope): the key's validated value and a handlers.segments.SegmentScope (`now`,
+# `local_today`, `config`); it returns an SQL condition over the members table.
+SegmentClause = Callable[[Any, Any], Any]
+
 RANK = {"member": 0, "staff": 1, "admin": 2, "owner": 3}  # the roles of config.yaml, least first
 MAX_COMMAND = 300  # characters of a whole command as typed; /群发 declares its own
 
@@ -128,6 +132,7 @@ class Registry:
         self.window_kinds: dict[str, WindowKind] = {}
         self.config_sections: dict[str, type[BaseModel]] = {}  # config.yaml key -> its model (bot/config.py)
         self.guards: dict[str, Guard] = {}
+        self.segment_filters: dict[str, SegmentClause] = {}  # a key of a segment -> its SQL (handlers/segments.py)
 
     def command_names(self) -> dict[str, str]:
         """Every name and alias (casefolded) -> the command's name: what config.yaml's `commands:` may say, and
@@ -244,6 +249,19 @@ def member_field(name: str) -> Callable[[F], F]:
         if not inspect.iscoroutinefunction(fn):
             raise RegistrationError(f"member field '{name}': loader must be 'async def'")
         REGISTRY.member_fields[name] = fn
+        return fn
+
+    return register
+
+
+def segment_filter(name: str) -> Callable[[F], F]:
+    """Declare the SQL of a segment key (a field of handlers.segments.Segment) in the module that owns its data:
+    `def clause(value, scope) -> ColumnElement[bool]` over the members table, so a segment stays one query."""
+
+    def register(fn: F) -> F:
+        if name in REGISTRY.segment_filters:
+            raise RegistrationError(f"segment filter '{name}' is registered twice")
+        REGISTRY.segment_filters[name] = fn
         return fn
 
     return register

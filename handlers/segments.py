@@ -6,17 +6,19 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Collection
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
 import sqlmodel
 from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema, model_validator
 from sqlalchemy import ColumnElement, Index, Select, and_, case, exists, func, insert, or_, select
 
+from bot.config import Config
 from bot.context import FieldContext, RunContext
 from bot.events import MemberRef
 from bot.playbook.types import BLANK, DIGIT, Params, one_or_list, trimmed
-from bot.registry import MEMBER, action, config_section, member_field
+from bot.registry import MEMBER, REGISTRY, action, config_section, member_field
 from bot.runner import StepFailed, run_steps
 from bot.store.activity import known_rooms
 from bot.store.tables import Member, OptOut, RoomMember
@@ -146,8 +148,15 @@ def _tags(value: object) -> object:
     return {"any": value} if isinstance(value, (list, str)) else value
 
 
+RfmClass = Literal["重要价值用户", "重要发展用户", "一般保持用户", "潜在用户"]
+_RFM_NAMES = one_or_list({"enum": list(get_args(RfmClass))})
+
+
 class Segment(Params):
-    """Who a fan-out reaches; every given filter must hold."""
+    """Who a fan-out reaches; every given filter must hold.
+
+    The keys after `staff` read an ability's data: their SQL is declared beside it with
+    `bot.registry.segment_filter` (profile fields, orders and RFM, behaviour counters)."""
 
     lifecycle: Annotated[list[Stage], BeforeValidator(_stages), _STAGE_NAMES] | None = None
     inactive_days: Comparison | None = None
@@ -157,6 +166,38 @@ class Segment(Params):
     not_nudged_days: int | None = Field(None, ge=1)
     rooms: Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None = None
     staff: StrictBool = False  # owners, admins and staff of config.yaml are left out unless this says true
+    birthday: Literal["today"] | None = None
+    orders: Comparison | None = None
+    spent: Comparison | None = None
+    last_order_days: Comparison | None = None
+    rfm: Annotated[list[RfmClass], BeforeValidator(lambda v: [v] if isinstance(v, str) else v), _RFM_NAMES] | None = (
+        None
+    )
+    checkins: Comparison | None = None
+    claims: Comparison | None = None
+    quiz_wins: Comparison | None = None
+    exchanges: Comparison | None = None
+    invitees: Comparison | None = None
+    messages_30d: Comparison | None = None
+
+
+_BUILT_IN = frozenset(
+    {"lifecycle", "inactive_days", "joined_days", "points", "tags", "not_nudged_days", "rooms", "staff"}
+)
+EXTENDED = tuple(name for name in Segment.model_fields if name not in _BUILT_IN)  # SQL from segment_filter
+
+
+@dataclass(frozen=True)
+class SegmentScope:
+    """What a segment filter's SQL may depend on: the time (UTC and the shop's local day) and config.yaml."""
+
+    now: datetime
+    local_today: date
+    config: Config
+
+    @classmethod
+    def at(cls, now: datetime, config: Config) -> SegmentScope:
+        return cls(now, now.astimezone(config.tz).date(), config)
 
 
 def _days_ago(op: str, days: int, column: Any, now: datetime) -> ColumnElement[bool]:
@@ -171,8 +212,7 @@ def _days_ago(op: str, days: int, column: Any, now: datetime) -> ColumnElement[b
 def segment_query(
     seg: Segment,
     *,
-    now: datetime,
-    cfg: LifecycleSection,
+    scope: SegmentScope,
     room_ids: list[str] | None = None,
     skip_nudged: tuple[str, datetime] | None = None,
     staff: Collection[str] = (),
@@ -183,9 +223,10 @@ def segment_query(
     (ids) are left out unless the segment says `staff: true`.
     """
     m = _members.c
+    now = scope.now
     where: list[ColumnElement[bool]] = []  # column tests first: SQLite runs the subqueries only where they hold
     if seg.lifecycle is not None:
-        where.append(lifecycle_is(seg.lifecycle, now, cfg))
+        where.append(lifecycle_is(seg.lifecycle, now, scope.config.section(LifecycleSection)))
     if seg.inactive_days is not None:
         where.append(_days_ago(*seg.inactive_days, func.coalesce(m.last_active, m.first_seen), now))
     if seg.joined_days is not None:
@@ -193,6 +234,10 @@ def segment_query(
     if seg.points is not None:
         op, limit = seg.points
         where.append(_OPS[op](m.points, limit))
+    for name in EXTENDED:
+        value = getattr(seg, name)
+        if value is not None:
+            where.append(REGISTRY.segment_filters[name](value, scope))
     if seg.tags is not None:
         where.append(tags_clause(m.id, seg.tags))
     if seg.not_nudged_days is not None:
@@ -284,8 +329,7 @@ async def for_each(ctx: RunContext, p: ForEachParams) -> None:
     roles = ctx.config.staff
     query = segment_query(
         p.segment,
-        now=now,
-        cfg=ctx.config.section(LifecycleSection),
+        scope=SegmentScope.at(now, ctx.config),
         room_ids=room_ids,
         skip_nudged=(ctx.playbook.id, today),
         staff={*roles.owner, *roles.admin, *roles.staff},
