@@ -85,7 +85,7 @@ async def on_join(ctx: RunContext, window: OpenWindow, event: MessageEvent) -> N
     assert room is not None
     batch = ctx.resource("coupons", window.data["batch"])
     if batch is None:  # the batch was removed by a reload: the group buy cannot go on
-        await finish(ctx, window, "这轮拼团已结束")
+        await finish(ctx, window, "活动已调整")
         return
     row = {"window_id": window.id, "member_id": member.id, "at": ctx.now()}
     if (await ctx.conn.execute(select(_seats.c.team).where(_mine(window.id, member.id)))).first() is not None:
@@ -97,8 +97,9 @@ async def on_join(ctx: RunContext, window: OpenWindow, event: MessageEvent) -> N
             text = f"你已经有{batch.title}了，这次不用参团啦，把名额留给其他小伙伴吧～"
             ctx.send(text, room=room, mentions=(member,))
         return
-    if await stock_left(ctx.conn, batch) <= 0:
-        await finish(ctx, window, f"{batch.title}已发完")
+    over = await _over(ctx, batch)
+    if over is not None:
+        await finish(ctx, window, over)
         return
     if not (await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _seats), {**row, "outcome": "waiting"})).rowcount:
         await _again(ctx, window, member)
@@ -124,6 +125,14 @@ async def on_join(ctx: RunContext, window: OpenWindow, event: MessageEvent) -> N
     await _form(ctx, window, batch, team)
     if await stock_left(ctx.conn, batch) <= 0:
         await finish(ctx, window, f"{batch.title}已发完")
+
+
+async def _over(ctx: RunContext, batch: CouponBatch) -> str | None:
+    """Why no team could get its coupons any more (the batch ran out or expired), if so."""
+    if await stock_left(ctx.conn, batch) <= 0:
+        return f"{batch.title}已发完"
+    expires = batch_expiry(batch, ctx.now(), ctx.config.tz)
+    return f"{batch.title}已过期" if expires is not None and expires <= ctx.now() else None
 
 
 async def _form(ctx: RunContext, window: OpenWindow, batch: CouponBatch, team: int) -> None:
@@ -194,12 +203,12 @@ async def on_close(ctx: RunContext, window: OpenWindow) -> None:
 
 async def finish(ctx: RunContext, window: OpenWindow, early: str | None) -> None:
     """End the window once (its deadline, or `early`: why it ends now); an unfilled team is told it did not form."""
-    if not await ctx.close_window(window):
-        return
-    ended = await ctx.conn.execute(  # waits for a join holding the counter, so its seat is counted here
+    ended = await ctx.conn.execute(  # first, as a join does: waits for a join holding the counter, counts its seat
         update(_buys).where(_buys.c.window_id == window.id).values(ended=True).returning(_buys.c.joined, _buys.c.size)
     )
     counter = ended.first()
+    if not await ctx.close_window(window):
+        return
     joined, size = (counter.joined, counter.size) if counter is not None else (0, window.data["size"])
     formed, waiting = divmod(joined, size)
     room = ctx.room

@@ -24,7 +24,7 @@ NOT_FORMED = "没有成团，这次没有券，下次再约小伙伴一起来～
 CONFIG = Config(staff=StaffSection(owner=["boss"], staff=["clerk"]))
 
 
-def group_buy(stock: int = 200, size: int = 3) -> dict[str, str]:
+def group_buy(stock: int = 200, size: int = 3, expires: str = "") -> dict[str, str]:
     return {
         "playbooks/tuan.yaml": dedent(f"""
             id: tuan
@@ -34,7 +34,7 @@ def group_buy(stock: int = 200, size: int = 3) -> dict[str, str]:
               - say: 开团啦！
               - group_buy: {{batch: tuan, size: {size}, keyword: 参团, window: 2h}}
             coupons:
-              - {{id: tuan, title: 拼团券, stock: {stock}, per_member: 1}}
+              - {{id: tuan, title: 拼团券, stock: {stock}, per_member: 1{expires}}}
         """)
     }
 
@@ -138,6 +138,18 @@ async def test_stock_running_out_is_told_to_the_team_and_ends_the_group_buy() ->
         assert await bot.say("u7", "参团", room="r1") == []
         assert await bot.advance(timedelta(hours=2)) == []  # ended once
         assert await coupons(bot) == 4
+
+
+async def test_a_batch_that_expires_during_the_group_buy_ends_it_and_the_open_team_is_told() -> None:
+    async with TestBot.running(group_buy(expires=', expires: "2026-11-28 13:00"'), start=START) as bot:
+        await bot.say("boss", "/开团", room="r1")
+        await bot.say("u1", "参团", room="r1")
+        await bot.advance(timedelta(minutes=61))
+        ended, told = await bot.say("u2", "参团", room="r1")
+        assert ended.text == "【拼团结束】拼团券已过期，本轮拼团提前结束，共成团 0 个～"
+        assert told.text == f"【拼团结束】第 1 团还差 2 人，{NOT_FORMED}"
+        assert mentioned(told) == {"u1"}
+        assert await bot.say("u3", "参团", room="r1") == []
 
 
 @pytest.mark.slow
