@@ -24,7 +24,7 @@ from bot.registry import action, staff_command, window_kind
 from bot.store import dialect
 from bot.store.tables import Member
 from bot.textnorm import normalize
-from bot.windows import OpenWindow
+from bot.windows import OpenWindow, Window
 from handlers.coupons import REASONS, Coupon, CouponBatch, Issued, batch_expiry, issue, local_text, stock_left
 from handlers.quiz import span_text
 
@@ -59,6 +59,7 @@ _buys = GroupBuy.__table__
 _seats = GroupBuyMember.__table__
 _members = Member.__table__
 _coupons = Coupon.__table__
+_windows = Window.__table__
 
 
 class GroupBuyParams(Params):
@@ -73,6 +74,16 @@ async def group_buy(ctx: RunContext, p: GroupBuyParams) -> None:
     """Open a 拼团 in this group; the playbook announces it (`say`), the bot answers each join."""
     if ctx.room is None:
         raise RunError("a group buy needs a group: this run has none")
+    running = await _open_until(ctx.conn, ctx.room.id, ctx.now())
+    if running is not None:  # the same keyword would seat a member in two
+        until = local_text(running, ctx.config.tz)
+        raise RunError(f"a group buy is already open in group {ctx.room.id} until {until}: no second one opened")
+    batch = ctx.resource("coupons", p.batch)
+    if batch is None:  # checked at load; a hot reload could still swap the set mid-run
+        raise RunError(f"coupon batch '{p.batch}' is not declared")
+    left = await stock_left(ctx.conn, batch)
+    if left < p.size:
+        raise RunError(f"coupon batch '{p.batch}' has {left} left, too few for a team of {p.size}: no group buy opened")
     window = await ctx.open_window(KIND, p.window, {"batch": p.batch, "keyword": normalize(p.keyword), "size": p.size})
     await ctx.conn.execute(_buys.insert().values(window_id=window.id, size=p.size, joined=0, ended=False))
 
@@ -243,6 +254,15 @@ async def finish(ctx: RunContext, window: OpenWindow, early: str | None) -> None
 window_kind(KIND, on_message=on_join, on_close=on_close)
 
 
+async def _open_until(conn: AsyncConnection, room_id: str, now: datetime) -> datetime | None:
+    """When the 拼团 open in this group ends, if one is (the database says, also for one opened a moment ago)."""
+    windows = _windows.c
+    query = select(windows.closes_at).where(
+        windows.kind == KIND, windows.room_id == room_id, windows.closed_at.is_(None), windows.closes_at > now
+    )
+    return (await conn.execute(query)).scalar()
+
+
 def _mine(window_id: int, member_id: str) -> Any:
     return (_seats.c.window_id == window_id) & (_seats.c.member_id == member_id)
 
@@ -271,6 +291,8 @@ async def group_buy_now(ctx: CommandContext) -> str:
     if left <= 0:
         return f"{batch.title}已经发完了（共 {batch.stock} 张），没有开团"
     playbook, params = ctx.step_for("group_buy", "batch", "coupons", batch.id, GroupBuyParams(batch=batch.id))
+    if left < params.size:
+        return f"{batch.title}只剩 {left} 张，不够 {params.size} 人成一个团，没有开团"
     run = ctx.playbook_run(playbook, room)
     await group_buy(run, params)
     run.send(

@@ -193,6 +193,22 @@ async def test_staff_open_a_group_buy_with_a_command_here_or_privately() -> None
         assert "请写出一个券 ID：tuan" in unknown.text
 
 
+async def test_a_second_group_buy_does_not_open_in_a_group_while_one_is_open() -> None:
+    async with TestBot.running(group_buy(), start=START) as bot:
+        await bot.say("boss", "/开团", room="r1")
+        assert await bot.say("boss", "/开团", room="r1") == []  # the run fails: no announcement, no second window
+        assert len(await bot.say("u1", "参团", room="r1")) == 1
+        assert texts(await bot.say("boss", "/开团", room="r2")) == ["开团啦！"]  # another group may have its own
+
+
+async def test_no_group_buy_opens_when_the_stock_cannot_fill_a_team() -> None:
+    async with TestBot.running(group_buy(stock=2), start=START, config=CONFIG) as bot:
+        assert await bot.say("boss", "/开团", room="r1") == []
+        (refused,) = await bot.say("clerk", "/拼团 tuan", room="r1")
+        assert refused.text == "拼团券只剩 2 张，不够 3 人成一个团，没有开团"
+        assert await bot.say("u1", "参团", room="r1") == []
+
+
 async def test_a_group_buy_outside_a_group_is_refused() -> None:
     async with TestBot.running(group_buy(), start=START) as bot:
         assert await bot.say("boss", "/开团") == []  # private chat: the run fails and nothing is opened
