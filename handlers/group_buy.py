@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field as Column
 from sqlmodel import SQLModel
 
-from bot.commands import CommandContext, Failed, one_line
+from bot.commands import CommandContext, one_line
 from bot.context import RunContext, RunError
 from bot.events import MemberRef, MessageEvent
 from bot.playbook.types import Duration, Params
@@ -25,7 +25,17 @@ from bot.store import dialect
 from bot.store.tables import Member
 from bot.textnorm import normalize
 from bot.windows import OpenWindow, Window
-from handlers.coupons import REASONS, Coupon, CouponBatch, Issued, batch_expiry, issue, local_text, stock_left
+from handlers.coupons import (
+    REASONS,
+    CouponBatch,
+    Issued,
+    batch_expiry,
+    batch_to_open,
+    issue,
+    issued_to,
+    local_text,
+    stock_left,
+)
 from handlers.quiz import span_text
 
 KIND = "group_buy"
@@ -58,7 +68,6 @@ class GroupBuyMember(SQLModel, table=True):
 _buys = GroupBuy.__table__
 _seats = GroupBuyMember.__table__
 _members = Member.__table__
-_coupons = Coupon.__table__
 _windows = Window.__table__
 
 
@@ -102,7 +111,7 @@ async def on_join(ctx: RunContext, window: OpenWindow, event: MessageEvent) -> N
     if (await ctx.conn.execute(select(_seats.c.team).where(_mine(window.id, member.id)))).first() is not None:
         await _again(ctx, window, member)
         return
-    if await _holds(ctx.conn, batch, member.id):
+    if await issued_to(ctx.conn, batch, member.id) >= batch.per_member:
         held = {**row, "outcome": "holds", "answered_again": True}
         if (await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _seats), held)).rowcount:
             text = f"你已经有{batch.title}了，这次不用参团啦，把名额留给其他小伙伴吧～"
@@ -272,22 +281,10 @@ async def _team_count(conn: AsyncConnection, window_id: int, team: int) -> int:
     return int((await conn.execute(query)).scalar_one())
 
 
-async def _holds(conn: AsyncConnection, batch: CouponBatch, member_id: str) -> bool:
-    """Whether the member may get no more coupons of the batch (its per-member limit is reached)."""
-    query = select(func.count()).where(_coupons.c.batch_id == batch.id, _coupons.c.member_id == member_id)
-    return int((await conn.execute(query)).scalar_one()) >= batch.per_member
-
-
 @staff_command("拼团", aliases=("groupbuy",), role="staff", usage="/拼团 券ID（私聊时最后写群名）")
 async def group_buy_now(ctx: CommandContext) -> str:
     """在群里立刻开一轮拼团（人数、口令和时长同剧本里的设置）"""
-    room = await ctx.room()
-    batch = ctx.resource("coupons", ctx.resource_arg("coupons", "券"))
-    ctx.refuse_if_running(KIND, room, "拼团")
-    expires = batch_expiry(batch, ctx.now(), ctx.config.tz)
-    if expires is not None and expires <= ctx.now():
-        raise Failed(f"{batch.title}已过期（{local_text(expires, ctx.config.tz)} 到期），没有开团")
-    left = await stock_left(ctx.conn, batch)
+    room, batch, left = await batch_to_open(ctx, KIND, "拼团", "没有开团")
     if left <= 0:
         return f"{batch.title}已经发完了（共 {batch.stock} 张），没有开团"
     playbook, params = ctx.step_for("group_buy", "batch", "coupons", batch.id, GroupBuyParams(batch=batch.id))
