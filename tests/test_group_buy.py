@@ -9,6 +9,7 @@ from textwrap import dedent
 from zoneinfo import ZoneInfo
 
 import pytest
+from backends import Backend
 from sqlalchemy import func, select
 
 from bot.config import Config, StaffSection
@@ -191,6 +192,26 @@ async def test_staff_open_a_group_buy_with_a_command_here_or_privately() -> None
         assert private[1].room is not None and private[1].room.id == "r1"
         (unknown,) = await bot.say("clerk", "/拼团 nope", room="r1")
         assert "请写出一个券 ID：tuan" in unknown.text
+
+
+async def test_teams_survive_a_restart(backend: Backend) -> None:
+    """Seats and counters live in the database: after a kill -9 the third member still completes the team."""
+    first = await TestBot.create(group_buy(), start=START, database=backend.database)
+    await first.say("boss", "/开团", room="r1")
+    await first.say("u1", "参团", room="r1")
+    await first.say("u2", "参团", room="r1")
+    await first.crash()
+    second = await TestBot.create(group_buy(), start=START + timedelta(minutes=5), database=backend.database)
+    try:
+        (again,) = await second.say("u1", "参团", room="r1")
+        assert again.text.startswith("你已经在第 1 团了，还差 1 人成团")
+        (formed,) = await second.say("u3", "参团", room="r1")
+        assert formed.text.startswith("【拼团成功】第 1 团成团啦！")
+        assert mentioned(formed) == {"u1", "u2", "u3"}
+        (closing,) = await second.advance(timedelta(hours=2))
+        assert closing.text == "【拼团结束】本轮共成团 1 个，谢谢大家～"
+    finally:
+        await second.close()
 
 
 async def test_a_second_group_buy_does_not_open_in_a_group_while_one_is_open() -> None:
