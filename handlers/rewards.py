@@ -155,7 +155,7 @@ async def exchange_points(
 # -- what the member typed: a number from the list, a title or an id
 
 MAX_ASKED = 60  # characters: longer is no reward's name, and is not worth folding
-_NUMBER = re.compile(r"^第?([0-9]{1,6})(?:号|个|項|项)?$")
+_NUMBER = re.compile(r"^第?([0-9]{1,6})(?:号|个)?$")
 
 
 def pick(catalogue: list[tuple[Reward, str]], asked: str) -> Reward | str:
@@ -188,7 +188,7 @@ async def _reason(conn: AsyncConnection, refusal: Refusal, reward: Reward, batch
     title = reward.title or batch.title
     if refusal == "short":
         have = await balance(conn, member_id)
-        return f"积分不足，「{title}」要 {reward.cost} 分，你现在有 {have} 分，还差 {reward.cost - have} 分"
+        return f"积分不足，「{title}」要 {reward.cost} 分，你现在有 {have} 分，还差 {max(1, reward.cost - have)} 分"
     if refusal == "sold_out":
         return f"「{title}」已兑完"
     if refusal == "batch_expired":
@@ -242,7 +242,7 @@ async def exchange(ctx: RunContext, p: ExchangeParams) -> None:
 @action("catalogue", schema=Nothing, sets={"catalogue": frozenset({"rewards"})})
 async def catalogue(ctx: RunContext, p: Nothing) -> None:
     """The rewards for `/兑换` to list, numbered as `exchange` reads a number: `catalogue.rewards`, each with
-    `number`, `id`, `title`, `cost`, `left` and `status` (剩 12 份 / 已兑完)."""
+    `number`, `id`, `title`, `cost`, `left` and `status` (剩 12 份 / 已兑完 / 已结束)."""
     rewards = list(ctx.resources("rewards").values())
     batches = ctx.resources("coupons")
     keys = {reward.id: batch for reward in rewards if (batch := voucher_batch(reward, batches)) is not None}
@@ -253,11 +253,10 @@ async def catalogue(ctx: RunContext, p: Nothing) -> None:
     listed = []
     for number, reward in enumerate(rewards, start=1):
         batch = keys.get(reward.id)
-        left = 0 if batch is None else max(0, batch.stock - issued.get(batch.id, 0))
         ends = batch_expiry(batch, now, tz) if batch is not None else None
-        if ends is not None and ends <= now:
-            left = 0
-        status = f"剩 {left} 份" if left else "已兑完"
+        ended = batch is None or (ends is not None and ends <= now)
+        left = 0 if batch is None or ended else max(0, batch.stock - issued.get(batch.id, 0))
+        status = "已结束" if ended else f"剩 {left} 份" if left else "已兑完"
         entry = {"number": number, "id": reward.id, "title": _title(reward, batches), "cost": reward.cost}
         listed.append({**entry, "left": left, "status": status})
     ctx.vars["catalogue"] = {"rewards": listed}

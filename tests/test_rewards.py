@@ -200,6 +200,17 @@ async def test_a_coupon_reward_issues_from_its_batch_and_keeps_its_limit() -> No
         assert await bot.field("u1", "points") == 950
 
 
+async def test_a_reward_past_its_end_date_is_listed_as_ended_and_refused() -> None:
+    ended = (
+        SHOP.replace("STOCK", "30").replace("PER_MEMBER", "1").replace("valid_for: 30d", 'expires: "2026-11-30 23:59"')
+    )
+    async with TestBot.running({"playbooks/shop.yaml": dedent(ended)}, start=START) as bot:
+        await give(bot, 1000, "u1")
+        assert texts(await bot.say("u1", "/兑换")) == ["1.定制杯子/200/已结束;2.咖啡券/50/剩 5 份;"]
+        assert texts(await bot.say("u1", "/兑换 1")) == ["没换成：「定制杯子」的兑换已结束"]
+        assert await bot.field("u1", "points") == 1000
+
+
 async def test_exchanges_is_a_member_field_and_a_segment_key() -> None:
     fan = dedent("""
         id: fan
