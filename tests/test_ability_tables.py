@@ -47,6 +47,7 @@ BESIDE_THEIR_CODE = {
     "nudges": "handlers.segments",
     "broadcasts": "handlers.broadcast",
     "points_ledger": "handlers.points",
+    "reward_exchanges": "handlers.rewards",
     "member_tags": "handlers.tags",
     "moderation_log": "handlers.moderation.log",
     "blacklist": "handlers.moderation.blacklist",
