@@ -15,9 +15,10 @@ from pydantic import Field
 from sqlalchemy import BigInteger, Column, ColumnElement, Index, and_, case, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.commands import CommandContext, Refused, UsageError
 from bot.context import FieldContext
 from bot.playbook.types import Params
-from bot.registry import config_section, member_field, segment_filter
+from bot.registry import config_section, member_field, segment_filter, staff_command
 from bot.store import dialect
 from bot.store.tables import Member
 from handlers.segments import _OPS, SegmentScope
@@ -25,10 +26,11 @@ from handlers.segments import _OPS, SegmentScope
 
 @config_section("orders")
 class OrdersSection(Params):
-    """`orders: {max_amount: 5000}`: the largest order (yuan) `/核销 CODE 金额` records; a larger amount is
-    taken for a typo (an extra zero) and refused, redeeming nothing."""
+    """`orders: {max_amount: 5000, max_without_coupon: 500}`: the largest order (yuan) `/核销 CODE 金额` records (a
+    larger amount is taken for a typo, an extra zero, and refused, redeeming nothing), and the largest `/记单`."""
 
     max_amount: float = Field(5000, gt=0, le=1_000_000)
+    max_without_coupon: float = Field(500, gt=0, le=1_000_000)  # /记单: no code proves the sale, so less
 
 
 class Order(sqlmodel.SQLModel, table=True):
@@ -110,7 +112,7 @@ def yuan(cents: int) -> str:
     return f"¥{cents // 100}.{cents % 100:02d}"
 
 
-def parse_amount(text: str, cap: float) -> int:
+def parse_amount(text: str, cap: float, *, cap_name: str = "单笔上限") -> int:
     """Cents of `88`, `88.5`, `88.50`, `¥88`, `88元`, `８８`; AmountError for anything else, zero or below, more
     than two decimals, or above the cap."""
     plain = unicodedata.normalize("NFKC", text).strip()
@@ -125,8 +127,25 @@ def parse_amount(text: str, cap: float) -> int:
     total = int(whole) * 100 + int(cents.ljust(2, "0"))
     limit = round(cap * 100)
     if total > limit:
-        raise AmountError(f"金额 {yuan(total)} 超过单笔上限 {yuan(limit)}，请核对金额")
+        raise AmountError(f"金额 {yuan(total)} 超过{cap_name} {yuan(limit)}，请核对金额")
     return total
+
+
+@staff_command("记单", aliases=("order",), role="staff", usage="/记单 @顾客 金额（没有券的订单，例如 /记单 @小王 88）")
+async def order_command(ctx: CommandContext) -> str:
+    """给没带券的顾客记一笔订单（金额有上限），计入消费和 RFM"""
+    member = await ctx.target()
+    if len(ctx.args) != 1:
+        raise UsageError("请写出消费金额")
+    try:
+        cap = ctx.config.section(OrdersSection).max_without_coupon
+        cents = parse_amount(ctx.args[0], cap, cap_name="无券订单上限")
+    except AmountError as exc:
+        raise Refused(f"{exc}。没有记单") from None
+    await record_order(ctx.conn, member.id, cents, at=ctx.now(), staff_id=ctx.sender.id)
+    s = _summary.c
+    total = (await ctx.conn.execute(select(s.orders, s.spent_cents).where(s.member_id == member.id))).one()
+    return f"已为 {member.name} 记入订单 {yuan(cents)}（无券），累计 {total.orders} 单 {yuan(total.spent_cents)}"
 
 
 # -- member fields

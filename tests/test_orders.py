@@ -211,3 +211,21 @@ async def test_segments_on_orders_spent_and_last_order_days(segment: str, expect
             await record_order(conn, "b", 4999, at=bot.clock.now() - timedelta(days=3), staff_id="clerk")
         sent = await bot.advance(timedelta(hours=12))
         assert sorted(m.target_id for m in sent) == expected
+
+
+async def test_staff_record_an_order_without_a_coupon_only_when_it_is_small() -> None:
+    """A walk-in without a coupon: no code proves the sale, so `orders.max_without_coupon` (default 500) caps it."""
+    async with TestBot.running({"playbooks/gift.yaml": GIFT}, config=CONFIG, start=START) as bot:
+        bot.member("u1", "小王")
+        await bot.seed("u1", rooms=["r1"])
+        (done,) = await bot.say("clerk", "/记单 @小王 88.5", room="r1", mentions=("u1",))
+        assert done.text == "已为 小王 记入订单 ¥88.50（无券），累计 1 单 ¥88.50"
+        (big,) = await bot.say("clerk", "/记单 u1 500.01")
+        assert big.text.startswith("金额 ¥500.01 超过无券订单上限 ¥500.00")
+        (bad,) = await bot.say("clerk", "/记单 u1 -5")
+        assert bad.text.startswith("消费金额要大于 0")
+        (usage,) = await bot.say("clerk", "/记单 u1")
+        assert usage.text == "请写出消费金额\n用法：/记单 @顾客 金额（没有券的订单，例如 /记单 @小王 88）"
+        (refused,) = await bot.say("u1", "/记单 u1 88", room="r1")
+        assert "店员" in refused.text
+        assert await till(bot, "u1") == (1, 88.5, 0)
