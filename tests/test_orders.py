@@ -3,15 +3,18 @@ the redemption succeeds; an amount above the cap, negative, zero or malformed re
 
 from __future__ import annotations
 
+import asyncio
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from textwrap import dedent
 from zoneinfo import ZoneInfo
 
 import pytest
+from backends import Backend
 from sqlalchemy import func, select
 
 from bot.config import Config, StaffSection
+from bot.store import Store, dialect
 from bot.testing import TestBot
 from handlers.orders import MemberOrders, Order, OrdersSection, record_order
 
@@ -229,3 +232,27 @@ async def test_staff_record_an_order_without_a_coupon_only_when_it_is_small() ->
         (refused,) = await bot.say("u1", "/记单 u1 88", room="r1")
         assert "店员" in refused.text
         assert await till(bot, "u1") == (1, 88.5, 0)
+
+
+async def test_40_concurrent_orders_keep_the_summary_exact(backend: Backend) -> None:
+    """Two tills at once: the summary's increments are atomic in SQL, never a read-then-write that loses one."""
+    store = await Store.open(backend.database)
+    now = START.astimezone(UTC)
+
+    async def order(i: int) -> None:
+        async with store.unit() as conn:
+            await record_order(conn, f"u{i % 2}", 100 + i, at=now + timedelta(minutes=i), staff_id="clerk")
+
+    try:
+        await asyncio.gather(*(order(i) for i in range(40)))
+        async with store.unit() as conn:
+            summary = MemberOrders.__table__.c
+            kept = (await conn.execute(select(summary.member_id, summary.orders, summary.spent_cents))).all()
+            last = (await conn.execute(select(summary.last_order_at).where(summary.member_id == "u1"))).scalar_one()
+    finally:
+        await store.close()
+    assert sorted(tuple(r) for r in kept) == [
+        ("u0", 20, sum(100 + i for i in range(0, 40, 2))),
+        ("u1", 20, sum(100 + i for i in range(1, 40, 2))),
+    ]
+    assert dialect.aware(last) == now + timedelta(minutes=39)
