@@ -302,7 +302,7 @@ async def redeem_command(ctx: CommandContext) -> str:
         try:
             cents = parse_amount(amount, ctx.config.section(OrdersSection).max_amount)
         except AmountError as exc:
-            raise Refused(f"{exc}。这次没有核销，券还能用：请改正后重新发送 /核销 {code} 金额") from None
+            raise Refused(f"{exc}。这次没有核销：请改正后重新发送 /核销 {code} 金额") from None
     tz = ctx.config.tz
     result = await redeem(ctx.conn, code, ctx.sender.id, now=ctx.now())
     ctx.result, ctx.target_id = result.outcome, result.member_id or None  # the audit log's real outcome

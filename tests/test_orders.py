@@ -98,7 +98,9 @@ async def test_the_cap_comes_from_config() -> None:
     async with TestBot.running({"playbooks/gift.yaml": GIFT}, config=config, start=START) as bot:
         code = await code_for(bot, "u1")
         (refused,) = await bot.say("clerk", f"/核销 {code} 200.01")
-        assert "超过单笔上限 ¥200.00" in refused.text
+        assert refused.text == (
+            f"金额 ¥200.01 超过单笔上限 ¥200.00，请核对金额。这次没有核销：请改正后重新发送 /核销 {code} 金额"
+        )
         (done,) = await bot.say("clerk", f"/核销 {code} 200")
         assert done.text.startswith("核销成功")
 
