@@ -54,6 +54,8 @@ BESIDE_THEIR_CODE = {
     "alert_throttle": "handlers.moderation.throttle",
     "windows": "bot.windows",
     "window_entries": "bot.windows",
+    "orders": "handlers.orders",
+    "member_orders": "handlers.orders",
 }
 EVERY_TABLE = MACHINERY | set(BESIDE_THEIR_CODE)
 

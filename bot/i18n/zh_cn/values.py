@@ -101,6 +101,9 @@ MESSAGES = {
     ),
     "must be a number or a comparison like '>=14'; got {got}": "必须是数字或比较式，例如 '>=14'；现在是 {got}",
     "must be a number or a comparison like '>=14' or '<7'": "必须是数字或比较式，例如 '>=14' 或 '<7'",
+    "must be a number like 500 or a quantile from p1 to p99 like p80": (
+        "必须是数字（例如 500）或分位数（p1 到 p99，例如 p80）"
+    ),
     "'segment' needs at least one filter, like {{lifecycle: dormant}}": (
         "'segment' 至少要有一个筛选条件，例如 {{lifecycle: dormant}}"
     ),
