@@ -21,7 +21,7 @@ from bot.playbook.types import Params
 from bot.registry import config_section, member_field, segment_filter, staff_command
 from bot.store import dialect
 from bot.store.tables import Member
-from handlers.segments import _OPS, SegmentScope
+from handlers.segments import COMPARE, SegmentScope
 
 
 @config_section("orders")
@@ -184,7 +184,7 @@ async def member_last_order_days(ctx: FieldContext, member_id: str) -> int | Non
 def _count_clause(column: ColumnElement[int], op: str, limit: int) -> ColumnElement[bool]:
     """`column op limit` where a member without a summary row counts as 0."""
     ids = _members.c.id
-    compare: Callable[[object, object], object] = _OPS[op]
+    compare: Callable[[object, object], object] = COMPARE[op]
     if compare(0, limit):  # members who never ordered match: everyone but those who fail
         return ids.not_in(select(_summary.c.member_id).where(~compare(column, limit)))  # type: ignore[operator]
     return ids.in_(select(_summary.c.member_id).where(compare(column, limit)))  # type: ignore[arg-type]

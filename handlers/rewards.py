@@ -23,7 +23,7 @@ from bot.textnorm import fold, fold_words
 from bot.triggers import Nothing
 from handlers.coupons import CouponBatch, CouponStock, Issued, batch_expiry, issue, local_text
 from handlers.points import add_points, balance
-from handlers.segments import _OPS, SegmentScope
+from handlers.segments import COMPARE, SegmentScope
 
 
 class Exchange(sqlmodel.SQLModel, table=True):
@@ -281,4 +281,4 @@ async def member_exchanges(ctx: FieldContext, member_id: str) -> int:
 def exchanges_clause(value: tuple[str, int], scope: SegmentScope) -> ColumnElement[bool]:
     """`exchanges: ">=3"`: a correlated count over the indexed member_id of reward_exchanges."""
     op, limit = value
-    return _OPS[op](_exchanges_of(_members.c.id).scalar_subquery(), limit)
+    return COMPARE[op](_exchanges_of(_members.c.id).scalar_subquery(), limit)
