@@ -107,7 +107,7 @@ async def member_lifecycle(ctx: FieldContext, member_id: str) -> str:
 
 # -- segments
 
-_COMPARE = re.compile(r"^\s*(>=|<=|>|<|==|=)?\s*(-?\d+)\s*$")
+_COMPARISON = re.compile(r"^\s*(>=|<=|>|<|==|=)?\s*(-?\d+)\s*$")
 COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
@@ -121,7 +121,7 @@ def _comparison(value: object) -> tuple[str, int]:
     """`">=14"`, `"<7"`, `100` (a bare number means at least)."""
     if isinstance(value, bool):
         raise ValueError(f"must be a number or a comparison like '>=14'; got {value}")
-    match = _COMPARE.match(str(value))
+    match = _COMPARISON.match(str(value))
     if not match:
         raise ValueError(f"must be a number or a comparison like '>=14' or '<7'; got '{value}'")
     op = {None: ">=", "=": "=="}.get(match[1], match[1])
