@@ -22,7 +22,7 @@ from bot.windows import Window, WindowEntry
 from handlers.checkin import Checkin
 from handlers.claim import KIND as CLAIM
 from handlers.quiz import KIND as QUIZ
-from handlers.segments import _OPS, Segment, SegmentScope, run_segment
+from handlers.segments import COMPARE, Segment, SegmentScope, run_segment
 from handlers.tags import MemberTag
 
 log = logging.getLogger("qunguan.behaviour")
@@ -102,7 +102,7 @@ def _declare(name: str, counter: Counter) -> None:
     @segment_filter(name)
     def clause(value: tuple[str, int], scope: SegmentScope) -> ColumnElement[bool]:
         op, number = value
-        return _OPS[op](counter(_members.c.id, scope.local_today), number)
+        return COMPARE[op](counter(_members.c.id, scope.local_today), number)
 
 
 for _name, _counter in COUNTERS.items():

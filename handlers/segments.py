@@ -107,8 +107,8 @@ async def member_lifecycle(ctx: FieldContext, member_id: str) -> str:
 
 # -- segments
 
-_COMPARE = re.compile(r"^\s*(>=|<=|>|<|==|=)?\s*(-?\d+)\s*$")
-_OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+_COMPARISON = re.compile(r"^\s*(>=|<=|>|<|==|=)?\s*(-?\d+)\s*$")
+COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
     "<=": lambda a, b: a <= b,
@@ -121,7 +121,7 @@ def _comparison(value: object) -> tuple[str, int]:
     """`">=14"`, `"<7"`, `100` (a bare number means at least)."""
     if isinstance(value, bool):
         raise ValueError(f"must be a number or a comparison like '>=14'; got {value}")
-    match = _COMPARE.match(str(value))
+    match = _COMPARISON.match(str(value))
     if not match:
         raise ValueError(f"must be a number or a comparison like '>=14' or '<7'; got '{value}'")
     op = {None: ">=", "=": "=="}.get(match[1], match[1])
@@ -206,7 +206,7 @@ def _days_ago(op: str, days: int, column: Any, now: datetime) -> ColumnElement[b
     if flipped == "==":
         day_start = now - timedelta(days=days + 1)
         return and_(column > day_start, column <= now - timedelta(days=days))
-    return _OPS[flipped](column, now - timedelta(days=days))
+    return COMPARE[flipped](column, now - timedelta(days=days))
 
 
 def segment_query(
@@ -233,7 +233,7 @@ def segment_query(
         where.append(_days_ago(*seg.joined_days, m.first_seen, now))
     if seg.points is not None:
         op, limit = seg.points
-        where.append(_OPS[op](m.points, limit))
+        where.append(COMPARE[op](m.points, limit))
     for name in EXTENDED:
         value = getattr(seg, name)
         if value is not None:
