@@ -307,6 +307,23 @@ class ForEachParams(Params):
         return self
 
 
+async def run_segment(ctx: RunContext, seg: Segment, *, skip_nudged: tuple[str, datetime] | None = None) -> Select[Any]:
+    """The segment as a run reaches it: in a run that has a group (a schedule runs once per group), that group's
+    members unless the segment names `rooms`; staff left out unless it says `staff: true`."""
+    if seg.rooms is not None:
+        room_ids = [r.id for r in await known_rooms(ctx.conn) if ctx.selects(seg.rooms, r)]
+    else:  # a schedule runs once per group: each run reaches that group's members
+        room_ids = [ctx.room.id] if ctx.room is not None else None
+    roles = ctx.config.staff
+    return segment_query(
+        seg,
+        scope=SegmentScope.at(ctx.now(), ctx.config),
+        room_ids=room_ids,
+        skip_nudged=skip_nudged,
+        staff={*roles.owner, *roles.admin, *roles.staff},
+    )
+
+
 @action("for_each", schema=ForEachParams, body="do", sets={"member": MEMBER})
 async def for_each(ctx: RunContext, p: ForEachParams) -> None:
     """Run `do` for each member of the segment (up to `limit`), recording a nudge for each; a `holdout` share
@@ -319,22 +336,10 @@ async def for_each(ctx: RunContext, p: ForEachParams) -> None:
     assert call is not None
     body = call.body
     now = ctx.now()
-    if p.segment.rooms is not None:
-        rooms = p.segment.rooms
-        room_ids = [r.id for r in await known_rooms(ctx.conn) if ctx.selects(rooms, r)]
-    else:  # a schedule runs once per group: each run reaches that group's members
-        room_ids = [ctx.room.id] if ctx.room is not None else None
     # A member in two groups is still reached once a day by one playbook.
     today = ctx.local_now().replace(hour=0, minute=0, second=0, microsecond=0)
-    roles = ctx.config.staff
-    query = segment_query(
-        p.segment,
-        scope=SegmentScope.at(now, ctx.config),
-        room_ids=room_ids,
-        skip_nudged=(ctx.playbook.id, today),
-        staff={*roles.owner, *roles.admin, *roles.staff},
-    ).limit(p.limit)
-    rows = (await ctx.conn.execute(query)).all()
+    query = await run_segment(ctx, p.segment, skip_nudged=(ctx.playbook.id, today))
+    rows = (await ctx.conn.execute(query.limit(p.limit))).all()
     previous = ctx.member
     reached = kept = failed = 0
     try:

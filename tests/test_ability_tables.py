@@ -28,6 +28,7 @@ MACHINERY = {
     "rooms",
     "room_bindings",
     "room_members",
+    "message_days",
     "seen_events",
     "once_marks",
     "cooldowns",
