@@ -211,11 +211,12 @@ def segment_group(c: Collector, folder: Path) -> None:
     count = c.row("segment_count", f"segment query ({seg}) over {members}: count", "s", target=Target("<=", 1))
     rss = c.row("segment_rss", "segment query: peak RSS of a fresh process", "MB", target=Target("<=", 200))
     rows = c.row("segment_rows", "segment query: fetch the whole segment (id, name)", "s", higher_is_better=False)
-    birthday = c.row(
-        "segment_birthday", f"segment `birthday: today` over {members}: count", "s", target=Target("<=", 1)
-    )
-    rfm = c.row("segment_rfm", f"segment `rfm: 重要价值用户` over {members}", "s", target=Target("<=", 1))
-    count.higher_is_better = rss.higher_is_better = birthday.higher_is_better = rfm.higher_is_better = False
+    birthday = c.row("segment_birthday", f"segment `birthday: today`, {members}", "s", target=Target("<=", 1))
+    rfm = c.row("segment_rfm", f"segment `rfm: 重要价值用户`, {members}", "s", target=Target("<=", 1))
+    measured = (("count", "dormant", count), ("rows", "dormant", rows), ("count", "birthday", birthday))
+    measured += (("count", "rfm", rfm),)
+    for row in (count, rss, birthday, rfm):
+        row.higher_is_better = False
     db = folder / "segment.db"
     now = datetime.now(UTC)
     c.say(f"segment: writing {members}")
@@ -227,12 +228,6 @@ def segment_group(c: Collector, folder: Path) -> None:
         count.error = rss.error = rows.error = birthday.error = rfm.error = f"database not built: {exc}"
         return
     count.detail["database"] = filled
-    measured = (
-        ("count", "dormant", count),
-        ("rows", "dormant", rows),
-        ("count", "birthday", birthday),
-        ("count", "rfm", rfm),
-    )
     for run in range(c.runs):
         c.say(f"segment: queries in fresh processes, run {run + 1}/{c.runs}")
         for mode, name, row in measured:
