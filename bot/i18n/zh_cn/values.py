@@ -80,6 +80,9 @@ MESSAGES = {
     ),
     # -- abilities (handlers/*)
     "must be up to 6 capital letters or digits, like WK": "最多 6 个大写字母或数字，例如 WK",
+    "is {count} characters long; a WeChat group announcement takes at most {limit}": (
+        "有 {count} 个字；微信群公告最多 {limit} 个字"
+    ),
     "'valid_for' and 'expires' are both given: keep one "
     "(valid_for = how long each coupon lasts, expires = one end date for all)": (
         "'valid_for' 和 'expires' 都写了：只保留一个（valid_for = 每张券的有效期，expires = 所有券统一的截止时间）"
