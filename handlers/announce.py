@@ -7,12 +7,9 @@ is a load error; one a template made longer is not set, and staff are told."""
 
 from __future__ import annotations
 
-import logging
-
 from pydantic import field_validator
 
 from bot.alerts import alerts
-from bot.connectors.base import ANNOUNCE_LIMIT
 from bot.context import RunContext, RunError, SkipAction, SkipSend
 from bot.events import Outgoing
 from bot.playbook.templates import Text
@@ -20,7 +17,9 @@ from bot.playbook.types import Params, TextField
 from bot.registry import action
 from handlers.messaging import carries_code, find_room
 
-log = logging.getLogger("qunguan.announce")
+# The longest group announcement (群公告) the bot asks WeChat for, in characters. Neither wechaty nor the puppets
+# check a length; 2000 is the limit commonly given for the WeChat client's announcement editor.
+ANNOUNCE_LIMIT = 2000
 
 
 class AnnounceParams(Params):

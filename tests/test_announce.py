@@ -14,12 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Config
-from bot.connectors.base import ANNOUNCE_LIMIT
 from bot.connectors.simulator import SimulatorConnector
 from bot.events import Outgoing, RoomRef
+from bot.playbook.errors import Problems
 from bot.playbook.library import load_texts
+from bot.scenario import parse_scenario
 from bot.store.tables import OutboxMessage
 from bot.testing import TestBot
+from handlers.announce import ANNOUNCE_LIMIT
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -207,3 +209,17 @@ async def test_the_simulator_shows_the_announcement_it_was_asked_to_set() -> Non
     out = io.StringIO()
     await SimulatorConnector(out, "群管机器人").announce(RoomRef("r1", "会员福利1群"), "本群群规：\n1. 禁止广告")
     assert out.getvalue() == "🤖 （把「会员福利1群」的群公告设为）本群群规：\n    1. 禁止广告\n"
+
+
+def test_an_announcement_filter_with_a_message_key_is_told_where_it_is_written(tmp_path: Path) -> None:
+    file = tmp_path / "s.yaml"
+    file.write_text(
+        "name: s\nrooms: [{id: r1}]\nsteps:\n  - expect: {announced: r1, contains: 群规}\n"
+        "  - expect: {announced: r1, to: r1}\n  - expect_none: {announced: r1, mentions: u1}\n",
+        "utf-8",
+    )
+    problems = Problems()
+    assert parse_scenario(file, "s.yaml", problems) is None
+    said = [str(p) for p in problems.sorted()]
+    assert [p.split(":")[1] for p in said] == ["5", "6"], said
+    assert all("'announced' names the group whose announcement was set" in p for p in said), said

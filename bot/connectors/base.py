@@ -15,9 +15,6 @@ from typing import Protocol
 from bot.events import Event, FriendRequest, MemberRef, Outgoing, RoomRef
 
 Emit = Callable[[Event], Awaitable[object]]
-# The longest group announcement (群公告) the bot asks WeChat for, in characters. Neither wechaty nor the puppets
-# check a length; 2000 is the limit commonly given for the WeChat client's announcement editor.
-ANNOUNCE_LIMIT = 2000
 
 
 class Connector(Protocol):

@@ -6,7 +6,6 @@ records the announcement's row."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.config import Config
 from bot.connectors.base import AnnounceRefused, Connector
 from bot.events import Outgoing
-from bot.outbox.outcomes import NamedRooms, alert_entries
+from bot.outbox.outcomes import NamedRooms, Outcome, alert_entries
 from bot.outbox.rows import TABLE, Row, entry
 from bot.store import dialect
 from bot.textnorm import printable
@@ -23,27 +22,15 @@ from bot.textnorm import printable
 log = logging.getLogger("qunguan.outbox")
 
 
-@dataclass(frozen=True, slots=True)
-class Announced:
-    row: Row
-    refused: str | None = None  # why it was not set (WeChat's reason, or the errors it gave); None: set
-    gave_up: bool = False  # not refused: it failed on errors `retries` times (logged as such already)
-
-
-def given_up(row: Row, tries: int) -> Announced:
-    """An announcement that failed for good on errors (not a refusal): handled like a refusal."""
-    return Announced(row, f"微信出错，试了 {tries} 次都没成功", gave_up=True)
-
-
-async def announce(connector: Connector, row: Row) -> Announced:
+async def announce(connector: Connector, row: Row) -> Outcome:
     """Ask WeChat to set the row's text as its room's announcement; a refusal is an answer, not an error."""
     m = row.message
     assert m.room is not None
     try:
         await connector.announce(m.room, m.text)
     except AnnounceRefused as exc:
-        return Announced(row, str(exc) or "微信拒绝了")
-    return Announced(row)
+        return Outcome(row, str(exc) or "微信拒绝了")
+    return Outcome(row)
 
 
 def refusal_text(row: Row, reason: str) -> str:
@@ -54,7 +41,7 @@ def refusal_text(row: Row, reason: str) -> str:
 
 
 async def follow(
-    conn: AsyncConnection, announced: list[Announced], config: Config, named: NamedRooms | None, now: datetime
+    conn: AsyncConnection, announced: list[Outcome], config: Config, named: NamedRooms | None, now: datetime
 ) -> list[dict[str, Any]]:
     """For each announcement not set: its text posted in the group and an alert to staff, queued (returned)."""
     queued: list[dict[str, Any]] = []

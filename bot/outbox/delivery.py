@@ -25,9 +25,8 @@ from bot.connectors.base import Connector, SendRefused
 from bot.events import FriendRequest, Outgoing
 from bot.governor import Governor, merge_welcomes
 from bot.outbox import announcements, removals
-from bot.outbox.announcements import Announced
-from bot.outbox.outcomes import NamedRooms
-from bot.outbox.removals import Removal, Told
+from bot.outbox.outcomes import NamedRooms, Outcome, given_up
+from bot.outbox.removals import Told
 from bot.outbox.rows import RECORD, TABLE, Row, behind, dropped_records, free, holds, read_row, record
 from bot.outbox.rows import expire as expire_late
 from bot.outbox.worker import Worker
@@ -54,9 +53,9 @@ class Delivery(Worker):
         self._cache: list[Row] | None = None  # pending rows as the last pass left them (None: read all)
         self._newest = 0  # highest row id read so far
         self._reads = 0  # passes since the last full read
-        self._removals: list[Removal] = []  # removals made or refused, told to the store with their rows' records
+        self._removals: list[Outcome] = []  # removals made or refused, told to the store with their rows' records
         self._told = Told()  # refused removals staff were told of lately
-        self._announced: list[Announced] = []  # announcements set or refused, followed up like removals
+        self._announced: list[Outcome] = []  # announcements set or refused, followed up like removals
         self.named_rooms: NamedRooms | None = None  # the bound groups a name means (alerts.room), set by the engine
 
     async def send_now(self) -> None:
@@ -304,9 +303,9 @@ class Delivery(Worker):
             for r in batch:
                 records.append(record(r, "failed", attempts=r.attempts + 1, error=error))
             if lead.raw.remove:  # staff must know the member is still in the group
-                self._removals.append(removals.given_up(lead, tries))
+                self._removals.append(given_up(lead, tries))
             if lead.raw.announce:  # the text still reaches the group, and staff must know
-                self._announced.append(announcements.given_up(lead, tries))
+                self._announced.append(given_up(lead, tries))
             return records, []
         retry = now + self.settings.retry_after * 2 ** (tries - 1)
         log.warning(

@@ -4,6 +4,7 @@ tell staff, queued in the transaction that records the act's row (bot/outbox: re
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,20 @@ from bot.events import RoomRef
 from bot.outbox.rows import Row, entry
 
 NamedRooms = Callable[[AsyncConnection, str], Awaitable[list[RoomRef]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a removal or an announcement the outbox asked WeChat for."""
+
+    row: Row
+    refused: str | None = None  # why it did not happen (WeChat's reason, or the errors it gave); None: done
+    gave_up: bool = False  # not refused: it failed on errors `retries` times (logged as such already)
+
+
+def given_up(row: Row, tries: int) -> Outcome:
+    """An act that failed for good on errors (not a refusal): staff hear it did not happen, like a refusal."""
+    return Outcome(row, f"微信出错，试了 {tries} 次都没成功", gave_up=True)
 
 
 async def alert_entries(

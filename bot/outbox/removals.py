@@ -6,14 +6,13 @@ Written in the transaction that records the removal's row; the alert is an outbo
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Config
 from bot.connectors.base import Connector, RemoveRefused
-from bot.outbox.outcomes import NamedRooms, alert_entries
+from bot.outbox.outcomes import NamedRooms, Outcome, alert_entries
 from bot.outbox.rows import TABLE, Row
 from bot.store import dialect
 from bot.store.activity import mark_left
@@ -43,27 +42,15 @@ class Told:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class Removal:
-    row: Row
-    refused: str | None = None  # why it did not happen (WeChat's reason, or the errors it gave); None: done
-    gave_up: bool = False  # not refused: it failed on errors `retries` times (logged as such already)
-
-
-def given_up(row: Row, tries: int) -> Removal:
-    """A removal that failed for good on errors (not a refusal): staff hear it did not happen, like a refusal."""
-    return Removal(row, f"微信出错，试了 {tries} 次都没成功", gave_up=True)
-
-
-async def remove(connector: Connector, row: Row) -> Removal:
+async def remove(connector: Connector, row: Row) -> Outcome:
     """Ask WeChat to remove the row's member from its room; a refusal is an answer, not an error."""
     m = row.message
     assert m.room is not None and m.member is not None
     try:
         await connector.remove(m.room, m.member)
     except RemoveRefused as exc:
-        return Removal(row, str(exc) or "微信拒绝了")
-    return Removal(row)
+        return Outcome(row, str(exc) or "微信拒绝了")
+    return Outcome(row)
 
 
 def refusal_text(row: Row, reason: str) -> str:
@@ -76,7 +63,7 @@ def refusal_text(row: Row, reason: str) -> str:
 
 async def follow(
     conn: AsyncConnection,
-    removals: list[Removal],
+    removals: list[Outcome],
     config: Config,
     named: NamedRooms | None,
     now: datetime,

@@ -116,6 +116,9 @@ MESSAGES = {
     "'check' needs something to compare: {names:list}": "'check' 需要写出要比较的内容：{names}",
     "a removal has no text: 'removed' takes only 'from'": "移出不是消息，没有文字：'removed' 只能配 'from'",
     "'from' goes with 'removed': the group a member was removed from": "'from' 要和 'removed' 一起写：成员被移出的群",
+    "'announced' names the group whose announcement was set: it takes only 'contains' or 'regex'": (
+        "'announced' 写的是设置了群公告的群：只能配 'contains' 或 'regex'"
+    ),
     # -- config.yaml (bot/config.py)
     "config file not found": "找不到配置文件",
     "config.yaml must be a mapping of settings": "config.yaml 必须是设置项的映射",
