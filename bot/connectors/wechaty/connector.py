@@ -370,13 +370,14 @@ class WechatyConnector:
             raise RemoveRefused(first_line(exc).removeprefix("Error: ")) from None
 
     async def announce(self, room: RoomRef, text: str) -> None:
-        """Room.announce: WeChat refuses it unless the bot is the group's owner or admin (AnnounceRefused, its
-        reason); pushing back on the pace is SendRefused, as for a send."""
+        """Room.announce: refused (AnnounceRefused) unless the bot is owner or admin; SendRefused: slow down."""
         await self._link.ready(room.id)
         lib = self._link.lib
         assert lib is not None
         try:
-            await self._link.rpc("room_announce", room.id, text, timeout=SEND_TIMEOUT)
+            from bot.connectors.wechaty import announce as wire  # betterproto: loaded with wechaty, lazily
+
+            await self._link.unary(wire.ROUTE, wire.request(room.id, text), wire.Response, timeout=SEND_TIMEOUT)
         except lib.GRPCError as exc:
             reason = first_line(exc).removeprefix("Error: ")
             if any(marker in reason for marker in RATE_LIMITED):
