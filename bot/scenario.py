@@ -217,11 +217,15 @@ def _show(message: Outgoing, consumed: bool) -> str:
     mark = "✓" if consumed else " "
     if message.remove:
         return f"  {mark} → {message.target_id}: (removed {message.member.id if message.member else '?'})"
+    if message.announce:
+        return f"  {mark} → {message.target_id}: (announcement) {_short(message.text)}"
     mentions = "".join(f"@{m.id} " for m in message.mentions)
-    text = message.text.replace("\n", "⏎")
-    if len(text) > 120:
-        text = text[:117] + "..."
-    return f"  {mark} → {message.target_id}: {mentions}{text}"
+    return f"  {mark} → {message.target_id}: {mentions}{_short(message.text)}"
+
+
+def _short(text: str) -> str:
+    text = text.replace("\n", "⏎")
+    return text[:117] + "..." if len(text) > 120 else text
 
 
 class _ErrorLog(logging.Handler):
@@ -316,6 +320,7 @@ async def _step(bot: TestBot, step: Step, consumed: set[int], saved: dict[str, s
         elif hit is not None:
             got = bot.sent[hit]
             seen = f"{got.member.id} removed from {got.target_id}" if got.remove and got.member else repr(got.text)
+            seen = f"the announcement {got.text!r} in {got.target_id}" if got.announce else seen
             return f"expected no {p.describe().removeprefix('a ').removeprefix('the ')}; got: {seen}"
     elif step.kind == "check":
         return await check(bot, p)

@@ -152,6 +152,7 @@ class OutboxMessage(SQLModel, table=True):
     mentions: str = "[]"  # JSON [[id, name], ...]
     invite: bool = False
     remove: bool | None = None  # not a message: remove the member from the room (`remove`, `blacklist`)
+    announce: bool | None = None  # not a message: set the text as the room's group announcement (`announce`)
     accept: bool | None = None  # accept the friend request of the event (sent before its other rows go)
     text: str = ""
     created_at: datetime

@@ -80,6 +80,9 @@ MESSAGES = {
     ),
     # -- abilities (handlers/*)
     "must be up to 6 capital letters or digits, like WK": "最多 6 个大写字母或数字，例如 WK",
+    "is {count} characters long; a WeChat group announcement takes at most {limit}": (
+        "有 {count} 个字；微信群公告最多 {limit} 个字"
+    ),
     "'valid_for' and 'expires' are both given: keep one "
     "(valid_for = how long each coupon lasts, expires = one end date for all)": (
         "'valid_for' 和 'expires' 都写了：只保留一个（valid_for = 每张券的有效期，expires = 所有券统一的截止时间）"
@@ -127,6 +130,9 @@ MESSAGES = {
     "'check' needs something to compare: {names:list}": "'check' 需要写出要比较的内容：{names}",
     "a removal has no text: 'removed' takes only 'from'": "移出不是消息，没有文字：'removed' 只能配 'from'",
     "'from' goes with 'removed': the group a member was removed from": "'from' 要和 'removed' 一起写：成员被移出的群",
+    "'announced' names the group whose announcement was set: it takes only 'contains' or 'regex'": (
+        "'announced' 写的是设置了群公告的群：只能配 'contains' 或 'regex'"
+    ),
     # -- config.yaml (bot/config.py)
     "config file not found": "找不到配置文件",
     "config.yaml must be a mapping of settings": "config.yaml 必须是设置项的映射",
