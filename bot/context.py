@@ -122,6 +122,10 @@ class Context:
         there is none by that id (a reload may have removed it since a window opened)."""
         return self._runtime.playbooks.resources.get(block, {}).get(resource_id)
 
+    def resources(self, block: str) -> dict[str, Any]:
+        """Every entry of a block the running playbooks declare, by id, in the order the files declare them."""
+        return self._runtime.playbooks.resources.get(block, {})
+
     async def is_friend(self, member_id: str) -> bool:
         """Whether WeChat would deliver a private message: as the platform last told the store (messages, joins,
         friend requests, confirmations). Never asked of the platform here: the event's transaction is open.

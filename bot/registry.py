@@ -78,6 +78,7 @@ class ResourceSpec:
     schema: type[BaseModel]
     form: Literal["list", "mapping", "words"]
     noun: str  # what one entry is called in messages: "coupon batch", "question bank"
+    refs: Mapping[str, str] = field(default_factory=dict)  # "list" form: option -> block it names (coupon -> coupons)
 
 
 @dataclass(frozen=True)
@@ -202,8 +203,16 @@ def action(
     return register
 
 
-def resource(block: str, *, schema: type[BaseModel], form: Literal["list", "mapping", "words"], noun: str) -> None:
-    """Declare a top-level playbook block; its entries are validated with `schema` and shared by all playbooks."""
+def resource(
+    block: str,
+    *,
+    schema: type[BaseModel],
+    form: Literal["list", "mapping", "words"],
+    noun: str,
+    refs: Mapping[str, str] | None = None,
+) -> None:
+    """Declare a top-level playbook block; its entries are validated with `schema` and shared by all playbooks.
+    `refs` as for actions: an entry's option naming an entry of another block (a reward's `coupon`)."""
     if not _NAME.match(block):
         raise RegistrationError(f"resource '{block}': names are lower-case words")
     if block in REGISTRY.resources:
@@ -212,7 +221,10 @@ def resource(block: str, *, schema: type[BaseModel], form: Literal["list", "mapp
         raise RegistrationError(f"resource '{block}': schema must forbid unknown keys")
     if form == "list" and "id" not in schema.model_fields:
         raise RegistrationError(f"resource '{block}': a list of entries needs an 'id' field")
-    REGISTRY.resources[block] = ResourceSpec(block, schema, form, noun)
+    for option in refs or {}:
+        if form != "list" or option not in schema.model_fields:
+            raise RegistrationError(f"resource '{block}': refers through '{option}', which is not in its entries")
+    REGISTRY.resources[block] = ResourceSpec(block, schema, form, noun, refs or {})
 
 
 def condition(

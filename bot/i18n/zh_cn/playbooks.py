@@ -161,5 +161,6 @@ TERMS = {
     "nothing": "空值",
     "coupon batch": "券批次",
     "question bank": "题库",
+    "reward": "奖品",
     "word list": "词表",
 }
