@@ -608,12 +608,12 @@ CASES = [
         when:
           - join: {}
         if:
-          - once: {per: month}
+          - once: {per: fortnight}
         do:
           - reply: hi
         """),
-        [f"{P}:5:17: 'per' must be 'day', 'week' or 'ever'; got 'month'"],
-        id="once-per-month",
+        [f"{P}:5:17: 'per' must be 'day', 'week', 'month', 'year' or 'ever'; got 'fortnight'"],
+        id="once-per-fortnight",
     ),
     pytest.param(
         yaml("""
