@@ -232,13 +232,16 @@ class RunContext(Context):
     # -- texts
 
     async def _prepare(self, refs: Iterable[tuple[str, str | None]]) -> None:
-        loaders = self._runtime.registry.member_fields
+        registry, resources = self._runtime.registry, self._runtime.playbooks.resources
         fields: FieldContext | None = None
         for name, attr in refs:
             view = self.vars.get(name) if name in MEMBER_VARS else None
-            if view is not None and attr in loaders and attr not in view:
+            if view is None or attr is None or attr in view:
+                continue
+            loader = registry.member_loader(attr, resources)  # an ability's field, or one `fields:` declares
+            if loader is not None:
                 fields = fields or self.fields()
-                view[attr] = await loaders[attr](fields, view["id"])
+                view[attr] = await loader(fields, view["id"])
 
     async def render(self, text: Text) -> str:
         """The text to send; a code, a date or a name in it that would show empty skips the send (SkipSend)."""

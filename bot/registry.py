@@ -32,6 +32,9 @@ MEMBER: frozenset[str] = frozenset({"id", "name", "role"})
 # A loader gets (ctx, member_id); ctx is a bot.context.FieldContext: `.conn`, `.config`, `.local_now()`.
 MemberLoader = Callable[[Any, str], Awaitable[Any]]
 
+# A resource block whose entries are member fields (`fields:`) loads one with (ctx, member_id, entry).
+EntryLoader = Callable[[Any, str, Any], Awaitable[Any]]
+
 # A segment filter gets (value, scope): the key's validated value and a handlers.segments.SegmentScope (`now`,
 # `local_today`, `config`); it returns an SQL condition over the members table.
 SegmentClause = Callable[[Any, Any], Any]
@@ -78,6 +81,7 @@ class ResourceSpec:
     schema: type[BaseModel]
     form: Literal["list", "mapping", "words"]
     noun: str  # what one entry is called in messages: "coupon batch", "question bank"
+    member_field: EntryLoader | None = None  # each entry is `member.<id>` (`fields:`), loaded by this
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,22 @@ class Registry:
     def member_scope(self) -> frozenset[str]:
         return MEMBER | frozenset(self.member_fields)
 
+    def member_loader(self, name: str, resources: Mapping[str, Mapping[str, Any]]) -> MemberLoader | None:
+        """`member.NAME`'s loader: an ability's (`@member_field`), or a field a playbook declares in a block whose
+        entries are member fields (`fields:`); None when there is neither."""
+        if name in self.member_fields:
+            return self.member_fields[name]
+        for block, spec in self.resources.items():
+            load, entry = spec.member_field, resources.get(block, {}).get(name)
+            if load is not None and entry is not None:
+                return lambda ctx, member_id: load(ctx, member_id, entry)
+        return None
+
+    def declared_member_fields(self, resources: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+        """The `member.*` names playbooks declare (`fields:`), beside the abilities' own."""
+        blocks = (block for block, spec in self.resources.items() if spec.member_field is not None)
+        return frozenset(name for block in blocks for name in resources.get(block, {}))
+
     def _table(self, kind: str) -> dict[str, Spec]:
         return {"action": self.actions, "condition": self.conditions, "trigger": self.triggers}[kind]
 
@@ -202,8 +222,17 @@ def action(
     return register
 
 
-def resource(block: str, *, schema: type[BaseModel], form: Literal["list", "mapping", "words"], noun: str) -> None:
-    """Declare a top-level playbook block; its entries are validated with `schema` and shared by all playbooks."""
+def resource(
+    block: str,
+    *,
+    schema: type[BaseModel],
+    form: Literal["list", "mapping", "words"],
+    noun: str,
+    member_field: EntryLoader | None = None,
+) -> None:
+    """Declare a top-level playbook block; its entries are validated with `schema` and shared by all playbooks.
+    `member_field`: each entry (a "list" form's) is `member.<id>` for templates, `expr` and scenario `check:`,
+    read by `member_field(ctx, member_id, entry)`."""
     if not _NAME.match(block):
         raise RegistrationError(f"resource '{block}': names are lower-case words")
     if block in REGISTRY.resources:
@@ -212,7 +241,9 @@ def resource(block: str, *, schema: type[BaseModel], form: Literal["list", "mapp
         raise RegistrationError(f"resource '{block}': schema must forbid unknown keys")
     if form == "list" and "id" not in schema.model_fields:
         raise RegistrationError(f"resource '{block}': a list of entries needs an 'id' field")
-    REGISTRY.resources[block] = ResourceSpec(block, schema, form, noun)
+    if member_field is not None and (form != "list" or not inspect.iscoroutinefunction(member_field)):
+        raise RegistrationError(f"resource '{block}': member fields are a list of entries loaded by an 'async def'")
+    REGISTRY.resources[block] = ResourceSpec(block, schema, form, noun, member_field)
 
 
 def condition(

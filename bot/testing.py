@@ -290,9 +290,17 @@ class TestBot:
         """Move virtual time to a moment (timezone-aware); schedules due meanwhile fire in order."""
         return await self.advance(when - self.clock.now())
 
+    def field_names(self) -> frozenset[str]:
+        """What `field` reads: every ability's member field and every field the playbooks declare (`fields:`)."""
+        registry = self.engine.registry
+        return frozenset(registry.member_fields) | registry.declared_member_fields(self.engine.playbooks.resources)
+
     async def field(self, member_id: str, name: str) -> Any:
-        """A member field as templates see it (`points`, `streak`, `tags`, ...), read outside any run."""
-        loader = self.engine.registry.member_fields[name]
+        """A member field as templates see it (`points`, `streak`, `tags`, a declared `birthday`, ...), read
+        outside any run."""
+        loader = self.engine.registry.member_loader(name, self.engine.playbooks.resources)
+        if loader is None:
+            raise KeyError(f"no member field '{name}'")
         async with self.bot.store.unit() as conn:
             return await loader(FieldContext(conn, self.bot.config, self.clock.now()), member_id)
 

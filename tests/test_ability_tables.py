@@ -48,6 +48,7 @@ BESIDE_THEIR_CODE = {
     "broadcasts": "handlers.broadcast",
     "points_ledger": "handlers.points",
     "member_tags": "handlers.tags",
+    "profile_values": "handlers.profile_fields",
     "moderation_log": "handlers.moderation.log",
     "blacklist": "handlers.moderation.blacklist",
     "alert_throttle": "handlers.moderation.throttle",

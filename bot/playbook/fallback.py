@@ -227,7 +227,26 @@ def _missing(
             found.add(
                 call.location, f"{noun} '{name}' is not declared{hint}; declare it under '{block}:' in any playbook"
             )
+    _undeclared_fields(pb, resources, registry, broken, found)
     return found.sorted()
+
+
+def _undeclared_fields(
+    pb: Playbook, resources: Resources, registry: Registry, broken: dict[tuple[str, str], str], found: Problems
+) -> None:
+    """Each `member.X` the playbook reads that neither an ability provides nor a running file declares."""
+    declared = registry.declared_member_fields(resources)
+    blocks = [block for block, spec in registry.resources.items() if spec.member_field is not None]
+    for name, attr, where in pb.field_refs:
+        if attr in declared:
+            continue
+        hit = next(((block, broken[(block, attr)]) for block in blocks if (block, attr) in broken), None)
+        if hit is not None:
+            noun = registry.resources[hit[0]].noun
+            found.add(where, f"{noun} '{attr}' is declared only in {hit[1]}, which has errors; fix it first")
+            continue
+        hint = did_you_mean(attr, registry.member_scope() | declared, prefix=f"{name}.")
+        found.add(where, f"unknown template variable '{name}.{attr}'{hint}")
 
 
 def _written_ids(data: Any, registry: Registry) -> Iterator[tuple[str, str]]:

@@ -162,4 +162,5 @@ TERMS = {
     "coupon batch": "券批次",
     "question bank": "题库",
     "word list": "词表",
+    "member field": "会员字段",
 }
