@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import textwrap
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from bot.config import Config
+from bot.playbook.errors import Problems
+from bot.playbook.library import load_folder
+from bot.scenario import parse_scenario, run_scenario
 from bot.testing import TestBot
 from handlers.birthday import BadValue, birthdays_on, parse_birthday
 from handlers.segments import Segment, SegmentScope, segment_query
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -136,3 +142,14 @@ async def test_once_per_month_or_year_counts_calendar_months_and_years_of_the_sh
         await bot.advance_to(again_after.replace(tzinfo=tz))
         assert [m.text for m in await bot.say("u1", "/礼物")] == ["送你一份礼物"]
         assert await bot.say("u1", "/礼物") == []
+
+
+@pytest.mark.parametrize("name", ["birthday.yaml", "birthday-greeting.yaml", "birthday-feb29.yaml"])
+async def test_the_shipped_birthday_scenarios_pass(name: str) -> None:
+    problems = Problems()
+    scenario = parse_scenario(ROOT / "playbooks" / "tests" / name, name, problems)
+    assert scenario is not None, problems.sorted()
+    playbooks = load_folder(ROOT / "playbooks")
+    assert playbooks.problems == []
+    result = await run_scenario(scenario, playbooks, Config())
+    assert result.passed, "\n".join(result.detail)
