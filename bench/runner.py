@@ -23,7 +23,7 @@ from rich.console import Console
 from bench import baselines, fullpath, rivals, segment, startup
 from bench.report import Row, Target
 from bench.sizes import Sizes
-from bench.workload import create_database, fill_members, write_playbooks
+from bench.workload import create_database, fill_customers, fill_members, write_playbooks
 
 GROUPS = ("baseline", "rivals", "path", "latency", "segment", "startup")
 
@@ -209,30 +209,35 @@ def segment_group(c: Collector, folder: Path) -> None:
     members = f"{s.segment_members:,} members"
     seg = "lifecycle: dormant, not_nudged_days: 30"
     count = c.row("segment_count", f"segment query ({seg}) over {members}: count", "s", target=Target("<=", 1))
-    count.higher_is_better = False
     rss = c.row("segment_rss", "segment query: peak RSS of a fresh process", "MB", target=Target("<=", 200))
-    rss.higher_is_better = False
     rows = c.row("segment_rows", "segment query: fetch the whole segment (id, name)", "s", higher_is_better=False)
+    birthday = c.row("segment_birthday", f"segment `birthday: today`, {members}", "s", target=Target("<=", 1))
+    rfm = c.row("segment_rfm", f"segment `rfm: 重要价值用户`, {members}", "s", target=Target("<=", 1))
+    measured = (("count", "dormant", count), ("rows", "dormant", rows), ("count", "birthday", birthday))
+    measured += (("count", "rfm", rfm),)
+    for row in (count, rss, birthday, rfm):
+        row.higher_is_better = False
     db = folder / "segment.db"
     now = datetime.now(UTC)
     c.say(f"segment: writing {members}")
     try:
         asyncio.run(create_database(db))
         filled = fill_members(db, s.segment_members, now=now, seed=c.seed)
+        filled |= fill_customers(db, s.segment_members, now=now, seed=c.seed)
     except Exception as exc:
-        count.error = rss.error = rows.error = f"database not built: {exc}"
+        count.error = rss.error = rows.error = birthday.error = rfm.error = f"database not built: {exc}"
         return
     count.detail["database"] = filled
     for run in range(c.runs):
-        c.say(f"segment: query in a fresh process, run {run + 1}/{c.runs}")
-        for mode, row in (("count", count), ("rows", rows)):
-            result = segment.measure(db, now, mode)
+        c.say(f"segment: queries in fresh processes, run {run + 1}/{c.runs}")
+        for mode, name, row in measured:
+            result = segment.measure(db, now, mode, name)
             if "error" in result:
                 row.error = result["error"]
                 continue
             row.samples.append(result["seconds"])
             row.detail.setdefault("runs", []).append(result)
-            if mode == "count":
+            if row is count:
                 rss.samples.append(result["peak_rss_mb"])
 
 
@@ -319,6 +324,8 @@ ORDER = [
     "segment_count",
     "segment_rss",
     "segment_rows",
+    "segment_birthday",
+    "segment_rfm",
     "check",
     "start",
 ]

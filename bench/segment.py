@@ -1,8 +1,9 @@
 """A segment query over a big membership, timed in a fresh process so its peak RSS is the query's own.
 
-`python -m bench.segment DB NOW MODE` opens the database with the bot's Store, builds the query with
-handlers.segments.segment_query and prints time and peak RSS as JSON. MODE `count` counts the segment
-(every member is judged, nothing is held); `rows` fetches the whole segment as (id, name) rows.
+`python -m bench.segment DB NOW MODE [NAME]` opens the database with the bot's Store, builds the query of the
+segment NAME (one of SEGMENTS, default `dormant`) with handlers.segments.segment_query and prints time and peak
+RSS as JSON. MODE `count` counts the segment (every member is judged, nothing is held); `rows` fetches the whole
+segment as (id, name) rows.
 """
 
 from __future__ import annotations
@@ -18,19 +19,25 @@ from typing import Any
 
 from bench import proc
 
-SEGMENT = {"lifecycle": "dormant", "not_nudged_days": 30}
+SEGMENTS: dict[str, dict[str, Any]] = {
+    "dormant": {"lifecycle": "dormant", "not_nudged_days": 30},
+    "birthday": {"birthday": "today"},
+    "rfm": {"rfm": "重要价值用户"},
+}
 
 
-async def _query(db: str, now: datetime, mode: str) -> dict[str, Any]:
+async def _query(db: str, now: datetime, mode: str, name: str) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from bot.config import Config
+    from bot.registry import load_abilities
     from bot.store import Store
     from handlers.segments import Segment, SegmentScope, segment_query
 
+    load_abilities()  # the SQL of birthday and rfm is declared by their abilities
     store = await Store.open(db)
     try:
-        query = segment_query(Segment.model_validate(SEGMENT), scope=SegmentScope.at(now, Config()))
+        query = segment_query(Segment.model_validate(SEGMENTS[name]), scope=SegmentScope.at(now, Config()))
         async with store.unit() as conn:
             start = time.perf_counter()
             if mode == "count":
@@ -49,12 +56,13 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def measure(db: Path, now: datetime, mode: str, timeout: float = 600) -> dict[str, Any]:
-    return proc.run_json(["-m", "bench.segment", str(db), now.isoformat(), mode], timeout=timeout)
+def measure(db: Path, now: datetime, mode: str, name: str = "dormant", timeout: float = 600) -> dict[str, Any]:
+    return proc.run_json(["-m", "bench.segment", str(db), now.isoformat(), mode, name], timeout=timeout)
 
 
 if __name__ == "__main__":
     _db, _now, _mode = sys.argv[1:4]
-    result = asyncio.run(_query(_db, datetime.fromisoformat(_now), _mode))
+    _name = sys.argv[4] if len(sys.argv) > 4 else "dormant"
+    result = asyncio.run(_query(_db, datetime.fromisoformat(_now), _mode, _name))
     result["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(result))

@@ -110,6 +110,42 @@ def sql_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def fill_customers(path: Path, count: int, *, now: datetime, seed: int) -> dict[str, int]:
+    """What the shop knows of the members `fill_members` wrote: 70% gave a birthday (spread over the year,
+    Feb 29 included), 30% ordered at the till (1-12 orders, 10-5,000 yuan, the last one in the past year)."""
+    rng = random.Random(seed + 1)
+    conn = sqlite3.connect(path)
+    counts = {"birthdays": 0, "member_orders": 0}
+    leap = datetime(2024, 1, 1, tzinfo=UTC)
+    try:
+        conn.execute("PRAGMA synchronous=OFF")
+        chunk = 50_000
+        for first in range(0, count, chunk):
+            birthdays, orders = [], []
+            for i in range(first, min(first + chunk, count)):
+                ref = member(i)
+                if rng.random() < 0.7:
+                    day = leap + timedelta(days=rng.randrange(366))
+                    birthdays.append((ref.id, "birthday", day.strftime("%m-%d"), sql_time(now)))
+                if rng.random() < 0.3:
+                    n = rng.randint(1, 12)
+                    spent = rng.randint(1_000, 500_000) * n // 4
+                    orders.append((ref.id, n, spent, sql_time(now - timedelta(days=rng.uniform(0, 365)))))
+            conn.executemany(
+                "INSERT INTO profile_values (member_id, field_id, value, at) VALUES (?, ?, ?, ?)", birthdays
+            )
+            conn.executemany(
+                "INSERT INTO member_orders (member_id, orders, spent_cents, last_order_at) VALUES (?, ?, ?, ?)", orders
+            )
+            counts["birthdays"] += len(birthdays)
+            counts["member_orders"] += len(orders)
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return counts
+
+
 async def create_database(path: Path) -> None:
     """An empty database at today's schema, made by the bot's own migrations."""
     store = await Store.open(str(path))

@@ -203,7 +203,7 @@ def summary(event: Event) -> str:
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One text the bot decided to send: to a room (with @-mentions) or to a member; or an action on WeChat that
-    goes out through the outbox like a message (an invitation, a friend acceptance, a removal)."""
+    goes out through the outbox like a message (an invitation, a friend acceptance, a removal, an announcement)."""
 
     text: str
     room: RoomRef | None = None
@@ -213,6 +213,7 @@ class Outgoing:
     invite: bool = False  # not a text: add `member` to `room` (the `invite` action)
     accept: bool = False  # not a message: accept the friend request of `member` (`text`: its hello)
     remove: bool = False  # not a message: remove `member` from `room` (`text`: the reason; `remove`, `blacklist`)
+    announce: bool = False  # not a message: set `text` as the group announcement of `room` (`announce`)
     alert: bool = False  # a message to staff (bot/alerts.py): never cut by the reply budget of whom it is about
     expires_at: datetime | None = None  # worthless after this (`expires:`): the outbox drops it, unsent
 

@@ -81,6 +81,7 @@ class ResourceSpec:
     schema: type[BaseModel]
     form: Literal["list", "mapping", "words"]
     noun: str  # what one entry is called in messages: "coupon batch", "question bank"
+    refs: Mapping[str, str] = field(default_factory=dict)  # "list" form: option -> block it names (coupon -> coupons)
     member_field: EntryLoader | None = None  # each entry is `member.<id>` (`fields:`), loaded by this
 
 
@@ -145,22 +146,6 @@ class Registry:
 
     def member_scope(self) -> frozenset[str]:
         return MEMBER | frozenset(self.member_fields)
-
-    def member_loader(self, name: str, resources: Mapping[str, Mapping[str, Any]]) -> MemberLoader | None:
-        """`member.NAME`'s loader: an ability's (`@member_field`), or a field a playbook declares in a block whose
-        entries are member fields (`fields:`); None when there is neither."""
-        if name in self.member_fields:
-            return self.member_fields[name]
-        for block, spec in self.resources.items():
-            load, entry = spec.member_field, resources.get(block, {}).get(name)
-            if load is not None and entry is not None:
-                return lambda ctx, member_id: load(ctx, member_id, entry)
-        return None
-
-    def declared_member_fields(self, resources: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
-        """The `member.*` names playbooks declare (`fields:`), beside the abilities' own."""
-        blocks = (block for block, spec in self.resources.items() if spec.member_field is not None)
-        return frozenset(name for block in blocks for name in resources.get(block, {}))
 
     def _table(self, kind: str) -> dict[str, Spec]:
         return {"action": self.actions, "condition": self.conditions, "trigger": self.triggers}[kind]
@@ -228,11 +213,12 @@ def resource(
     schema: type[BaseModel],
     form: Literal["list", "mapping", "words"],
     noun: str,
+    refs: Mapping[str, str] | None = None,
     member_field: EntryLoader | None = None,
 ) -> None:
     """Declare a top-level playbook block; its entries are validated with `schema` and shared by all playbooks.
-    `member_field`: each entry (a "list" form's) is `member.<id>` for templates, `expr` and scenario `check:`,
-    read by `member_field(ctx, member_id, entry)`."""
+    `refs` as for actions: an entry's option naming an entry of another block (a reward's `coupon`).
+    `member_field`: each entry is `member.<id>`, read by `member_field(ctx, member_id, entry)`."""
     if not _NAME.match(block):
         raise RegistrationError(f"resource '{block}': names are lower-case words")
     if block in REGISTRY.resources:
@@ -241,9 +227,12 @@ def resource(
         raise RegistrationError(f"resource '{block}': schema must forbid unknown keys")
     if form == "list" and "id" not in schema.model_fields:
         raise RegistrationError(f"resource '{block}': a list of entries needs an 'id' field")
+    for option in refs or {}:
+        if form != "list" or option not in schema.model_fields:
+            raise RegistrationError(f"resource '{block}': refers through '{option}', which is not in its entries")
     if member_field is not None and (form != "list" or not inspect.iscoroutinefunction(member_field)):
         raise RegistrationError(f"resource '{block}': member fields are a list of entries loaded by an 'async def'")
-    REGISTRY.resources[block] = ResourceSpec(block, schema, form, noun, member_field)
+    REGISTRY.resources[block] = ResourceSpec(block, schema, form, noun, refs or {}, member_field)
 
 
 def condition(

@@ -9,6 +9,7 @@ Messages are seen the moment they are decided, unless the scenario says
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -216,11 +217,15 @@ def _show(message: Outgoing, consumed: bool) -> str:
     mark = "✓" if consumed else " "
     if message.remove:
         return f"  {mark} → {message.target_id}: (removed {message.member.id if message.member else '?'})"
+    if message.announce:
+        return f"  {mark} → {message.target_id}: (announcement) {_short(message.text)}"
     mentions = "".join(f"@{m.id} " for m in message.mentions)
-    text = message.text.replace("\n", "⏎")
-    if len(text) > 120:
-        text = text[:117] + "..."
-    return f"  {mark} → {message.target_id}: {mentions}{text}"
+    return f"  {mark} → {message.target_id}: {mentions}{_short(message.text)}"
+
+
+def _short(text: str) -> str:
+    text = text.replace("\n", "⏎")
+    return text[:117] + "..." if len(text) > 120 else text
 
 
 class _ErrorLog(logging.Handler):
@@ -257,8 +262,9 @@ async def run_scenario(scenario: Scenario, playbooks: PlaybookSet, config: Confi
                 friend=m.friend,
             )
         consumed: set[int] = set()
+        saved: dict[str, str] = {}  # named groups of the expects' regexes, for `${name}` in later says
         for number, step in enumerate(scenario.steps, 1):
-            failure = await _step(bot, step, consumed)
+            failure = await _step(bot, step, consumed, saved)
             if failure is None and errors.records:
                 failure = "a playbook failed while running: " + "; ".join(errors.records)
             if failure is not None:
@@ -275,8 +281,17 @@ async def run_scenario(scenario: Scenario, playbooks: PlaybookSet, config: Confi
         await bot.close()
 
 
-async def _step(bot: TestBot, step: Step, consumed: set[int]) -> str | None:
+_SAVED = re.compile(r"\$\{(\w+)\}")
+
+
+async def _step(bot: TestBot, step: Step, consumed: set[int], saved: dict[str, str]) -> str | None:
+    """One step; None when it held, else what went wrong. An `expect` whose regex has named groups saves them:
+    a later `say` writes `${code}` for what `(?P<code>...)` matched (a coupon code the bot made up)."""
     p = step.params
+    if step.kind == "say" and p.text is not None:
+        missing = [name for name in _SAVED.findall(p.text) if name not in saved]
+        if missing:
+            return f"'${{{missing[0]}}}' was not saved: an earlier expect's regex names it, like (?P<{missing[0]}>...)"
     if step.kind == "join":
         await bot.join(p.member, p.room, by=p.by)
     elif step.kind == "leave":
@@ -284,7 +299,7 @@ async def _step(bot: TestBot, step: Step, consumed: set[int]) -> str | None:
     elif step.kind == "say":
         await bot.say(
             p.member,
-            p.text or "",
+            _SAVED.sub(lambda m: saved[m[1]], p.text or ""),
             room=p.room,
             mentions=tuple(p.mentions),
             kind=p.kind,
@@ -300,9 +315,12 @@ async def _step(bot: TestBot, step: Step, consumed: set[int]) -> str | None:
             if hit is None:
                 return f"expected {p.describe()}; none of the unconsumed {p.noun}s matched"
             consumed.add(hit)
+            found = p.regex.search(bot.sent[hit].text) if p.regex is not None else None
+            saved.update({k: v for k, v in (found.groupdict() if found else {}).items() if v is not None})
         elif hit is not None:
             got = bot.sent[hit]
             seen = f"{got.member.id} removed from {got.target_id}" if got.remove and got.member else repr(got.text)
+            seen = f"the announcement {got.text!r} in {got.target_id}" if got.announce else seen
             return f"expected no {p.describe().removeprefix('a ').removeprefix('the ')}; got: {seen}"
     elif step.kind == "check":
         return await check(bot, p)

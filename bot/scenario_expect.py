@@ -1,6 +1,6 @@
 """What a scenario file expects (bot/scenario.py): `expect` / `expect_none` filters, over messages (`to`, `contains`,
-`regex`, `mentions`) or removals (`removed`, `from`), never both; and `check`, over member fields and the groups a
-member is in now (`rooms`)."""
+`regex`, `mentions`), removals (`removed`, `from`) or group announcements (`announced`, with `contains` / `regex`
+on its text), one kind at a time; and `check`, over member fields and the groups a member is in now (`rooms`)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ Said = Annotated[str, BeforeValidator(_text)]
 
 
 class Filter(Params):
-    """A message (`to`, `contains`, `regex`, `mentions`) or a removal (`removed`, `from`): never both."""
+    """A message (`to`, `contains`, `regex`, `mentions`), a removal (`removed`, `from`) or an announcement
+    (`announced`: the group, with `contains`, `regex`): one kind only."""
 
     to: str | None = None
     contains: Said | None = None
@@ -36,16 +37,28 @@ class Filter(Params):
     mentions: Names = []
     removed: str | None = None
     from_: str | None = PydanticField(None, alias="from")
+    announced: str | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Filter:
         if self.removed is not None and (self.to, self.contains, self.regex, self.mentions) != (None, None, None, []):
             raise PydanticCustomError("filter", "a removal has no text: 'removed' takes only 'from'")
+        if self.announced is not None and (self.to, self.removed, self.from_, self.mentions) != (None, None, None, []):
+            raise PydanticCustomError(
+                "filter", "'announced' names the group whose announcement was set: it takes only 'contains' or 'regex'"
+            )
         if self.removed is None and self.from_ is not None:
             raise PydanticCustomError("filter", "'from' goes with 'removed': the group a member was removed from")
         return self
 
     def matches(self, message: Outgoing) -> bool:
+        if self.announced is not None or message.announce:
+            return (
+                message.announce
+                and message.target_id == self.announced
+                and (self.contains is None or self.contains in message.text)
+                and (self.regex is None or self.regex.search(message.text) is not None)
+            )
         if self.removed is not None or message.remove:
             return (
                 message.remove
@@ -62,12 +75,15 @@ class Filter(Params):
 
     @property
     def noun(self) -> str:
-        return "action" if self.removed is not None else "message"
+        return "action" if self.removed is not None or self.announced is not None else "message"
 
     def describe(self) -> str:
         if self.removed is not None:
             return f"the removal of {self.removed}" + (f" from {self.from_}" if self.from_ else "")
-        parts = [f"a message to {self.to}" if self.to else "a message to anyone"]
+        if self.announced is not None:
+            parts = [f"an announcement in {self.announced}"]
+        else:
+            parts = [f"a message to {self.to}" if self.to else "a message to anyone"]
         if self.contains is not None:
             parts.append(f"containing '{self.contains}'")
         if self.regex is not None:

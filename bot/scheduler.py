@@ -187,7 +187,7 @@ class Scheduler:
             log.exception("pruning old rows failed")
             return
         if removed:
-            log.info("pruned %d old row(s): event ids and finished outbox messages", removed)
+            log.info("pruned %d old row(s): event ids, finished outbox messages, old message counts", removed)
 
     async def _poll_rooms(self) -> None:
         await self.engine.rooms.poll(self.engine.store)

@@ -15,12 +15,13 @@ from sqlalchemy import UniqueConstraint, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.commands import CommandContext, UsageError, one_line
+from bot.commands import CommandContext, Refused, UsageError, one_line
 from bot.context import FieldContext, RunContext, RunError
 from bot.playbook.types import Duration, LocalDateTime, Params
 from bot.registry import action, member_field, resource, staff_command
 from bot.store import dialect
 from bot.store.tables import Member
+from handlers.orders import AmountError, OrdersSection, amount_like, parse_amount, record_order, yuan
 
 
 class Coupon(sqlmodel.SQLModel, table=True):
@@ -290,22 +291,42 @@ async def _name(conn: AsyncConnection, member_id: str | None) -> str:
     "核销",
     aliases=("redeem",),
     role="staff",
-    usage="/核销 券码（例如 /核销 WK7H3KQ9P）",
+    usage="/核销 券码 [消费金额]（例如 /核销 WK7H3KQ9P 88.50）",
     refusal="核销券码需要店员身份哦～如需使用优惠券，请到店出示券码给店员。",
 )
 async def redeem_command(ctx: CommandContext) -> str:
-    """核销顾客的券：成功、已核销过（何时、谁）、已过期、没有这个券码"""
-    code = normalize_code("".join(ctx.args))
-    if not code:
-        raise UsageError("请写出券码")
+    """核销顾客的券（可带消费金额，记入顾客的订单）：成功、已核销过（何时、谁）、已过期、没有这个券码"""
+    code, amount = await _code_and_amount(ctx)
+    cents = None
+    if amount is not None:
+        try:
+            cents = parse_amount(amount, ctx.config.section(OrdersSection).max_amount)
+        except AmountError as exc:
+            raise Refused(f"{exc}。这次没有核销：请改正后重新发送 /核销 {code} 金额") from None
     tz = ctx.config.tz
     result = await redeem(ctx.conn, code, ctx.sender.id, now=ctx.now())
     ctx.result, ctx.target_id = result.outcome, result.member_id or None  # the audit log's real outcome
     if result.outcome == "ok":
-        return f"核销成功：{result.title}（{code}），顾客 {await _name(ctx.conn, result.member_id)}"
+        done = f"核销成功：{result.title}（{code}），顾客 {await _name(ctx.conn, result.member_id)}"
+        if cents is None:
+            return done
+        await record_order(ctx.conn, result.member_id, cents, at=ctx.now(), staff_id=ctx.sender.id, coupon_code=code)
+        return f"{done}，消费 {yuan(cents)} 已记入订单"
     if result.outcome == "already":
         when = local_text(result.redeemed_at, tz)
         return f"这张券已经核销过了：{when} 由 {await _name(ctx.conn, result.redeemed_by)} 核销，不能重复使用"
     if result.outcome == "expired":
         return f"这张券已过期（{local_text(result.expires_at, tz)} 到期），不能核销"
     return f"没有找到券码 {code}，请核对后再试"
+
+
+async def _code_and_amount(ctx: CommandContext) -> tuple[str, str | None]:
+    """The code, and the amount typed after it: the last word when it looks like money and the words before it
+    name the coupon (a code typed in pieces, `WK2345 6789`, stays one code)."""
+    whole = normalize_code("".join(ctx.args))
+    if not whole:
+        raise UsageError("请写出券码")
+    if len(ctx.args) < 2 or not amount_like(ctx.args[-1]) or await _code_taken(ctx.conn, whole):
+        return whole, None
+    code = normalize_code("".join(ctx.args[:-1]))
+    return code, ctx.args[-1]

@@ -107,8 +107,8 @@ async def member_lifecycle(ctx: FieldContext, member_id: str) -> str:
 
 # -- segments
 
-_COMPARE = re.compile(r"^\s*(>=|<=|>|<|==|=)?\s*(-?\d+)\s*$")
-_OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+_COMPARISON = re.compile(r"^\s*(>=|<=|>|<|==|=)?\s*(-?\d+)\s*$")
+COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
     "<=": lambda a, b: a <= b,
@@ -121,7 +121,7 @@ def _comparison(value: object) -> tuple[str, int]:
     """`">=14"`, `"<7"`, `100` (a bare number means at least)."""
     if isinstance(value, bool):
         raise ValueError(f"must be a number or a comparison like '>=14'; got {value}")
-    match = _COMPARE.match(str(value))
+    match = _COMPARISON.match(str(value))
     if not match:
         raise ValueError(f"must be a number or a comparison like '>=14' or '<7'; got '{value}'")
     op = {None: ">=", "=": "=="}.get(match[1], match[1])
@@ -206,7 +206,7 @@ def _days_ago(op: str, days: int, column: Any, now: datetime) -> ColumnElement[b
     if flipped == "==":
         day_start = now - timedelta(days=days + 1)
         return and_(column > day_start, column <= now - timedelta(days=days))
-    return _OPS[flipped](column, now - timedelta(days=days))
+    return COMPARE[flipped](column, now - timedelta(days=days))
 
 
 def segment_query(
@@ -233,7 +233,7 @@ def segment_query(
         where.append(_days_ago(*seg.joined_days, m.first_seen, now))
     if seg.points is not None:
         op, limit = seg.points
-        where.append(_OPS[op](m.points, limit))
+        where.append(COMPARE[op](m.points, limit))
     for name in EXTENDED:
         value = getattr(seg, name)
         if value is not None:
@@ -307,6 +307,23 @@ class ForEachParams(Params):
         return self
 
 
+async def run_segment(ctx: RunContext, seg: Segment, *, skip_nudged: tuple[str, datetime] | None = None) -> Select[Any]:
+    """The segment as a run reaches it: in a run that has a group (a schedule runs once per group), that group's
+    members unless the segment names `rooms`; staff left out unless it says `staff: true`."""
+    if seg.rooms is not None:
+        room_ids = [r.id for r in await known_rooms(ctx.conn) if ctx.selects(seg.rooms, r)]
+    else:  # a schedule runs once per group: each run reaches that group's members
+        room_ids = [ctx.room.id] if ctx.room is not None else None
+    roles = ctx.config.staff
+    return segment_query(
+        seg,
+        scope=SegmentScope.at(ctx.now(), ctx.config),
+        room_ids=room_ids,
+        skip_nudged=skip_nudged,
+        staff={*roles.owner, *roles.admin, *roles.staff},
+    )
+
+
 @action("for_each", schema=ForEachParams, body="do", sets={"member": MEMBER})
 async def for_each(ctx: RunContext, p: ForEachParams) -> None:
     """Run `do` for each member of the segment (up to `limit`), recording a nudge for each; a `holdout` share
@@ -319,22 +336,10 @@ async def for_each(ctx: RunContext, p: ForEachParams) -> None:
     assert call is not None
     body = call.body
     now = ctx.now()
-    if p.segment.rooms is not None:
-        rooms = p.segment.rooms
-        room_ids = [r.id for r in await known_rooms(ctx.conn) if ctx.selects(rooms, r)]
-    else:  # a schedule runs once per group: each run reaches that group's members
-        room_ids = [ctx.room.id] if ctx.room is not None else None
     # A member in two groups is still reached once a day by one playbook.
     today = ctx.local_now().replace(hour=0, minute=0, second=0, microsecond=0)
-    roles = ctx.config.staff
-    query = segment_query(
-        p.segment,
-        scope=SegmentScope.at(now, ctx.config),
-        room_ids=room_ids,
-        skip_nudged=(ctx.playbook.id, today),
-        staff={*roles.owner, *roles.admin, *roles.staff},
-    ).limit(p.limit)
-    rows = (await ctx.conn.execute(query)).all()
+    query = await run_segment(ctx, p.segment, skip_nudged=(ctx.playbook.id, today))
+    rows = (await ctx.conn.execute(query.limit(p.limit))).all()
     previous = ctx.member
     reached = kept = failed = 0
     try:

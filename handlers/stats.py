@@ -1,6 +1,6 @@
 """/统计: what happened in the groups over a span — people, check-ins, quizzes, coupons, whether the
 reactivation nudges worked (members nudged who came back, against the holdout kept back on purpose), and
-moderation (warnings, removals, blacklisted members stopped at the door)."""
+moderation (warnings, removals, blacklisted members stopped at the door), and the members' RFM classes now."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from bot.windows import Window, WindowEntry
 from handlers.checkin import Checkin
 from handlers.coupons import Coupon
 from handlers.moderation.log import ModerationEntry
-from handlers.segments import Nudge
+from handlers.rfm import rfm_table
+from handlers.segments import Nudge, SegmentScope
 
 DEFAULT_SPAN = "7d"
 UNITS = {"h": "小时", "d": "天", "w": "周"}
@@ -87,12 +88,16 @@ async def stats(ctx: CommandContext) -> str:
     warnings = await count(_moderation, moderated, _moderation.c.action == "warn")
     removals = await count(_moderation, moderated, _moderation.c.action.in_(("remove", "rejoin")))
     hits = await count(_moderation, moderated, _moderation.c.action == "rejoin")
+    roles = ctx.config.staff
+    customers = and_(_members.c.id.in_(in_rooms), _members.c.id.not_in([*roles.owner, *roles.admin, *roles.staff]))
+    rfm = "\n".join(await rfm_table(ctx.conn, SegmentScope.at(ctx.now(), ctx.config), customers))
     return (
         f"近 {span_text[:-1]} {UNITS[span_text[-1]]}统计（{where}）\n"
         f"入群 {joins}｜退群 {leaves}｜活跃 {active} 人\n"
         f"签到 {checkins} 次｜问答 {quizzes} 场，{quiz_won} 人答对\n"
         f"券：发出 {issued}｜抢到 {claimed}｜核销 {redeemed}\n"
         f"违规：警告 {warnings}｜移出 {removals}｜黑名单拦截 {hits}\n"
+        f"{rfm}\n"
         f"召回：提醒 {sent} 人，回来 {sent_back} 人（{_rate(sent_back, sent)}）\n"
         f"对照组 {held} 人，回来 {held_back} 人（{_rate(held_back, held)}）"
     )

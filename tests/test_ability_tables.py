@@ -28,6 +28,7 @@ MACHINERY = {
     "rooms",
     "room_bindings",
     "room_members",
+    "message_days",
     "seen_events",
     "once_marks",
     "cooldowns",
@@ -47,6 +48,7 @@ BESIDE_THEIR_CODE = {
     "nudges": "handlers.segments",
     "broadcasts": "handlers.broadcast",
     "points_ledger": "handlers.points",
+    "reward_exchanges": "handlers.rewards",
     "member_tags": "handlers.tags",
     "profile_values": "handlers.profile_fields",
     "moderation_log": "handlers.moderation.log",
@@ -54,6 +56,8 @@ BESIDE_THEIR_CODE = {
     "alert_throttle": "handlers.moderation.throttle",
     "windows": "bot.windows",
     "window_entries": "bot.windows",
+    "orders": "handlers.orders",
+    "member_orders": "handlers.orders",
 }
 EVERY_TABLE = MACHINERY | set(BESIDE_THEIR_CODE)
 

@@ -256,6 +256,7 @@ PLATFORM_CALLS = {
     "accept_friend": lambda: (FriendRequest("wx-f1", datetime(2026, 11, 23, tzinfo=UTC), MemberRef("u1")),),
     "is_friend": lambda: ("u1",),
     "remove": lambda: (RoomRef("r1"), MemberRef("u1")),
+    "announce": lambda: (RoomRef("r1"), "群规"),
 }
 
 

@@ -127,6 +127,7 @@ ABILITIES = {
         when: [{command: 帮助}]
         do: [{reply: hi}]
         """,
+    "announcement-too-long": "id: t\nwhen: [{command: 群规}]\ndo: [{announce: %s}]\n" % ("规" * 2001),
 }
 
 SCENARIOS = {

@@ -299,7 +299,7 @@ CASES = [
         """),
         [
             f"{P}:6:1: unknown key '名字'; a playbook's keys are "
-            "id, name, description, enabled, rooms, when, if, do, coupons, fields, questions, wordlists"
+            "id, name, description, enabled, rooms, when, if, do, coupons, fields, questions, rewards, wordlists"
         ],
         id="unknown-top-level-key-lists-the-keys",
     ),

@@ -201,3 +201,22 @@ def test_governor_must_be_a_real_boolean(tmp_path: Path) -> None:
     assert parse_scenario(file, "g.yaml", problems) is None
     (problem,) = problems.sorted()
     assert str(problem).startswith("g.yaml:2:11:"), str(problem)
+
+
+async def test_an_expects_named_groups_are_said_back_with_dollar_braces(tmp_path: Path) -> None:
+    """What the bot made up (a coupon code) is saved by `(?P<name>...)` and typed back as `${name}`."""
+    said = (
+        HEADER
+        + """
+  - say: {member: boss, room: r1, text: /公告 口令 K7Q2}
+  - expect: {to: r2, regex: "口令 (?P<word>\\\\w+)"}
+  - say: {member: boss, room: r1, text: "/公告 收到 ${word}"}
+  - expect: {to: r2, contains: 店长公告：收到 K7Q2}
+"""
+    )
+    assert (await run(tmp_path, said)).passed
+    unsaved = await run(tmp_path, HEADER + '  - say: {member: boss, room: r1, text: "/公告 ${word}"}\n')
+    assert not unsaved.passed
+    assert unsaved.detail[0] == (
+        "step 1 (say) at s.yaml:10:5: '${word}' was not saved: an earlier expect's regex names it, like (?P<word>...)"
+    )

@@ -44,6 +44,11 @@ class Connector(Protocol):
         WeChat says no: the bot is not the group's owner or admin, or the member cannot be removed."""
         ...
 
+    async def announce(self, room: RoomRef, text: str) -> None:
+        """Set a group's announcement (群公告; the outbox calls it for an `announce` row). Raises `AnnounceRefused`
+        when WeChat says no: the bot is not the group's owner or admin."""
+        ...
+
     async def stop(self) -> None: ...
 
     async def is_friend(self, member_id: str) -> bool:
@@ -54,6 +59,10 @@ class Connector(Protocol):
 
 class RemoveRefused(Exception):
     """WeChat refused a removal (the bot is not the group's owner or admin, ...): the reason, for staff."""
+
+
+class AnnounceRefused(Exception):
+    """WeChat refused to set a group announcement (the bot is not the group's owner or admin): the reason."""
 
 
 class SendRefused(Exception):

@@ -8,7 +8,7 @@ then fails the test): the engine must never hold the database while it waits for
 
 from __future__ import annotations
 
-from bot.connectors.base import Emit, RemoveRefused
+from bot.connectors.base import AnnounceRefused, Emit, RemoveRefused
 from bot.events import Event, FriendRequest, MemberRef, Outgoing, RoomRef, with_friends
 from bot.store import unit_open
 
@@ -27,7 +27,7 @@ class MemoryConnector:
         self.emit: Emit | None = None
         self.accepted: list[FriendRequest] = []
         self.calls_in_unit: list[str] = []
-        self.not_admin: set[str] = set()  # groups where the bot is neither owner nor admin: removals are refused
+        self.not_admin: set[str] = set()  # groups where the bot is no owner or admin: removals, announcements refused
 
     async def start(self, emit: Emit) -> None:
         self.emit = emit
@@ -63,6 +63,13 @@ class MemoryConnector:
         if room.id in self.not_admin:
             raise RemoveRefused("机器人不是群主或管理员")
         self.sent.append(Outgoing("", room=room, member=member, remove=True))
+
+    async def announce(self, room: RoomRef, text: str) -> None:
+        """Recorded in `sent` as an Outgoing with `announce`; refused where the bot is no owner or admin."""
+        self._guard("announce")
+        if room.id in self.not_admin:
+            raise AnnounceRefused("机器人不是群主或管理员")
+        self.sent.append(Outgoing(text, room=room, announce=True))
 
     async def stop(self) -> None:
         self.emit = None

@@ -62,6 +62,14 @@ class SimulatorConnector:
         self.output.write(f"🤖 （把 {who} 移出群「{where}」）\n")
         self.output.flush()
 
+    async def announce(self, room: RoomRef, text: str) -> None:
+        where = printable(room.topic or room.id)
+        lines = [printable(line) for line in text.splitlines()] or [""]
+        self.output.write(f"🤖 （把「{where}」的群公告设为）{lines[0]}\n")
+        for line in lines[1:]:
+            self.output.write(f"    {line}\n")
+        self.output.flush()
+
     async def stop(self) -> None:
         self.emit = None
 

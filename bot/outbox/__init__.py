@@ -22,7 +22,8 @@ Here: `queue.py` writes the rows (the Outbox the engine calls: what a row
 holds, its kind, the reply budget); `delivery.py` sends them (one pass:
 claim, send, retry, expire); `worker.py` is the task that runs the passes
 (wake, sleep, settle, stop); `rows.py` is a row as delivery reads it
-back and records it.
+back and records it; `removals.py` and `announcements.py` follow up the acts
+on a group that WeChat may refuse (`outcomes.py`: what they share).
 """
 
 from bot.outbox.queue import Outbox

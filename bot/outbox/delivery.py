@@ -24,7 +24,9 @@ from bot.config import Config
 from bot.connectors.base import Connector, SendRefused
 from bot.events import FriendRequest, Outgoing
 from bot.governor import Governor, merge_welcomes
-from bot.outbox.removals import NamedRooms, Removal, Told, follow, given_up, remove
+from bot.outbox import announcements, removals
+from bot.outbox.outcomes import NamedRooms, Outcome, given_up
+from bot.outbox.removals import Told
 from bot.outbox.rows import RECORD, TABLE, Row, behind, dropped_records, free, holds, read_row, record
 from bot.outbox.rows import expire as expire_late
 from bot.outbox.worker import Worker
@@ -51,8 +53,9 @@ class Delivery(Worker):
         self._cache: list[Row] | None = None  # pending rows as the last pass left them (None: read all)
         self._newest = 0  # highest row id read so far
         self._reads = 0  # passes since the last full read
-        self._removals: list[Removal] = []  # removals made or refused, told to the store with their rows' records
+        self._removals: list[Outcome] = []  # removals made or refused, told to the store with their rows' records
         self._told = Told()  # refused removals staff were told of lately
+        self._announced: list[Outcome] = []  # announcements set or refused, followed up like removals
         self.named_rooms: NamedRooms | None = None  # the bound groups a name means (alerts.room), set by the engine
 
     async def send_now(self) -> None:
@@ -152,10 +155,7 @@ class Delivery(Worker):
                     if done:
                         await conn.execute(RECORD, done)
                         done = []
-                    removals, self._removals = self._removals, []
-                    if await follow(
-                        conn, removals, self.config, self.named_rooms, now, self._told
-                    ):  # alerts: read again
+                    if await self._follow(conn, now):  # alerts, texts posted instead: read again
                         queue = self._cache = None
                     if queue is None:
                         queue = await self._pending_rows(conn)
@@ -176,6 +176,15 @@ class Delivery(Worker):
         finally:
             # What is still pending, for the next pass; forgotten (read again) after anything unexpected.
             self._cache = queue if self._cache is not None and not done else None
+
+    async def _follow(self, conn: AsyncConnection, now: datetime) -> bool:
+        """What the removals and announcements since the last look lead to; whether it queued rows."""
+        made, self._removals = self._removals, []
+        announced, self._announced = self._announced, []
+        named = self.named_rooms
+        queued = await removals.follow(conn, made, self.config, named, now, self._told)
+        queued += await announcements.follow(conn, announced, self.config, named, now)
+        return bool(queued)
 
     async def _pending_rows(self, conn: AsyncConnection) -> list[Row]:
         """Pending rows: all of them the first time, then only those committed since (ids only grow).
@@ -235,9 +244,14 @@ class Delivery(Worker):
                 await self.connector.accept_friend(FriendRequest(lead.raw.event_id, at, message.member, message.text))
                 platform_id = None
             elif message.remove:
-                self._removals.append(removal := await remove(self.connector, lead))
+                self._removals.append(removal := await removals.remove(self.connector, lead))
                 if removal.refused is not None:  # no owner or admin rights: staff are told, nothing is retried
                     return [record(lead, "failed", attempts=lead.attempts + 1, error=removal.refused)], []
+                platform_id = None
+            elif message.announce:
+                self._announced.append(outcome := await announcements.announce(self.connector, lead))
+                if outcome.refused is not None:  # posted as a message instead, staff are told, nothing is retried
+                    return [record(lead, "failed", attempts=lead.attempts + 1, error=outcome.refused)], []
                 platform_id = None
             else:
                 platform_id = await self.connector.send(message)
@@ -255,7 +269,7 @@ class Delivery(Worker):
         preview = " ".join(message.text.split())
         preview = preview if len(preview) <= 60 else preview[:59] + "…"
         what = "invitation" if message.invite else "friend acceptance" if message.accept else lead.queued.kind
-        what = "removal" if message.remove else what
+        what = "removal" if message.remove else "announcement" if message.announce else what
         log.info(
             "sent %s %s to %s (playbook %s%s): %s", what, lead.id, lead.target, message.playbook_id, merged, preview
         )
@@ -290,6 +304,8 @@ class Delivery(Worker):
                 records.append(record(r, "failed", attempts=r.attempts + 1, error=error))
             if lead.raw.remove:  # staff must know the member is still in the group
                 self._removals.append(given_up(lead, tries))
+            if lead.raw.announce:  # the text still reaches the group, and staff must know
+                self._announced.append(given_up(lead, tries))
             return records, []
         retry = now + self.settings.retry_after * 2 ** (tries - 1)
         log.warning(

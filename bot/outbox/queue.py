@@ -51,7 +51,7 @@ class Outbox(Delivery):
         kind = kind or event.sends_as  # replies answer a person, welcomes a join, broadcasts a schedule
         member = answered(event) if kind == "reply" else None
         if member is not None and messages and self.budget is not None and self.config.role_of(member.id) is None:
-            answers = [m for m in messages if not (m.remove or m.alert)]
+            answers = [m for m in messages if not (m.remove or m.announce or m.alert)]
             taken = self.budget.take(member, len(answers), now) if answers else 0
             cut = {id(m) for m in answers[taken:]}
             messages = [m for m in messages if id(m) not in cut]

@@ -6,23 +6,19 @@ Written in the transaction that records the removal's row; the alert is an outbo
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.alerts import alerts
 from bot.config import Config
 from bot.connectors.base import Connector, RemoveRefused
-from bot.events import RoomRef
-from bot.outbox.rows import TABLE, Row, entry
+from bot.outbox.outcomes import NamedRooms, Outcome, alert_entries
+from bot.outbox.rows import TABLE, Row
 from bot.store import dialect
 from bot.store.activity import mark_left
 from bot.textnorm import printable
 
 log = logging.getLogger("qunguan.outbox")
-NamedRooms = Callable[[AsyncConnection, str], Awaitable[list[RoomRef]]]
 
 
 RETELL = timedelta(hours=1)  # one alert per member and group refused: a spammer posting on is no alert flood
@@ -46,27 +42,15 @@ class Told:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class Removal:
-    row: Row
-    refused: str | None = None  # why it did not happen (WeChat's reason, or the errors it gave); None: done
-    gave_up: bool = False  # not refused: it failed on errors `retries` times (logged as such already)
-
-
-def given_up(row: Row, tries: int) -> Removal:
-    """A removal that failed for good on errors (not a refusal): staff hear it did not happen, like a refusal."""
-    return Removal(row, f"微信出错，试了 {tries} 次都没成功", gave_up=True)
-
-
-async def remove(connector: Connector, row: Row) -> Removal:
+async def remove(connector: Connector, row: Row) -> Outcome:
     """Ask WeChat to remove the row's member from its room; a refusal is an answer, not an error."""
     m = row.message
     assert m.room is not None and m.member is not None
     try:
         await connector.remove(m.room, m.member)
     except RemoveRefused as exc:
-        return Removal(row, str(exc) or "微信拒绝了")
-    return Removal(row)
+        return Outcome(row, str(exc) or "微信拒绝了")
+    return Outcome(row)
 
 
 def refusal_text(row: Row, reason: str) -> str:
@@ -79,7 +63,7 @@ def refusal_text(row: Row, reason: str) -> str:
 
 async def follow(
     conn: AsyncConnection,
-    removals: list[Removal],
+    removals: list[Outcome],
     config: Config,
     named: NamedRooms | None,
     now: datetime,
@@ -88,7 +72,7 @@ async def follow(
     """The store told of each removal, the alert rows of those refused queued (returned)."""
     queued: list[dict[str, object]] = []
     for removal in removals:
-        m, raw = removal.row.message, removal.row.raw
+        m = removal.row.message
         assert m.room is not None and m.member is not None
         if removal.refused is None:
             await mark_left(conn, m.room.id, m.member.id, now)
@@ -98,26 +82,8 @@ async def follow(
             log.warning(
                 "removal of %s from %s refused: %s", m.member.id, removal.row.target, printable(removal.refused)
             )
-        if not told.due(m.room.id, m.member.id, now):
-            continue
-
-        async def bound(name: str) -> list[RoomRef]:
-            return await named(conn, name) if named is not None else []
-
-        for i, alert in enumerate(await alerts(conn, config, bound, text, playbook_id=m.playbook_id)):
-            key = f"{raw.dedup_key}/refused/{i}"
-            queued.append(
-                entry(
-                    alert,
-                    key=key,
-                    kind="notice",
-                    event_id=raw.event_id,
-                    playbook_id=m.playbook_id,
-                    reply_to=None,
-                    now=now,
-                    not_before=now,
-                )
-            )
+        if told.due(m.room.id, m.member.id, now):
+            queued += await alert_entries(conn, config, named, removal.row, text, now)
     if queued:
         await conn.execute(dialect.insert_ignore(conn, TABLE), queued)
     return queued

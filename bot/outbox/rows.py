@@ -47,7 +47,9 @@ def message_of(r: Any) -> Outgoing:
     room = RoomRef(r.room_id, r.room_topic) if r.room_id is not None else None
     member = MemberRef(r.member_id, r.member_name) if r.member_id is not None else None
     mentions = tuple(MemberRef(i, n) for i, n in json.loads(r.mentions))
-    return Outgoing(r.text, room, member, mentions, r.playbook_id, r.invite, bool(r.accept), bool(r.remove))
+    return Outgoing(
+        r.text, room, member, mentions, r.playbook_id, r.invite, bool(r.accept), bool(r.remove), bool(r.announce)
+    )
 
 
 def entry(
@@ -61,9 +63,12 @@ def entry(
     now: datetime,
     not_before: datetime,
 ) -> dict[str, Any]:
-    """The row of one message (`key`: its dedup key); a removal is its own kind: no answer, outside the limit."""
+    """The row of one message (`key`: its dedup key); a removal is its own kind: no answer, outside the limit.
+    An announcement shows in the group like a message: paced as its run's kind, but no answer to anyone."""
     if m.remove:
         kind, reply_to = "remove", None
+    if m.announce:
+        reply_to = None
     return {
         "dedup_key": key,
         "kind": kind,
@@ -78,6 +83,7 @@ def entry(
         "invite": m.invite,
         "accept": m.accept,
         "remove": m.remove,
+        "announce": m.announce,
         "reply_to": reply_to,
         "text": m.text,
         "created_at": now,
@@ -90,6 +96,7 @@ def entry(
 
 NOT_ACCEPTED = "the friend request it follows could not be accepted"
 NOT_REMOVED = "the removal it follows did not happen"
+NOT_ANNOUNCED = "the announcement it follows was not set"
 
 
 def run_of(row: Row) -> str:
@@ -98,39 +105,47 @@ def run_of(row: Row) -> str:
     return str(row.raw.dedup_key).rsplit("/", 1)[0]
 
 
+def acting(r: Any) -> bool:
+    """A removal or an announcement: an act on the group that WeChat may refuse."""
+    return bool(r.remove or r.announce)
+
+
 def free(queue: list[Row]) -> list[Row]:
     """The rows that may go. What an event decided after accepting a friend request (the greeting, the
     invitation) waits until that acceptance is sent, since WeChat delivers neither to someone not a friend;
-    what a run queued with a removal ("已移出本群") waits until the removal is made, since it may be refused."""
+    what a run queued with a removal ("已移出本群") or an announcement ("群公告已更新") waits until it is made,
+    since it may be refused."""
     accepting = {r.raw.event_id for r in queue if r.raw.accept}
-    removing = {run_of(r) for r in queue if r.raw.remove}
+    removing = {run_of(r) for r in queue if acting(r.raw)}
     if not (accepting or removing):
         return queue
     return [
         r
         for r in queue
-        if r.raw.accept or r.raw.remove or (r.raw.event_id not in accepting and run_of(r) not in removing)
+        if r.raw.accept or acting(r.raw) or (r.raw.event_id not in accepting and run_of(r) not in removing)
     ]
 
 
 def holds(row: Row) -> bool:
-    """An acceptance or a removal: other rows wait on it (`free`)."""
-    return bool(row.raw.accept or row.raw.remove)
+    """An acceptance, a removal or an announcement: other rows wait on it (`free`)."""
+    return bool(row.raw.accept or acting(row.raw))
 
 
 def behind(queue: list[Row], lead: Row) -> list[Row]:
-    """The rows held on an acceptance or a removal (not other removals): they go nowhere when it failed."""
+    """The rows held on an acceptance, a removal or an announcement (not other such acts): they go nowhere when
+    it failed."""
     if lead.raw.accept:
         return [r for r in queue if r.raw.event_id == lead.raw.event_id and r is not lead]
     run = run_of(lead)
-    return [r for r in queue if not r.raw.remove and run_of(r) == run]
+    return [r for r in queue if not acting(r.raw) and run_of(r) == run]
 
 
 def dropped_records(lead: Row, dropped: list[Row]) -> list[dict[str, Any]]:
-    """The records of the rows held on an acceptance or a removal that failed: failed too, unsent (logged)."""
+    """The records of the rows held on an acceptance, a removal or an announcement that failed: failed too, unsent
+    (logged)."""
     if not dropped:
         return []
-    error = NOT_ACCEPTED if lead.raw.accept else NOT_REMOVED
+    error = NOT_ACCEPTED if lead.raw.accept else NOT_ANNOUNCED if lead.raw.announce else NOT_REMOVED
     log.warning("%d message(s) of playbook %s dropped unsent: %s", len(dropped), lead.raw.playbook_id, error)
     return [record(r, "failed", attempts=r.attempts, error=error) for r in dropped]
 

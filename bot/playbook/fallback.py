@@ -27,6 +27,8 @@ from bot.playbook.builder import build_playbook
 from bot.playbook.errors import Problem, Problems, did_you_mean
 from bot.playbook.loader import parse_yaml
 from bot.playbook.model import Declared, Playbook, walk_steps
+from bot.playbook.resources import declared_member_fields
+from bot.playbook.templates import Text
 from bot.registry import Registry
 
 Resources = dict[str, dict[str, Any]]  # block -> id -> validated entry
@@ -207,26 +209,27 @@ def _round(
 def _missing(
     pb: Playbook, resources: Resources, registry: Registry, broken: dict[tuple[str, str], str]
 ) -> list[Problem]:
-    """Every coupon batch / question bank / word list the playbook names that no running file declares."""
+    """Every coupon batch / question bank / word list the playbook names that no running file declares (a text
+    option names one when it is plain text; a template picks one at run time)."""
     found = Problems()
-    for call in (*pb.triggers, *walk_steps(pb.steps)):
-        for option, block in call.spec.refs.items():
-            name: Any = call.params
+    calls = [(call.location, call.params, call.spec.refs) for call in (*pb.triggers, *walk_steps(pb.steps))]
+    entries = [(d.location, d.value, registry.resources[d.block].refs) for d in pb.declared]
+    for location, params, refs in (*calls, *entries):
+        for option, block in refs.items():
+            name: Any = params
             for part in option.split("."):
                 name = getattr(name, part, None)
+            if isinstance(name, Text):
+                name = None if name.templated else name.source.strip()
             if name is None or name in resources.get(block, {}):
                 continue
             noun = registry.resources[block].noun
             elsewhere = broken.get((block, name))
             if elsewhere is not None:
-                found.add(
-                    call.location, f"{noun} '{name}' is declared only in {elsewhere}, which has errors; fix it first"
-                )
+                found.add(location, f"{noun} '{name}' is declared only in {elsewhere}, which has errors; fix it first")
                 continue
             hint = did_you_mean(name, resources.get(block, {}))
-            found.add(
-                call.location, f"{noun} '{name}' is not declared{hint}; declare it under '{block}:' in any playbook"
-            )
+            found.add(location, f"{noun} '{name}' is not declared{hint}; declare it under '{block}:' in any playbook")
     _undeclared_fields(pb, resources, registry, broken, found)
     return found.sorted()
 
@@ -235,7 +238,7 @@ def _undeclared_fields(
     pb: Playbook, resources: Resources, registry: Registry, broken: dict[tuple[str, str], str], found: Problems
 ) -> None:
     """Each `member.X` the playbook reads that neither an ability provides nor a running file declares."""
-    declared = registry.declared_member_fields(resources)
+    declared = declared_member_fields(registry, resources)
     blocks = [block for block, spec in registry.resources.items() if spec.member_field is not None]
     for name, attr, where in pb.field_refs:
         if attr in declared:

@@ -24,7 +24,7 @@ class Dedup(Stage):
             turn.duplicate = True
             return True
         if turn.managed and event.recorded:
-            await record(turn.conn, event, turn.now)
+            await record(turn.conn, event, turn.now, today=turn.now.astimezone(self.runtime.config.tz).date())
             if event.kind == "rename":
                 rooms = self.runtime.rooms
                 turn.after.append(lambda: rooms.tell_renamed(event))  # type: ignore[arg-type]

@@ -1,21 +1,23 @@
-"""What every event writes before any playbook runs: seen-once mark, members (their friend flag too), rooms."""
+"""What every event writes before any playbook runs: seen-once mark, members (their friend flag too), rooms, and
+each member's group messages per local day."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Insert, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import Event, MemberRef, RoomRef
 from bot.store import dialect
-from bot.store.tables import Member, NameChange, Room, RoomMember, SeenEvent, TopicChange
+from bot.store.tables import Member, MessageDay, NameChange, Room, RoomMember, SeenEvent, TopicChange
 
 _members = Member.__table__
 _rooms = Room.__table__
 _room_members = RoomMember.__table__
 _names = NameChange.__table__
 _topics = TopicChange.__table__
+_message_days = MessageDay.__table__
 
 # Built once: every message runs these, and building a statement costs more than SQLite running it.
 _SAME_MEMBER = (_members.c.id == bindparam("m_id")) & (_members.c.name == bindparam("m_name"))
@@ -31,6 +33,7 @@ _FRIEND = select(_members.c.friend).where(_members.c.id == bindparam("m_id"))
 # A member first seen by a message was in the group before: since the bot's first sight of the group (its row).
 _FIRST_SIGHT = select(_rooms.c.first_seen).where(_rooms.c.id == bindparam("p_room")).scalar_subquery()
 _PRESENT: dict[str, Insert] = {}
+_COUNTED: dict[str, Insert] = {}
 
 
 async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime) -> bool:
@@ -87,11 +90,14 @@ async def upsert_room(conn: AsyncConnection, room: RoomRef, at: datetime, *, by:
     )
 
 
-async def record(conn: AsyncConnection, event: Event, at: datetime) -> None:
-    """Keep members, rooms and room membership current from what the event says about itself (bot/events.py)."""
+async def record(conn: AsyncConnection, event: Event, at: datetime, *, today: date) -> None:
+    """Keep members, rooms and room membership current from what the event says about itself (bot/events.py);
+    a group message counts for its member's local day `today` (private ones are no group activity)."""
     member, room = event.member, event.room
     if member is not None:
         await upsert_member(conn, member, at, active=event.active)
+        if room is not None and event.kind == "message":
+            await count_message(conn, member.id, today)
     for other in (event.inviter, event.by):
         if other is not None:
             await upsert_member(conn, other, at, active=False)
@@ -115,6 +121,17 @@ async def record(conn: AsyncConnection, event: Event, at: datetime) -> None:
         await conn.execute(dialect.upsert(conn, _room_members, row, ["room_id", "member_id"], changes))
     else:  # left
         await mark_left(conn, room.id, member.id, at)
+
+
+async def count_message(conn: AsyncConnection, member_id: str, day: date) -> None:
+    """One more message of the member's on that local day: one statement, built once per database kind."""
+    name = conn.dialect.name
+    counted = _COUNTED.get(name)
+    if counted is None:
+        row = {"member_id": bindparam("d_member"), "day": bindparam("d_day"), "messages": 1}
+        more = {"messages": _message_days.c.messages + 1}
+        counted = _COUNTED[name] = dialect.upsert(conn, _message_days, row, ["member_id", "day"], more)
+    await conn.execute(counted, {"d_member": member_id, "d_day": day})
 
 
 async def mark_left(conn: AsyncConnection, room_id: str, member_id: str, at: datetime) -> None:

@@ -11,9 +11,9 @@ Invariants live in the schema where a database can hold them: one check-in per m
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Column, Date, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -62,6 +62,17 @@ class RoomMember(SQLModel, table=True):
     left_at: datetime | None = None
     inviter_id: str | None = None
     active: bool = True
+
+
+class MessageDay(SQLModel, table=True):
+    """Group messages a member sent on one local day (`member.messages_30d`): one row per member and day, counted
+    up where activity is recorded, so the hot path writes one statement; pruned after 90 days."""
+
+    __tablename__ = "message_days"
+    __table_args__ = (Index("ix_message_days_day", "day"),)
+    member_id: str = Field(primary_key=True)
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    messages: int = 1
 
 
 class SeenEvent(SQLModel, table=True):
@@ -141,6 +152,7 @@ class OutboxMessage(SQLModel, table=True):
     mentions: str = "[]"  # JSON [[id, name], ...]
     invite: bool = False
     remove: bool | None = None  # not a message: remove the member from the room (`remove`, `blacklist`)
+    announce: bool | None = None  # not a message: set the text as the room's group announcement (`announce`)
     accept: bool | None = None  # accept the friend request of the event (sent before its other rows go)
     text: str = ""
     created_at: datetime

@@ -71,6 +71,8 @@ let slowSends = { skip: 0, count: 0, ms: 0 } // after `skip` sends, the next `co
 let sendsHeld = 0 // sends whose answer to the bot was held back, ever (one more each time one starts waiting)
 const notAdmin = new Set() // rooms where the bot is neither owner nor admin: WeChat refuses its removals there
 const NOT_ADMIN = '只有群主或管理员才能移出群成员' // what WeChat answers then
+const NOT_ADMIN_ANNOUNCE = '只有群主或管理员才能修改群公告' // and to an announcement there
+const announcements = new Map() // roomId -> the group announcement the bot set
 
 /**
  * PuppetMock with the holes that matter to a client filled in:
@@ -80,6 +82,7 @@ const NOT_ADMIN = '只有群主或管理员才能移出群成员' // what WeChat
  *  - friendship payloads are real; accepting one makes the contact a friend;
  *  - room add/del/topic by the bot change the room and emit the events WeChat would;
  *  - a removal in a room where the bot is no owner or admin (POST /room/admin) fails, as WeChat refuses it;
+ *  - the bot's room announcements are recorded (stock: dropped), and refused there too;
  *  - link cards, mini-programs, contact cards and pictures posted with /room/post carry what was posted
  *    (stock: a fixed mock title, an empty contact, a picture of the QR code 'fake-qrcode').
  */
@@ -189,6 +192,17 @@ class GatewayPuppet extends PuppetMock {
     dirtyRoom(roomId)
   }
 
+  async roomAnnounce (roomId, text) {
+    if (typeof text === 'undefined') return announcements.get(roomId) ?? ''
+    if (notAdmin.has(roomId)) {
+      actions.push({ seq: ++seq, action: 'room_announce_refused', room_id: roomId, text, error: NOT_ADMIN_ANNOUNCE, ts: Date.now() })
+      throw new Error(NOT_ADMIN_ANNOUNCE)
+    }
+    this.mocker.RoomMock.load(roomId) // throws if unknown
+    announcements.set(roomId, text)
+    actions.push({ seq: ++seq, action: 'room_announce', room_id: roomId, text, ts: Date.now() })
+  }
+
   async roomTopic (roomId, topic) {
     if (typeof topic === 'undefined') return this.mocker.roomPayload(roomId).topic
     actions.push({ seq: ++seq, action: 'room_topic', room_id: roomId, topic, ts: Date.now() })
@@ -288,7 +302,8 @@ const routes = {
     dirtyRoom(b.room)
     return {}
   },
-  // {room, admin} -> whether the bot is the room's owner or admin (default true); when not, its removals fail
+  // {room, admin} -> whether the bot is the room's owner or admin (default true); when not, its removals and
+  // announcements fail
   'POST /room/admin': b => {
     room(b.room)
     if (typeof b.admin !== 'boolean') throw new Error('admin (true or false) is required')
@@ -401,7 +416,9 @@ const routes = {
     logged_in: puppet.isLoggedIn,
     bot_id: BOT_ID,
     contacts: [...mocker.cacheContactPayload.values()].map(c => ({ id: c.id, name: c.name, friend: !!c.friend })),
-    rooms: [...mocker.cacheRoomPayload.values()].map(r => ({ id: r.id, topic: r.topic, members: r.memberIdList })),
+    rooms: [...mocker.cacheRoomPayload.values()].map(r => ({
+      id: r.id, topic: r.topic, members: r.memberIdList, announcement: announcements.get(r.id) ?? null,
+    })),
   }),
   'POST /shutdown': () => { setTimeout(shutdown, 10); return {} },
 }

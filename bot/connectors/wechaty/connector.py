@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config
-from bot.connectors.base import Emit, RemoveRefused, SendRefused
+from bot.connectors.base import AnnounceRefused, Emit, RemoveRefused, SendRefused
 from bot.connectors.login_qr import login_qr
 from bot.connectors.wechaty.link import ENDPOINT_ENV, TOKEN_ENV, ConnectorError, Link, finish
 from bot.connectors.wechaty.lookups import Lookups
@@ -368,6 +368,21 @@ class WechatyConnector:
             await self._link.rpc("room_delete", room.id, member.id, timeout=SEND_TIMEOUT)
         except lib.GRPCError as exc:
             raise RemoveRefused(first_line(exc).removeprefix("Error: ")) from None
+
+    async def announce(self, room: RoomRef, text: str) -> None:
+        """Room.announce: refused (AnnounceRefused) unless the bot is owner or admin; SendRefused: slow down."""
+        await self._link.ready(room.id)
+        lib = self._link.lib
+        assert lib is not None
+        try:
+            from bot.connectors.wechaty import announce as wire  # betterproto: loaded with wechaty, lazily
+
+            await self._link.unary(wire.ROUTE, wire.request(room.id, text), wire.Response, timeout=SEND_TIMEOUT)
+        except lib.GRPCError as exc:
+            reason = first_line(exc).removeprefix("Error: ")
+            if any(marker in reason for marker in RATE_LIMITED):
+                raise SendRefused(reason) from None
+            raise AnnounceRefused(reason) from None
 
     async def accept_friend(self, request: FriendRequest) -> None:
         friendship_id = self._friendships.pop(request.id, None) or request.id.removeprefix("friendship:")

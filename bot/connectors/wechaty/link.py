@@ -142,6 +142,14 @@ class Link:
             raise LinkDown("not connected to the Wechaty puppet service")
         return await asyncio.wait_for(getattr(puppet, method)(*args), timeout)
 
+    async def unary(self, route: str, request: Any, response_type: type[Any], *, timeout: float = RPC_TIMEOUT) -> Any:
+        """A unary call on the puppet service's gRPC stub with a request of our own (where python-wechaty's is
+        wrong for the service: bot/connectors/wechaty/announce.py)."""
+        puppet = self._puppet
+        if puppet is None or puppet._puppet_stub is None:
+            raise LinkDown("not connected to the Wechaty puppet service")
+        return await asyncio.wait_for(puppet._puppet_stub._unary_unary(route, request, response_type), timeout)
+
     async def stream(self, method: str, **request: Any) -> AsyncIterator[Any]:
         """A streaming call on the puppet service's gRPC stub (a picture's bytes): python-wechaty does not wrap it."""
         puppet = self._puppet

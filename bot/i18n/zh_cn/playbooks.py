@@ -161,6 +161,7 @@ TERMS = {
     "nothing": "空值",
     "coupon batch": "券批次",
     "question bank": "题库",
+    "reward": "奖品",
     "word list": "词表",
     "member field": "会员字段",
 }

@@ -80,9 +80,23 @@ MESSAGES = {
     ),
     # -- abilities (handlers/*)
     "must be up to 6 capital letters or digits, like WK": "最多 6 个大写字母或数字，例如 WK",
+    "is {count} characters long; a WeChat group announcement takes at most {limit}": (
+        "有 {count} 个字；微信群公告最多 {limit} 个字"
+    ),
     "'valid_for' and 'expires' are both given: keep one "
     "(valid_for = how long each coupon lasts, expires = one end date for all)": (
         "'valid_for' 和 'expires' 都写了：只保留一个（valid_for = 每张券的有效期，expires = 所有券统一的截止时间）"
+    ),
+    "'title' is needed (what the member gets, like 定制杯子), unless the reward is a coupon: 'coupon: BATCH'": (
+        "需要 'title'（成员换到什么，例如 定制杯子），除非这个奖品是一张券：'coupon: 券批次'"
+    ),
+    "'stock' is needed (how many there are), unless the reward is a coupon: 'coupon: BATCH'": (
+        "需要 'stock'（一共有多少份），除非这个奖品是一张券：'coupon: 券批次'"
+    ),
+    "'{key:word}' is set by coupon batch '{batch}' for a reward that is a coupon: "
+    "remove it here, or remove 'coupon' to give the reward its own stock": (
+        "这个奖品是券批次 '{batch}' 的券，'{key}' 由券批次决定："
+        "请删掉这里的 '{key}'，或删掉 'coupon' 让奖品有自己的库存"
     ),
     "'tags' needs any, all or none, like {{any: [VIP]}}": "'tags' 需要 any、all 或 none，例如 {{any: [VIP]}}",
     "keys are streak days (1, 2, ...), like {{7: 20, 30: 100}}": (
@@ -90,6 +104,9 @@ MESSAGES = {
     ),
     "must be a number or a comparison like '>=14'; got {got}": "必须是数字或比较式，例如 '>=14'；现在是 {got}",
     "must be a number or a comparison like '>=14' or '<7'": "必须是数字或比较式，例如 '>=14' 或 '<7'",
+    "must be a number like 500 or a quantile from p1 to p99 like p80": (
+        "必须是数字（例如 500）或分位数（p1 到 p99，例如 p80）"
+    ),
     "'segment' needs at least one filter, like {{lifecycle: dormant}}": (
         "'segment' 至少要有一个筛选条件，例如 {{lifecycle: dormant}}"
     ),
@@ -123,6 +140,9 @@ MESSAGES = {
     "'check' needs something to compare: {names:list}": "'check' 需要写出要比较的内容：{names}",
     "a removal has no text: 'removed' takes only 'from'": "移出不是消息，没有文字：'removed' 只能配 'from'",
     "'from' goes with 'removed': the group a member was removed from": "'from' 要和 'removed' 一起写：成员被移出的群",
+    "'announced' names the group whose announcement was set: it takes only 'contains' or 'regex'": (
+        "'announced' 写的是设置了群公告的群：只能配 'contains' 或 'regex'"
+    ),
     # -- config.yaml (bot/config.py)
     "config file not found": "找不到配置文件",
     "config.yaml must be a mapping of settings": "config.yaml 必须是设置项的映射",
