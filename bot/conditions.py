@@ -77,7 +77,7 @@ async def time_window(ctx: RunContext, p: TimeParams) -> bool:
 
 
 class OnceParams(Params):
-    per: Literal["day", "week", "ever"] = "ever"
+    per: Literal["day", "week", "month", "year", "ever"] = "ever"
     scope: Literal["member", "room"] = "member"
 
 
@@ -94,11 +94,14 @@ def _scope_key(ctx: RunContext, scope: str) -> str:
 
 @condition("once", schema=OnceParams, claims=True)
 async def once(ctx: RunContext, p: OnceParams) -> bool:
-    """At most once per member (or room) per local day, ISO week, or ever: a unique key decides."""
+    """At most once per member (or room) per local day, ISO week, calendar month or year, or ever: a unique key
+    decides. Inside `for_each` the member is the one the segment reached (a birthday greeting once a year)."""
     local = ctx.local_now()
     period = {
         "day": local.date().isoformat(),
         "week": "{}-W{:02d}".format(*local.isocalendar()[:2]),
+        "month": f"{local.year}-{local.month:02d}",
+        "year": str(local.year),
         "ever": "ever",
     }[p.per]
     row = {

@@ -12,7 +12,7 @@ provide (`member.points`, `member.streak`, ...) are loaded only when a text or e
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from bot.outbox import Outbox
     from bot.playbook.library import PlaybookSet
     from bot.playbook.model import Call, Playbook
-    from bot.registry import Registry
+    from bot.registry import MemberLoader, Registry
     from bot.reload import Reloader
     from bot.rooms import RoomBindings
     from bot.windows import Windows
@@ -69,6 +69,18 @@ class FieldContext:
 
     def local_now(self) -> datetime:
         return self.now.astimezone(self.config.tz)
+
+
+def member_loader(registry: Registry, name: str, resources: Mapping[str, Mapping[str, Any]]) -> MemberLoader | None:
+    """`member.NAME`'s loader: an ability's (`@member_field`), or a field a playbook declares in a block whose
+    entries are member fields (`fields:`); None when there is neither."""
+    if name in registry.member_fields:
+        return registry.member_fields[name]
+    for block, spec in registry.resources.items():
+        load, entry = spec.member_field, resources.get(block, {}).get(name)
+        if load is not None and entry is not None:
+            return lambda ctx, member_id: load(ctx, member_id, entry)
+    return None
 
 
 class RunError(Exception):
@@ -236,13 +248,16 @@ class RunContext(Context):
     # -- texts
 
     async def _prepare(self, refs: Iterable[tuple[str, str | None]]) -> None:
-        loaders = self._runtime.registry.member_fields
+        registry, resources = self._runtime.registry, self._runtime.playbooks.resources
         fields: FieldContext | None = None
         for name, attr in refs:
             view = self.vars.get(name) if name in MEMBER_VARS else None
-            if view is not None and attr in loaders and attr not in view:
+            if view is None or attr is None or attr in view:
+                continue
+            loader = member_loader(registry, attr, resources)  # an ability's field, or one `fields:` declares
+            if loader is not None:
                 fields = fields or self.fields()
-                view[attr] = await loaders[attr](fields, view["id"])
+                view[attr] = await loader(fields, view["id"])
 
     async def render(self, text: Text) -> str:
         """The text to send; a code, a date or a name in it that would show empty skips the send (SkipSend)."""

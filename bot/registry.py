@@ -32,6 +32,9 @@ MEMBER: frozenset[str] = frozenset({"id", "name", "role"})
 # A loader gets (ctx, member_id); ctx is a bot.context.FieldContext: `.conn`, `.config`, `.local_now()`.
 MemberLoader = Callable[[Any, str], Awaitable[Any]]
 
+# A resource block whose entries are member fields (`fields:`) loads one with (ctx, member_id, entry).
+EntryLoader = Callable[[Any, str, Any], Awaitable[Any]]
+
 # A segment filter gets (value, scope): the key's validated value and a handlers.segments.SegmentScope (`now`,
 # `local_today`, `config`); it returns an SQL condition over the members table.
 SegmentClause = Callable[[Any, Any], Any]
@@ -79,6 +82,7 @@ class ResourceSpec:
     form: Literal["list", "mapping", "words"]
     noun: str  # what one entry is called in messages: "coupon batch", "question bank"
     refs: Mapping[str, str] = field(default_factory=dict)  # "list" form: option -> block it names (coupon -> coupons)
+    member_field: EntryLoader | None = None  # each entry is `member.<id>` (`fields:`), loaded by this
 
 
 @dataclass(frozen=True)
@@ -210,9 +214,11 @@ def resource(
     form: Literal["list", "mapping", "words"],
     noun: str,
     refs: Mapping[str, str] | None = None,
+    member_field: EntryLoader | None = None,
 ) -> None:
     """Declare a top-level playbook block; its entries are validated with `schema` and shared by all playbooks.
-    `refs` as for actions: an entry's option naming an entry of another block (a reward's `coupon`)."""
+    `refs` as for actions: an entry's option naming an entry of another block (a reward's `coupon`).
+    `member_field`: each entry is `member.<id>`, read by `member_field(ctx, member_id, entry)`."""
     if not _NAME.match(block):
         raise RegistrationError(f"resource '{block}': names are lower-case words")
     if block in REGISTRY.resources:
@@ -224,7 +230,9 @@ def resource(
     for option in refs or {}:
         if form != "list" or option not in schema.model_fields:
             raise RegistrationError(f"resource '{block}': refers through '{option}', which is not in its entries")
-    REGISTRY.resources[block] = ResourceSpec(block, schema, form, noun, refs or {})
+    if member_field is not None and (form != "list" or not inspect.iscoroutinefunction(member_field)):
+        raise RegistrationError(f"resource '{block}': member fields are a list of entries loaded by an 'async def'")
+    REGISTRY.resources[block] = ResourceSpec(block, schema, form, noun, refs or {}, member_field)
 
 
 def condition(

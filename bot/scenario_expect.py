@@ -94,7 +94,8 @@ class Filter(Params):
 
 
 class CheckStep(Params):
-    """`check: {member: u1, points: 20, tags: [新人]}`: any `member.*` field an ability provides."""
+    """`check: {member: u1, points: 20, tags: [新人]}`: any `member.*` field an ability provides or a playbook
+    declares (`fields:`); which ones there are is known once the playbooks are, so `check` itself tells."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     member: str
@@ -103,13 +104,6 @@ class CheckStep(Params):
     def _fields(self) -> CheckStep:
         fields = {**load_abilities().member_fields, "rooms": None}  # rooms: the groups the member is in now
         extra = self.model_extra or {}
-        for key in extra:
-            if key not in fields:
-                raise PydanticCustomError(
-                    "check",
-                    "'check' cannot read '{key}'{hint}",
-                    {"key": key, "hint": did_you_mean(key, fields)},
-                )
         if not extra:
             raise PydanticCustomError(
                 "check", "'check' needs something to compare: {names}", {"names": ", ".join(sorted(fields))}
@@ -128,6 +122,10 @@ async def check(bot: TestBot, p: CheckStep) -> str | None:
             have = await bot.member_rooms(p.member)
             if sorted(map(str, expected)) != have:
                 problems.append(f"{p.member} is in rooms {have}, expected {sorted(map(str, expected))}")
+            continue
+        known = bot.field_names()
+        if key not in known:
+            problems.append(f"'check' cannot read '{key}'{did_you_mean(key, known | {'rooms'})}")
             continue
         have = await bot.field(p.member, key)
         same = sorted(map(str, have)) == sorted(map(str, expected)) if isinstance(have, list) else have == expected

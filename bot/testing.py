@@ -26,7 +26,7 @@ from bot.app import Bot
 from bot.clock import VirtualClock
 from bot.config import Config
 from bot.connectors.memory import MemoryConnector
-from bot.context import FieldContext
+from bot.context import FieldContext, member_loader
 from bot.engine import Engine
 from bot.events import (
     MESSAGE_KINDS,
@@ -42,6 +42,7 @@ from bot.events import (
 )
 from bot.outbox import Outbox
 from bot.playbook.library import PlaybookSet, load_folder, load_texts
+from bot.playbook.resources import declared_member_fields
 from bot.store import dialect
 from bot.store.activity import upsert_member, upsert_room
 from bot.store.migrations import schema
@@ -290,9 +291,17 @@ class TestBot:
         """Move virtual time to a moment (timezone-aware); schedules due meanwhile fire in order."""
         return await self.advance(when - self.clock.now())
 
+    def field_names(self) -> frozenset[str]:
+        """What `field` reads: every ability's member field and every field the playbooks declare (`fields:`)."""
+        registry = self.engine.registry
+        return frozenset(registry.member_fields) | declared_member_fields(registry, self.engine.playbooks.resources)
+
     async def field(self, member_id: str, name: str) -> Any:
-        """A member field as templates see it (`points`, `streak`, `tags`, ...), read outside any run."""
-        loader = self.engine.registry.member_fields[name]
+        """A member field as templates see it (`points`, `streak`, `tags`, a declared `birthday`, ...), read
+        outside any run."""
+        loader = member_loader(self.engine.registry, name, self.engine.playbooks.resources)
+        if loader is None:
+            raise KeyError(f"no member field '{name}'")
         async with self.bot.store.unit() as conn:
             return await loader(FieldContext(conn, self.bot.config, self.clock.now()), member_id)
 

@@ -52,6 +52,7 @@ BESIDE_THEIR_CODE = {
     "points_ledger": "handlers.points",
     "reward_exchanges": "handlers.rewards",
     "member_tags": "handlers.tags",
+    "profile_values": "handlers.profile_fields",
     "moderation_log": "handlers.moderation.log",
     "blacklist": "handlers.moderation.blacklist",
     "alert_throttle": "handlers.moderation.throttle",

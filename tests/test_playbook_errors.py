@@ -299,7 +299,7 @@ CASES = [
         """),
         [
             f"{P}:6:1: unknown key '名字'; a playbook's keys are "
-            "id, name, description, enabled, rooms, when, if, do, coupons, questions, rewards, wordlists"
+            "id, name, description, enabled, rooms, when, if, do, coupons, fields, questions, rewards, wordlists"
         ],
         id="unknown-top-level-key-lists-the-keys",
     ),
@@ -608,12 +608,12 @@ CASES = [
         when:
           - join: {}
         if:
-          - once: {per: month}
+          - once: {per: fortnight}
         do:
           - reply: hi
         """),
-        [f"{P}:5:17: 'per' must be 'day', 'week' or 'ever'; got 'month'"],
-        id="once-per-month",
+        [f"{P}:5:17: 'per' must be 'day', 'week', 'month', 'year' or 'ever'; got 'fortnight'"],
+        id="once-per-fortnight",
     ),
     pytest.param(
         yaml("""

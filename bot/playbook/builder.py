@@ -39,6 +39,8 @@ class _Builder:
         self.scope: dict[str, frozenset[str] | None] = dict(BASE_SCOPE)
         self.known: dict[str, frozenset[str] | None] = dict(BASE_SCOPE)
         self.origin = "this playbook has no trigger that gives it"  # until `when` says what a run has
+        self.members = registry.member_scope()  # what `member.X` may read without a `fields:` declaration
+        self.field_refs: list[tuple[str, str, Location]] = []
 
     def error(self, path: Path, message: str, *, key: bool = False) -> None:
         self.problems.add(self.doc.key_at(path) if key else self.doc.at(path), message)
@@ -122,13 +124,24 @@ class _Builder:
 
     def _check_value(self, value: Any, path: Path) -> None:
         if isinstance(value, (Text, Expr)):
-            for message in check_refs(value.refs, self.scope, self.known, self.origin):
+            declared = self.declared_refs(value.refs)
+            for message in check_refs(value.refs - declared, self.scope, self.known, self.origin):
                 self.error(path, message)
+            self.field_refs += [(name, attr, self.doc.at(path)) for name, attr in sorted(declared)]
         elif isinstance(value, (list, tuple)):
             for i, item in enumerate(value):
                 self._check_value(item, (*path, i))
         elif isinstance(value, BaseModel):
             self.check_texts(value, {}, path)
+
+    def declared_refs(self, refs: frozenset[tuple[str, str | None]]) -> frozenset[tuple[str, str]]:
+        """`member.X` that no ability provides: a field a playbook may declare under `fields:` (any file), so it
+        is checked once the whole set is known."""
+        return frozenset(
+            (name, attr)
+            for name, attr in refs
+            if attr is not None and self.scope.get(name) is self.members and attr not in self.members
+        )
 
     def listed(self, path: Path, items: Any, kind: str) -> list[Any]:
         """A list as it is, one item on its own as a list of one; anything else is a problem (and no items)."""
@@ -227,7 +240,7 @@ class _Builder:
     # -- variables a run of this playbook will have
 
     def compute_scope(self, triggers: tuple[Call, ...], raw_do: Any) -> None:
-        members = self.registry.member_scope()
+        members = self.members
 
         def resolve(sets: Mapping[str, frozenset[str] | None]) -> dict[str, frozenset[str] | None]:
             return {k: (members if v is MEMBER else v) for k, v in sets.items()}
@@ -368,4 +381,5 @@ def build_playbook(
         rooms_at=tuple(doc.at(("rooms", i)) for i in range(len(rooms))),
         has_wait=has_wait,
         declared=tuple(declared),
+        field_refs=tuple(b.field_refs),
     )

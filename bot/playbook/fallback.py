@@ -27,6 +27,7 @@ from bot.playbook.builder import build_playbook
 from bot.playbook.errors import Problem, Problems, did_you_mean
 from bot.playbook.loader import parse_yaml
 from bot.playbook.model import Declared, Playbook, walk_steps
+from bot.playbook.resources import declared_member_fields
 from bot.playbook.templates import Text
 from bot.registry import Registry
 
@@ -229,7 +230,26 @@ def _missing(
                 continue
             hint = did_you_mean(name, resources.get(block, {}))
             found.add(location, f"{noun} '{name}' is not declared{hint}; declare it under '{block}:' in any playbook")
+    _undeclared_fields(pb, resources, registry, broken, found)
     return found.sorted()
+
+
+def _undeclared_fields(
+    pb: Playbook, resources: Resources, registry: Registry, broken: dict[tuple[str, str], str], found: Problems
+) -> None:
+    """Each `member.X` the playbook reads that neither an ability provides nor a running file declares."""
+    declared = declared_member_fields(registry, resources)
+    blocks = [block for block, spec in registry.resources.items() if spec.member_field is not None]
+    for name, attr, where in pb.field_refs:
+        if attr in declared:
+            continue
+        hit = next(((block, broken[(block, attr)]) for block in blocks if (block, attr) in broken), None)
+        if hit is not None:
+            noun = registry.resources[hit[0]].noun
+            found.add(where, f"{noun} '{attr}' is declared only in {hit[1]}, which has errors; fix it first")
+            continue
+        hint = did_you_mean(attr, registry.member_scope() | declared, prefix=f"{name}.")
+        found.add(where, f"unknown template variable '{name}.{attr}'{hint}")
 
 
 def _written_ids(data: Any, registry: Registry) -> Iterator[tuple[str, str]]:

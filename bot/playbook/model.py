@@ -79,6 +79,9 @@ class Playbook:
     order: int = 0
     has_wait: bool = False
     declared: tuple[Declared, ...] = ()
+    # `member.X` / `inviter.X` no ability provides: each must be a field some playbook declares (`fields:`),
+    # checked across the set (bot/playbook/fallback.py): (variable, attribute, where it is written)
+    field_refs: tuple[tuple[str, str, Location], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

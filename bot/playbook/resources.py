@@ -4,14 +4,21 @@ as words: text with at least one letter or digit (what is matched, bot/textnorm.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.playbook.errors import Problems
 from bot.playbook.loader import Doc, Path
 from bot.playbook.model import _ID, Declared
 from bot.playbook.validate import describe, validate_model
-from bot.registry import ResourceSpec
+from bot.registry import Registry, ResourceSpec
 from bot.textnorm import fold_words
+
+
+def declared_member_fields(registry: Registry, resources: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """The `member.*` names playbooks declare (`fields:`), beside the abilities' own."""
+    blocks = (block for block, spec in registry.resources.items() if spec.member_field is not None)
+    return frozenset(name for block in blocks for name in resources.get(block, {}))
 
 
 def read_block(doc: Doc, spec: ResourceSpec, raw: Any, problems: Problems) -> list[Declared]:

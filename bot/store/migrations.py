@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 from bot.registry import load_abilities
 from bot.store import tables
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def schema() -> MetaData:
@@ -72,6 +72,7 @@ STEPS: Mapping[int, Callable[[Connection], None]] = {
     2: _add_new_tables,
     3: _add_new_tables_and_indexes,
     4: add_missing,
+    5: add_missing,  # Growth II: profile values, orders and their summary, exchanges, message days, outbox.announce
 }
 _KEY = "schema_version"
 

@@ -163,4 +163,5 @@ TERMS = {
     "question bank": "题库",
     "reward": "奖品",
     "word list": "词表",
+    "member field": "会员字段",
 }

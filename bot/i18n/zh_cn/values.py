@@ -110,6 +110,16 @@ MESSAGES = {
     "'segment' needs at least one filter, like {{lifecycle: dormant}}": (
         "'segment' 至少要有一个筛选条件，例如 {{lifecycle: dormant}}"
     ),
+    # -- member fields (handlers/profile_fields.py)
+    "'{id}' is already a member field (member.{field}): give this field another id": (
+        "'{id}' 已经是会员字段（member.{field}）了：给这个字段换一个 id"
+    ),
+    "the id 'birthday' is for a field of type birthday ('birthday: today' segments read it)": (
+        "id 'birthday' 只能用于 birthday 类型的字段（'birthday: today' 分群读的就是它）"
+    ),
+    "'max_length' is for fields of type text": "'max_length' 只用于 text 类型的字段",
+    "'min' and 'max' are for fields of type number": "'min' 和 'max' 只用于 number 类型的字段",
+    "'min' is more than 'max'": "'min' 比 'max' 还大",
     # -- scenario files (bot/scenario.py)
     "each step is a one-key mapping like '- say: {{...}}'; got {got:got}": (
         "每个步骤都是只有一个键的映射，例如 '- say: {{...}}'；现在是 {got}"

@@ -1,0 +1,76 @@
+"""A shop upgrading keeps its database: the tables, columns and indexes a release adds arrive when the bot opens
+the database of the release before (here schema version 4, from before Growth II), with every row kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from backends import Backend
+from sqlalchemy import inspect, text
+
+from bot.config import Config, StaffSection
+from bot.store import Store
+from bot.store.migrations import SCHEMA_VERSION
+from bot.testing import TestBot
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = Config(staff=StaffSection(owner=["boss"], staff=["clerk"]))
+# What Growth II (issue 14) added to a version-4 database.
+NEW_TABLES = (
+    "message_days",
+    "orders",
+    "member_orders",
+    "reward_exchanges",
+    "profile_values",
+    "group_buys",
+    "group_buy_members",
+)
+NEW_COLUMNS = (("outbox", "announce"),)
+
+
+async def _back_to_version_4(database: str) -> None:
+    store = await Store.open(database)
+    try:
+        async with store.unit() as conn:
+            await conn.execute(
+                text("INSERT INTO members (id, name, points, first_seen) VALUES ('u1', '小王', 500, CURRENT_TIMESTAMP)")
+            )
+            for table in NEW_TABLES:
+                await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+            for table, column in NEW_COLUMNS:
+                await conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+            await conn.execute(text("UPDATE settings SET value = '4' WHERE key = 'schema_version'"))
+    finally:
+        await store.close()
+
+
+async def _schema(database: str) -> tuple[set[str], set[str], str]:
+    store = await Store.open(database)
+    try:
+        async with store.unit() as conn:
+
+            def look(sync: object) -> tuple[set[str], set[str]]:
+                found = inspect(sync)
+                return set(found.get_table_names()), {c["name"] for c in found.get_columns("outbox")}
+
+            tables, outbox = await conn.run_sync(look)
+            version = (await conn.execute(text("SELECT value FROM settings WHERE key = 'schema_version'"))).scalar()
+    finally:
+        await store.close()
+    return tables, outbox, str(version)
+
+
+async def test_a_version_4_database_gets_what_growth_ii_added_and_keeps_its_members(backend: Backend) -> None:
+    await _back_to_version_4(backend.database)
+    async with TestBot.running(ROOT / "playbooks", config=CONFIG, database=backend.database) as bot:
+        await bot.say("u1", "大家好", room="r1")
+        assert await bot.field("u1", "messages_30d") == 1
+        assert await bot.field("u1", "points") == 500
+        assert await bot.field("u1", "orders") == 0
+    tables, outbox, version = await _schema(backend.database)
+    assert set(NEW_TABLES) <= tables
+    assert "announce" in outbox
+    assert version == str(SCHEMA_VERSION)
