@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.commands import CommandContext, Failed
+from bot.commands import CommandContext
 from bot.context import RunContext, RunError
 from bot.events import MessageEvent
 from bot.playbook.types import Duration, Params
@@ -14,7 +14,7 @@ from bot.registry import action, staff_command, window_kind
 from bot.store import dialect
 from bot.textnorm import normalize
 from bot.windows import OpenWindow, WindowEntry
-from handlers.coupons import Issued, batch_expiry, issue, local_text, stock_left
+from handlers.coupons import Issued, batch_to_open, issue
 
 _entries = WindowEntry.__table__
 
@@ -99,13 +99,7 @@ window_kind(KIND, on_message=on_claim, on_close=on_close)
 @staff_command("发券", aliases=("drop",), role="staff", usage="/发券 券ID（私聊时最后写群名）")
 async def drop_now(ctx: CommandContext) -> str:
     """在群里立刻开一轮抢券（口令和时长同剧本里的设置）"""
-    room = await ctx.room()
-    batch = ctx.resource("coupons", ctx.resource_arg("coupons", "券"))
-    ctx.refuse_if_running(KIND, room, "抢券")
-    expires = batch_expiry(batch, ctx.now(), ctx.config.tz)
-    if expires is not None and expires <= ctx.now():
-        raise Failed(f"{batch.title}已过期（{local_text(expires, ctx.config.tz)} 到期），没有开抢")
-    left = await stock_left(ctx.conn, batch)
+    room, batch, left = await batch_to_open(ctx, KIND, "抢券", "没有开抢")
     if left <= 0:
         return f"{batch.title}已经发完了（共 {batch.stock} 张），没有开抢"
     playbook, params = ctx.step_for("claim", "batch", "coupons", batch.id, ClaimParams(batch=batch.id))

@@ -15,8 +15,9 @@ from sqlalchemy import UniqueConstraint, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.commands import CommandContext, Refused, UsageError, one_line
+from bot.commands import CommandContext, Failed, Refused, UsageError, one_line
 from bot.context import FieldContext, RunContext, RunError
+from bot.events import RoomRef
 from bot.playbook.types import Duration, LocalDateTime, Params
 from bot.registry import action, member_field, resource, staff_command
 from bot.store import dialect
@@ -123,11 +124,7 @@ async def issue(
     expires_at = batch_expiry(batch, now, tz)
     if expires_at is not None and expires_at <= now:
         return "batch_expired"
-    held = (
-        await conn.execute(
-            select(func.count()).where(_coupons.c.batch_id == batch.id, _coupons.c.member_id == member_id)
-        )
-    ).scalar_one()
+    held = await issued_to(conn, batch, member_id)
     if held >= batch.per_member:
         return "limit"
     await conn.execute(dialect.insert_ignore(conn, _stock), {"batch_id": batch.id, "issued": 0})
@@ -159,10 +156,29 @@ async def issue(
             raise  # (batch, member, seq) taken by a concurrent issue: the whole run rolls back
 
 
+async def issued_to(conn: AsyncConnection, batch: CouponBatch, member_id: str) -> int:
+    """How many coupons of a batch a member was ever issued (used or not): what `per_member` limits."""
+    query = select(func.count()).where(_coupons.c.batch_id == batch.id, _coupons.c.member_id == member_id)
+    return int((await conn.execute(query)).scalar_one())
+
+
 async def stock_left(conn: AsyncConnection, batch: CouponBatch) -> int:
     """Codes of a batch not yet issued (a /发券 that would open on nothing says so instead)."""
     issued = (await conn.execute(select(_stock.c.issued).where(_stock.c.batch_id == batch.id))).scalar() or 0
     return batch.stock - issued
+
+
+async def batch_to_open(ctx: CommandContext, kind: str, what: str, verb: str) -> tuple[RoomRef, CouponBatch, int]:
+    """What a staff command opening a coupon window (/发券, /拼团) opens on: the group, the batch it names and the
+    codes left. Refused while a window of `kind` (`what`: 抢券) runs there, or once the batch has expired (`verb`:
+    没有开抢)."""
+    room = await ctx.room()
+    batch = ctx.resource("coupons", ctx.resource_arg("coupons", "券"))
+    ctx.refuse_if_running(kind, room, what)
+    expires = batch_expiry(batch, ctx.now(), ctx.config.tz)
+    if expires is not None and expires <= ctx.now():
+        raise Failed(f"{batch.title}已过期（{local_text(expires, ctx.config.tz)} 到期），{verb}")
+    return room, batch, await stock_left(ctx.conn, batch)
 
 
 async def _code_taken(conn: AsyncConnection, code: str) -> bool:

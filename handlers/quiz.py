@@ -89,7 +89,8 @@ def _after(verb: str, prize: str) -> str:
     return f"{verb} {prize}" if prize[:1].isdigit() else f"{verb}{prize}"
 
 
-def _span(span: timedelta) -> str:
+def span_text(span: timedelta) -> str:
+    """How long a window stays open as a customer reads it: '2 小时', '30 分钟'."""
     minutes = int(span.total_seconds() // 60)
     return f"{minutes // 60} 小时" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} 分钟" if minutes else "片刻"
 
@@ -129,7 +130,7 @@ async def quiz(ctx: RunContext, p: QuizParams) -> None:
     )
     top = f"前 {p.winners} 位"
     reward_line = f"，{top}答对的{_after('各得', prize)}" if prize else f"，看看谁最快答对（{top}）"
-    span = _span(window.closes_at - window.opened_at)
+    span = span_text(window.closes_at - window.opened_at)
     ctx.send(f"【有奖问答】{question.q}\n{span}内直接在群里回复答案{reward_line}！", room=ctx.room)
 
 

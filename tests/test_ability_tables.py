@@ -45,6 +45,8 @@ BESIDE_THEIR_CODE = {
     "checkins": "handlers.checkin",
     "coupons": "handlers.coupons",
     "coupon_stock": "handlers.coupons",
+    "group_buys": "handlers.group_buy",
+    "group_buy_members": "handlers.group_buy",
     "nudges": "handlers.segments",
     "broadcasts": "handlers.broadcast",
     "points_ledger": "handlers.points",

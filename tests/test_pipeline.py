@@ -107,7 +107,7 @@ def test_one_registry_holds_every_kind_of_ability() -> None:
     assert {"once", "tags"} <= registry.conditions.keys()
     assert {"points", "streak", "wallet"} <= registry.member_fields.keys()
     assert registry.commands["核销"].name == registry.commands["redeem"].name == "核销"
-    assert set(registry.window_kinds) == {"quiz", "claim"}
+    assert set(registry.window_kinds) == {"quiz", "claim", "group_buy"}
 
 
 def test_qunguan_check_loads_the_abilities_without_the_runtime() -> None:

@@ -19,7 +19,15 @@ pytestmark = pytest.mark.usefixtures("backend")
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = Config(staff=StaffSection(owner=["boss"], staff=["clerk"]))
 # What Growth II (issue 14) added to a version-4 database.
-NEW_TABLES = ("message_days", "orders", "member_orders", "reward_exchanges", "profile_values")
+NEW_TABLES = (
+    "message_days",
+    "orders",
+    "member_orders",
+    "reward_exchanges",
+    "profile_values",
+    "group_buys",
+    "group_buy_members",
+)
 NEW_COLUMNS = (("outbox", "announce"),)
 
 
