@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import insert, select
 
 from bot.playbook.library import load_texts
+from bot.registry import load_abilities
 from bot.store.tables import OptOut
 from bot.testing import TestBot
 from handlers.points import add_points
-from handlers.segments import Nudge, in_holdout
+from handlers.segments import EXTENDED, Nudge, in_holdout
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -250,3 +251,8 @@ async def test_staff_are_left_out_of_segments_unless_the_segment_says_staff_true
                 await bot.seed(member, rooms=["r1"], joined=START - timedelta(days=40))
             sent = await bot.advance(timedelta(hours=2))
             assert sorted(m.target_id for m in sent) == expected
+
+
+def test_every_segment_key_of_an_ability_has_its_sql() -> None:
+    """A key declared in Segment whose ability registered no SQL would fail only when a playbook used it."""
+    assert set(EXTENDED) == set(load_abilities().segment_filters)
