@@ -55,6 +55,11 @@ def english_left(text: str) -> list[str]:
 
 # Playbooks that reach every validator of every ability, beside the ones test_playbook_errors has.
 ABILITIES = {
+    "template-with-a-lone-quote": """
+        id: t
+        when: [{join: {}}]
+        do: [{say: "{{ ' }}"}]
+        """,
     "coupon-prefix-and-two-expiries": """
         id: t
         when: [{join: {}}]

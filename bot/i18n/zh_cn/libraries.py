@@ -16,6 +16,7 @@ MESSAGES = {
     "unexpected the end": "模板意外结束",
     "unexpected '{token}', expected '{expected}'": "这里不该有 '{token}'，应该是 '{expected}'",
     "unexpected char '{char}' at {position}": "第 {position} 个字符 '{char}' 不能出现在这里",
+    'unexpected char "{char}" at {position}': '第 {position} 个字符 "{char}" 不能出现在这里',  # a quote: repr uses "
     "expected token '{expected}', got '{token}'": "这里应该是 '{expected}'，却是 '{token}'",
     "unexpected end of template, expected '{expected}'.": "模板提前结束了，还缺 '{expected}'",
     "tag name expected": "这里应该是标签名",
