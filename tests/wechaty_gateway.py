@@ -37,6 +37,11 @@ GATEWAY_START = 60.0  # seconds; it is ready in about two
 T = TypeVar("T")
 
 
+def sent_to(where: str, text: str) -> Callable[[dict[str, Any]], bool]:
+    """A message the bot sent to a room or person (by id) that contains `text` and that WeChat accepted."""
+    return lambda m: where in (m["room_id"], m["to_id"]) and text in m["text"] and m["error"] is None
+
+
 def eventually(probe: Callable[[], T | None], *, timeout: float = DEADLINE, what: str = "condition") -> T:
     """Poll `probe` until it returns something truthy, or fail at the deadline."""
     end = time.monotonic() + timeout

@@ -9,12 +9,12 @@ One `qunguan run --connector wechaty` process serves the module, with the shippe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from wechaty_gateway import ROOT
+from wechaty_gateway import ROOT, sent_to
 
 if TYPE_CHECKING:  # helpers come as fixtures from conftest.py
     from conftest import BotProcess, Gateway, Qunguan
@@ -57,15 +57,10 @@ def bot(gateway: Gateway, qunguan: Qunguan) -> Iterator[BotProcess]:
         since = gateway.mark()
         gateway.post("/room/say", room=STAFF_ROOM, **{"from": BOSS}, text="今天谁值班？")
         gateway.post("/room/say", room=ROOM, **{"from": CUSTOMER}, text="/群规")
-        gateway.wait_sent(since, to(ROOM, "只有店员可以设置群规"), "the refusal of the customer's /群规")
+        gateway.wait_sent(since, sent_to(ROOM, "只有店员可以设置群规"), "the refusal of the customer's /群规")
         yield process
     finally:
         process.stop()
-
-
-def to(where: str, text: str) -> Callable[[dict[str, Any]], bool]:
-    """A message the bot sent to a room or person that contains `text`."""
-    return lambda m: where in (m["room_id"], m["to_id"]) and text in m["text"] and m["error"] is None
 
 
 def announcement(gateway: Gateway, room: str) -> str | None:
@@ -99,11 +94,11 @@ def test_where_wechat_refuses_the_rules_are_posted_and_staff_learn_why(gateway: 
     gateway.post("/room/say", room=BARE, **{"from": BOSS}, text="/群规")
     refused = gateway.wait_action(since, "room_announce_refused", room_id=BARE)
     assert refused["text"] == rules()
-    posted = gateway.wait_sent(since, to(BARE, "【本群群规】"), "the rules posted in the group")
+    posted = gateway.wait_sent(since, sent_to(BARE, "【本群群规】"), "the rules posted in the group")
     assert posted["text"] == rules()
     why = f"没能设置「{BARE_TOPIC}」的群公告：{refused['error']}。公告内容已作为消息发在群里"
-    gateway.wait_sent(since, to(STAFF_ROOM, why), "the refusal alert in the staff room")
-    gateway.wait_sent(since, to(BOSS, why), "the refusal alert to the owner")
+    gateway.wait_sent(since, sent_to(STAFF_ROOM, why), "the refusal alert in the staff room")
+    gateway.wait_sent(since, sent_to(BOSS, why), "the refusal alert to the owner")
     assert announcement(gateway, BARE) is None
     bot.wait_line(rf"WARNING .*announcement in room .*\({BARE}\) refused", after=before)
 

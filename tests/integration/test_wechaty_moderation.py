@@ -10,14 +10,14 @@ answers every message a moderation playbook left alone (`收到<kind>`), so "lef
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from contract_examples import playbooks
 from test_wechaty_message_kinds import picture
-from wechaty_gateway import ROOT, eventually
+from wechaty_gateway import ROOT, eventually, sent_to
 
 if TYPE_CHECKING:  # helpers come as fixtures from conftest.py
     from conftest import BotProcess, Gateway, Qunguan
@@ -74,15 +74,10 @@ def bot(gateway: Gateway, qunguan: Qunguan) -> Iterator[BotProcess]:
         # staff talk in their room: the bot knows the alert room and that the owner is its friend
         since = gateway.mark()
         gateway.post("/room/say", room=STAFF_ROOM, **{"from": BOSS}, text="今天谁值班？")
-        gateway.wait_sent(since, to(STAFF_ROOM, "收到text"), "the answer in the staff room")
+        gateway.wait_sent(since, sent_to(STAFF_ROOM, "收到text"), "the answer in the staff room")
         yield process
     finally:
         process.stop()
-
-
-def to(where: str, text: str) -> Callable[[dict[str, Any]], bool]:
-    """A message the bot sent to a room or person that contains `text`."""
-    return lambda m: where in (m["room_id"], m["to_id"]) and text in m["text"] and m["error"] is None
 
 
 def members(gateway: Gateway, room: str) -> list[str]:
@@ -111,10 +106,10 @@ def removed_with_alerts(gateway: Gateway, bot: BotProcess, since: int, poster: s
         query = "SELECT action, reason, message_kind, playbook_id FROM moderation_log WHERE member_id = ? ORDER BY id"
         logged = db.execute(query, (member_id,)).fetchall()
     assert logged == [("warn", "发广告", kind, "anti-ad"), ("remove", "发广告", kind, "anti-ad")]
-    gateway.wait_sent(since, to(ROOM, f"{name} 发广告，已移出本群"), "the notice in the group")
+    gateway.wait_sent(since, sent_to(ROOM, f"{name} 发广告，已移出本群"), "the notice in the group")
     alert = f"已移出 {name}（{TOPIC}）：发广告"
-    gateway.wait_sent(since, to(STAFF_ROOM, alert), "the alert in the staff room")
-    gateway.wait_sent(since, to(BOSS, alert), "the alert to the owner")
+    gateway.wait_sent(since, sent_to(STAFF_ROOM, alert), "the alert in the staff room")
+    gateway.wait_sent(since, sent_to(BOSS, alert), "the alert to the owner")
     assert not [m for m in gateway.sent(since) if m["text"].startswith("收到")], "the ad went on to other playbooks"
 
 
@@ -139,7 +134,7 @@ def test_an_advertiser_is_removed_and_staff_are_alerted(
 def test_a_staff_member_posting_the_same_link_card_is_not_removed(gateway: Gateway, bot: BotProcess) -> None:
     since = gateway.mark()
     gateway.post("/room/post", room=ROOM, **{"from": BOSS}, **CARD)
-    gateway.wait_sent(since, to(ROOM, "收到link"), "the answer to the staff member's link card")
+    gateway.wait_sent(since, sent_to(ROOM, "收到link"), "the answer to the staff member's link card")
     assert not [a for a in gateway.actions(since) if a["action"].startswith("room_del")]
     assert BOSS in members(gateway, ROOM)
     assert not [m for m in gateway.sent(since) if "移出" in m["text"]]
@@ -152,15 +147,15 @@ def test_a_removal_wechat_refuses_alerts_staff_why_and_the_bot_goes_on(gateway: 
     gateway.post("/room/post", room=BARE, **{"from": member_id}, **CARD)
     refused = gateway.wait_action(since, "room_del_refused", room_id=BARE, contact_id=member_id)
     why = f"没能把 {name} 移出「{BARE_TOPIC}」：{refused['error']}。请群主或管理员处理"
-    gateway.wait_sent(since, to(STAFF_ROOM, why), "the refusal alert in the staff room")
-    gateway.wait_sent(since, to(BOSS, why), "the refusal alert to the owner")
+    gateway.wait_sent(since, sent_to(STAFF_ROOM, why), "the refusal alert in the staff room")
+    gateway.wait_sent(since, sent_to(BOSS, why), "the refusal alert to the owner")
     assert member_id in members(gateway, BARE)
     assert not [a for a in gateway.actions(since) if a["action"] == "room_del"]
     bot.wait_line(rf"WARNING .*removal of {member_id} from room .*\({BARE}\) refused", after=before)
 
     since = gateway.mark()
     gateway.post("/room/say", room=BARE, **{"from": CUSTOMER}, text="老板，今天有货吗？")
-    gateway.wait_sent(since, to(BARE, "收到text"), "the answer to the next customer")
+    gateway.wait_sent(since, sent_to(BARE, "收到text"), "the answer to the next customer")
     clean(bot, before)
 
 
@@ -178,9 +173,9 @@ def test_a_100000_character_text_is_handled_and_the_next_message_answered(
     if removed:
         removed_with_alerts(gateway, bot, since, "long", "text")
     else:
-        gateway.wait_sent(since, to(ROOM, "收到text"), "the answer to the long text")
+        gateway.wait_sent(since, sent_to(ROOM, "收到text"), "the answer to the long text")
 
     since = gateway.mark()
     gateway.post("/room/say", room=ROOM, **{"from": CUSTOMER}, text="你好")
-    gateway.wait_sent(since, to(ROOM, "收到text"), "the answer to the next message")
+    gateway.wait_sent(since, sent_to(ROOM, "收到text"), "the answer to the next message")
     clean(bot, before)
