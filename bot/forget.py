@@ -90,11 +90,11 @@ async def _outbox(conn: AsyncConnection, table: Table, done: Erasure) -> None:
     """Sent messages to the member lose their name and text (they may quote the member); pending ones are left
     to go out as they are."""
     finished = and_(table.c.member_id == done.member_id, table.c.state.in_(FINISHED))
-    blank = await conn.execute(update(table).where(finished).values(member_name="", text=""))
-    pending = await conn.execute(
+    await conn.execute(update(table).where(finished).values(text=""))
+    mine = await conn.execute(
         update(table).where(table.c.member_id == done.member_id).values(member_id=done.pseudonym, member_name="")
     )
-    _count(done.anonymised, table, max(blank.rowcount, pending.rowcount))
+    _count(done.anonymised, table, mine.rowcount)
 
 
 async def _anonymise(conn: AsyncConnection, table: Table, done: Erasure) -> None:

@@ -49,6 +49,21 @@ async def seed(store: Store, member: str, *, at: datetime = NOW, first: bool = T
         )
         if first:
             await conn.execute(insert(table("opt_outs")).values(member_id=member, at=at))
+        for state in ("sent", "pending"):
+            await conn.execute(
+                insert(table("outbox")).values(
+                    dedup_key=f"{member}:{state}:{first}",
+                    kind="dm",
+                    priority=0,
+                    event_id="e1",
+                    member_id=member,
+                    member_name="小红",
+                    text="小红，你的积分到账了",
+                    state=state,
+                    created_at=at,
+                    not_before=at,
+                )
+            )
         for delta, balance in ((10, 10), (20, 30)):
             await conn.execute(
                 insert(table("points_ledger")).values(
@@ -178,6 +193,14 @@ async def test_forget_erases_the_member_and_keeps_sums_and_audit(backend: Backen
             store, select(audit.c.member_id, audit.c.command, audit.c.args).where(audit.c.command == "遗忘")
         )
         assert [tuple(r) for r in written] == [("cli", "遗忘", alias)]
+        outbox = table("outbox")
+        sent = await rows(
+            store,
+            select(outbox.c.state, outbox.c.member_name, outbox.c.text)
+            .where(outbox.c.member_id == alias)
+            .order_by(outbox.c.state),
+        )
+        assert [tuple(r) for r in sent] == [("pending", "", "小红，你的积分到账了"), ("sent", "", "")]
         assert await count(store, "opt_outs", table("opt_outs").c.member_id == member) == 1  # never messaged again
         assert await count(store, "member_tags", table("member_tags").c.member_id == "someone_else") == 1
         assert await count(store, "members", members.c.name == "小红") == 1  # the other member keeps their name
