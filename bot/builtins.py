@@ -1,10 +1,11 @@
 """Registers what the engine itself provides: triggers, generic conditions, flow control, the windows' tables
 (bot/windows.py), which the abilities' windows (quiz, claim) and every database need, the `moderation:`
 section of config.yaml (bot/moderation/config.py) and `member.days_in_room`, and the `alerts:` section
-(bot/alerts.py), which the outbox needs to tell staff about a refused removal."""
+(bot/alerts.py), which the outbox needs to tell staff about a refused removal, and the `privacy:` section
+(bot/privacy.py), which housekeeping reads."""
 
-from bot import alerts, conditions, flow, triggers, windows
+from bot import alerts, conditions, flow, privacy, triggers, windows
 from bot.moderation import config as moderation
 from bot.moderation import members
 
-__all__ = ["alerts", "conditions", "flow", "members", "moderation", "triggers", "windows"]
+__all__ = ["alerts", "conditions", "flow", "members", "moderation", "privacy", "triggers", "windows"]

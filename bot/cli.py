@@ -3,7 +3,7 @@
 Typer gives us typed options and --help for free; every error an operator can
 cause ends in a clear message and an exit code, never a traceback. The other
 commands live beside this module, one file each: `test` in scenario_cli.py,
-`audit`, `reload`, `replay`, `schema` and `rooms` in <command>_cli.py; what
+`audit`, `reload`, `replay`, `schema`, `rooms` and `forget` in <command>_cli.py; what
 they share (options, reading config.yaml and the playbooks) in cli_shared.py.
 """
 
@@ -31,6 +31,7 @@ from bot.cli_shared import (
     say,
 )
 from bot.config import Config
+from bot.forget_cli import forget_command
 from bot.playbook.library import PlaybookSet, display_path
 from bot.reload_cli import reload
 from bot.replay_cli import replay
@@ -109,6 +110,7 @@ def check(
 for command in (test, audit, reload, replay, schema):
     app.command()(command)
 app.add_typer(rooms_commands(read_config), name="rooms")
+app.command("forget")(forget_command)
 
 
 @app.command()

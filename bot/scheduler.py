@@ -24,6 +24,7 @@ from bot.engine import Engine
 from bot.events import ScheduledTick, WindowDue
 from bot.playbook.model import Call, Playbook
 from bot.playbook.types import cron_trigger
+from bot.privacy import PrivacySection
 from bot.store.housekeeping import prune
 from bot.windows import OpenWindow
 
@@ -182,7 +183,8 @@ class Scheduler:
     async def _prune(self) -> None:
         """Old event ids and finished outbox rows, every few hours (bot/store/housekeeping.py)."""
         try:
-            removed = await prune(self.engine.store, self.engine.clock.now())
+            keep = self.engine.config.section(PrivacySection).keep_texts
+            removed = await prune(self.engine.store, self.engine.clock.now(), keep)
         except Exception:
             log.exception("pruning old rows failed")
             return

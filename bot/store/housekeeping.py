@@ -1,5 +1,5 @@
 """Rows the bot no longer needs: event ids kept to drop redeliveries, finished outbox messages, and members'
-message counts of days long past.
+message counts of days long past; and what members typed, blanked (the row stays) after `privacy.keep_texts`.
 
 They grow by a row per event, message or member and day; a busy shop would carry millions after a year.
 Deleted in chunks (a day of message counts at a time), each its own short transaction, so events keep flowing
@@ -9,9 +9,10 @@ in between.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Table, and_, delete, func, select
+from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select, update
 
 from bot.store.database import Store
 from bot.store.tables import MessageDay, OutboxMessage, SeenEvent
@@ -20,6 +21,7 @@ SEEN_FOR = timedelta(days=30)  # platforms redeliver within minutes or hours; a 
 OUTBOX_FOR = timedelta(days=90)  # finished messages stay a while for "did the bot send it?" questions
 MESSAGE_DAYS_FOR = timedelta(days=90)  # member.messages_30d reads 30; a margin for a longer window later
 FINISHED = ("sent", "failed", "expired", "unknown")  # never pending or sending: those still have work to do
+KEEP_TEXTS = timedelta(days=30)  # config.yaml's privacy.keep_texts (bot/privacy.py) by default
 CHUNK = 5000
 
 _seen = SeenEvent.__table__
@@ -27,12 +29,44 @@ _outbox = OutboxMessage.__table__
 _message_days = MessageDay.__table__
 
 
-async def prune(store: Store, now: datetime) -> int:
-    """Delete what is past keeping; returns how many rows went."""
+@dataclass(frozen=True)
+class KeptTexts:
+    """Columns of a table holding what a member typed, and the column saying when it was written."""
+
+    table: Table
+    at: str
+    columns: tuple[str, ...]
+
+
+TEXTS: list[KeptTexts] = []
+
+
+def keeps_texts(table: Table, at: str, *columns: str) -> None:
+    """Declare columns of what members typed (beside the table, as handlers/moderation/log.py does): pruning
+    blanks them after `privacy.keep_texts` and `qunguan forget` at once."""
+    TEXTS.append(KeptTexts(table, at, columns))
+
+
+async def prune(store: Store, now: datetime, keep_texts: timedelta = KEEP_TEXTS) -> int:
+    """Delete what is past keeping and blank old texts; returns how many rows went or were blanked."""
     old_events = _seen.c.at < now - SEEN_FOR
     old_messages = and_(_outbox.c.state.in_(FINISHED), _outbox.c.created_at < now - OUTBOX_FOR)
     removed = await _delete(store, _seen, old_events) + await _delete(store, _outbox, old_messages)
+    removed += await _blank_texts(store, now - keep_texts)
     return removed + await _delete_days(store, (now - MESSAGE_DAYS_FOR).date())
+
+
+async def _blank_texts(store: Store, before: datetime) -> int:
+    blanked = 0
+    for kept in TEXTS:
+        table = kept.table
+        filled = or_(*(table.c[name].is_not(None) for name in kept.columns))
+        async with store.unit() as conn:
+            done = await conn.execute(
+                update(table).where(table.c[kept.at] < before, filled).values({name: None for name in kept.columns})
+            )
+        blanked += done.rowcount
+    return blanked
 
 
 async def _delete(store: Store, table: Table, old: ColumnElement[bool]) -> int:

@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from bot.context import FieldContext
 from bot.events import MemberRef, MessageEvent, RoomRef
 from bot.registry import member_field
+from bot.store.housekeeping import keeps_texts
 
 KEPT = 500  # characters of a triggering message's text kept in the log
 
@@ -39,6 +40,7 @@ class ModerationEntry(SQLModel, table=True):
 
 
 _log = ModerationEntry.__table__
+keeps_texts(_log, "at", "message_text", "message_url")  # blanked after privacy.keep_texts; the row stays
 
 
 async def record(
