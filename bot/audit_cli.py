@@ -12,6 +12,8 @@ from bot.cli_shared import ConfigOption, on_database, read_config
 from bot.config import Config
 from bot.textnorm import printable
 
+CONSOLE_ACTION = "console."  # how the web console's writes are named in the audit table (bot/console/auth.py)
+
 
 def audit(
     since: Annotated[str, typer.Option("--since", help="how far back, like 7d or 12h")] = "7d",
@@ -42,6 +44,8 @@ def _audit_line(r: Any, cfg: Config) -> str:
     when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
     who = f"{r.member_name or r.member_id}（{r.member_id}，{r.role}）"
     about = f"  → {r.target_name or r.target_id}（{r.target_id}）" if r.target_id else ""
+    if r.command.startswith(CONSOLE_ACTION):  # a write in the web console, not a chat command
+        return printable(f"{when}  {who}  {r.command} {r.args}{about}  [网页后台]  {r.result}")
     return printable(f"{when}  {who}  /{r.command} {r.args}{about}  [{r.room_id or '私聊'}]  {r.result}")
 
 

@@ -31,6 +31,8 @@ from bot.cli_shared import (
     say,
 )
 from bot.config import Config
+from bot.console.server import ListenError
+from bot.console_cli import console
 from bot.forget_cli import forget_command
 from bot.playbook.library import PlaybookSet, display_path
 from bot.reload_cli import reload
@@ -107,7 +109,7 @@ def check(
         raise typer.Exit(1)
 
 
-for command in (test, audit, reload, replay, schema):
+for command in (test, audit, reload, replay, schema, console):
     app.command()(command)
 app.add_typer(rooms_commands(read_config), name="rooms")
 app.command("forget")(forget_command)
@@ -152,6 +154,9 @@ def run(
     except StoreError as exc:
         typer.echo(f"database error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except ListenError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         pass
 
@@ -171,6 +176,9 @@ def _run_wechaty(config: Config, playbooks: PlaybookSet, database: str, folder: 
     except StoreError as exc:
         typer.echo(f"database error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except ListenError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
 
 
 def _stop_for(exc: DatabaseGone) -> NoReturn:
@@ -184,6 +192,8 @@ async def _serve(config: Config, playbooks: PlaybookSet, database: str, connecto
     database file is deleted or replaced meanwhile."""
     from bot.app import Bot
     from bot.clock import SystemClock
+    from bot.console.app import Console
+    from bot.console.server import serving
     from bot.reload import tell_start_up
 
     log = logging.getLogger("qunguan.cli")
@@ -200,17 +210,18 @@ async def _serve(config: Config, playbooks: PlaybookSet, database: str, connecto
     stopping = asyncio.ensure_future(stop.wait())
     gone = asyncio.ensure_future(bot.store.gone())
     try:
-        await asyncio.wait({starting, stopping, gone}, return_when=asyncio.FIRST_COMPLETED)
-        if gone.done():
-            raise gone.result()
-        if not starting.done():  # asked to stop while still connecting
-            return
-        starting.result()
-        log.info("running; stop with Ctrl+C or SIGTERM")
-        await asyncio.wait({stopping, gone}, return_when=asyncio.FIRST_COMPLETED)
-        if gone.done():
-            raise gone.result()
-        log.info("stopping")
+        async with serving(Console(bot.store, config, bot.clock)):  # the web console, when web.listen is set
+            await asyncio.wait({starting, stopping, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if gone.done():
+                raise gone.result()
+            if not starting.done():  # asked to stop while still connecting
+                return
+            starting.result()
+            log.info("running; stop with Ctrl+C or SIGTERM")
+            await asyncio.wait({stopping, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if gone.done():
+                raise gone.result()
+            log.info("stopping")
     finally:
         for task in (starting, stopping, gone):
             task.cancel()

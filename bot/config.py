@@ -135,6 +135,22 @@ class ReloadSection(Params):
     watch: bool = False  # re-read the playbooks folder when a file in it changes (checked once a second)
 
 
+class WebSection(Params):
+    """The web console (bot/console/): served only when `listen` is set, on 127.0.0.1 unless told otherwise.
+    `public_url`: how staff reach it (behind a reverse proxy with TLS), the base of the one-time login links."""
+
+    listen: str | None = None  # host:port, like 127.0.0.1:8080
+    public_url: str = "http://127.0.0.1:8080"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        host, _, port = (value or "").rpartition(":")
+        if value is not None and not (host and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"'web.listen' must be host:port like 127.0.0.1:8080; got '{value}'")
+        return value
+
+
 class StoreSection(Params):
     """When the database is briefly unusable (another process holds its write lock, the disk is full, the
     PostgreSQL server restarts), events are held in order and tried again for `retry_for`; what is still not
@@ -155,6 +171,7 @@ class Config(Params):
     opt_out: OptOutSection = OptOutSection()
     reload: ReloadSection = ReloadSection()
     store: StoreSection = StoreSection()
+    web: WebSection = WebSection()
     # The least role per staff command, overriding its default, e.g. {加分: admin}; load_config checks the names.
     commands: dict[str, Literal["owner", "admin", "staff", "member"]] = {}
     staff: StaffSection = StaffSection()

@@ -58,6 +58,8 @@ BESIDE_THEIR_CODE = {
     "alert_throttle": "handlers.moderation.throttle",
     "windows": "bot.windows",
     "window_entries": "bot.windows",
+    "console_links": "bot.console.tables",
+    "console_sessions": "bot.console.tables",
     "orders": "handlers.orders",
     "member_orders": "handlers.orders",
 }

@@ -103,7 +103,7 @@ async def test_help_lists_each_abilitys_commands_together_in_the_order_of_their_
         (clerk_help,) = await bot.say("clerk", "/帮助")
         names = " ".join(line.split()[0] for line in clerk_help.text.splitlines()[1:])
         assert names == (
-            "/确认 /发券 /核销 /拼团 /警告 /黑名单 /违规 /记单 /剧本 /加分 /扣分 /成员 /问答 /统计 /标签 /去标签"
+            "/确认 /发券 /后台 /核销 /拼团 /警告 /黑名单 /违规 /记单 /剧本 /加分 /扣分 /成员 /问答 /统计 /标签 /去标签"
         )
 
 

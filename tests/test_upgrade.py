@@ -1,5 +1,5 @@
 """A shop upgrading keeps its database: the tables, columns and indexes a release adds arrive when the bot opens
-the database of the release before (here schema version 4, from before Growth II), with every row kept."""
+the database of a release before (here schema version 4, from before Growth II and the console), every row kept."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ NEW_TABLES = (
     "profile_values",
     "group_buys",
     "group_buy_members",
+    # and what the web console (issue 15, schema version 6) added
+    "console_links",
+    "console_sessions",
 )
 NEW_COLUMNS = (("outbox", "announce"),)
 

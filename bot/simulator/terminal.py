@@ -22,6 +22,8 @@ from bot.app import Bot
 from bot.clock import OffsetClock
 from bot.config import Config
 from bot.connectors.simulator import SimulatorConnector
+from bot.console.app import Console
+from bot.console.server import serving
 from bot.events import Event, MemberJoined, MemberLeft, MemberRef, MessageEvent, RoomRef
 from bot.playbook.library import PlaybookSet
 from bot.playbook.types import parse_duration
@@ -334,6 +336,7 @@ async def run_simulator(
     tell_start_up(bot.engine)
     session = Session(shop, bot, clock, output)
     try:
-        await session.run(stdin or sys.stdin)
+        async with serving(Console(bot.store, config, clock)):  # the web console, when web.listen is set
+            await session.run(stdin or sys.stdin)
     finally:
         await session.bot.close()

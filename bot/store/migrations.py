@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 from bot.registry import load_abilities
 from bot.store import tables
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def schema() -> MetaData:
@@ -73,6 +73,7 @@ STEPS: Mapping[int, Callable[[Connection], None]] = {
     3: _add_new_tables_and_indexes,
     4: add_missing,
     5: add_missing,  # Growth II: profile values, orders and their summary, exchanges, message days, outbox.announce
+    6: add_missing,  # the web console: one-time login links and sessions
 }
 _KEY = "schema_version"
 

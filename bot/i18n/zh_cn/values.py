@@ -150,6 +150,9 @@ MESSAGES = {
     "'timezone' must be an IANA zone like Asia/Shanghai; got '{got}'": (
         "'timezone' 必须是 IANA 时区，如 Asia/Shanghai；现在是 '{got}'"
     ),
+    "'web.listen' must be host:port like 127.0.0.1:8080; got '{got}'": (
+        "'web.listen' 必须写成 主机:端口，如 127.0.0.1:8080；现在是 '{got}'"
+    ),
     "unknown command '{name}'{hint:msg}": "未知的命令 '{name}'{hint}",
     "'{key}' sets /{name} again (already set as '{first}')": "'{key}' 又设置了一次 /{name}（前面已写作 '{first}'）",
 }
