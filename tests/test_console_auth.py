@@ -24,7 +24,8 @@ from bot.cli import app as cli
 from bot.clock import SystemClock
 from bot.config import Config, StaffSection, WebSection
 from bot.console.app import COOKIE, Console, create_app
-from bot.console.tables import ConsoleLink
+from bot.console.tables import ConsoleLink, ConsoleSession
+from bot.store.housekeeping import prune
 from bot.store.tables import AuditEntry
 from bot.testing import TestBot
 
@@ -152,6 +153,21 @@ async def test_a_write_without_the_csrf_token_is_refused(bot: TestBot, web: http
     assert (await web.get("/api/me")).status_code == 401
     audited = await bot.rows(select(AuditEntry.member_id, AuditEntry.command))
     assert ("clerk", "console.logout") in [tuple(r) for r in audited]
+
+
+async def test_housekeeping_deletes_links_and_sessions_past_their_time_and_keeps_live_ones(
+    bot: TestBot, web: httpx.AsyncClient
+) -> None:
+    await web.post(await link_for(bot))  # a used link and a live session
+    await link_for(bot)  # a link nobody opened
+    await bot.advance(timedelta(hours=11))
+    await prune(bot.bot.store, bot.clock.now())
+    assert len(list(await bot.rows(select(ConsoleSession.member_id)))) == 1
+    assert (await web.get("/api/me")).status_code == 200
+    await bot.advance(timedelta(days=2))
+    await prune(bot.bot.store, bot.clock.now())
+    assert list(await bot.rows(select(ConsoleSession.member_id))) == []
+    assert list(await bot.rows(select(ConsoleLink.token_hash))) == []
 
 
 async def test_the_openapi_document_lists_the_api(web: httpx.AsyncClient) -> None:

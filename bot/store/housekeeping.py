@@ -1,5 +1,6 @@
-"""Rows the bot no longer needs: event ids kept to drop redeliveries, finished outbox messages, and members'
-message counts of days long past; and what members typed, blanked (the row stays) after `privacy.keep_texts`.
+"""Rows the bot no longer needs: event ids kept to drop redeliveries, finished outbox messages, members'
+message counts of days long past, and the console's login links and sessions past their time; and what members
+typed, blanked (the row stays) after `privacy.keep_texts`.
 
 They grow by a row per event, message or member and day; a busy shop would carry millions after a year.
 Deleted in chunks (a day of message counts at a time), each its own short transaction, so events keep flowing
@@ -14,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select, update
 
+from bot.console.tables import ConsoleLink, ConsoleSession
 from bot.store.database import Store
 from bot.store.tables import MessageDay, OutboxMessage, SeenEvent
 
@@ -22,11 +24,14 @@ OUTBOX_FOR = timedelta(days=90)  # finished messages stay a while for "did the b
 MESSAGE_DAYS_FOR = timedelta(days=90)  # member.messages_30d reads 30; a margin for a longer window later
 FINISHED = ("sent", "failed", "expired", "unknown")  # never pending or sending: those still have work to do
 KEEP_TEXTS = timedelta(days=30)  # config.yaml's privacy.keep_texts (bot/privacy.py) by default
+LINKS_FOR = timedelta(days=1)  # past its 10 minutes, a link is kept a day: "already used" reads better than "unknown"
 CHUNK = 5000
 
 _seen = SeenEvent.__table__
 _outbox = OutboxMessage.__table__
 _message_days = MessageDay.__table__
+_links = ConsoleLink.__table__
+_sessions = ConsoleSession.__table__
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ async def prune(store: Store, now: datetime, keep_texts: timedelta = KEEP_TEXTS)
     old_events = _seen.c.at < now - SEEN_FOR
     old_messages = and_(_outbox.c.state.in_(FINISHED), _outbox.c.created_at < now - OUTBOX_FOR)
     removed = await _delete(store, _seen, old_events) + await _delete(store, _outbox, old_messages)
+    stamp = now.timestamp()  # the console's tables keep Unix seconds of the bot's Clock
+    removed += await _delete(store, _links, _links.c.expires < stamp - LINKS_FOR.total_seconds())
+    removed += await _delete(store, _sessions, _sessions.c.expires < stamp)
     removed += await _blank_texts(store, now - keep_texts)
     return removed + await _delete_days(store, (now - MESSAGE_DAYS_FOR).date())
 
@@ -70,12 +78,13 @@ async def _blank_texts(store: Store, before: datetime) -> int:
 
 
 async def _delete(store: Store, table: Table, old: ColumnElement[bool]) -> int:
+    (key,) = table.primary_key.columns  # every table pruned here has a one-column key
     removed = 0
     while True:
         async with store.unit() as conn:
-            ids = [row[0] for row in await conn.execute(select(table.c.id).where(old).limit(CHUNK))]
+            ids = [row[0] for row in await conn.execute(select(key).where(old).limit(CHUNK))]
             if ids:
-                await conn.execute(delete(table).where(table.c.id.in_(ids)))
+                await conn.execute(delete(table).where(key.in_(ids)))
         removed += len(ids)
         if len(ids) < CHUNK:
             return removed
