@@ -192,7 +192,7 @@ async def _serve(config: Config, playbooks: PlaybookSet, database: str, connecto
     database file is deleted or replaced meanwhile."""
     from bot.app import Bot
     from bot.clock import SystemClock
-    from bot.console.app import Console
+    from bot.console.guard import Console
     from bot.console.server import serving
     from bot.reload import tell_start_up
 
@@ -210,7 +210,7 @@ async def _serve(config: Config, playbooks: PlaybookSet, database: str, connecto
     stopping = asyncio.ensure_future(stop.wait())
     gone = asyncio.ensure_future(bot.store.gone())
     try:
-        async with serving(Console(bot.store, config, bot.clock)):  # the web console, when web.listen is set
+        async with serving(Console(bot.store, config, bot.clock, folder)):  # the web console, when web.listen is set
             await asyncio.wait({starting, stopping, gone}, return_when=asyncio.FIRST_COMPLETED)
             if gone.done():
                 raise gone.result()

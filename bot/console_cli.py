@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bot.cli_shared import ConfigOption, on_database, read_config
+from bot.cli_shared import ConfigOption, PlaybooksOption, on_database, playbooks_folder, read_config
 from bot.config import Config
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -22,6 +23,7 @@ def console(
     listen: Annotated[str | None, typer.Option(help=f"host:port (default: web.listen, else {DEFAULT_LISTEN})")] = None,
     database: Annotated[str | None, typer.Option(help="database file (default: from config)")] = None,
     config: ConfigOption = None,
+    playbooks: PlaybooksOption = None,
 ) -> None:
     """Serve the web console without a chat connector (the bot may run elsewhere on the same database)."""
     from bot.console.server import ListenError
@@ -36,7 +38,8 @@ def console(
         typer.echo(link)
         return
     try:
-        on_database(_serve(cfg, path, listen or cfg.web.listen or DEFAULT_LISTEN))
+        folder = playbooks_folder(cfg, config, playbooks)
+        on_database(_serve(cfg, path, listen or cfg.web.listen or DEFAULT_LISTEN, folder))
     except ListenError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
@@ -56,10 +59,10 @@ async def _link(config: Config, database: str, member_id: str) -> str | None:
         await store.close()
 
 
-async def _serve(config: Config, database: str, listen: str) -> None:
+async def _serve(config: Config, database: str, listen: str, folder: Path) -> None:
     """Until SIGINT or SIGTERM."""
     from bot.clock import SystemClock
-    from bot.console.app import Console
+    from bot.console.guard import Console
     from bot.console.server import serving
     from bot.store import Store
 
@@ -70,7 +73,7 @@ async def _serve(config: Config, database: str, listen: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with serving(Console(store, config, clock), listen):
+        async with serving(Console(store, config, clock, folder), listen):
             typer.echo(f"console on http://{listen} (public: {config.web.public_url}); stop with Ctrl+C")
             await stop.wait()
     finally:

@@ -60,6 +60,8 @@ BESIDE_THEIR_CODE = {
     "window_entries": "bot.windows",
     "console_links": "bot.console.tables",
     "console_sessions": "bot.console.tables",
+    "traces": "bot.console.tables",
+    "trace_counts": "bot.console.tables",
     "orders": "handlers.orders",
     "member_orders": "handlers.orders",
 }

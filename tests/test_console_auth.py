@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 from bot.cli import app as cli
 from bot.clock import SystemClock
 from bot.config import Config, StaffSection, WebSection
-from bot.console.app import COOKIE, Console, create_app
+from bot.console.app import create_app
+from bot.console.guard import COOKIE, Console
 from bot.console.tables import ConsoleLink, ConsoleSession
 from bot.store.housekeeping import prune
 from bot.store.tables import AuditEntry

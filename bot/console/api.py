@@ -1,4 +1,5 @@
-"""The console's JSON API (more endpoints come with the pages): who am I, and the OpenAPI document."""
+"""The console's own JSON API (who am I, log out) and the OpenAPI document of the whole API: these paths and
+every section's (bot/console/sections/)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.console.auth import Session
+from bot.console.openapi import ERROR, READ, WRITE
 
-_ERROR = {"type": "object", "properties": {"error": {"type": "string"}}}
-_SECURITY = [{"session": []}]
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "Qunguan console API", "version": "1"},
@@ -24,7 +24,7 @@ OPENAPI: dict[str, Any] = {
         "/api/me": {
             "get": {
                 "summary": "The signed-in staff member: WeChat id, role, and the CSRF token writes must send",
-                "security": _SECURITY,
+                "security": READ,
                 "responses": {
                     "200": {
                         "description": "the session",
@@ -42,18 +42,18 @@ OPENAPI: dict[str, Any] = {
                             }
                         },
                     },
-                    "401": {"description": "no session", "content": {"application/json": {"schema": _ERROR}}},
+                    "401": {"description": "no session", "content": {"application/json": {"schema": ERROR}}},
                 },
             }
         },
         "/api/logout": {
             "post": {
                 "summary": "End the session (audited)",
-                "security": [{"session": [], "csrf": []}],
+                "security": WRITE,
                 "responses": {
                     "200": {"description": "signed out"},
-                    "401": {"description": "no session", "content": {"application/json": {"schema": _ERROR}}},
-                    "403": {"description": "no CSRF token", "content": {"application/json": {"schema": _ERROR}}},
+                    "401": {"description": "no session", "content": {"application/json": {"schema": ERROR}}},
+                    "403": {"description": "no CSRF token", "content": {"application/json": {"schema": ERROR}}},
                 },
             }
         },
@@ -67,4 +67,4 @@ async def me(request: Request, session: Session) -> Response:
 
 async def openapi(request: Request) -> Response:
     """Public: it describes the API and holds no data."""
-    return JSONResponse(OPENAPI)
+    return JSONResponse({**OPENAPI, "paths": {**OPENAPI["paths"], **request.app.state.openapi_paths}})

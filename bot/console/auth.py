@@ -109,10 +109,30 @@ def csrf_ok(session: Session, sent: str | None) -> bool:
     return sent is not None and secrets.compare_digest(session.csrf, sent)
 
 
-async def audit(conn: AsyncConnection, session: Session, action: str, now: datetime, *, result: str = "ok") -> None:
-    """A console write in the audit log, beside the chat commands (`qunguan audit` lists both)."""
+async def audit(
+    conn: AsyncConnection,
+    session: Session,
+    action: str,
+    now: datetime,
+    *,
+    result: str = "ok",
+    args: str = "",
+    target_id: str | None = None,
+    room_id: str | None = None,
+    answer: str = "",
+) -> None:
+    """A console write in the audit log, beside the chat commands (`qunguan audit` lists both). `action` is
+    `console.<what>` (console.login, console.save, console.redeem, ...)."""
     await conn.execute(
         insert(_audit).values(
-            at=now, member_id=session.member_id, role=session.role, command=action, result=result, args="", answer=""
+            at=now,
+            member_id=session.member_id,
+            role=session.role,
+            command=action,
+            result=result,
+            args=args,
+            target_id=target_id,
+            room_id=room_id,
+            answer=answer,
         )
     )

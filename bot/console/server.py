@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 
-from bot.console.app import Console, create_app
+from bot.console.app import create_app
+from bot.console.guard import Console
 
 STOP_WAIT = 5.0  # seconds open requests get to finish when the bot stops
 
@@ -43,18 +44,19 @@ def _bind(listen: str) -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def serving(console: Console, listen: str | None = None) -> AsyncIterator[None]:
+async def serving(console: Console, listen: str | None = None) -> AsyncIterator[str | None]:
     """Serve the console for as long as the block runs, on `listen` or config.yaml's `web.listen` (neither:
-    nothing is served)."""
+    nothing is served). Yields the address listened on, host:port (port 0 in `listen` picks a free one)."""
     listen = listen or console.config.web.listen
     if listen is None:
-        yield
+        yield None
         return
     sock = _bind(listen)
+    host, port = sock.getsockname()[:2]
     web = _Server(uvicorn.Config(create_app(console), log_level="warning", lifespan="off"))
     task = asyncio.ensure_future(web.serve(sockets=[sock]))
     try:
-        yield
+        yield f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     finally:
         web.should_exit = True
         try:
@@ -62,3 +64,4 @@ async def serving(console: Console, listen: str | None = None) -> AsyncIterator[
         except TimeoutError:
             task.cancel()
         sock.close()
+        await console.reader.close()

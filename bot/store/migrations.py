@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 from bot.registry import load_abilities
 from bot.store import tables
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def schema() -> MetaData:
@@ -74,6 +74,7 @@ STEPS: Mapping[int, Callable[[Connection], None]] = {
     4: add_missing,
     5: add_missing,  # Growth II: profile values, orders and their summary, exchanges, message days, outbox.announce
     6: add_missing,  # the web console: one-time login links and sessions
+    7: add_missing,  # the console's pages: traces and their counts, and whatever else they keep
 }
 _KEY = "schema_version"
 
