@@ -288,9 +288,10 @@ async def test_the_console_alone_leaves_a_reload_request_for_the_bot_running_els
 
 async def test_scenarios_run_on_the_edited_text_off_the_shops_database(web: Web, shop: tuple[TestBot, Path]) -> None:
     bot, folder = shop
+    await web.as_("mgr")
+    assert (await web.get("/api/playbooks/echo.yaml")).json()["scenarios"] == []  # no tests/ folder yet
     (folder / "tests").mkdir()
     (folder / "tests" / "echo.yaml").write_text(SCENARIO, "utf-8")
-    await web.as_("mgr")
     opened = (await web.get("/api/playbooks/echo.yaml")).json()
     assert opened["scenarios"] == [{"name": "tests/echo.yaml", "related": True}]
     failed = (await web.write("POST", "/api/playbooks/echo.yaml/test", {"scenarios": ["tests/echo.yaml"]})).json()

@@ -186,7 +186,8 @@ async def save(
             async with console.store.unit() as conn:
                 await request_reload(conn, now)
             told = ["已通知在运行的机器人重新读取剧本（一秒内生效）"]
-        return {"saved": True, "versioned": bool(kept), "reload": told, **checked_json(checked, language)}
+        done = {"saved": True, "hash": digest(text), "versioned": bool(kept), "reload": told}
+        return {**done, **checked_json(checked, language)}
 
 
 async def playbook_set(console: Console) -> PlaybookSet | None:

@@ -111,7 +111,8 @@ def diff(old: str, new: str) -> list[dict[str, str]]:
 
 def scenarios(folder: Path) -> list[str]:
     """The scenario files under the folder's tests/, by their path inside it."""
-    return [p.relative_to(folder).as_posix() for p in scenario_files([folder / SCENARIO_DIR])] if folder else []
+    home = folder / SCENARIO_DIR
+    return [p.relative_to(folder).as_posix() for p in scenario_files([home])] if home.is_dir() else []
 
 
 def related(scenario: str, key: str, ids: list[str]) -> bool:
