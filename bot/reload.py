@@ -9,9 +9,10 @@ A reload reads first (`read`: the folder and the last good versions, changing no
 versions (`record`, in a transaction of the caller's: /重载's is its event's) and swaps the set in (`apply`, for
 /重载 once its event's transaction committed: a redelivered /重载 is a duplicate before anything changed).
 
-Four ways in besides start-up: a staff member's /重载; `qunguan reload`, which leaves a request row that every
-running bot on the same database picks up within a second; and, when config says `reload: {watch: true}`,
-saving a file in the folder. Only a folder that is not there changes nothing. What is told here is English,
+Ways in besides start-up: a staff member's /重载; `qunguan reload`, which leaves a request row that every
+running bot on the same database picks up within a second (with the /启用 /停用 switches stored meanwhile);
+a save in the web console (bot/console/playbook_files.py: the bot of the same process directly, `running_on`,
+else a request row); and, when config says `reload: {watch: true}`, saving a file in the folder. Only a folder that is not there changes nothing. What is told here is English,
 like the logs: /重载 and `qunguan reload` show it in the configured language.
 """
 

@@ -19,6 +19,7 @@ from bot.console.app import create_app
 from bot.console.guard import Console
 from bot.console.tables import Trace
 from bot.playbook.fallback import digest
+from bot.store import Store
 from bot.store.tables import AuditEntry, PlaybookVersion, ReloadRequest
 from bot.testing import TestBot
 
@@ -284,6 +285,26 @@ async def test_the_console_alone_leaves_a_reload_request_for_the_bot_running_els
         assert len(await bot.rows(select(ReloadRequest.id))) == 1
         assert (folder / "echo.yaml").read_text("utf-8") == NEW
         assert await versions(bot) == [(NEW, "console:mgr")]
+
+
+async def test_a_switch_from_the_console_alone_reaches_the_bot_running_elsewhere_at_its_next_poll(
+    backend: Backend, tmp_path: Path
+) -> None:
+    folder = folder_with(tmp_path, echo=ECHO)
+    async with TestBot.running(folder, config=CONFIG, database=backend.database) as bot:
+        elsewhere = await Store.open(backend.database, clock=bot.clock)  # `qunguan console`: its own store
+        try:
+            console = Console(elsewhere, bot.bot.config, bot.clock, folder)
+            transport = httpx.ASGITransport(app=create_app(console))
+            async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+                web = await Web(bot, client).as_("mgr")
+                assert (await web.write("POST", "/api/playbooks/echo/disable", {})).status_code == 200
+        finally:
+            await elsewhere.close()
+        assert await answers(bot) == ["旧的回答"]  # the bot has not looked yet
+        assert bot.bot.engine.reloader is not None
+        await bot.bot.engine.reloader.poll()  # its once-a-second look
+        assert await answers(bot) == []
 
 
 async def test_scenarios_run_on_the_edited_text_off_the_shops_database(web: Web, shop: tuple[TestBot, Path]) -> None:
