@@ -12,8 +12,9 @@ versions (`record`, in a transaction of the caller's: /重载's is its event's) 
 Ways in besides start-up: a staff member's /重载; `qunguan reload`, which leaves a request row that every
 running bot on the same database picks up within a second (with the /启用 /停用 switches stored meanwhile);
 a save in the web console (bot/console/playbook_files.py: the bot of the same process directly, `running_on`,
-else a request row); and, when config says `reload: {watch: true}`, saving a file in the folder. Only a folder that is not there changes nothing. What is told here is English,
-like the logs: /重载 and `qunguan reload` show it in the configured language.
+else a request row); and, when config says `reload: {watch: true}`, saving a file in the folder. Only a
+folder that is not there changes nothing. What is told here is English, like the logs: /重载 and
+`qunguan reload` show it in the configured language.
 """
 
 from __future__ import annotations
