@@ -15,13 +15,13 @@ from sqlalchemy import Connection, case, func, select
 from bot.console.tables import Trace
 from bot.playbook.errors import Problems
 from bot.playbook.library import SCENARIO_DIR
-from bot.scenario import Result, parse_scenario, run_files, run_scenario, scenario_files
 from bot.store import dialect
 from bot.store.tables import PlaybookVersion
 
 if TYPE_CHECKING:
     from bot.config import Config
     from bot.playbook.library import PlaybookSet
+    from bot.scenario import Result
 
 _traces = Trace.__table__
 _versions = PlaybookVersion.__table__
@@ -111,6 +111,8 @@ def diff(old: str, new: str) -> list[dict[str, str]]:
 
 def scenarios(folder: Path) -> list[str]:
     """The scenario files under the folder's tests/, by their path inside it."""
+    from bot.scenario import scenario_files  # the scenario runner brings the bot's runtime: not for `qunguan check`
+
     home = folder / SCENARIO_DIR
     return [p.relative_to(folder).as_posix() for p in scenario_files([home])] if home.is_dir() else []
 
@@ -137,6 +139,8 @@ def run_tests(folder: Path | None, names: list[str], typed: str | None, playbook
 async def _run(
     folder: Path | None, names: list[str], typed: str | None, playbooks: PlaybookSet, config: Config
 ) -> tuple[list[Result], list[Any]]:
+    from bot.scenario import parse_scenario, run_files, run_scenario
+
     results: list[Result] = []
     files = [folder / name for name in names] if folder is not None else []
     _, _, problems = await run_files(files, playbooks, config, results.append, database=SCRATCH)
