@@ -159,6 +159,22 @@ async def test_a_good_save_keeps_a_version_writes_the_file_and_the_bot_answers_w
     assert await audited(bot) == [("mgr", "console.save", "echo.yaml")]
 
 
+async def test_another_files_old_error_does_not_block_a_save_but_one_this_text_causes_does(
+    web: Web, shop: tuple[TestBot, Path]
+) -> None:
+    _bot, folder = shop
+    (folder / "broken.yaml").write_text(TYPO.replace("id: echo", "id: broken"), "utf-8")  # broken before the edit
+    await web.as_("mgr")
+    out = await web.write("PUT", "/api/playbooks/echo.yaml", {"text": NEW, "base": digest(ECHO)})
+    assert out.status_code == 200 and out.json()["elsewhere"] == []
+    gone = DROP.replace("ten-off", "five-off")  # grab.yaml uses ten-off
+    refused = await web.write("PUT", "/api/playbooks/drop.yaml", {"text": gone, "base": digest(DROP)})
+    assert refused.status_code == 422 and [p["path"].endswith("grab.yaml") for p in refused.json()["elsewhere"]] == [
+        True
+    ]
+    assert (folder / "drop.yaml").read_text("utf-8") == DROP
+
+
 async def test_history_diffs_each_version_and_rollback_is_a_new_audited_version(
     web: Web, shop: tuple[TestBot, Path]
 ) -> None:

@@ -111,9 +111,10 @@ def check_text(folder: Path | None, config: Config, key: str, text: str) -> Chec
     keys = [s.key for s in sources]
     after = [edited if s.key == key else s for s in sources] if key in keys else [*sources, edited]
     loaded = load_sources(after, config)
-    before = set(load_sources(sources, config).problems) if sources else set()
     own = sorted(p for p in [*loaded.problems, *loaded.warnings] if p.location.path == shown)
-    elsewhere = [p for p in loaded.problems if p.location.path != shown and p not in before]
+    others = [p for p in loaded.problems if p.location.path != shown]
+    before = set(load_sources(sources, config).problems) if others else set()  # the folder as it is: only if needed
+    elsewhere = [p for p in others if p not in before]
     return Checked(loaded, own, elsewhere)
 
 
