@@ -4,6 +4,7 @@ event loop); delivery counts today's sends the same way after a restart."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
@@ -111,7 +112,7 @@ def _message(r: Any) -> dict[str, Any]:
         "room_id": r.room_id,
         "room": r.room_topic or r.room_id or PRIVATE,
         "member_id": r.member_id,
-        "member": r.member_name or r.member_id or "",
+        "member": r.member_name or r.member_id or "、".join(f"@{name or i}" for i, name in json.loads(r.mentions)),
         "text": r.text,
         "playbook": r.playbook_id,
         "attempts": r.attempts,

@@ -14,7 +14,11 @@
   show(page, note, el("h2", {}, "黑名单"), list, el("h2", {}, "违规记录"), filters, log);
 
   async function lift(row, button) {
-    if (!window.confirm(`解封 ${row.member}（${row.member_id}）？`)) return;
+    if (!button.dataset.sure) { /* a second tap confirms: no browser dialog */
+      button.dataset.sure = "1";
+      button.textContent = "确认解封";
+      return;
+    }
     button.disabled = true;
     try {
       const done = await api(`/api/blacklist/${encodeURIComponent(row.member_id)}/lift`, { method: "POST" });
