@@ -258,43 +258,11 @@ async def test_a_commands_override_lets_staff_unblacklist_in_the_console_too() -
 
 # -- 增长
 
-SHOP = dedent("""
-    id: shop
-    when:
-      - command: 兑换
-    do:
-      - exchange: {reward: "{{ message.args | join(' ') }}"}
-      - reply: "{{ exchange.code or exchange.none }}"
-    rewards:
-      - {id: cup, title: 定制杯子, cost: 50, stock: 3, per_member: 1, valid_for: 30d}
-    fields:
-      - {id: city, type: text, title: 城市, max_length: 20}
-      - {id: kids, type: number, min: 0, max: 10}
-""")
-TUAN = dedent("""
-    id: tuan
-    when:
-      - command: 开团
-    do:
-      - group_buy: {batch: tuan, size: 2, keyword: 参团, window: 2h}
-    coupons:
-      - {id: tuan, title: 拼团券, stock: 10, per_member: 1}
-""")
-CITY = dedent("""
-    id: city
-    when:
-      - message: {regex: '^城市 (?P<value>.+)$'}
-    do:
-      - set_field: {field: city, value: "{{ message.groups.value }}"}
-""")
+FOLDER = Path(__file__).parent / "console_ops_playbooks"  # the browser tests read it too
 
 
-async def test_growth_shows_the_catalogue_with_stock_and_exchanges_group_buys_rfm_and_fields(tmp_path: Path) -> None:
-    files = {"shop.yaml": SHOP, "tuan.yaml": TUAN, "city.yaml": CITY}
-    for name, text in files.items():
-        (tmp_path / name).write_text(text, "utf-8")
-    playbooks = {f"playbooks/{name}": text for name, text in files.items()}
-    async with TestBot.running(playbooks, config=config(), start=START) as bot:
+async def test_growth_shows_the_catalogue_with_stock_and_exchanges_group_buys_rfm_and_fields() -> None:
+    async with TestBot.running(FOLDER, config=config(), start=START) as bot:
         await bot.add_room("r1", "会员1群")
         await bot.seed("u1", rooms=["r1"])
         (added,) = await bot.say("clerk", "/加分 u1 80")
@@ -307,7 +275,7 @@ async def test_growth_shows_the_catalogue_with_stock_and_exchanges_group_buys_rf
         await bot.say("u1", "参团", room="r1")
         await bot.say("u2", "参团", room="r1")
         await bot.say("u3", "参团", room="r1")
-        async with client(bot, tmp_path) as web:
+        async with client(bot, FOLDER) as web:
             await login(bot, web, "clerk")
             growth = (await web.get("/api/growth")).json()
     (cup,) = growth["rewards"]
@@ -334,3 +302,21 @@ async def test_growth_shows_the_catalogue_with_stock_and_exchanges_group_buys_rf
         ("city", "文字", "最多 20 字", 1),
         ("kids", "数字", "0 到 10", 0),
     ]
+
+
+async def test_every_ops_endpoint_is_in_the_openapi_document_with_its_parameters(bot: TestBot) -> None:
+    async with client(bot) as web:
+        paths = (await web.get("/api/openapi.json")).json()["paths"]
+    declared = {
+        ("get", "/api/outbox"): set(),
+        ("get", "/api/outbox/messages"): {"state", "room", "limit", "offset"},
+        ("get", "/api/audit"): {"member", "command", "result", "room", "source", "since", "until", "limit", "offset"},
+        ("get", "/api/moderation"): {"member", "action", "limit", "offset"},
+        ("get", "/api/blacklist"): {"limit", "offset"},
+        ("post", "/api/blacklist/{member_id}/lift"): {"member_id"},
+        ("get", "/api/growth"): {"limit"},
+    }
+    for (method, path), names in declared.items():
+        operation = paths[path][method]
+        assert {p["name"] for p in operation.get("parameters", [])} == names, path
+        assert {"200", "401", "403", "422"} <= set(operation["responses"]), path

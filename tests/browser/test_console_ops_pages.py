@@ -16,7 +16,7 @@ from bot.governor import Status
 from bot.outbox import status
 from bot.outbox.rows import TABLE, entry
 
-PLAYBOOKS = Path(__file__).parent / "ops_playbooks"
+PLAYBOOKS = Path(__file__).parents[1] / "console_ops_playbooks"  # shared with tests/test_console_ops.py
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 LINK = "javascript:alert(1)"
