@@ -113,7 +113,7 @@ SECTION = Section(
     "审计",
     "/audit",
     "聊天指令与后台操作记录",
-    routes=[page_route("/audit", "audit_log.html", "审计"), Route("/api/audit", audit, methods=["GET"])],
+    routes=[page_route("/audit", "audit_log", "审计"), Route("/api/audit", audit, methods=["GET"])],
     paths={
         "/api/audit": {
             "get": {

@@ -68,7 +68,7 @@ SECTION = Section(
     "增长",
     "/growth",
     "积分兑换、拼团、RFM、会员资料",
-    routes=[page_route("/growth", "growth.html", "增长"), Route("/api/growth", growth, methods=["GET"])],
+    routes=[page_route("/growth", "growth", "增长"), Route("/api/growth", growth, methods=["GET"])],
     paths={
         "/api/growth": {
             "get": {

@@ -14,7 +14,7 @@ from bot.console.guard import command_role, console_of, guarded, text_param
 from bot.console.openapi import READ, WRITE, answers
 from bot.console.panels import ACTIONS, PanelScope
 from bot.console.section import Section
-from bot.console.sections.reading import MAX_ID, PAGING, ROWS, page_route, paging, panel, path_id, query
+from bot.console.sections.reading import MAX_ID, PAGE, PAGING, ROWS, page_route, paging, panel, path_id, query
 from bot.events import MemberRef
 from bot.registry import RANK, load_abilities
 
@@ -62,7 +62,6 @@ async def lift(request: Request, session: auth.Session) -> Response:
     return JSONResponse({"result": result, "answer": answer})  # result "absent": was not on the list (audited too)
 
 
-LOG = {"type": "object", "required": ["total", "rows"], "properties": {"total": {"type": "integer"}, "rows": ROWS}}
 BLACKLIST = {
     "type": "object",
     "required": ["total", "rows", "can_lift"],
@@ -75,7 +74,7 @@ SECTION = Section(
     "/moderation",
     "违规记录与黑名单",
     routes=[
-        page_route("/moderation", "moderation.html", "群管理"),
+        page_route("/moderation", "moderation", "群管理"),
         Route("/api/moderation", moderation_log, methods=["GET"]),
         Route("/api/blacklist", blacklist, methods=["GET"]),
         Route("/api/blacklist/{member_id}/lift", lift, methods=["POST"]),
@@ -90,7 +89,7 @@ SECTION = Section(
                     query("action", "动作：warn、remove、blacklist、rejoin、unblacklist、undo"),
                     *PAGING,
                 ],
-                "responses": answers("违规记录", LOG),
+                "responses": answers("违规记录", PAGE),
             }
         },
         "/api/blacklist": {

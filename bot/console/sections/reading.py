@@ -19,12 +19,12 @@ MAX_PAGE = 200  # rows one request may ask for
 MAX_ID = 100  # characters of a WeChat id or a filter
 
 
-def page_route(path: str, template: str, title: str) -> Route:
-    """The section's HTML page (its data comes from the API, by static/<section>.js)."""
+def page_route(path: str, script: str, title: str) -> Route:
+    """The section's HTML page: ops.html with static/<script>.js, which draws it from the API."""
 
     @guarded("staff")
     async def page(request: Request, session: auth.Session) -> Response:
-        return views.render(request, template, session=session, title=title)
+        return views.render(request, "ops.html", session=session, title=title, script=script)
 
     return Route(path, page, methods=["GET"])
 
@@ -73,3 +73,4 @@ PAGING = [
     query("offset", "跳过条数", {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0}),
 ]
 ROWS = {"type": "array", "items": {"type": "object"}}
+PAGE = {"type": "object", "required": ["total", "rows"], "properties": {"total": {"type": "integer"}, "rows": ROWS}}

@@ -11,12 +11,13 @@ from bot.console import auth
 from bot.console.guard import console_of, guarded, text_param
 from bot.console.openapi import READ, answers
 from bot.console.section import Section
-from bot.console.sections.reading import MAX_ID, PAGING, ROWS, choice, page_route, paging, query
-from bot.outbox import views as outbox
+from bot.console.sections.reading import MAX_ID, PAGE, PAGING, ROWS, choice, page_route, paging, query
 
 
 @guarded("staff")
 async def summary(request: Request, session: auth.Session) -> Response:
+    from bot.outbox import views as outbox  # not at import: `qunguan check` loads the sections, never the runtime
+
     console = console_of(request)
     now = console.clock.now()
     return JSONResponse(await console.reader.run(lambda conn: outbox.summary(conn, console.config, now)))
@@ -24,6 +25,8 @@ async def summary(request: Request, session: auth.Session) -> Response:
 
 @guarded("staff")
 async def messages(request: Request, session: auth.Session) -> Response:
+    from bot.outbox import views as outbox
+
     console = console_of(request)
     trouble = choice(request, "state", ("pending", "failed")) == "failed"
     room = text_param(request, "room", max_length=MAX_ID)
@@ -56,14 +59,13 @@ SUMMARY = {
         "rooms": ROWS,
     },
 }
-PAGE = {"type": "object", "required": ["total", "rows"], "properties": {"total": {"type": "integer"}, "rows": ROWS}}
 
 SECTION = Section(
     "发送",
     "/sending",
     "发送队列、限速与失败",
     routes=[
-        page_route("/sending", "sending.html", "发送"),
+        page_route("/sending", "sending", "发送"),
         Route("/api/outbox", summary, methods=["GET"]),
         Route("/api/outbox/messages", messages, methods=["GET"]),
     ],
