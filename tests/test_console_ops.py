@@ -5,7 +5,7 @@ after the bot sent, was refused and paused; chat commands and console actions in
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -15,13 +15,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.config import Config
+from bot.config import Config, SendingSection
 from bot.connectors.base import SendRefused
 from bot.connectors.memory import MemoryConnector
 from bot.console import auth
 from bot.console.app import create_app
 from bot.console.guard import Console
 from bot.events import Outgoing
+from bot.governor import Governor, Status
 from bot.store.tables import AuditEntry
 from bot.testing import TestBot
 from handlers.moderation.blacklist import Blacklisted
@@ -320,3 +321,18 @@ async def test_every_ops_endpoint_is_in_the_openapi_document_with_its_parameters
         operation = paths[path][method]
         assert {p["name"] for p in operation.get("parameters", [])} == names, path
         assert {"200", "401", "403", "422"} <= set(operation["responses"]), path
+
+
+def test_the_governors_status_says_why_it_paused_until_when_and_when_it_is_back_to_normal() -> None:
+    settings = SendingSection.model_validate({"failures_to_pause": 2, "slow_start": 1, "jitter": None})
+    governor = Governor(settings, TZ)
+    now = START.astimezone(UTC)
+    assert governor.status() == Status("closed")
+    governor.failed(now)
+    assert governor.status() == Status("closed")
+    governor.failed(now)
+    assert governor.status() == Status("open", now + timedelta(minutes=10), "连续 2 次发送失败", trips=1)
+    governor.plan([], now + timedelta(minutes=10))  # the pause is over: slowly again
+    assert governor.status() == Status("slow", now + timedelta(minutes=10), "连续 2 次发送失败", 1, slow_left=1)
+    governor.sent("r1", now + timedelta(minutes=11))
+    assert governor.status() == Status("closed")
