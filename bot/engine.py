@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock
@@ -32,6 +32,8 @@ from bot.runner import run_playbook
 from bot.stages import Stage, Turn, pipeline
 from bot.store import Store
 from bot.store.activity import known_room, set_friend
+from bot.traces import Recorder
+from bot.traces.write import write
 from bot.windows import Windows
 
 if TYPE_CHECKING:
@@ -104,6 +106,7 @@ class Engine:
             if turn.duplicate:
                 return False
             await self.outbox.queue(conn, turn.queued)
+            await write(conn, event, turn.now, self.local_day(turn.now), turn.trace)
         await self._committed(turn)
         return True
 
@@ -142,14 +145,22 @@ class Engine:
                 ctx.outgoing = []
                 ctx.vars["now"] = ctx.local_now()
                 ctx.changed()  # other events may have changed points, tags, ... during the pause
+                recorder = Recorder()
+                ctx.trace = recorder.start("playbook", ctx.playbook.id)
+                ctx.trace.step("resume", f"wait 之后继续（第 {part} 段）")
                 outcome = await run_playbook(ctx, steps, check=False)
-                queued = self.outbox.entries(ctx.event, ctx.playbook.id, part, ctx.outgoing, self.clock.now())
+                now = self.clock.now()
+                queued = self.outbox.entries(ctx.event, ctx.playbook.id, part, ctx.outgoing, now)
                 await self.outbox.queue(conn, queued)
+                await write(conn, ctx.event, now, self.local_day(now), recorder)
             if queued:
                 await self.outbox.released()
             if outcome.pause is None:
                 return
             wait, steps = outcome.pause
+
+    def local_day(self, now: datetime) -> date:
+        return now.astimezone(self.config.tz).date()
 
     def friend_unknown(self, member_id: str) -> None:
         """A run asked whether a member is a friend and nobody has said yet (a member from before the store kept
