@@ -33,6 +33,7 @@ from bot.stages import Stage, Turn, pipeline
 from bot.store import Store
 from bot.store.activity import known_room, set_friend
 from bot.traces import Recorder
+from bot.traces.counts import Chatter, write_counts
 from bot.traces.write import write
 from bot.windows import Windows
 
@@ -70,6 +71,7 @@ class Engine:
         self.on_swap: list[Callable[[], None]] = []  # the scheduler re-reads its triggers here
         self.stages: list[Stage] = pipeline(self)
         self._unknown_friends: set[str] = set()
+        self.chatter = Chatter()  # events that reached no stage, counted (bot/traces/counts.py)
 
     @property
     def connector(self) -> Connector:
@@ -98,21 +100,30 @@ class Engine:
             await stage.before(turn)
         if turn.ignored:
             return False
-        async with self.store.unit() as conn:
-            turn.conn, turn.now = conn, self.clock.now()
-            for stage in self.stages:
-                if await stage.handle(turn):
-                    break
-            if turn.duplicate:
-                return False
-            await self.outbox.queue(conn, turn.queued)
-            await write(conn, event, turn.now, self.local_day(turn.now), turn.trace)
+        counts = self.chatter.due(self.clock.now())  # other chatter's counts, written with this event
+        try:
+            async with self.store.unit() as conn:
+                turn.conn, turn.now = conn, self.clock.now()
+                for stage in self.stages:
+                    if await stage.handle(turn):
+                        break
+                await write_counts(conn, counts)
+                if turn.duplicate:
+                    return False
+                await self.outbox.queue(conn, turn.queued)
+                await write(conn, event, turn.now, turn.trace)
+        except BaseException:
+            self.chatter.restore(counts)
+            raise
         await self._committed(turn)
         return True
 
     async def _committed(self, turn: Turn) -> None:
         """What waits for the commit: memory, the log line, the messages' release, paused runs, lookups."""
         queued = turn.queued
+        if not turn.trace.runs:
+            room = turn.event.room
+            self.chatter.add(self.local_day(turn.now), room.id if room else "", turn.now)
         if not turn.quiet:
             sources = ", ".join(dict.fromkeys(row["playbook_id"] for row in queued))
             by = f" by {sources}" if sources else ""
@@ -152,7 +163,7 @@ class Engine:
                 now = self.clock.now()
                 queued = self.outbox.entries(ctx.event, ctx.playbook.id, part, ctx.outgoing, now)
                 await self.outbox.queue(conn, queued)
-                await write(conn, ctx.event, now, self.local_day(now), recorder)
+                await write(conn, ctx.event, now, recorder)
             if queued:
                 await self.outbox.released()
             if outcome.pause is None:
@@ -161,6 +172,16 @@ class Engine:
 
     def local_day(self, now: datetime) -> date:
         return now.astimezone(self.config.tz).date()
+
+    async def write_counts(self) -> None:
+        """The chatter counted in memory and not written yet (bot/traces/counts.py), in a transaction of its own."""
+        counts = self.chatter.take()
+        try:
+            async with self.store.unit() as conn:
+                await write_counts(conn, counts)
+        except BaseException:
+            self.chatter.restore(counts)
+            raise
 
     def friend_unknown(self, member_id: str) -> None:
         """A run asked whether a member is a friend and nobody has said yet (a member from before the store kept

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from bot import testing as bot_testing
 from bot.config import Config
 from bot.console.tables import Trace, TraceCount
 from bot.events import MessageEvent
@@ -19,6 +21,7 @@ from bot.playbook.library import PlaybookSet, load_texts
 from bot.store.housekeeping import prune
 from bot.testing import TestBot
 from bot.traces.config import TracesSection
+from bot.traces.counts import FLUSH_EVERY
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -170,24 +173,42 @@ async def test_a_rolled_back_event_leaves_no_trace_and_no_count(monkeypatch: pyt
             )
             with pytest.raises(RuntimeError, match="disk full"):
                 await bot.engine.dispatch(event)
+        await bot.engine.write_counts()
         assert await traces(bot) == []
         assert list(await bot.rows(select(TraceCount.__table__))) == []
 
 
+async def counted(bot: TestBot) -> list[tuple[str, str, int]]:
+    counts = await bot.rows(select(TraceCount.__table__).order_by("day", "room_id"))
+    return [(str(c.day), c.room_id, c.events) for c in counts]
+
+
 async def test_chatter_is_only_counted_per_day_and_room() -> None:
+    """Counted in memory, written with a later event's transaction once a minute has passed (or 200 events), and
+    when the bot stops."""
     async with TestBot.running(playbooks(CHECKIN)) as bot:
         for _ in range(3):
             await bot.say("u1", "今天天气不错", room="r1")
         await bot.say("u2", "在吗")
+        assert await counted(bot) == []  # not yet written: one write for many messages
         await bot.advance(timedelta(days=1))
-        await bot.say("u1", "早", room="r1")
+        await bot.say("u1", "早", room="r1")  # written with this one, which itself waits for the next
         assert await traces(bot) == []
-        counts = await bot.rows(select(TraceCount.__table__).order_by("day", "room_id"))
-        assert [(str(c.day), c.room_id, c.events) for c in counts] == [
-            ("2026-11-23", "", 1),
-            ("2026-11-23", "r1", 3),
-            ("2026-11-24", "r1", 1),
-        ]
+        assert await counted(bot) == [("2026-11-23", "", 1), ("2026-11-23", "r1", 3)]
+        await bot.engine.write_counts()
+        assert await counted(bot) == [("2026-11-23", "", 1), ("2026-11-23", "r1", 3), ("2026-11-24", "r1", 1)]
+        for _ in range(FLUSH_EVERY):
+            await bot.say("u3", "哈哈", room="r2")
+        await bot.say("u3", "哈哈", room="r2")
+        assert ("2026-11-24", "r2", FLUSH_EVERY) in await counted(bot)
+
+
+async def test_the_counts_not_yet_written_are_written_when_the_bot_stops(tmp_path: Path) -> None:
+    database = str(tmp_path / "shop.db") if "postgresql" not in bot_testing.DATABASE else bot_testing.DATABASE
+    async with TestBot.running(playbooks(CHECKIN), database=database) as bot:
+        await bot.say("u1", "今天天气不错", room="r1")
+    async with TestBot.running(playbooks(CHECKIN), database=database) as again:
+        assert await counted(again) == [("2026-11-23", "r1", 1)]
 
 
 async def test_pruning_keeps_the_newest_traces_of_each_playbook() -> None:
