@@ -174,14 +174,16 @@ class Engine:
         return now.astimezone(self.config.tz).date()
 
     async def write_counts(self) -> None:
-        """The chatter counted in memory and not written yet (bot/traces/counts.py), in a transaction of its own."""
+        """The chatter counted in memory and not written yet (bot/traces/counts.py), in a transaction of its own (at
+        stop). Counts are statistics: with the database unavailable they are logged as lost, never in the way."""
         counts = self.chatter.take()
+        if not counts:
+            return
         try:
             async with self.store.unit() as conn:
                 await write_counts(conn, counts)
-        except BaseException:
-            self.chatter.restore(counts)
-            raise
+        except Exception as exc:
+            log.warning("counts of %d event(s) that reached no stage not written: %s", counts.total(), exc)
 
     def friend_unknown(self, member_id: str) -> None:
         """A run asked whether a member is a friend and nobody has said yet (a member from before the store kept

@@ -91,7 +91,7 @@
         ["消息", t.text || "（无或已清除）"],
       ];
       qg.show(box,
-        qg.el("dl", { class: "trace" }, facts.map(([k, v]) => [qg.el("dt", {}, k), qg.el("dd", {}, v)])),
+        qg.el("dl", { class: "trace" }, facts.flatMap(([k, v]) => [qg.el("dt", {}, k), qg.el("dd", {}, v)])),
         qg.el("h2", {}, "步骤"),
         t.steps.length ? qg.el("ol", { class: "steps" }, t.steps.map(stepItem)) : qg.el("p", { class: "muted" }, "没有记录步骤"));
     } catch (error) {
