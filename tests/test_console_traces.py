@@ -125,6 +125,8 @@ async def test_a_trace_shows_its_steps_in_order_with_the_reason(bot: TestBot) ->
         "?limit=abc",
         "?since=yesterday",
         "?until=2026-13-01",
+        "?until=9999-12-31",
+        "?since=0001-01-01T00:00%2B14:00",
         "?since=2026-12-02&until=2026-12-01",
         "?outcome=maybe",
         "?stage=guard",

@@ -4,7 +4,7 @@ Staff may read it. The reads run off the event loop (`console.reader.run`, bot/t
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -42,11 +42,11 @@ def _moment(request: Request, name: str, *, end: bool = False) -> datetime | Non
             moment = datetime.combine(day + timedelta(days=1 if end else 0), time())
         else:
             moment = datetime.fromisoformat(raw)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=console_of(request).config.tz)
+        return moment.astimezone(UTC)  # as the traces keep it (the bot's clock)
+    except (ValueError, OverflowError):
         raise BadInput(f"参数 {name} 应是日期（2026-12-01）或时间（2026-12-01T09:30）") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=console_of(request).config.tz)
-    return moment
 
 
 def filters(request: Request) -> Filters:
