@@ -3,8 +3,9 @@
 Each event goes through the pipeline's stages in order (bot/stages: dedup and record, unbound groups, friend
 requests, opt-out, staff commands, open windows, playbooks); each handles it or passes it on. The stages' reads
 that must not hold the database come first (`before`); then one transaction holds all their writes, each
-playbook run in a savepoint of it (a failing playbook rolls back only its own writes and messages), and the
-outbox rows of everything decided (one executemany). After the commit, and only then: what changes this
+playbook run in a savepoint of it (a failing playbook rolls back only its own writes and messages), the
+outbox rows of everything decided (one executemany) and the event's traces (bot/traces: one INSERT; other
+chatter is counted in memory and written with a later event). After the commit, and only then: what changes this
 process's memory (windows, switches, a swapped set of playbooks, bindings), the messages' release, the parts
 of runs after a `wait:`, and platform lookups the event needed. No platform call happens while the
 transaction is open (bot/store/database.py: `unit_open`).
