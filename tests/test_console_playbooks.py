@@ -257,16 +257,19 @@ async def test_the_switch_is_staffs_disable_audited_and_the_list_counts_runs_fro
             "at": now - timedelta(hours=h),
             "event_key": f"e{h}",
             "kind": "message",
-            "stage": "playbook",
+            "stage": s,
             "name": n,
             "outcome": o,
         }
-        for h, n, o in (
-            (1, "echo", "ran"),
-            (2, "echo", "failed"),
-            (3, "echo", "skipped"),
-            (30, "echo", "ran"),
-            (40, "drop", "ran"),
+        for h, s, n, o in (
+            (1, "playbook", "echo", "ran"),
+            (2, "playbook", "echo", "failed"),
+            (3, "playbook", "echo", "skipped"),
+            (4, "command", "echo", "ran"),  # a staff command of that name is not the playbook
+            (30, "playbook", "echo", "ran"),
+            (40, "playbook", "drop", "ran"),
+            (5, "window", "drop", "ran"),  # a playbook's coupon drop or quiz window runs as the playbook
+            (6, "moderation", "drop", "failed"),  # and so does its moderation rule
         )
     ]
     async with bot.bot.store.unit() as conn:
@@ -277,7 +280,8 @@ async def test_the_switch_is_staffs_disable_audited_and_the_list_counts_runs_fro
     assert (echo["runs"], echo["failures"], echo["file"], echo["on"]) == (2, 1, "echo.yaml", True)
     assert echo["last_run"].startswith((now - timedelta(hours=1)).isoformat()[:16])
     drop = next(p for p in listing["playbooks"] if p["id"] == "drop")
-    assert (drop["runs"], drop["failures"]) == (0, 0) and drop["last_run"] is not None
+    assert (drop["runs"], drop["failures"]) == (2, 1)
+    assert drop["last_run"].startswith((now - timedelta(hours=5)).isoformat()[:16])
     assert (await web.write("POST", "/api/playbooks/echo/disable", {})).json() == {"id": "echo", "on": False}
     assert await answers(bot) == []
     assert next(p for p in (await web.get("/api/playbooks")).json()["playbooks"] if p["id"] == "echo")["on"] is False

@@ -29,13 +29,14 @@ SHOWN_VERSIONS = 50  # a file's newest versions the page lists
 DIFF_LINES = 400  # lines of one diff: a bigger change is cut, and says so
 SCRATCH = ":memory:"  # scenario runs never touch the shop's database
 TYPED = "输入的场景"
+RUN_STAGES = ("playbook", "window", "moderation")  # a playbook runs as these; a command's trace is named by the command
 
 
 def run_counts(since: datetime) -> Any:
     """fn(conn) for the Reader: playbook id -> {last_run, runs, failures} from the traces."""
 
     def read(conn: Connection) -> dict[str, dict[str, Any]]:
-        stage = _traces.c.stage == "playbook"
+        stage = _traces.c.stage.in_(RUN_STAGES)
         ran = _traces.c.outcome.in_(("ran", "failed"))
         last = select(_traces.c.name, func.max(_traces.c.at)).where(stage, ran).group_by(_traces.c.name)
         out: dict[str, dict[str, Any]] = {
