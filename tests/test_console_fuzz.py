@@ -158,6 +158,13 @@ def fuzz(
     each()
 
 
+def missed(answer: Response) -> bool:
+    """Starlette's own 404 when no route matches the URL as sent (the client folds a generated `.` or `..` path
+    parameter away): no handler ran, so nothing got past the guard either. The documentation test below still
+    fails on it: the parameter's schema should not allow such values."""
+    return answer.status_code == 404 and answer.text == "Not Found"
+
+
 def signed_in(case: Case, login: Login) -> Case:
     """The case as a logged-in browser sends it: the session cookie and, on writes, the CSRF header."""
     case.cookies = {**(case.cookies or {}), **login.cookies}
@@ -231,6 +238,8 @@ def test_fuzzed_calls_without_a_session_answer_401(
 ) -> None:
     def each(case: Case) -> None:
         answer = case.call(base_url=live.base)
+        if missed(answer):
+            return
         assert answer.status_code == 401, answer.text[:300]
         assert answer.json() == {"error": "未登录"}
 
@@ -248,6 +257,8 @@ def test_a_staff_session_gets_403_on_every_write_that_needs_more(
     def each(case: Case) -> None:
         login = sessions.of("clerk")
         answer = signed_in(case, login).call(base_url=live.base)
+        if missed(answer):
+            return
         refused = answer.status_code == 403 and answer.json() == {"error": "没有权限"}
         if RANK[needed] > RANK["staff"]:
             assert refused, (answer.status_code, answer.text[:300])
@@ -270,6 +281,8 @@ def test_a_write_without_the_csrf_header_is_refused(
             if token is not None:
                 sent.headers["X-CSRF-Token"] = token
             answer = sent.call(base_url=live.base)
+            if missed(answer):
+                return
             assert answer.status_code == 403, (token, answer.status_code, answer.text[:300])
             assert answer.json() == {"error": "CSRF 校验失败，请刷新页面后再试"}
 
