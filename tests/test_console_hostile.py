@@ -100,13 +100,11 @@ def filled(path: str, method: str = "get", **chosen: str) -> str:
 
 
 def refused_in_chinese(answer: httpx.Response, what: str) -> None:
-    """A 4xx whose message is Chinese. Starlette's own 404 for a path no route matches (a `/` decoded out of
-    `%2F` in a path parameter) is the only plain-text refusal, and the page script shows "请求失败（404）" for it."""
+    """A 4xx whose message is Chinese JSON, even for a path no route matches (a `/` decoded out of `%2F` in a path
+    parameter): the page script shows that message."""
     assert 400 <= answer.status_code < 500, (what, answer.status_code, answer.text[:300])
-    if answer.headers.get("content-type", "").startswith("application/json"):
-        assert CJK.search(answer.json()["error"]), (what, answer.text[:300])
-    else:
-        assert (answer.status_code, answer.text) == (404, "Not Found"), (what, answer.text[:300])
+    assert answer.headers.get("content-type", "").startswith("application/json"), (what, answer.text[:300])
+    assert CJK.search(answer.json()["error"]), (what, answer.text[:300])
 
 
 def test_every_get_operation_refuses_hostile_query_values_in_chinese_and_never_fails(

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.console import api, auth, sections, views
-from bot.console.guard import COOKIE, Console, console_of, guarded, is_api
+from bot.console.guard import COOKIE, Console, console_of, error, guarded, is_api
 
 
 async def login_page(request: Request) -> Response:
@@ -54,8 +55,19 @@ async def logout(request: Request, session: auth.Session) -> Response:
     return response
 
 
+MISSES = {404: ("找不到", "没有这个页面或接口"), 405: ("不支持", "不支持这种请求方法")}
+
+
+async def missed(request: Request, exc: Exception) -> Response:
+    """An address no route serves (or a method it does not take): JSON in Chinese under /api/, a page elsewhere."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    title, text = MISSES.get(status, ("请求有误", "请求有误"))
+    return error(text, status) if is_api(request) else views.message(request, title, text, status)
+
+
 def create_app(console: Console) -> Starlette:
     app = Starlette(
+        exception_handlers={404: missed, 405: missed},
         routes=[
             Route("/", home),
             Route(auth.LOGIN_PATH + "{token}", login_page, methods=["GET"]),
@@ -66,7 +78,7 @@ def create_app(console: Console) -> Starlette:
             Route("/api/openapi.json", api.openapi),
             Mount("/static", StaticFiles(packages=[("bot.console", "static")]), name="static"),
             *sections.routes(),
-        ]
+        ],
     )
     app.state.console = console
     app.state.sections = sections.SECTIONS

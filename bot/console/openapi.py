@@ -25,3 +25,16 @@ def answers(
     for status, text in errors.items():
         result[status] = {"description": text, "content": {"application/json": {"schema": ERROR}}}
     return result
+
+
+PRINTABLE = "^[^\\u0000-\\u001f\\u007f]*$"  # what guard.text_param accepts: no control characters
+
+
+def text(max_length: int, description: str = "", *, min_length: int = 0) -> dict[str, Any]:
+    """The schema of a text input: at most `max_length` characters, none of them a control character."""
+    schema: dict[str, Any] = {"type": "string", "maxLength": max_length, "pattern": PRINTABLE}
+    if min_length:
+        schema["minLength"] = min_length
+    if description:
+        schema["description"] = description
+    return schema

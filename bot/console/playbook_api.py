@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.console.openapi import READ, WRITE, answers
+from bot.console.openapi import READ, WRITE, answers, text
 
 ID = [
     {
@@ -13,7 +13,7 @@ ID = [
         "in": "path",
         "required": True,
         "description": "剧本文件（如 welcome.yaml）或剧本 ID",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 300},
+        "schema": text(300, min_length=1),
     }
 ]
 PROBLEM = {
@@ -105,7 +105,7 @@ PATHS: dict[str, Any] = {
             "summary": "Save an older version's text again (a new version, audited)",
             "security": WRITE,
             "parameters": ID,
-            "requestBody": body({"version": {"type": "integer", "minimum": 1}}, ["version"]),
+            "requestBody": body({"version": {"type": "integer", "minimum": 1, "maximum": 2**62 - 1}}, ["version"]),
             "responses": answers("saved", SAVED, write=True, more=MISSING),
         }
     },

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from bot.config import Config
 from bot.console import auth
 from bot.console.guard import command_role, console_of, guarded, text_param
-from bot.console.openapi import READ, WRITE, answers
+from bot.console.openapi import READ, WRITE, answers, text
 from bot.console.panels import ACTIONS, PanelScope
 from bot.console.section import Section
 from bot.console.sections.reading import MAX_ID, PAGE, PAGING, ROWS, page_route, paging, panel, path_id, query
@@ -109,7 +109,7 @@ SECTION = Section(
                         "name": "member_id",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID},
+                        "schema": text(MAX_ID, min_length=1),
                     }
                 ],
                 "responses": answers("已解封（result ok），或本来不在黑名单上（result absent）", LIFTED, write=True),

@@ -226,6 +226,8 @@ async def rollback(request: Request, session: auth.Session) -> Response:
     console = console_of(request)
     body = await json_body(request)
     version = body.get("version")
+    if isinstance(version, float) and version.is_integer():  # JSON's 3.0 is the integer 3
+        version = int(version)
     if not isinstance(version, int) or isinstance(version, bool) or not 0 < version < 2**62:
         raise BadInput("version 应是版本编号")
     key = await file_for(console, request.path_params["id"])

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from bot.console import auth, views
 from bot.console.guard import BadInput, Console, guarded, int_param, text_param
+from bot.console.openapi import text
 from bot.console.panels import READS, PanelScope
 from bot.registry import load_abilities
 
@@ -64,7 +65,7 @@ def query(name: str, description: str, schema: dict[str, Any] | None = None) -> 
         "in": "query",
         "required": False,
         "description": description,
-        "schema": schema or {"type": "string", "maxLength": MAX_ID},
+        "schema": schema or text(MAX_ID),
     }
 
 

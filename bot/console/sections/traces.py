@@ -4,6 +4,7 @@ Staff may read it. The reads run off the event loop (`console.reader.run`, bot/t
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -14,13 +15,23 @@ from starlette.routing import Route
 from bot.console import views
 from bot.console.auth import Session
 from bot.console.guard import BadInput, console_of, guarded, int_param, text_param
-from bot.console.openapi import READ, answers
+from bot.console.openapi import READ, answers, text
 from bot.console.section import Section
 from bot.traces import query
 from bot.traces.query import OUTCOMES, STAGES, Filters
 
 MAX_LIMIT = 500
 MAX_ID = 2**62
+# since/until, in the shop's time: a day, or a day and a minute (what the page's date-time field sends)
+_DAY = r"(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+MOMENT = re.compile(_DAY + r"(T([01]\d|2[0-3]):[0-5]\d)?")
+MOMENT_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "format": "date"},
+        # days 01-28 only: what it documents is then always a real minute (the API takes every real one)
+        {"type": "string", "pattern": r"^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d$"},
+    ]
+}
 
 
 def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
@@ -36,23 +47,23 @@ def _moment(request: Request, name: str, *, end: bool = False) -> datetime | Non
     raw = text_param(request, name, max_length=40)
     if raw is None:
         return None
+    if not MOMENT.fullmatch(raw):
+        raise BadInput(f"参数 {name} 应是日期（2026-12-01）或时间（2026-12-01T09:30）")
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
             moment = datetime.combine(day + timedelta(days=1 if end else 0), time())
         else:
             moment = datetime.fromisoformat(raw)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=console_of(request).config.tz)
-        return moment.astimezone(UTC)  # as the traces keep it (the bot's clock)
-    except (ValueError, OverflowError):
+        return moment.replace(tzinfo=console_of(request).config.tz).astimezone(UTC)  # as the traces keep it
+    except ValueError:
         raise BadInput(f"参数 {name} 应是日期（2026-12-01）或时间（2026-12-01T09:30）") from None
+    except OverflowError:
+        return None  # the first or the last day there is: no bound on that side
 
 
 def filters(request: Request) -> Filters:
     since, until = _moment(request, "since"), _moment(request, "until", end=True)
-    if since and until and since >= until:
-        raise BadInput("参数 since 应早于 until")
     before = int_param(request, "before", 0, low=1, high=MAX_ID)
     return Filters(
         member=text_param(request, "member", max_length=100),
@@ -101,7 +112,7 @@ def _trace_id(request: Request) -> int:
 
 
 def _text(description: str, max_length: int = 100) -> dict[str, Any]:
-    return {"type": "string", "maxLength": max_length, "description": description}
+    return text(max_length, description)
 
 
 TRACE = {
@@ -142,10 +153,14 @@ LIST_PARAMETERS = [
     {"name": "member", "in": "query", "schema": _text("member id or name")},
     {"name": "room", "in": "query", "schema": _text("group id or topic")},
     {"name": "playbook", "in": "query", "schema": _text("playbook id, command name or rule")},
-    {"name": "stage", "in": "query", "schema": {"type": "string", "enum": list(STAGES)}},
-    {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": list(OUTCOMES)}},
-    {"name": "since", "in": "query", "schema": _text("2026-12-01 or 2026-12-01T09:30, shop time", 40)},
-    {"name": "until", "in": "query", "schema": _text("exclusive; a date means to the end of that day", 40)},
+    {"name": "stage", "in": "query", "schema": {"type": "string", "enum": ["", *STAGES], "description": "empty: any"}},
+    {
+        "name": "outcome",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["", *OUTCOMES], "description": "empty: any"},
+    },
+    {"name": "since", "in": "query", "schema": {**MOMENT_SCHEMA, "description": "2026-12-01 or 2026-12-01T09:30"}},
+    {"name": "until", "in": "query", "schema": {**MOMENT_SCHEMA, "description": "exclusive; a date: to its end"}},
     {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 100}},
 ]
