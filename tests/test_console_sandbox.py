@@ -4,6 +4,8 @@ are bounded (how many, how long unused, what is typed, how far time moves); staf
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -287,3 +289,15 @@ async def test_without_a_playbooks_folder_the_console_explains_why_there_is_no_s
         headers = await log_in(shop)
         refused = await shop.web.post("/api/sandbox", headers=headers)
         assert refused.status_code == 409 and "没有剧本文件夹" in refused.json()["error"]
+
+
+async def test_the_sandboxes_bot_runs_on_an_event_loop_of_its_own(shop: Shop) -> None:
+    headers = await log_in(shop)
+    made = await new_sandbox(shop, headers)
+    sandbox = await shop.sandboxes.get(made, "clerk")
+
+    async def loop_of(bot: SandboxBot) -> tuple[asyncio.AbstractEventLoop, int]:
+        return asyncio.get_running_loop(), threading.get_ident()
+
+    loop, thread = await sandbox.call(loop_of)
+    assert loop is not asyncio.get_running_loop() and thread != threading.get_ident()
