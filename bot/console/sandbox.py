@@ -22,11 +22,13 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.console.guard import Console
-from bot.console.sandbox_bot import SandboxBot
 from bot.console.sandbox_copy import COPY, EMPTY, backup
+
+if TYPE_CHECKING:
+    from bot.console.sandbox_bot import SandboxBot
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,6 +75,9 @@ class Sandbox:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
 
     async def start(self, console: Console, folder: Path) -> None:
+        # Imported here: the CLI imports the console's routes, and `qunguan check` must not load the bot's runtime.
+        from bot.console.sandbox_bot import SandboxBot
+
         copied = await console.reader.run(partial(backup, target=self.file))
         self.database = COPY if copied else EMPTY
         start = console.clock.now()
