@@ -252,11 +252,14 @@ async def test_a_sandbox_unused_for_30_minutes_is_closed(shop: Shop) -> None:
         ("say", {"member": "u1", "room": "r1"}, "请填写消息"),
         ("say", {"member": "u 1", "text": "签到"}, "成员 ID不能有空格"),
         ("say", {"member": "u1", "text": "a\x00b"}, "消息含有控制字符"),
+        ("say", {"member": "u1", "text": "a\x85b"}, "消息含有控制字符"),
         ("say", {"member": 7, "text": "签到"}, "成员 ID应是文字"),
         ("join", {"member": "u1"}, "请填写群 ID"),
         ("advance", {"amount": 32, "unit": "days"}, "一次最多快进 31 天"),
         ("advance", {"amount": 1, "unit": "years"}, "快进的单位应是 minutes、hours 或 days"),
-        ("advance", {"amount": True, "unit": "days"}, "快进的数量应是 1 到 1000 的整数"),
+        ("advance", {"amount": 1, "unit": []}, "快进的单位应是 minutes、hours 或 days"),
+        ("advance", {"amount": 745, "unit": "hours"}, "一次最多快进 31 天（744 小时）"),
+        ("advance", {"amount": True, "unit": "days"}, "快进的数量应是正整数"),
     ],
 )
 async def test_bad_input_gets_a_chinese_422(shop: Shop, path: str, body: dict[str, Any], message: str) -> None:

@@ -13,11 +13,15 @@ MAX_NAME = 32  # a member's name
 MAX_AMOUNT = 1000  # the number in 快进
 MAX_ADVANCE_DAYS = 31  # one 快进 moves at most this far: every schedule on the way runs, one by one
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}  # seconds per unit of 快进
+MOST = {unit: min(MAX_AMOUNT, MAX_ADVANCE_DAYS * 86400 // seconds) for unit, seconds in UNITS.items()}
 TRACES_LIMIT = 200
 
-ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": r"^[^\s\u0000-\u001f\u007f]+$"}
-NAME = {"type": "string", "maxLength": MAX_NAME, "pattern": r"^[^\u0000-\u001f\u007f]*$"}
-TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": r"^[^\u0000-\u0009\u000b-\u001f\u007f]*$"}
+CONTROL = r"\u0000-\u001f\u007f-\u009f"  # what no field may hold (a message may hold newlines)
+IN_TEXT = r"\u0000-\u0009\u000b-\u001f\u007f-\u009f"
+ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": rf"^[^\s{CONTROL}]+$"}
+NAME = {"type": "string", "maxLength": MAX_NAME, "pattern": rf"^[^{CONTROL}]*$"}
+# not only spaces: a message says something
+TEXT = {"type": "string", "maxLength": MAX_TEXT, "pattern": rf"^[^{IN_TEXT}]*[^\s{CONTROL}][^{IN_TEXT}]*$"}
 SANDBOX_ID = {"name": "sandbox_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
 AFTER = {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}}
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": TRACES_LIMIT}}
@@ -86,6 +90,14 @@ def _write(summary: str, body: dict[str, Any] | None, schema: dict[str, Any], mo
 
 
 WHO = {"member": ID, "name": NAME, "room": ID}
+ADVANCES = [  # how far one 快进 may go, in each unit
+    {
+        "type": "object",
+        "required": ["amount", "unit"],
+        "properties": {"amount": {"type": "integer", "minimum": 1, "maximum": most}, "unit": {"const": unit}},
+    }
+    for unit, most in MOST.items()
+]
 PATHS: dict[str, Any] = {
     "/api/sandbox": {
         "get": {
@@ -130,13 +142,7 @@ PATHS: dict[str, Any] = {
     "/api/sandbox/{sandbox_id}/advance": {
         "post": _write(
             f"Move the sandbox's clock forward (at most {MAX_ADVANCE_DAYS} days); schedules due on the way run",
-            _body(
-                {
-                    "amount": {"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT},
-                    "unit": {"type": "string", "enum": list(UNITS)},
-                },
-                ["amount", "unit"],
-            ),
+            {"required": True, "content": {"application/json": {"schema": {"oneOf": ADVANCES}}}},
             LINES,
             GONE,
         )

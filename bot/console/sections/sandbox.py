@@ -16,10 +16,10 @@ from bot.console.guard import BadInput, Handler, console_of, error, guarded, int
 from bot.console.sandbox import IDLE, MAX_PER_MEMBER, MAX_SANDBOXES, Sandbox, Sandboxes, SandboxRefused
 from bot.console.sandbox_openapi import (
     MAX_ADVANCE_DAYS,
-    MAX_AMOUNT,
     MAX_ID,
     MAX_NAME,
     MAX_TEXT,
+    MOST,
     PATHS,
     TRACES_LIMIT,
     UNITS,
@@ -51,12 +51,14 @@ def _text(data: dict[str, Any], name: str, label: str, high: int, *, required: b
         raise BadInput(f"{label}应是文字")
     if len(value) > high:
         raise BadInput(f"{label}太长（最多 {high} 个字）")
-    if any((ord(ch) < 32 and not (lines and ch == "\n")) or ch == "\x7f" for ch in value):
+    if any((ord(ch) < 32 and not (lines and ch == "\n")) or 0x7F <= ord(ch) <= 0x9F for ch in value):
         raise BadInput(f"{label}含有控制字符")
     if name in ("member", "room") and any(ch.isspace() for ch in value):
         raise BadInput(f"{label}不能有空格")
     if not value.strip():
-        raise BadInput(f"{label}不能是空白")
+        if required:
+            raise BadInput(f"{label}不能是空白")
+        return ""
     return value
 
 
@@ -70,14 +72,16 @@ def _who(data: dict[str, Any], *, room: bool) -> tuple[str, str, str]:
 
 def _advance(data: dict[str, Any]) -> tuple[timedelta, str]:
     amount, unit = data.get("amount"), data.get("unit")
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 1 <= amount <= MAX_AMOUNT:
-        raise BadInput(f"快进的数量应是 1 到 {MAX_AMOUNT} 的整数")
-    if unit not in UNITS:
+    if not isinstance(unit, str) or unit not in UNITS:
         raise BadInput("快进的单位应是 minutes、hours 或 days")
-    delta = timedelta(seconds=amount * UNITS[unit])
-    if delta > timedelta(days=MAX_ADVANCE_DAYS):
-        raise BadInput(f"一次最多快进 {MAX_ADVANCE_DAYS} 天：期间到点的定时剧本要一个个执行，请分几次快进")
-    return delta, f"{amount} {UNIT_NAMES[unit]}"
+    if isinstance(amount, float) and amount.is_integer():
+        amount = int(amount)  # JSON's 3.0 is the integer 3
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+        raise BadInput("快进的数量应是正整数")
+    if amount > MOST[unit]:
+        most = f"{MAX_ADVANCE_DAYS} 天（{MOST[unit]} {UNIT_NAMES[unit]}）"
+        raise BadInput(f"一次最多快进 {most}：期间到点的定时剧本要一个个执行，请分几次快进")
+    return timedelta(seconds=amount * UNITS[unit]), f"{amount} {UNIT_NAMES[unit]}"
 
 
 async def _mine(request: Request, session: auth.Session) -> Sandbox:
