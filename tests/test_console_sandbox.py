@@ -5,6 +5,7 @@ are bounded (how many, how long unused, what is typed, how far time moves); staf
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from bot.console.app import create_app
 from bot.console.guard import Console
 from bot.console.sandbox import Sandboxes
 from bot.console.sandbox_bot import SandboxBot
+from bot.console.server import serving
 from bot.console.tables import Trace
 from bot.store.migrations import schema
 from bot.store.tables import AuditEntry
@@ -304,3 +306,26 @@ async def test_the_sandboxes_bot_runs_on_an_event_loop_of_its_own(shop: Shop) ->
 
     loop, thread = await sandbox.call(loop_of)
     assert loop is not asyncio.get_running_loop() and thread != threading.get_ident()
+
+
+@pytest.mark.sqlite_only
+async def test_stopping_the_console_closes_its_sandboxes_and_deletes_their_copies(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # where the sandbox's copy goes
+    local = Config(staff=STAFF, web=WebSection(public_url="http://console.test"))  # a plain-http cookie
+    async with TestBot.running(folder, config=local, database=str(tmp_path / "shop.db")) as bot:
+        console = Console(bot.bot.store, bot.bot.config, bot.clock, folder)
+        async with serving(console, "127.0.0.1:0") as address, httpx.AsyncClient(base_url=f"http://{address}") as web:
+            (answer,) = await bot.say("clerk", "/后台")
+            assert (await web.post(answer.text.splitlines()[-1].removeprefix("http://console.test"))).status_code == 303
+            headers = {"X-CSRF-Token": (await web.get("/api/me")).json()["csrf"]}
+            made = await web.post("/api/sandbox", headers=headers)
+            assert made.status_code == 200, made.text
+            running = [t for t in threading.enumerate() if t.name == f"sandbox-{made.json()['id'][:6]}"]
+            copies = list(temporary.glob("qunguan-sandbox-*/sandbox.db"))
+            assert running and copies
+        assert not running[0].is_alive()
+        assert not any(copy.exists() for copy in copies)

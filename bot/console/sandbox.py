@@ -36,6 +36,7 @@ T = TypeVar("T")
 MAX_SANDBOXES = 4  # per console: each is a bot, a thread and a copy of the database
 MAX_PER_MEMBER = 2  # so one staff member cannot take them all
 IDLE = timedelta(minutes=30)  # a sandbox unused this long (console clock) is closed and its copy deleted
+STOP_WAIT = 10.0  # seconds a closing sandbox's thread gets to end (it deletes the copy)
 
 
 class SandboxRefused(Exception):
@@ -107,7 +108,7 @@ class Sandbox:
         }
 
     async def close(self) -> None:
-        """Stop the bot, then the loop; the thread deletes the copy as it ends."""
+        """Stop the bot, then the loop, and wait (off the loop) for the thread to end: it deletes the copy."""
         try:
             if self._bot is not None:
                 await self._there(self._bot.close())
@@ -115,6 +116,7 @@ class Sandbox:
             log.exception("sandbox %s did not close cleanly", self.id)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
+            await asyncio.to_thread(self._thread.join, STOP_WAIT)
 
 
 class Sandboxes:

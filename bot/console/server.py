@@ -53,7 +53,8 @@ async def serving(console: Console, listen: str | None = None) -> AsyncIterator[
         return
     sock = _bind(listen)
     host, port = sock.getsockname()[:2]
-    web = _Server(uvicorn.Config(create_app(console), log_level="warning", lifespan="off"))
+    app = create_app(console)
+    web = _Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     task = asyncio.ensure_future(web.serve(sockets=[sock]))
     try:
         yield f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -64,4 +65,7 @@ async def serving(console: Console, listen: str | None = None) -> AsyncIterator[
         except TimeoutError:
             task.cancel()
         sock.close()
+        sandboxes = getattr(app.state, "sandboxes", None)  # made on first use by the sandbox section
+        if sandboxes is not None:
+            await sandboxes.close()
         await console.reader.close()

@@ -336,7 +336,7 @@ async def run_simulator(
     tell_start_up(bot.engine)
     session = Session(shop, bot, clock, output)
     try:
-        async with serving(Console(bot.store, config, clock)):  # the web console, when web.listen is set
+        async with serving(Console(bot.store, config, clock, folder)):  # the web console, when web.listen is set
             await session.run(stdin or sys.stdin)
     finally:
         await session.bot.close()
