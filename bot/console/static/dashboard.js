@@ -42,7 +42,7 @@
         legend: { top: 0, data: keys.map((k) => byKey[k].label) },
         xAxis: { type: "category", data: data.days.map((d) => d.slice(5)) },
         yAxis: { type: "value", minInterval: 1 },
-        series: keys.map((k) => ({ name: byKey[k].label, type: "line", smooth: true, showSymbol: data.days.length <= 31, data: byKey[k].values })),
+        series: keys.map((k) => ({ name: byKey[k].label, type: "line", showSymbol: data.days.length <= 31, data: byKey[k].values })),
       }, true);
       qg.show(`#note-${id}`, qg.el("p", { class: "muted" }, keys.map((k) => `${byKey[k].label} 共 ${byKey[k].total}`).join("，")));
       link(id, "/api/stats");
