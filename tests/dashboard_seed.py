@@ -3,7 +3,8 @@ with every figure small enough to count by hand. The bot's clock starts on Thurs
 UTC+8); the week of Monday 11-23 is this week.
 
 Group r1 (会员福利1群): a, b join on 11-16; c, d on 11-21; e at 00:30 on 11-24 (16:30 UTC on 11-23: the local
-day counts), invited by a; h on 11-10; g on 10-17. Group r2: f at 00:30 on Monday 11-23 (Sunday in UTC: the
+day counts), invited by a; i at 02:00 on 11-20 (18:00 UTC the day before: the first day of a 7-day chart); h on 11-10;
+g on 10-17. Group r2: f at 00:30 on Monday 11-23 (Sunday in UTC: the
 local week counts), inviting itself (nobody). d leaves on 11-25.
 Check-ins: a, b on 11-17; c on 11-22; f on 11-24. Spoke (message_days): h 11-12 and 11-24; c 11-21 and 11-25;
 f 11-23; a and b 11-26. A quiz in r1 on 11-23 20:00: a wins, b is late. A coupon drop in r1 on 11-25 12:00: a
@@ -45,6 +46,7 @@ async def seed(bot: TestBot) -> None:
         ("r1", "d", at(11, 21), at(11, 25), None),
         ("r1", "e", at(11, 24, 0, 30), None, "a"),
         ("r1", "h", at(11, 10), None, None),
+        ("r1", "i", at(11, 20, 2), None, None),
         ("r1", "g", at(10, 17), None, None),
         ("r2", "f", at(11, 23, 0, 30), None, "f"),
     ]
@@ -59,7 +61,7 @@ async def seed(bot: TestBot) -> None:
         "rooms": [{"id": r, "topic": topic, "first_seen": at(10, 1)} for r, topic in ROOMS.items()],
         "members": [
             {"id": m, "name": m, "first_seen": at(10, 1), "last_active": at(11, 25) if m in back else at(11, 10)}
-            for m in [*"abcdefgh", *(f"n{k}" for k in range(1, 11))]
+            for m in [*"abcdefghi", *(f"n{k}" for k in range(1, 11))]
         ],
         "room_members": [
             {"room_id": r, "member_id": m, "joined_at": j, "left_at": gone, "inviter_id": by, "active": gone is None}

@@ -42,7 +42,8 @@ async def test_daily_figures_of_group_r1_over_7_days(bot: TestBot) -> None:
     assert [d.isoformat() for d in found.days] == [f"2026-11-{d}" for d in range(20, 27)]
     assert found.series == {
         # index 0..6 = 11-20..11-26
-        "joins": [0, 2, 0, 0, 1, 0, 0],  # c, d on 11-21; e at 00:30 local on 11-24 (16:30 UTC the day before)
+        # i at 02:00 local on 11-20 (18:00 UTC on 11-19); c, d on 11-21; e at 00:30 local on 11-24 (16:30 UTC 11-23)
+        "joins": [1, 2, 0, 0, 1, 0, 0],
         "leaves": [0, 0, 0, 0, 0, 1, 0],  # d on 11-25
         "active": [0, 1, 0, 0, 1, 1, 2],  # c 11-21, h 11-24, c 11-25, a+b 11-26 (f is in r2 only)
         "checkins": [0, 0, 1, 0, 0, 0, 0],  # c 11-22 (a, b on 11-17: before the span)
@@ -59,7 +60,7 @@ async def test_daily_figures_of_group_r1_over_7_days(bot: TestBot) -> None:
 async def test_daily_figures_in_total_add_the_other_group(bot: TestBot) -> None:
     now = bot.clock.now()
     found = await read(bot, lambda conn: daily(conn, now, TZ, 7))
-    assert found.series["joins"] == [0, 2, 0, 1, 1, 0, 0]  # f joined r2 on 11-23
+    assert found.series["joins"] == [1, 2, 0, 1, 1, 0, 0]  # f joined r2 on 11-23
     assert found.series["active"] == [0, 1, 0, 1, 1, 1, 2]  # f spoke on 11-23
     assert found.series["checkins"] == [0, 0, 1, 0, 1, 0, 0]  # f on 11-24
     assert len(found.days) == 7 and (await read(bot, lambda conn: daily(conn, now, TZ, 90))).days[0].isoformat() == (
@@ -79,11 +80,11 @@ async def test_totals_over_a_span_are_the_days_added_up(bot: TestBot) -> None:
 async def test_funnel_of_members_who_joined_in_the_last_30_days(bot: TestBot) -> None:
     now = bot.clock.now()
     since = now - timedelta(days=30)
-    # joined since 10-27: a, b, c, d, e, h (r1) and f (r2) = 7 (g joined 10-17: before)
+    # joined since 10-27: a, b, c, d, e, h, i (r1) and f (r2) = 8 (g joined 10-17: before)
     # checked in after joining: a, b, c, f = 4; of them got a coupon after joining: a, b = 2 (d got one but never
     # checked in: a funnel step counts only those who took the steps before it); redeemed one: a = 1
     # brought someone in: a (e); f "invited" itself, which is nobody = 1
-    assert await read(bot, lambda conn: funnel(conn, since, now)) == Funnel(7, 4, 2, 1, 1)
+    assert await read(bot, lambda conn: funnel(conn, since, now)) == Funnel(8, 4, 2, 1, 1)
     assert await read(bot, lambda conn: funnel(conn, since, now, ["r2"])) == Funnel(1, 1, 0, 0, 0)
 
 
@@ -92,7 +93,7 @@ async def test_cohorts_by_join_week_and_weeks_later_still_active(bot: TestBot) -
     found = await read(bot, lambda conn: cohorts(conn, now, TZ, 3))
     assert [(c.week.isoformat(), c.members, c.active) for c in found] == [
         ("2026-11-09", 1, [1, 0, 1]),  # h: spoke 11-12 (week 0) and 11-24 (week 2)
-        ("2026-11-16", 4, [1, 3]),  # a, b, c, d: c spoke 11-21 (week 0); a, b 11-26 and c 11-25 (week 1)
+        ("2026-11-16", 5, [1, 3]),  # a, b, c, d, i: c spoke 11-21 (week 0); a, b 11-26 and c 11-25 (week 1)
         ("2026-11-23", 2, [1]),  # e, f (00:30 local on Monday 11-23, still Sunday in UTC): f spoke 11-23
     ]
     in_r1 = await read(bot, lambda conn: cohorts(conn, now, TZ, 3, ["r1"]))
@@ -112,3 +113,9 @@ async def test_nudges_vs_holdout_with_the_difference_and_its_95_percent_interval
     assert (birthday.nudged, birthday.nudged_back, birthday.held, birthday.difference()) == (1, 1, 0, None)
     (overall,) = await read(bot, lambda conn: effects(conn, since, by_playbook=False))
     assert (overall.nudged, overall.nudged_back, overall.held, overall.held_back) == (5, 4, 4, 1)
+
+
+async def test_one_week_of_cohorts_is_this_week_alone(bot: TestBot) -> None:
+    now = bot.clock.now()
+    (week,) = await read(bot, lambda conn: cohorts(conn, now, TZ, 1))
+    assert (week.week.isoformat(), week.members, week.active) == ("2026-11-23", 2, [1])  # e, f; f spoke 11-23

@@ -60,7 +60,7 @@ async def test_staff_read_the_daily_figures_of_a_group(bot: TestBot, web: httpx.
     data = answer.json()
     assert data["days"][0] == "2026-11-20" and data["days"][-1] == "2026-11-26" and data["room"] == "r1"
     joins = next(f for f in data["figures"] if f["key"] == "joins")
-    assert (joins["label"], joins["values"], joins["total"]) == ("入群", [0, 2, 0, 0, 1, 0, 0], 3)
+    assert (joins["label"], joins["values"], joins["total"]) == ("入群", [1, 2, 0, 0, 1, 0, 0], 4)
     assert {"id": "r2", "topic": "<img src=x onerror=alert(1)>"} in data["rooms"]  # JSON: text, the page writes it so
     assert len((await web.get("/api/stats")).json()["days"]) == 30  # the default
 
@@ -69,14 +69,14 @@ async def test_funnel_cohorts_and_nudges_answer_json(bot: TestBot, web: httpx.As
     await log_in(bot, web)
     funnel = (await web.get("/api/funnel", params={"days": 30})).json()
     assert [(s["label"], s["members"]) for s in funnel["steps"]] == [
-        ("入群", 7),
+        ("入群", 8),
         ("首次签到", 4),
         ("领到券", 2),
         ("核销", 1),
         ("带来新人", 1),
     ]
     cohorts = (await web.get("/api/cohorts", params={"weeks": 3})).json()
-    assert cohorts["cohorts"][1] == {"week": "2026-11-16", "members": 4, "active": [1, 3]}
+    assert cohorts["cohorts"][1] == {"week": "2026-11-16", "members": 5, "active": [1, 3]}
     wake = (await web.get("/api/nudges", params={"days": 30})).json()["playbooks"][1]
     assert (wake["playbook_id"], wake["nudged_rate"], wake["held_rate"], wake["difference"]) == (
         "wake",
@@ -113,10 +113,10 @@ async def test_each_chart_downloads_as_csv_a_spreadsheet_opens(bot: TestBot, web
     assert answer.headers["content-type"] == "text/csv; charset=utf-8"
     assert answer.headers["content-disposition"] == 'attachment; filename="stats-7d.csv"'
     rows = list(csv.reader(io.StringIO(answer.text.removeprefix("\ufeff"))))  # BOM: Excel reads it as UTF-8
-    assert rows[0][:4] == ["日期", "入群", "退群", "活跃人数"] and rows[2][:2] == ["2026-11-21", "2"]
+    assert rows[0][:4] == ["日期", "入群", "退群", "活跃人数"] and rows[1][:2] == ["2026-11-20", "1"]
     assert len(rows) == 8
     funnel = (await web.get("/api/funnel", params={"format": "csv"})).text.removeprefix("\ufeff")
-    assert funnel.splitlines()[:3] == ["步骤,人数", "入群,7", "首次签到,4"]
+    assert funnel.splitlines()[:3] == ["步骤,人数", "入群,8", "首次签到,4"]
     cohorts = (await web.get("/api/cohorts", params={"weeks": 3, "format": "csv"})).text.removeprefix("\ufeff")
     assert cohorts.splitlines()[:2] == ["入群周,人数,第0周,第1周,第2周", "2026-11-09,1,1,0,1"]
     nudges = (await web.get("/api/nudges", params={"format": "csv"})).text.removeprefix("\ufeff")

@@ -9,9 +9,9 @@ looked up by name in the one metadata every ability registers into (they are loa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import Select, Table, select
+from sqlalchemy import Select, Table, func, select
 from sqlmodel import SQLModel
 
 from bot.store.tables import RoomMember
@@ -29,10 +29,26 @@ def members_of(room_ids: Sequence[str]) -> Select[tuple[str]]:
 
 
 def midnight(day: date, tz: tzinfo) -> datetime:
-    """The instant a local day starts."""
-    return datetime.combine(day, time(0), tz)
+    """The instant a local day starts, in UTC (how times are stored; SQLite would drop any other offset)."""
+    return datetime.combine(day, time(0), tz).astimezone(UTC)
 
 
 def days_back(today: date, days: int) -> list[date]:
     """The `days` local days ending with today, oldest first."""
     return [today - timedelta(days=days - 1 - k) for k in range(days)]
+
+
+def first_joins(
+    since: datetime, until: datetime, room_ids: Sequence[str] | None = None
+) -> Select[tuple[str, datetime]]:
+    """(member_id, joined): members who joined a group (of these rooms, or any) in [since, until), each once at
+    their first join in the span. A join is a `room_members` row, which holds a member's latest join of a group
+    (one who left and came back counts from the return); read through its joined_at index, so a big shop's old
+    members are never scanned."""
+    rm = RoomMember.__table__.c
+    query = select(rm.member_id, func.min(rm.joined_at).label("joined")).where(
+        rm.joined_at >= since, rm.joined_at < until
+    )
+    if room_ids is not None:
+        query = query.where(rm.room_id.in_(room_ids))
+    return query.group_by(rm.member_id)

@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, case, func, literal, select
 
-from bot.analytics import midnight, table
-from bot.store.dialect import aware
-from bot.store.tables import RoomMember
+from bot.analytics import first_joins, midnight, table
 
 
 @dataclass(frozen=True)
@@ -36,32 +34,23 @@ def cohorts(
     """The last `weeks` join weeks (this one included), oldest first; a cohort's row runs up to this week."""
     this_week = monday(now.astimezone(tz).date())
     first_week = this_week - timedelta(weeks=weeks - 1)
-    rm = RoomMember.__table__.c
-    first = select(rm.member_id, func.min(rm.joined_at).label("joined")).group_by(rm.member_id)
-    if room_ids is not None:
-        first = first.where(rm.room_id.in_(room_ids))
-    j = first.subquery("j")
-    joined_week: dict[str, date] = {}
-    start = midnight(first_week, tz)
-    for member_id, joined in conn.execute(select(j.c.member_id, j.c.joined).where(j.c.joined >= start)):
-        joined_week[member_id] = monday(aware(joined).astimezone(tz).date())
-    index = {first_week + timedelta(weeks=k): k for k in range(weeks)}
-    members = [0] * weeks
-    for week in joined_week.values():
-        members[index[week]] += 1
-    active = [[0] * (weeks - k) for k in range(weeks)]
+    mondays = [first_week + timedelta(weeks=k) for k in range(weeks)]
+    j = first_joins(midnight(first_week, tz), now + timedelta(seconds=1), room_ids).subquery("j")
     md = table("message_days").c
-    spoke = (
-        select(md.member_id, md.day)
-        .where(md.day >= first_week, md.member_id.in_(select(j.c.member_id).where(j.c.joined >= start)))
-        .order_by(md.member_id)
-    )
-    seen: set[tuple[str, int]] = set()
-    for member_id, day in conn.execute(spoke):
-        cohort = index[joined_week[member_id]]
-        day = day if isinstance(day, date) else date.fromisoformat(day)
-        after = (monday(day) - first_week).days // 7 - cohort
-        if 0 <= after < weeks - cohort and (member_id, after) not in seen:
-            seen.add((member_id, after))
-            active[cohort][after] += 1
-    return [Cohort(first_week + timedelta(weeks=k), members[k], active[k]) for k in range(weeks)]
+    # Weeks are told apart in SQL by their bounds (local Mondays as UTC instants for join times, as dates for
+    # the local days a member spoke), so only a few counts leave the database.
+    cohort: Any = literal(0)  # one week: everyone is in it
+    week: Any = literal(0)
+    if weeks > 1:
+        cohort = case(*[(j.c.joined < midnight(d, tz), k - 1) for k, d in enumerate(mondays) if k], else_=weeks - 1)
+        week = case(*[(md.day < d, k - 1) for k, d in enumerate(mondays) if k], else_=weeks - 1)
+    members = [0] * weeks
+    for k, n in conn.execute(select(cohort, func.count()).select_from(j).group_by(cohort)):
+        members[k] = n
+    active = [[0] * (weeks - k) for k in range(weeks)]
+    spoke = j.join(table("message_days"), and_(md.member_id == j.c.member_id, md.day >= first_week))
+    by_week = select(cohort, week, func.count(func.distinct(j.c.member_id))).select_from(spoke).group_by(cohort, week)
+    for k, w, n in conn.execute(by_week):
+        if w >= k:
+            active[k][w - k] = n
+    return [Cohort(d, members[k], active[k]) for k, d in enumerate(mondays)]

@@ -9,8 +9,9 @@ issued and redeemed in `coupons`; messages in the `outbox`. The governor keeps n
 message counts as held when it left more than HELD after it was ready (`not_before`: pacing, quiet hours,
 the daily limit, a pause), or never left (expired, or still waiting that long now).
 
-Per-day counts group on a stored local day where the table has one, else on the UTC hour (in SQL), each hour
-then given to its local day (zones with half-hour offsets give each hour to the day its start falls in).
+Per-day counts group on a stored local day where the table has one, else on the UTC hour (in SQL, over a range
+of the table's time index), each hour then given to its local day: exact in zones of whole hours (China's),
+summer time included; in a zone of half hours an hour goes to the day its start falls in.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Figure:
     label: str
     source: Callable[[], FromClause]
     at: Callable[[], Any]
-    where: Callable[[Connection, datetime], list[ColumnElement[bool]]]
+    where: Callable[[Connection, datetime, datetime], list[ColumnElement[bool]]]  # (conn, since, now)
     room: Callable[[], Any] | None = None
     member: Callable[[], Any] | None = None
     day: Callable[[], Any] | None = None
@@ -48,7 +49,7 @@ def _c(name: str) -> Any:
 
 
 def _entries(kind: str, *, won: bool) -> Figure:
-    def where(_conn: Connection, _now: datetime) -> list[ColumnElement[bool]]:
+    def where(*_: Any) -> list[ColumnElement[bool]]:
         return [_c("windows").kind == kind, *([_c("window_entries").outcome == "won"] if won else [])]
 
     label = {("quiz", False): "问答作答", ("quiz", True): "问答答对", ("claim", True): "抢到券"}[(kind, won)]
@@ -61,7 +62,7 @@ def _entries(kind: str, *, won: bool) -> Figure:
     )
 
 
-def _messages(conn: Connection) -> list[ColumnElement[bool]]:
+def _messages() -> list[ColumnElement[bool]]:
     """Outbox rows that are messages (not a removal, an announcement or a friend acceptance), each send once."""
     o = _c("outbox")
     return [
@@ -72,11 +73,13 @@ def _messages(conn: Connection) -> list[ColumnElement[bool]]:
     ]
 
 
-def _held(conn: Connection, now: datetime) -> list[ColumnElement[bool]]:
+def _held(conn: Connection, since: datetime, now: datetime) -> list[ColumnElement[bool]]:
+    """Held rows were ready in the span; each branch is written so an index finds it (a late send left after
+    `since` too: ix_outbox_sent_at; the unsent by state: ix_outbox_queue), not by reading the whole outbox."""
     o = _c("outbox")
     waited = seconds_between(conn.dialect.name, o.sent_at, o.not_before) > HELD.total_seconds()
     still = and_(o.state == "pending", o.not_before < now - HELD)
-    return [*_messages(conn), or_(o.state == "expired", and_(o.state == "sent", waited), still)]
+    return [*_messages(), or_(and_(o.sent_at >= since, waited), o.state == "expired", still)]
 
 
 FIGURES: dict[str, Figure] = {
@@ -109,7 +112,7 @@ FIGURES: dict[str, Figure] = {
     ),
     "messages_sent": Figure(
         "发出消息", lambda: table("outbox"), lambda: _c("outbox").sent_at,
-        lambda conn, _now: [_c("outbox").state == "sent", *_messages(conn)],
+        lambda *_: _messages(),  # sent_at is set only when a row is sent
         room=lambda: _c("outbox").room_id,
     ),
     "messages_held": Figure(
@@ -135,7 +138,7 @@ def totals(
     once each), for these rooms or all (None)."""
     result = {}
     for name, figure in FIGURES.items():
-        where = [*figure.where(conn, until), *_scope(figure, room_ids)]
+        where = [*figure.where(conn, since, until), *_scope(figure, room_ids)]
         if figure.day is not None and figure.at() is None:
             since_day, until_day = (
                 since.astimezone(tz).date(),
@@ -172,7 +175,7 @@ def daily(conn: Connection, now: datetime, tz: tzinfo, days: int, room_ids: Sequ
     series: dict[str, list[int]] = {}
     for name, figure in FIGURES.items():
         counts = [0] * days
-        where = [*figure.where(conn, now), *_scope(figure, room_ids)]
+        where = [*figure.where(conn, start, now), *_scope(figure, room_ids)]
         if figure.day is not None:
             day = figure.day()
             query = select(day, func.count()).select_from(figure.source())
@@ -180,13 +183,11 @@ def daily(conn: Connection, now: datetime, tz: tzinfo, days: int, room_ids: Sequ
             for value, n in conn.execute(query):
                 counts[index[value if isinstance(value, date) else date.fromisoformat(value)]] += n
         else:
-            at = figure.at()
-            hour = hour_of(at)
+            at, hour = figure.at(), hour_of(figure.at())
             query = select(hour, func.count()).select_from(figure.source())
             query = query.where(at >= start, at < end, *where).group_by(hour)
             for value, n in conn.execute(query):
                 local = datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(tz).date()
-                if local in index:
-                    counts[index[local]] += n
+                counts[index[local]] += n
         series[name] = counts
     return Daily(span, series)

@@ -11,8 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, select
 
-from bot.analytics import table
-from bot.store.tables import RoomMember
+from bot.analytics import first_joins, table
 
 STEPS = {"joined": "入群", "checked_in": "首次签到", "claimed": "领到券", "redeemed": "核销", "referred": "带来新人"}
 
@@ -31,11 +30,7 @@ class Funnel:
 
 def funnel(conn: Connection, since: datetime, until: datetime, room_ids: Sequence[str] | None = None) -> Funnel:
     """Members whose first join (of these rooms, or any) falls in [since, until), and how far they went."""
-    rm = RoomMember.__table__.c
-    first = select(rm.member_id, func.min(rm.joined_at).label("joined")).group_by(rm.member_id)
-    if room_ids is not None:
-        first = first.where(rm.room_id.in_(room_ids))
-    j = first.subquery("j")
+    j = first_joins(since, until, room_ids).subquery("j")
     ck, cp = table("checkins").c, table("coupons").c
     invited = table("room_members").alias("invited").c
     checked = exists().where(ck.member_id == j.c.member_id, ck.at >= j.c.joined)
@@ -51,6 +46,6 @@ def funnel(conn: Connection, since: datetime, until: datetime, room_ids: Sequenc
         func.count().filter(claimed),
         func.count().filter(redeemed),
         func.count().filter(referred),
-    ).where(j.c.joined >= since, j.c.joined < until)
+    ).select_from(j)
     row = conn.execute(query).one()
     return Funnel(*row)

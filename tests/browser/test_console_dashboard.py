@@ -43,10 +43,10 @@ async def test_the_charts_are_drawn_from_the_shop_and_follow_the_group_and_span(
     people = await option(page, "people")
     assert [s["name"] for s in people["series"]] == ["入群", "退群", "活跃人数"]
     assert len(people["xAxis"][0]["data"]) == 30 and people["xAxis"][0]["data"][-1] == "11-26"
-    assert people["series"][0]["data"][-7:] == [0, 2, 0, 1, 1, 0, 0]  # both groups: f joined r2 on 11-23
-    assert (await option(page, "funnel"))["series"][0]["data"] == [7, 4, 2, 1, 1]
+    assert people["series"][0]["data"][-7:] == [1, 2, 0, 1, 1, 0, 0]  # both groups: f joined r2 on 11-23
+    assert (await option(page, "funnel"))["series"][0]["data"] == [8, 4, 2, 1, 1]
     cohorts = await option(page, "cohorts")  # 8 weeks from 10-05: the week of 11-16 is row 6
-    assert [1, 6, 75, 3, 4] in cohorts["series"][0]["data"]  # week 1 after: 3 of 4 (75%)
+    assert [1, 6, 60, 3, 5] in cohorts["series"][0]["data"]  # week 1 after: 3 of 5 (60%)
     nudges = await option(page, "nudges")
     assert nudges["xAxis"][0]["data"] == [HOSTILE, "birthday", "wake"]
     assert [s["data"] for s in nudges["series"]] == [
@@ -63,7 +63,7 @@ async def test_the_charts_are_drawn_from_the_shop_and_follow_the_group_and_span(
     )
     await ready(page)
     people = await option(page, "people")
-    assert people["series"][0]["data"] == [0, 2, 0, 0, 1, 0, 0]  # r1 only: c, d on 11-21; e on 11-24
+    assert people["series"][0]["data"] == [1, 2, 0, 0, 1, 0, 0]  # r1 only: i 11-20; c, d 11-21; e 11-24
     assert people["series"][2]["data"] == [0, 1, 0, 0, 1, 1, 2]
     messages = await option(page, "messages")
     assert [s["name"] for s in messages["series"]] == ["发出消息", "限速压住"]
