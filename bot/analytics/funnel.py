@@ -29,7 +29,7 @@ class Funnel:
 
 
 def funnel(conn: Connection, since: datetime, until: datetime, room_ids: Sequence[str] | None = None) -> Funnel:
-    """Members whose first join (of these rooms, or any) falls in [since, until), and how far they went."""
+    """Members who joined (these rooms, or any) in [since, until) (`first_joins`), and how far they went."""
     j = first_joins(since, until, room_ids).subquery("j")
     ck, cp = table("checkins").c, table("coupons").c
     invited = table("room_members").alias("invited").c
