@@ -53,7 +53,9 @@ async def test_the_charts_are_drawn_from_the_shop_and_follow_the_group_and_span(
         [0, 100, 75],
         [None, None, 25],
     ]  # n9, nudged again at 09:00, not back since
-    assert "wake：差值 +50.0 个百分点（95% 区间 -10.0 ~ +110.0）" in await page.locator("#note-nudges").inner_text()
+    notes = await page.locator("#note-nudges").inner_text()
+    assert "wake：差值 +50.0 个百分点（95% 区间 -10.0 ~ +110.0）" in notes
+    assert "birthday：没有对照组（holdout），无法比较" in notes
     await shoot(page, "dashboard")
 
     await page.select_option("#dash-room", "r1")

@@ -102,7 +102,9 @@
         { name: "对照组", type: "bar", data: rows.map((r) => (r.held_rate === null ? null : Math.round(r.held_rate * 1000) / 10)) },
       ],
     }, true);
-    const notes = rows.map((r) => qg.el("p", {}, `${r.playbook_id}：差值 ${pp(r.difference)} 个百分点（95% 区间 ${pp(r.low)} ~ ${pp(r.high)}）`));
+    const notes = rows.map((r) => qg.el("p", {}, r.difference === null
+      ? `${r.playbook_id}：${r.held ? "没有提醒过谁" : "没有对照组（holdout），无法比较"}`
+      : `${r.playbook_id}：差值 ${pp(r.difference)} 个百分点（95% 区间 ${pp(r.low)} ~ ${pp(r.high)}）`));
     qg.show("#note-nudges", ...(notes.length ? notes : [qg.el("p", { class: "muted" }, "这段时间没有 for_each 剧本提醒过谁")]));
     link("nudges", "/api/nudges");
   }
