@@ -84,18 +84,3 @@ def until_line(args: list[str], *, timeout: float) -> dict[str, Any]:
     if not line:
         return {"error": f"exit {child.returncode}: {_tail(err)}"}
     return {"seconds": elapsed, **json.loads(line)}
-
-
-def commit() -> str | None:
-    """The checkout's short commit id, for the results."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=Path(__file__).parent,
-        )
-    except OSError:
-        return None
-    return done.stdout.strip() or None

@@ -19,12 +19,12 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import analytics, baselines, fullpath, proc, rivals, segment, startup
+from bench import analytics, baselines, console_load, fullpath, machine, rivals, segment, startup
 from bench.report import Row, Target
 from bench.sizes import Sizes
 from bench.workload import create_database, fill_customers, fill_members, write_playbooks
 
-GROUPS = ("baseline", "rivals", "path", "latency", "segment", "startup", "analytics")
+GROUPS = ("baseline", "rivals", "path", "latency", "segment", "startup", "console", "analytics")
 
 # Figures from the issue (a 2-core machine): the ratio to them says how this machine compares.
 REFERENCE = {
@@ -356,6 +356,8 @@ def collect(
             segment_group(c, folder)
         if "startup" in chosen:
             startup_group(c, folder)
+        if "console" in chosen:
+            console_load.group(c, folder)
         if "analytics" in chosen:
             analytics.group(c, folder)
     judge(c)
@@ -365,9 +367,9 @@ def collect(
 def meta(sizes: Sizes, *, runs: int, seed: int, concurrency: int, groups: Iterable[str]) -> dict[str, Any]:
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": proc.commit(),
+        "commit": machine.commit(),
         "python": platform.python_version(),
-        "machine": f"{platform.system()} {platform.machine()}, {_cpus()} CPU(s)",
+        "machine": f"{platform.system()} {platform.machine()}, {machine.cpus()} CPU(s)",
         "runs": runs,
         "seed": seed,
         "concurrency": concurrency,
@@ -382,7 +384,3 @@ def load() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except (AttributeError, OSError):
         return None
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
