@@ -94,7 +94,6 @@ async def test_funnel_cohorts_and_nudges_answer_json(bot: TestBot, web: httpx.As
         ("/api/stats", {"days": "abc"}, "参数 days 应是整数"),
         ("/api/funnel", {"days": "0"}, "参数 days 应在 1 到 90 之间"),
         ("/api/nudges", {"days": "365"}, "参数 days 应在 1 到 90 之间"),
-        ("/api/stats", {"room": "nowhere"}, "没有这个群"),
         ("/api/cohorts", {"weeks": "13"}, "参数 weeks 应在 1 到 12 之间"),
         ("/api/funnel", {"format": "xlsx"}, "参数 format 只能是 json 或 csv"),
     ],
@@ -105,6 +104,15 @@ async def test_bad_parameters_get_a_chinese_422(
     await log_in(bot, web)
     answer = await web.get(path, params=params)
     assert (answer.status_code, answer.json()) == (422, {"error": error})
+
+
+async def test_a_group_that_is_not_there_is_not_found(bot: TestBot, web: httpx.AsyncClient) -> None:
+    await log_in(bot, web)
+    for path in APIS:
+        answer = await web.get(path, params={"room": "nowhere"})
+        assert (answer.status_code, answer.json()) == (404, {"error": "没有这个群"})
+    refused = await web.get("/api/stats", params={"room": "r1\x07"})
+    assert (refused.status_code, refused.json()) == (422, {"error": "参数 room 含有控制字符"})
 
 
 async def test_each_chart_downloads_as_csv_a_spreadsheet_opens(bot: TestBot, web: httpx.AsyncClient) -> None:

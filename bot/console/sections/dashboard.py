@@ -21,7 +21,7 @@ from bot.analytics.funnel import funnel
 from bot.analytics.nudges import effects
 from bot.console import views
 from bot.console.auth import Session
-from bot.console.guard import BadInput, console_of, guarded, int_param, text_param
+from bot.console.guard import BadInput, Handler, console_of, error, guarded, int_param, text_param
 from bot.console.openapi import READ, answers
 from bot.console.section import Section
 from bot.store.tables import Room
@@ -45,8 +45,12 @@ def _csv(request: Request) -> bool:
     return fmt == "csv"
 
 
+class UnknownRoom(Exception):
+    """A `room` no group has: 404."""
+
+
 async def _room(request: Request) -> list[str] | None:
-    """The group asked about (its id), or None for all; an unknown group is refused."""
+    """The group asked about (its id), or None for all; an unknown group is not found (404)."""
     room_id = text_param(request, "room", max_length=200)
     if room_id is None:
         return None
@@ -55,8 +59,20 @@ async def _room(request: Request) -> list[str] | None:
         return conn.execute(select(_rooms.c.id).where(_rooms.c.id == room_id)).first() is not None
 
     if not await console_of(request).reader.run(known):
-        raise BadInput("没有这个群")
+        raise UnknownRoom
     return [room_id]
+
+
+def room_found(handler: Handler) -> Handler:
+    """An unknown `room` answers 404 (the group is not there), not 422: any id is well-formed input."""
+
+    async def route(request: Request, session: Session) -> Response:
+        try:
+            return await handler(request, session)
+        except UnknownRoom:
+            return error("没有这个群", 404)
+
+    return route
 
 
 def _cell(value: Any) -> Any:
@@ -90,6 +106,7 @@ async def page(request: Request, session: Session) -> Response:
 
 
 @guarded("staff")
+@room_found
 async def stats(request: Request, session: Session) -> Response:
     days, as_csv, room_ids = _days(request), _csv(request), await _room(request)
     console = console_of(request)
@@ -109,6 +126,7 @@ async def stats(request: Request, session: Session) -> Response:
 
 
 @guarded("staff")
+@room_found
 async def funnel_api(request: Request, session: Session) -> Response:
     days, as_csv, room_ids = _days(request), _csv(request), await _room(request)
     console = console_of(request)
@@ -120,6 +138,7 @@ async def funnel_api(request: Request, session: Session) -> Response:
 
 
 @guarded("staff")
+@room_found
 async def cohorts_api(request: Request, session: Session) -> Response:
     weeks = int_param(request, "weeks", 8, low=1, high=WEEKS)
     as_csv, room_ids = _csv(request), await _room(request)
@@ -133,6 +152,7 @@ async def cohorts_api(request: Request, session: Session) -> Response:
 
 
 @guarded("staff")
+@room_found
 async def nudges_api(request: Request, session: Session) -> Response:
     days, as_csv, room_ids = _days(request), _csv(request), await _room(request)
     console = console_of(request)
@@ -155,13 +175,14 @@ def _param(name: str, schema: dict[str, Any], about: str) -> dict[str, Any]:
 
 
 DAYS_PARAM = _param("days", {"type": "integer", "enum": list(DAYS), "default": 30}, "统计最近几天：7、30 或 90")
-ROOM_PARAM = _param("room", {"type": "string", "minLength": 1, "maxLength": 200}, "群 ID；不写则为全部群")
+ROOM = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\x00-\\x1f\\x7f]*$"}  # no control chars
+ROOM_PARAM = _param("room", ROOM, "群 ID；不写则为全部群")
 FORMAT_PARAM = _param("format", {"type": "string", "enum": ["json", "csv"], "default": "json"}, "csv：下载表格")
 MAYBE = {"type": ["number", "null"]}
 
 
 def _operation(summary: str, params: list[dict[str, Any]], schema: dict[str, Any]) -> dict[str, Any]:
-    responses = answers(summary, schema)
+    responses = answers(summary, schema, more={"404": "没有这个群"})
     responses["200"]["content"]["text/csv"] = {"schema": {"type": "string"}}
     return {"get": {"summary": summary, "security": READ, "parameters": params, "responses": responses}}
 
