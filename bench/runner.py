@@ -19,12 +19,12 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import baselines, console_load, fullpath, machine, rivals, segment, startup
+from bench import analytics, baselines, console_load, fullpath, machine, rivals, segment, startup
 from bench.report import Row, Target
 from bench.sizes import Sizes
 from bench.workload import create_database, fill_customers, fill_members, write_playbooks
 
-GROUPS = ("baseline", "rivals", "path", "latency", "segment", "startup", "console")
+GROUPS = ("baseline", "rivals", "path", "latency", "segment", "startup", "console", "analytics")
 
 # Figures from the issue (a 2-core machine): the ratio to them says how this machine compares.
 REFERENCE = {
@@ -327,6 +327,7 @@ ORDER = [
     "segment_rfm",
     "check",
     "start",
+    *(f"analytics_{k}" for k in (*analytics.FIGURES, "rss")),
 ]
 
 
@@ -357,6 +358,8 @@ def collect(
             startup_group(c, folder)
         if "console" in chosen:
             console_load.group(c, folder)
+        if "analytics" in chosen:
+            analytics.group(c, folder)
     judge(c)
     return ordered(c)
 

@@ -18,6 +18,8 @@ class Sizes:
     latency_rate: float  # events per second offered in the latency run
     latency_seconds: float  # ... for this long
     segment_members: int
+    analytics_members: int  # the console's analytics: members, and events (joins, messages, check-ins, coupons ...)
+    analytics_events: int
     check_playbooks: int
     start_playbooks: int
     start_members: int
@@ -37,6 +39,8 @@ FULL = Sizes(
     latency_rate=2000.0,
     latency_seconds=2.0,
     segment_members=1_000_000,
+    analytics_members=1_000_000,
+    analytics_events=10_000_000,
     check_playbooks=1000,
     start_playbooks=1000,
     start_members=100_000,
@@ -54,6 +58,8 @@ QUICK = Sizes(
     latency_rate=2000.0,
     latency_seconds=0.5,
     segment_members=200_000,
+    analytics_members=100_000,
+    analytics_events=1_000_000,
     check_playbooks=1000,
     start_playbooks=1000,
     start_members=20_000,
@@ -71,6 +77,8 @@ TINY = Sizes(
     latency_rate=200.0,
     latency_seconds=0.05,
     segment_members=2_000,
+    analytics_members=2_000,
+    analytics_events=20_000,
     check_playbooks=20,
     start_playbooks=20,
     start_members=200,

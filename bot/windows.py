@@ -40,6 +40,7 @@ class WindowEntry(SQLModel, table=True):
     """One member's turn in a window; the key makes a second answer or claim a no-op in the database."""
 
     __tablename__ = "window_entries"
+    __table_args__ = (Index("ix_window_entries_at", "at"),)  # the dashboard's answers and claims per day
     window_id: int = Field(primary_key=True)
     member_id: str = Field(primary_key=True)
     outcome: str  # won / late / sold_out ...

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 import sqlmodel
 from pydantic import Field, field_validator
-from sqlalchemy import Column, Date, UniqueConstraint, bindparam, select
+from sqlalchemy import Column, Date, Index, UniqueConstraint, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.context import FieldContext, RunContext
@@ -20,7 +20,10 @@ class Checkin(sqlmodel.SQLModel, table=True):
     """One row per member and local day: the unique key holds once-a-day in the database."""
 
     __tablename__ = "checkins"
-    __table_args__ = (UniqueConstraint("member_id", "day", name="uq_checkin_member_day"),)
+    __table_args__ = (
+        UniqueConstraint("member_id", "day", name="uq_checkin_member_day"),
+        Index("ix_checkins_day", "day", "member_id"),  # the dashboard's check-ins per day
+    )
     id: int | None = sqlmodel.Field(default=None, primary_key=True)
     member_id: str
     day: date = sqlmodel.Field(sa_column=Column(Date, nullable=False))

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import sqlmodel
 from pydantic import Field, field_validator, model_validator
-from sqlalchemy import UniqueConstraint, and_, func, or_, select, update
+from sqlalchemy import Index, UniqueConstraint, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,7 +30,11 @@ class Coupon(sqlmodel.SQLModel, table=True):
     holds the per-member limit in the database, also when two events issue at once."""
 
     __tablename__ = "coupons"
-    __table_args__ = (UniqueConstraint("batch_id", "member_id", "seq", name="uq_coupon_member_seq"),)
+    __table_args__ = (
+        UniqueConstraint("batch_id", "member_id", "seq", name="uq_coupon_member_seq"),
+        Index("ix_coupons_issued_at", "issued_at"),  # the dashboard's coupons per day
+        Index("ix_coupons_redeemed_at", "redeemed_at"),
+    )
     code: str = sqlmodel.Field(primary_key=True)
     batch_id: str
     title: str  # as declared when issued: the customer's coupon keeps its name if the batch is edited

@@ -1,4 +1,5 @@
-"""/统计: what happened in the groups over a span — people, check-ins, quizzes, coupons, whether the
+"""/统计: what happened in the groups over a span — people, check-ins, quizzes, coupons, messages (the figures
+of the console's dashboard, bot/analytics/daily.py), whether the
 reactivation nudges worked (members nudged who came back, against the holdout kept back on purpose), and
 moderation (warnings, removals, blacklisted members stopped at the door), and the members' RFM classes now."""
 
@@ -10,27 +11,21 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
 
+from bot.analytics.daily import totals
+from bot.analytics.nudges import effects
 from bot.commands import CommandContext, UsageError
 from bot.events import RoomRef
 from bot.registry import staff_command
 from bot.store.tables import Member, RoomMember
-from bot.windows import Window, WindowEntry
-from handlers.checkin import Checkin
-from handlers.coupons import Coupon
 from handlers.moderation.log import ModerationEntry
 from handlers.rfm import rfm_table
-from handlers.segments import Nudge, SegmentScope
+from handlers.segments import SegmentScope
 
 DEFAULT_SPAN = "7d"
 UNITS = {"h": "小时", "d": "天", "w": "周"}
 _SPAN = re.compile(r"^\d{1,4}[hdw]$")
 _room_members = RoomMember.__table__
 _members = Member.__table__
-_checkins = Checkin.__table__
-_coupons = Coupon.__table__
-_nudges = Nudge.__table__
-_windows = Window.__table__
-_entries = WindowEntry.__table__
 _moderation = ModerationEntry.__table__
 
 
@@ -60,30 +55,13 @@ async def stats(ctx: CommandContext) -> str:
     since = ctx.now() - span
     ids = [r.id for r in rooms]
     in_rooms = select(_room_members.c.member_id).where(_room_members.c.room_id.in_(ids))
+    now, tz = ctx.now(), ctx.config.tz
+    n = await ctx.conn.run_sync(lambda conn: totals(conn, since, now, tz, ids))
+    (recall,) = await ctx.conn.run_sync(lambda conn: effects(conn, since, ids, by_playbook=False))
 
-    async def count(table: Any, *where: ColumnElement[bool], what: Any = None) -> int:
-        counted = func.count() if what is None else func.count(func.distinct(what))
-        return (await ctx.conn.execute(select(counted).select_from(table).where(*where))).scalar_one()
+    async def count(table: Any, *where: ColumnElement[bool]) -> int:
+        return (await ctx.conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
 
-    joins = await count(_room_members, _room_members.c.room_id.in_(ids), _room_members.c.joined_at >= since)
-    leaves = await count(_room_members, _room_members.c.room_id.in_(ids), _room_members.c.left_at >= since)
-    active = await count(_members, _members.c.id.in_(in_rooms), _members.c.last_active >= since)
-    checkins = await count(_checkins, _checkins.c.member_id.in_(in_rooms), _checkins.c.at >= since)
-    windows = _entries.join(_windows, _windows.c.id == _entries.c.window_id)
-    opened = and_(_windows.c.room_id.in_(ids), _windows.c.opened_at >= since)
-    quizzes = await count(_windows, opened, _windows.c.kind == "quiz")
-    quiz_won = await count(windows, opened, _windows.c.kind == "quiz", _entries.c.outcome == "won")
-    claimed = await count(windows, opened, _windows.c.kind == "claim", _entries.c.outcome == "won")
-    issued = await count(_coupons, _coupons.c.member_id.in_(in_rooms), _coupons.c.issued_at >= since)
-    redeemed = await count(_coupons, _coupons.c.member_id.in_(in_rooms), _coupons.c.redeemed_at >= since)
-    nudged = _nudges.join(_members, _members.c.id == _nudges.c.member_id)
-    recent = and_(_nudges.c.member_id.in_(in_rooms), _nudges.c.at >= since)
-    back = _members.c.last_active > _nudges.c.at
-    who = _nudges.c.member_id  # people, not nudges: a member nudged three times counts once
-    sent = await count(_nudges, recent, _nudges.c.holdout.is_(False), what=who)
-    sent_back = await count(nudged, recent, _nudges.c.holdout.is_(False), back, what=who)
-    held = await count(_nudges, recent, _nudges.c.holdout.is_(True), what=who)
-    held_back = await count(nudged, recent, _nudges.c.holdout.is_(True), back, what=who)
     moderated = and_(_moderation.c.room_id.in_(ids), _moderation.c.at >= since)
     warnings = await count(_moderation, moderated, _moderation.c.action == "warn")
     removals = await count(_moderation, moderated, _moderation.c.action.in_(("remove", "rejoin")))
@@ -93,11 +71,12 @@ async def stats(ctx: CommandContext) -> str:
     rfm = "\n".join(await rfm_table(ctx.conn, SegmentScope.at(ctx.now(), ctx.config), customers))
     return (
         f"近 {span_text[:-1]} {UNITS[span_text[-1]]}统计（{where}）\n"
-        f"入群 {joins}｜退群 {leaves}｜活跃 {active} 人\n"
-        f"签到 {checkins} 次｜问答 {quizzes} 场，{quiz_won} 人答对\n"
-        f"券：发出 {issued}｜抢到 {claimed}｜核销 {redeemed}\n"
+        f"入群 {n['joins']}｜退群 {n['leaves']}｜活跃 {n['active']} 人\n"
+        f"签到 {n['checkins']} 次｜问答 {n['quiz_answers']} 人次作答，{n['quiz_winners']} 人答对\n"
+        f"券：发出 {n['coupons_issued']}｜抢到 {n['coupons_claimed']}｜核销 {n['coupons_redeemed']}\n"
+        f"消息：发出 {n['messages_sent']}｜限速压住 {n['messages_held']}\n"
         f"违规：警告 {warnings}｜移出 {removals}｜黑名单拦截 {hits}\n"
         f"{rfm}\n"
-        f"召回：提醒 {sent} 人，回来 {sent_back} 人（{_rate(sent_back, sent)}）\n"
-        f"对照组 {held} 人，回来 {held_back} 人（{_rate(held_back, held)}）"
+        f"召回：提醒 {recall.nudged} 人，回来 {recall.nudged_back} 人（{_rate(recall.nudged_back, recall.nudged)}）\n"
+        f"对照组 {recall.held} 人，回来 {recall.held_back} 人（{_rate(recall.held_back, recall.held)}）"
     )

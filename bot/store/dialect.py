@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, event
+from sqlalchemy import Connection, Engine, String, Table, cast, event, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -179,3 +179,15 @@ def upsert(
 def aware(value: datetime) -> datetime:
     """A stored time as aware UTC: SQLite hands datetimes back naive (they were written as UTC)."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def seconds_between(dialect_name: str, later: Any, earlier: Any) -> Any:
+    """SQL for the seconds from `earlier` to `later` (two time columns): julianday on SQLite, epoch on PostgreSQL."""
+    if dialect_name == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400
+
+
+def hour_of(column: Any) -> Any:
+    """SQL for the UTC hour a stored time falls in, as text 'YYYY-MM-DD HH' (both databases write times that way)."""
+    return func.substr(cast(column, String), 1, 13)

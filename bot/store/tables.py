@@ -58,9 +58,9 @@ class RoomMember(SQLModel, table=True):
     __tablename__ = "room_members"
     room_id: str = Field(primary_key=True)
     member_id: str = Field(primary_key=True, index=True)
-    joined_at: datetime
-    left_at: datetime | None = None
-    inviter_id: str | None = None
+    joined_at: datetime = Field(index=True)  # joins per day, the funnel and cohorts (the console's dashboard)
+    left_at: datetime | None = Field(default=None, index=True)
+    inviter_id: str | None = Field(default=None, index=True)  # referrals
     active: bool = True
 
 
