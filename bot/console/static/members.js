@@ -25,7 +25,7 @@
   function inviters(m) {
     const seen = new Map(m.groups.filter((g) => g.inviter).map((g) => [g.inviter.id, g.inviter]));
     if (!seen.size) return "无";
-    return el("span", {}, [...seen.values()].map((who, i) => [i ? "、" : "", link(who.id, who.name)]));
+    return el("span", {}, [...seen.values()].flatMap((who, i) => [i ? "、" : "", link(who.id, who.name)]));
   }
 
   function facts(m) {
@@ -37,7 +37,7 @@
       ["生效的警告", String(m.moderation.live_warnings)],
       ["邀请人", inviters(m)],
     ];
-    return el("dl", { class: "facts" }, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+    return el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   }
 
   function details(m) {
