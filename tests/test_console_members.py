@@ -236,3 +236,12 @@ async def test_forget_is_for_admins_after_typing_the_id_and_is_audited(bot: Test
     )
     assert [tuple(r) for r in audited] == [("mgr", "admin", pseudonym("u1"))]
     assert "u1" not in json.dumps([tuple(r) for r in audited])
+
+
+async def test_a_lone_surrogate_or_control_character_in_a_body_is_refused(
+    bot: TestBot, clerk: httpx.AsyncClient
+) -> None:
+    for body in ('{"name": "\\ud800"}', '{"name": "a\\u0000b"}'):  # as JSON escapes: what a client can send
+        refused = await clerk.post("/api/members/u1/tag", content=body, headers={"Content-Type": "application/json"})
+        assert refused.status_code == 422 and refused.json()["error"] == "标签名 含有控制字符"
+    assert await bot.rows(select(MemberTag.tag)) == []

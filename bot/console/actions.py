@@ -28,7 +28,7 @@ def checked_text(value: Any, name: str, *, max_length: int, required: bool = Tru
         raise BadInput(f"{name} 应是文字")
     if len(value) > max_length:
         raise BadInput(f"{name} 太长（最多 {max_length} 个字）")
-    if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
+    if any(ord(ch) < 32 or ch == "\x7f" or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
         raise BadInput(f"{name} 含有控制字符")
     return value
 
