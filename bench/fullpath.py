@@ -88,8 +88,12 @@ async def session(
             await bot.crash()  # no shutdown grace: thousands of pending replies would be paced out for seconds
 
 
-async def drive(s: Session, *, seconds: float, min_events: int, concurrency: int) -> tuple[int, float]:
-    """Dispatch for about `seconds` (and at least `min_events`) with `concurrency` dispatches in flight."""
+async def drive(
+    s: Session, *, seconds: float, min_events: int, concurrency: int, fair: bool = False
+) -> tuple[int, float]:
+    """Dispatch for about `seconds` (and at least `min_events`) with `concurrency` dispatches in flight. `fair`:
+    the loop runs its other tasks (a console's requests) between events, as a connector's socket read lets it;
+    without it SQLite's inline awaits never suspend and nothing else runs until the burst is over."""
     receive = s.bot.receive
     deadline = time.perf_counter() + seconds
     done = 0
@@ -101,6 +105,8 @@ async def drive(s: Session, *, seconds: float, min_events: int, concurrency: int
             s.sent.append(ev)
             await receive(ev)
             done += 1
+            if fair:
+                await asyncio.sleep(0)
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -140,10 +146,11 @@ async def throughput(
     concurrency: int,
     worker: bool = False,
     mixed: bool = False,
+    fair: bool = False,
 ) -> tuple[float, dict[str, Any]]:
     """Events per second through the full path, and what was checked."""
     async with session(playbooks, template, seed, worker=worker, mixed=mixed) as s:
-        done, elapsed = await drive(s, seconds=seconds, min_events=min_events, concurrency=concurrency)
+        done, elapsed = await drive(s, seconds=seconds, min_events=min_events, concurrency=concurrency, fair=fair)
         counts = await verify(s)
     problem = check_counts(counts, mixed=mixed)
     if problem:

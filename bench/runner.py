@@ -10,7 +10,6 @@ import asyncio
 import os
 import platform
 import statistics
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
@@ -20,12 +19,12 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import baselines, fullpath, rivals, segment, startup
+from bench import baselines, console_load, fullpath, machine, rivals, segment, startup
 from bench.report import Row, Target
 from bench.sizes import Sizes
 from bench.workload import create_database, fill_customers, fill_members, write_playbooks
 
-GROUPS = ("baseline", "rivals", "path", "latency", "segment", "startup")
+GROUPS = ("baseline", "rivals", "path", "latency", "segment", "startup", "console")
 
 # Figures from the issue (a 2-core machine): the ratio to them says how this machine compares.
 REFERENCE = {
@@ -356,6 +355,8 @@ def collect(
             segment_group(c, folder)
         if "startup" in chosen:
             startup_group(c, folder)
+        if "console" in chosen:
+            console_load.group(c, folder)
     judge(c)
     return ordered(c)
 
@@ -363,9 +364,9 @@ def collect(
 def meta(sizes: Sizes, *, runs: int, seed: int, concurrency: int, groups: Iterable[str]) -> dict[str, Any]:
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": _commit(),
+        "commit": machine.commit(),
         "python": platform.python_version(),
-        "machine": f"{platform.system()} {platform.machine()}, {_cpus()} CPU(s)",
+        "machine": f"{platform.system()} {platform.machine()}, {machine.cpus()} CPU(s)",
         "runs": runs,
         "seed": seed,
         "concurrency": concurrency,
@@ -380,21 +381,3 @@ def load() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except (AttributeError, OSError):
         return None
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _commit() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=Path(__file__).parent,
-        )
-    except OSError:
-        return None
-    return done.stdout.strip() or None

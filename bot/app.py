@@ -108,6 +108,7 @@ class Bot:
             return
         await self.engine.settle()
         await self.intake.close()
+        await self.engine.write_counts()
         await self.outbox.close()
         await self.connector.stop()
         await self.store.close()

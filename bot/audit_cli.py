@@ -7,9 +7,11 @@ from datetime import UTC, timedelta
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy import Select, select
 
 from bot.cli_shared import ConfigOption, on_database, read_config
 from bot.config import Config
+from bot.store.tables import AuditEntry, Member
 from bot.textnorm import printable
 
 CONSOLE_ACTION = "console."  # how the web console's writes are named in the audit table (bot/console/auth.py)
@@ -31,7 +33,7 @@ def audit(
         raise typer.Exit(2) from None
     rows, moderation = on_database(_audit_rows(cfg, span))
     for r in rows:
-        typer.echo(_audit_line(r, cfg))
+        typer.echo(audit_line(r, cfg))
     typer.echo(f"{len(rows)} staff command(s) in the last {since}")
     if moderation:  # a shop without moderation sees no empty section
         for r in moderation:
@@ -39,14 +41,33 @@ def audit(
         typer.echo(f"{len(moderation)} moderation action(s) in the last {since}")
 
 
-def _audit_line(r: Any, cfg: Config) -> str:
-    """One row, one line: names and arguments come from members, so they are shown escaped."""
+def audit_line(r: Any, cfg: Config) -> str:
+    """One row, one line: names and arguments come from members, so they are shown escaped (the console's 审计
+    page shows the same line)."""
     when = r.at.replace(tzinfo=r.at.tzinfo or UTC).astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
     who = f"{r.member_name or r.member_id}（{r.member_id}，{r.role}）"
     about = f"  → {r.target_name or r.target_id}（{r.target_id}）" if r.target_id else ""
-    if r.command.startswith(CONSOLE_ACTION):  # a write in the web console, not a chat command
-        return printable(f"{when}  {who}  {r.command} {r.args}{about}  [网页后台]  {r.result}")
-    return printable(f"{when}  {who}  /{r.command} {r.args}{about}  [{r.room_id or '私聊'}]  {r.result}")
+    return printable(f"{when}  {who}  {command_shown(r)} {r.args}{about}  [{where_shown(r)}]  {r.result}")
+
+
+def command_shown(r: Any) -> str:
+    """A chat command as typed (/加分), a console action by its name (console.login)."""
+    return r.command if r.command.startswith(CONSOLE_ACTION) else f"/{r.command}"
+
+
+def where_shown(r: Any) -> str:
+    """Where it was done: the group, a private chat, or the web console."""
+    return "网页后台" if r.command.startswith(CONSOLE_ACTION) else r.room_id or "私聊"
+
+
+def audit_query() -> Select[Any]:
+    """Audit rows with the name of the member each was about, oldest first: callers add their filters."""
+    table, members = AuditEntry.__table__, Member.__table__
+    return (
+        select(table, members.c.name.label("target_name"))
+        .outerjoin(members, members.c.id == table.c.target_id)
+        .order_by(table.c.at, table.c.id)
+    )
 
 
 def _moderation_line(r: Any, cfg: Config) -> str:
@@ -60,24 +81,15 @@ def _moderation_line(r: Any, cfg: Config) -> str:
 
 
 async def _audit_rows(cfg: Config, span: timedelta) -> tuple[list[Any], list[Any]]:
-    from sqlalchemy import select
-
     from bot.clock import SystemClock
     from bot.store import Store
     from bot.store.migrations import schema
-    from bot.store.tables import AuditEntry, Member
 
     store = await Store.open(cfg.database_path, create=False)
     try:
         async with store.unit() as conn:
-            table, members = AuditEntry.__table__, Member.__table__
             since = SystemClock().now() - span
-            query = (
-                select(table, members.c.name.label("target_name"))
-                .outerjoin(members, members.c.id == table.c.target_id)
-                .where(table.c.at >= since)
-                .order_by(table.c.at)
-            )
+            query = audit_query().where(AuditEntry.__table__.c.at >= since)
             moderation = schema().tables.get("moderation_log")  # the moderation abilities' (bot/ names no handler)
             moderated = (
                 []

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot.config import Config
     from bot.governor import Estimate
     from bot.playbook.model import Playbook
+    from bot.traces import Run
 
 log = logging.getLogger("qunguan.commands")
 
@@ -248,6 +249,7 @@ async def run(
     on_commit: list[Callable[[], None]],
     *,
     answer_refusal: bool = True,
+    trace: Run | None = None,
 ) -> list[dict[str, Any]]:
     """Run a staff command: the outbox rows of its answer (or refusal) and of what it sends are returned,
     written with the audit row in the event's transaction. `answer_refusal=False`: a refusal is audited only.
@@ -297,6 +299,8 @@ async def run(
             answer=text[:AUDITED],
         )
     )
+    if trace is not None:
+        trace.answered(typed[:AUDITED], result, text)
     if result == "refused" and not answer_refusal:
         return []
     mentions = (event.sender,) if event.room is not None else ()

@@ -13,6 +13,7 @@ from bot.playbook.types import Duration, ExprField, LocalTime, Params, Weekday
 from bot.registry import condition
 from bot.store import dialect
 from bot.store.tables import Cooldown, OnceMark
+from bot.traces.recorder import seen, variables
 
 
 def as_text(value: object) -> object:
@@ -40,8 +41,11 @@ async def role(ctx: RunContext, p: RoleParams) -> bool:
     """The sender's role from config.yaml, by WeChat id."""
     member = ctx.member
     if member is None:
+        seen(ctx, "（没有成员）")
         return False
-    return (ctx.config.role_of(member.id) or "member") in p.roles
+    have = ctx.config.role_of(member.id) or "member"
+    seen(ctx, have)
+    return have in p.roles
 
 
 class TimeParams(Params):
@@ -111,6 +115,7 @@ async def once(ctx: RunContext, p: OnceParams) -> bool:
         "at": ctx.now(),
     }
     result = await ctx.conn.execute(dialect.insert_ignore(ctx.conn, OnceMark.__table__), row)
+    seen(ctx, period)
     return result.rowcount == 1
 
 
@@ -143,4 +148,7 @@ class ExprParams(Params):
 @condition("expr", schema=ExprParams, primary="expr")
 async def expr(ctx: RunContext, p: ExprParams) -> bool:
     """A sandboxed expression over the run's variables, e.g. member.points >= 100."""
-    return await ctx.evaluate(p.expr)
+    held = await ctx.evaluate(p.expr)
+    if ctx.trace is not None:
+        seen(ctx, variables(ctx, p.expr.refs))
+    return held

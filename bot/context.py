@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from bot.registry import MemberLoader, Registry
     from bot.reload import Reloader
     from bot.rooms import RoomBindings
+    from bot.traces import Run
     from bot.windows import Windows
 
 MEMBER_VARS = ("member", "inviter")
@@ -189,6 +190,7 @@ class RunContext(Context):
             "config": {"bot_name": config.bot.name, "timezone": config.timezone},
         }
         self.call: Call | None = None  # the action running now (for_each reads its nested `do` here)
+        self.trace: Run | None = None  # this run's trace (bot/traces), when the event reached a traced stage
         # Every variable the playbook's triggers document is defined: None when this event has none.
         self.vars.update(dict.fromkeys(name for t in playbook.triggers for name in t.spec.sets))
         if inviter is not None and member is not None and inviter.id == member.id:

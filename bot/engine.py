@@ -3,8 +3,9 @@
 Each event goes through the pipeline's stages in order (bot/stages: dedup and record, unbound groups, friend
 requests, opt-out, staff commands, open windows, playbooks); each handles it or passes it on. The stages' reads
 that must not hold the database come first (`before`); then one transaction holds all their writes, each
-playbook run in a savepoint of it (a failing playbook rolls back only its own writes and messages), and the
-outbox rows of everything decided (one executemany). After the commit, and only then: what changes this
+playbook run in a savepoint of it (a failing playbook rolls back only its own writes and messages), the
+outbox rows of everything decided (one executemany) and the event's traces (bot/traces: one INSERT; other
+chatter is counted in memory and written with a later event). After the commit, and only then: what changes this
 process's memory (windows, switches, a swapped set of playbooks, bindings), the messages' release, the parts
 of runs after a `wait:`, and platform lookups the event needed. No platform call happens while the
 transaction is open (bot/store/database.py: `unit_open`).
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock
@@ -32,6 +33,9 @@ from bot.runner import run_playbook
 from bot.stages import Stage, Turn, pipeline
 from bot.store import Store
 from bot.store.activity import known_room, set_friend
+from bot.traces import Recorder
+from bot.traces.counts import Chatter, write_counts
+from bot.traces.write import write
 from bot.windows import Windows
 
 if TYPE_CHECKING:
@@ -68,6 +72,7 @@ class Engine:
         self.on_swap: list[Callable[[], None]] = []  # the scheduler re-reads its triggers here
         self.stages: list[Stage] = pipeline(self)
         self._unknown_friends: set[str] = set()
+        self.chatter = Chatter()  # events that reached no stage, counted (bot/traces/counts.py)
 
     @property
     def connector(self) -> Connector:
@@ -96,20 +101,30 @@ class Engine:
             await stage.before(turn)
         if turn.ignored:
             return False
-        async with self.store.unit() as conn:
-            turn.conn, turn.now = conn, self.clock.now()
-            for stage in self.stages:
-                if await stage.handle(turn):
-                    break
-            if turn.duplicate:
-                return False
-            await self.outbox.queue(conn, turn.queued)
+        counts = self.chatter.due(self.clock.now())  # other chatter's counts, written with this event
+        try:
+            async with self.store.unit() as conn:
+                turn.conn, turn.now = conn, self.clock.now()
+                for stage in self.stages:
+                    if await stage.handle(turn):
+                        break
+                await write_counts(conn, counts)
+                if turn.duplicate:
+                    return False
+                await self.outbox.queue(conn, turn.queued)
+                await write(conn, event, turn.now, turn.trace)
+        except BaseException:
+            self.chatter.restore(counts)
+            raise
         await self._committed(turn)
         return True
 
     async def _committed(self, turn: Turn) -> None:
         """What waits for the commit: memory, the log line, the messages' release, paused runs, lookups."""
         queued = turn.queued
+        if not turn.trace.runs:
+            room = turn.event.room
+            self.chatter.add(self.local_day(turn.now), room.id if room else "", turn.now)
         if not turn.quiet:
             sources = ", ".join(dict.fromkeys(row["playbook_id"] for row in queued))
             by = f" by {sources}" if sources else ""
@@ -142,14 +157,34 @@ class Engine:
                 ctx.outgoing = []
                 ctx.vars["now"] = ctx.local_now()
                 ctx.changed()  # other events may have changed points, tags, ... during the pause
+                recorder = Recorder()
+                ctx.trace = recorder.start("playbook", ctx.playbook.id)
+                ctx.trace.step("resume", f"wait 之后继续（第 {part} 段）")
                 outcome = await run_playbook(ctx, steps, check=False)
-                queued = self.outbox.entries(ctx.event, ctx.playbook.id, part, ctx.outgoing, self.clock.now())
+                now = self.clock.now()
+                queued = self.outbox.entries(ctx.event, ctx.playbook.id, part, ctx.outgoing, now)
                 await self.outbox.queue(conn, queued)
+                await write(conn, ctx.event, now, recorder)
             if queued:
                 await self.outbox.released()
             if outcome.pause is None:
                 return
             wait, steps = outcome.pause
+
+    def local_day(self, now: datetime) -> date:
+        return now.astimezone(self.config.tz).date()
+
+    async def write_counts(self) -> None:
+        """The chatter counted in memory and not written yet (bot/traces/counts.py), in a transaction of its own (at
+        stop). Counts are statistics: with the database unavailable they are logged as lost, never in the way."""
+        counts = self.chatter.take()
+        if not counts:
+            return
+        try:
+            async with self.store.unit() as conn:
+                await write_counts(conn, counts)
+        except Exception as exc:
+            log.warning("counts of %d event(s) that reached no stage not written: %s", counts.total(), exc)
 
     def friend_unknown(self, member_id: str) -> None:
         """A run asked whether a member is a friend and nobody has said yet (a member from before the store kept

@@ -20,7 +20,7 @@ from sqlmodel import SQLModel
 from bot.store.housekeeping import FINISHED, TEXTS
 from bot.store.tables import AuditEntry, Member
 
-ERASED = ("member_names", "member_tags", "profile_values", "message_days", "alert_throttle", "member_orders")
+ERASED = ("member_names", "member_tags", "profile_values", "message_days", "alert_throttle", "member_orders", "traces")
 KEPT = ("opt_outs", "blacklist")  # the real id stays: no messages to who opted out, no way back for a spammer
 WHO = ("member_id", "target_id", "staff_id", "by_member_id", "inviter_id", "redeemed_by", "by")
 NAMES = {"member_name": "member_id", "staff_name": "staff_id"}  # a name column -> the id column it names
@@ -71,8 +71,10 @@ async def forget(conn: AsyncConnection, member_id: str, *, at: datetime, by: Who
     done = Erasure(member_id, pseudonym(member_id))
     for kept in TEXTS:
         t = kept.table
+        if t.name in ERASED:
+            continue
         owned = t.c.member_id == member_id
-        blank = await conn.execute(update(t).where(owned).values({c: None for c in kept.columns}))
+        blank = await conn.execute(update(t).where(owned).values(kept.blank()))
         _count(done.anonymised, t, blank.rowcount)
     for table in SQLModel.metadata.sorted_tables:
         if table.name in ERASED and "member_id" in table.c:

@@ -77,6 +77,18 @@ class Estimate:
     capped_until: datetime | None = None  # the daily limit is reached: broadcasts wait for tomorrow
 
 
+@dataclass(frozen=True)
+class Status:
+    """The circuit breaker as staff see it (the console's 发送 page): paused until when and why, or resuming
+    slowly with `slow_left` sends to go. `why` is in Chinese: it is shown as it is."""
+
+    breaker: Breaker
+    paused_until: datetime | None = None
+    why: str | None = None
+    trips: int = 0
+    slow_left: int = 0
+
+
 class Governor:
     def __init__(self, settings: SendingSection, tz: tzinfo, *, paced: bool = True, seed: int | None = None) -> None:
         self.settings = settings
@@ -94,6 +106,7 @@ class Governor:
         self._slow_left = 0
         self._failures = 0  # failed sends in a row
         self._latest: datetime | None = None  # the latest moment the governor was told of
+        self._why: str | None = None  # the last pause's cause, for staff
         self._turns = itertools.count()
         self._room_turn: dict[str, int] = {}  # target -> the turn it was last sent to (oldest first)
         self._member_turn: dict[str, int] = {}  # member -> the turn they were last answered
@@ -137,6 +150,12 @@ class Governor:
         if q.kind == "broadcast":
             t = self._after_quiet(t)
         return t
+
+    def status(self) -> Status:
+        """The breaker as it stands (a read: nothing changes)."""
+        if self.breaker == "closed":
+            return Status("closed")
+        return Status(self.breaker, self._open_until, self._why, self._trips, self._slow_left)
 
     def estimate(self, count: int, now: datetime) -> Estimate:
         """How long `count` broadcast messages to different targets take at the configured pace, and what holds
@@ -221,7 +240,7 @@ class Governor:
         """The platform said 操作过于频繁: stop everything for a while."""
         self._see(now)
         self._failures = 0
-        self._trip(now, "WeChat refused a send as too frequent")
+        self._trip(now, "WeChat refused a send as too frequent", "微信拒绝发送（操作过于频繁）")
 
     def failed(self, now: datetime) -> None:
         """A send raised; several in a row look like trouble with the account, not with one message."""
@@ -229,7 +248,7 @@ class Governor:
         self._failures += 1
         if self._failures >= self.settings.failures_to_pause:
             count, self._failures = self._failures, 0
-            self._trip(now, f"{count} sends failed in a row")
+            self._trip(now, f"{count} sends failed in a row", f"连续 {count} 次发送失败")
 
     def restore(self, sends: Iterable[tuple[datetime, str]], today: int, now: datetime) -> None:
         """Pick up after a restart: recent sends (time, target) and how many went out today.
@@ -269,9 +288,10 @@ class Governor:
 
     # -- the circuit breaker
 
-    def _trip(self, now: datetime, why: str) -> None:
+    def _trip(self, now: datetime, why: str, why_zh: str) -> None:
         s = self.settings
         self._trips += 1
+        self._why = why_zh
         pause = min(s.refused_pause * 2 ** (self._trips - 1), s.refused_pause_max)
         self._open_until = now + pause
         self.breaker = "open"
@@ -294,7 +314,7 @@ class Governor:
             self._close()
 
     def _close(self) -> None:
-        self.breaker, self._trips, self._open_until = "closed", 0, None
+        self.breaker, self._trips, self._open_until, self._why = "closed", 0, None, None
         log.info("sending back to its normal pace")
 
 

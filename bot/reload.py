@@ -9,10 +9,12 @@ A reload reads first (`read`: the folder and the last good versions, changing no
 versions (`record`, in a transaction of the caller's: /重载's is its event's) and swaps the set in (`apply`, for
 /重载 once its event's transaction committed: a redelivered /重载 is a duplicate before anything changed).
 
-Four ways in besides start-up: a staff member's /重载; `qunguan reload`, which leaves a request row that every
-running bot on the same database picks up within a second; and, when config says `reload: {watch: true}`,
-saving a file in the folder. Only a folder that is not there changes nothing. What is told here is English,
-like the logs: /重载 and `qunguan reload` show it in the configured language.
+Ways in besides start-up: a staff member's /重载; `qunguan reload`, which leaves a request row that every
+running bot on the same database picks up within a second (with the /启用 /停用 switches stored meanwhile);
+a save in the web console (bot/console/playbook_files.py: the bot of the same process directly, `running_on`,
+else a request row); and, when config says `reload: {watch: true}`, saving a file in the folder. Only a
+folder that is not there changes nothing. What is told here is English, like the logs: /重载 and
+`qunguan reload` show it in the configured language.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import weakref
 from dataclasses import dataclass, replace
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.i18n import translate_line
@@ -33,6 +36,7 @@ from bot.playbook.errors import Problem
 from bot.playbook.fallback import Fallback, Source, Version, digest
 from bot.playbook.library import PlaybookSet, load_sources, missing_folder, playbook_files, read_folder
 from bot.store import dialect, versions
+from bot.store.switches import load_switches
 from bot.store.tables import ReloadRequest
 from bot.textnorm import printable
 
@@ -43,6 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qunguan.reload")
 _requests = ReloadRequest.__table__
+# The bot of this process on a store, found by the web console served beside it (`qunguan run`): a console alone
+# (`qunguan console`) finds none and leaves a request row instead, as `qunguan reload` does.
+_running: weakref.WeakKeyDictionary[Store, weakref.ref[Reloader]] = weakref.WeakKeyDictionary()
 
 Signature = tuple[tuple[str, int, int], ...]
 START_UP = "start-up"  # who loaded a version: this, a staff member's WeChat id (/重载), or one of these two
@@ -120,6 +127,7 @@ class Running(Protocol):
     config: Config
     clock: Clock
     reloader: Reloader | None
+    switches: dict[str, bool]
 
     def swap(self, playbooks: PlaybookSet) -> None: ...
 
@@ -141,6 +149,39 @@ def tell_start_up(engine: Running) -> None:
         return
     for line in [*outcome.lines()[:1], *outcome.file_lines(), *map(str, outcome.problems)]:
         print(printable(translate_line(line, engine.config.language)), file=sys.stderr)
+
+
+def running_on(store: Store) -> Reloader | None:
+    """The reloader of the bot this process runs on `store`, if one does (its playbooks come from a folder)."""
+    found = _running.get(store)
+    return found() if found is not None else None
+
+
+async def request_reload(conn: AsyncConnection, at: datetime) -> int:
+    """Leave a request row: every running bot on this database re-reads its playbooks (and switches) within a
+    second and writes its answer into the row. Returns the row's id."""
+    row = await conn.execute(insert(_requests).values(at=at))
+    return int(row.inserted_primary_key[0])
+
+
+async def read(store: Store, config: Config, folder: Path, by: str) -> Reading:
+    """Read and check `folder`, with each file's last good version from `store`; nothing changes."""
+    verb = "loaded" if by == START_UP else "reloaded"
+    seen = signature(folder)
+    sources = await asyncio.to_thread(read_folder, folder)  # off the loop: a big folder must not stall it
+    if sources is None:  # moved or unmounted, most likely: what runs keeps running
+        return Reading(Outcome(missing_folder(folder), False, verb, config.tz), {}, seen, by)
+    async with store.unit() as conn:
+        last_good = await versions.newest(conn, [s.key for s in sources])
+    sources = [_with_last_good(s, last_good.get(s.key)) for s in sources]
+    loaded = await asyncio.to_thread(load_sources, sources, config)
+    changed = {}  # ran as written, with a text its last good version does not have
+    for s in sources:
+        if s.text is not None and s.path not in loaded.fallbacks:
+            text_hash = digest(s.text)
+            if s.last_good is None or s.last_good.hash != text_hash:
+                changed[s.key] = (s.text, text_hash)
+    return Reading(Outcome(loaded, True, verb, config.tz), changed, seen, by)
 
 
 def signature(folder: Path) -> Signature:
@@ -169,6 +210,7 @@ class Reloader:
         async with self.engine.store.unit() as conn:
             self._handled = (await conn.execute(select(func.max(_requests.c.id)))).scalar() or 0
         await self.reload("start-up", by=START_UP)
+        _running[self.engine.store] = weakref.ref(self)
 
     async def reload(self, why: str, *, by: str) -> Outcome:
         """Read the folder and swap the set in; `by` is who it is recorded as loaded by (a staff member's id, ...)."""
@@ -181,23 +223,7 @@ class Reloader:
 
     async def read(self, by: str) -> Reading:
         """Read and check the folder, with each file's last good version; nothing changes (a /重载's prepare)."""
-        engine = self.engine
-        verb = "loaded" if by == START_UP else "reloaded"
-        seen = signature(self.folder)
-        sources = await asyncio.to_thread(read_folder, self.folder)  # off the loop: a big folder must not stall it
-        if sources is None:  # moved or unmounted, most likely: what runs keeps running
-            return Reading(Outcome(missing_folder(self.folder), False, verb, engine.config.tz), {}, seen, by)
-        async with engine.store.unit() as conn:
-            last_good = await versions.newest(conn, [s.key for s in sources])
-        sources = [_with_last_good(s, last_good.get(s.key)) for s in sources]
-        loaded = await asyncio.to_thread(load_sources, sources, engine.config)
-        changed = {}  # ran as written, with a text its last good version does not have
-        for s in sources:
-            if s.text is not None and s.path not in loaded.fallbacks:
-                text_hash = digest(s.text)
-                if s.last_good is None or s.last_good.hash != text_hash:
-                    changed[s.key] = (s.text, text_hash)
-        return Reading(Outcome(loaded, True, verb, engine.config.tz), changed, seen, by)
+        return await read(self.engine.store, self.engine.config, self.folder, by)
 
     async def record(self, conn: AsyncConnection, reading: Reading) -> None:
         """Keep the files that load as written, changed, as their newest versions (in the caller's transaction)."""
@@ -230,6 +256,8 @@ class Reloader:
         async with self.engine.store.unit() as conn:
             newest = (await conn.execute(select(func.max(_requests.c.id)))).scalar() or 0
         if newest > self._handled:
+            async with self.engine.store.unit() as conn:  # a console alone switched a playbook on or off, maybe
+                self.engine.switches.update(await load_switches(conn))
             outcome = await self.reload("qunguan reload", by=CLI)
             result = "\n".join(outcome.lines())
             async with self.engine.store.unit() as conn:

@@ -40,9 +40,10 @@ def reload(
 
 async def _request_reload(cfg: Config, wait: float) -> str | None:
     """Leave a request row and wait for a running bot's answer in it (the bot looks once a second)."""
-    from sqlalchemy import insert, select
+    from sqlalchemy import select
 
     from bot.clock import SystemClock
+    from bot.reload import request_reload
     from bot.store import Store
     from bot.store.tables import ReloadRequest
 
@@ -51,7 +52,7 @@ async def _request_reload(cfg: Config, wait: float) -> str | None:
     store = await Store.open(cfg.database_path, create=False)
     try:
         async with store.unit() as conn:
-            request = (await conn.execute(insert(table).values(at=clock.now()))).inserted_primary_key[0]
+            request = await request_reload(conn, clock.now())
         deadline = clock.now() + timedelta(seconds=wait)
         while True:
             async with store.unit() as conn:

@@ -6,9 +6,10 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.context import RunContext, SkipAction
+from bot.context import MEMBER_VARS, RunContext, SkipAction
 from bot.playbook.errors import Location
 from bot.playbook.model import Call, Choose, Step
+from bot.traces import seen
 
 log = logging.getLogger("qunguan.engine")
 
@@ -27,6 +28,7 @@ class StepFailed(Exception):
     def __init__(self, location: Location, name: str, cause: BaseException) -> None:
         super().__init__(f"{location} ({name}): {cause}")
         self.location = location
+        self.name = name
         self.cause = cause
 
 
@@ -39,18 +41,38 @@ async def _call(ctx: RunContext, call: Call) -> object:
     except SkipAction as skip:
         pb = ctx.playbook
         log.log(skip.level, "playbook %s (%s): %s skipped at %s: %s", pb.id, pb.path, call.name, call.location, skip)
+        seen(ctx, f"跳过：{skip}")
         return None
     except Exception as exc:
+        if ctx.trace is not None:
+            ctx.trace.error(call.name, f"{type(exc).__name__}: {exc}", call.location)
         raise StepFailed(call.location, call.name, exc) from exc
 
 
-async def conditions_hold(ctx: RunContext, conditions: tuple[Call, ...]) -> bool:
-    """All must hold. Conditions that record a use (once, cooldown) go last."""
+async def conditions_hold(ctx: RunContext, conditions: tuple[Call, ...], *, deciding: bool = False) -> bool:
+    """All must hold. Conditions that record a use (once, cooldown) go last. `deciding`: the playbook's own
+    `if:` (its trace then says why the run stopped), not a `choose` branch."""
     ordered = sorted(conditions, key=lambda c: c.spec.claims)
+    trace = ctx.trace
     for cond in ordered:
-        if not await _call(ctx, cond):
+        held = bool(await _call(ctx, cond))
+        if trace is not None:
+            trace.condition(cond, held, deciding=deciding)
+        if not held:
             return False
     return True
+
+
+async def _action(ctx: RunContext, call: Call) -> None:
+    trace = ctx.trace
+    if trace is None:
+        await _call(ctx, call)
+        return
+    step = trace.action(call)
+    before, known = len(ctx.outgoing), dict(ctx.vars)
+    result = await _call(ctx, call)
+    made = {k: v for k, v in ctx.vars.items() if k not in MEMBER_VARS and known.get(k) is not v}  # coupon.code, ...
+    trace.did(step, result, [o.text for o in ctx.outgoing[before:] if o.text], made)
 
 
 async def run_steps(ctx: RunContext, steps: tuple[Step, ...]) -> None:
@@ -63,7 +85,7 @@ async def run_steps(ctx: RunContext, steps: tuple[Step, ...]) -> None:
             else:
                 await run_steps(ctx, step.otherwise)
         else:
-            await _call(ctx, step)
+            await _action(ctx, step)
 
 
 async def run_until_wait(ctx: RunContext, steps: tuple[Step, ...]) -> tuple[timedelta, tuple[Step, ...]] | None:
@@ -91,7 +113,7 @@ async def run_playbook(ctx: RunContext, steps: tuple[Step, ...], *, check: bool)
     try:
         async with ctx.conn.begin_nested():
             try:
-                if check and not await conditions_hold(ctx, pb.conditions):
+                if check and not await conditions_hold(ctx, pb.conditions, deciding=True):
                     return outcome
                 outcome.acted = True
                 outcome.pause = await run_until_wait(ctx, steps)
@@ -100,11 +122,21 @@ async def run_playbook(ctx: RunContext, steps: tuple[Step, ...], *, check: bool)
     except StepFailed as exc:
         log.error("playbook %s (%s) failed at %s", pb.id, pb.path, exc)
         outcome = Outcome(ok=False)
-    except Exception:
+        failed(ctx, exc.location, exc.name, exc.cause)
+    except Exception as exc:
         log.exception("playbook %s (%s) failed", pb.id, pb.path)
         outcome = Outcome(ok=False)
+        failed(ctx, pb.location, "error", exc)
     if not outcome.ok:
         ctx.outgoing.clear()
         ctx.opened.clear()
         ctx.closed.clear()
+    elif ctx.trace is not None:
+        ctx.trace.ran(len(ctx.outgoing), outcome.pause is not None)
     return outcome
+
+
+def failed(ctx: RunContext, location: Location, name: str, cause: BaseException) -> None:
+    """The run's trace says where it failed (file:line) and that nothing it did stands."""
+    if ctx.trace is not None:
+        ctx.trace.fail(f"出错：{location}（{name}）{type(cause).__name__}: {cause}；本次执行的改动已撤销")

@@ -237,7 +237,10 @@ class _ErrorLog(logging.Handler):
         self.records.append(record.getMessage())
 
 
-async def run_scenario(scenario: Scenario, playbooks: PlaybookSet, config: Config) -> Result:
+async def run_scenario(
+    scenario: Scenario, playbooks: PlaybookSet, config: Config, *, database: str | None = None
+) -> Result:
+    """`database`: where the scenario's bot keeps its data (default: TestBot's, a fresh in-memory one)."""
     config = scenario_config(config, scenario)
     header = scenario.header
     start = (header.start or SystemClock().now().astimezone(config.tz).replace(tzinfo=None)).replace(tzinfo=config.tz)
@@ -246,7 +249,9 @@ async def run_scenario(scenario: Scenario, playbooks: PlaybookSet, config: Confi
     logger.addHandler(errors)
     # Trusted, a config naming no groups manages them all: rooms all `managed: false` must not turn into that.
     trusted = not header.rooms or any(room.managed for room in header.rooms)
-    bot = await TestBot.create(playbooks, config=config, start=start, governor=header.governor, trust_rooms=trusted)
+    bot = await TestBot.create(
+        playbooks, config=config, start=start, governor=header.governor, trust_rooms=trusted, database=database
+    )
     bot.connector.not_admin.update(room.id for room in header.rooms if not room.bot_admin)
     try:
         for room in header.rooms:
@@ -338,7 +343,7 @@ def scenario_files(paths: list[Path]) -> list[Path]:
 
 
 async def run_files(
-    files: list[Path], playbooks: PlaybookSet, config: Config, report: Any
+    files: list[Path], playbooks: PlaybookSet, config: Config, report: Any, *, database: str | None = None
 ) -> tuple[int, int, list[Problem]]:
     """Run every scenario; `report(result)` is called for each. Returns passed, failed, file problems."""
     passed = failed = 0
@@ -348,7 +353,7 @@ async def run_files(
         if scenario is None:
             failed += 1
             continue
-        result = await run_scenario(scenario, playbooks, config)
+        result = await run_scenario(scenario, playbooks, config, database=database)
         report(result)
         passed += result.passed
         failed += not result.passed

@@ -26,6 +26,7 @@ from bot.playbook.model import Call, Playbook
 from bot.playbook.types import cron_trigger
 from bot.privacy import PrivacySection
 from bot.store.housekeeping import prune
+from bot.traces.config import TracesSection
 from bot.windows import OpenWindow
 
 log = logging.getLogger("qunguan.scheduler")
@@ -183,8 +184,9 @@ class Scheduler:
     async def _prune(self) -> None:
         """Old event ids and finished outbox rows, every few hours (bot/store/housekeeping.py)."""
         try:
-            keep = self.engine.config.section(PrivacySection).keep_texts
-            removed = await prune(self.engine.store, self.engine.clock.now(), keep)
+            config = self.engine.config
+            keep, traces = config.section(PrivacySection).keep_texts, config.section(TracesSection).keep
+            removed = await prune(self.engine.store, self.engine.clock.now(), keep, traces)
         except Exception:
             log.exception("pruning old rows failed")
             return

@@ -7,22 +7,24 @@ join that takes a team's last seat issues its coupons, in the same transaction."
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import UniqueConstraint, delete, func, select, update
+from sqlalchemy import Connection, UniqueConstraint, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field as Column
 from sqlmodel import SQLModel
 
 from bot.commands import CommandContext, one_line
+from bot.console.panels import PanelScope, console_read
 from bot.context import RunContext, RunError
 from bot.events import MemberRef, MessageEvent
 from bot.playbook.types import Duration, Params
 from bot.registry import action, staff_command, window_kind
 from bot.store import dialect
-from bot.store.tables import Member
+from bot.store.tables import Member, Room
 from bot.textnorm import normalize
 from bot.windows import OpenWindow, Window
 from handlers.coupons import (
@@ -69,6 +71,7 @@ _buys = GroupBuy.__table__
 _seats = GroupBuyMember.__table__
 _members = Member.__table__
 _windows = Window.__table__
+_rooms = Room.__table__
 
 
 class GroupBuyParams(Params):
@@ -299,3 +302,46 @@ async def group_buy_now(ctx: CommandContext) -> str:
     )
     ctx.keep(run, f"group-buy-{batch.id}")
     return "" if ctx.event.room is not None else f"已在「{room.topic}」开团：{batch.title}"
+
+
+@console_read("group_buys")
+def group_buys_panel(conn: Connection, scope: PanelScope) -> dict[str, Any]:
+    """The console's 拼团: each group buy (newest first) with its group, batch, team size, seats taken, teams
+    formed, and how its members came out (won, waiting, not formed, ...)."""
+    windows = conn.execute(
+        select(_windows, _buys.c.size, _buys.c.joined, _buys.c.ended, _rooms.c.topic)
+        .join(_buys, _buys.c.window_id == _windows.c.id)
+        .outerjoin(_rooms, _rooms.c.id == _windows.c.room_id)
+        .where(_windows.c.kind == KIND)
+        .order_by(_windows.c.opened_at.desc(), _windows.c.id.desc())
+        .limit(scope.limit)
+    ).all()
+    ids = [w.id for w in windows]
+    outcomes: dict[int, dict[str, int]] = {}
+    for r in conn.execute(
+        select(_seats.c.window_id, _seats.c.outcome, func.count().label("count"))
+        .where(_seats.c.window_id.in_(ids))
+        .group_by(_seats.c.window_id, _seats.c.outcome)
+    ):
+        outcomes.setdefault(r.window_id, {})[r.outcome] = r.count
+    rows = []
+    for w in windows:
+        data = json.loads(w.data)
+        closed = w.closed_at is not None or w.ended
+        rows.append(
+            {
+                "id": w.id,
+                "room_id": w.room_id,
+                "room": w.topic or w.room_id,
+                "playbook": w.playbook_id,
+                "batch": data.get("batch", ""),
+                "size": w.size,
+                "joined": w.joined,
+                "teams": w.joined // w.size,
+                "opened_at": dialect.aware(w.opened_at).isoformat(),
+                "closes_at": dialect.aware(w.closes_at).isoformat(),
+                "state": "已结束" if closed else "进行中",
+                "outcomes": outcomes.get(w.id, {}),
+            }
+        )
+    return {"group_buys": rows}

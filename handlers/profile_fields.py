@@ -11,10 +11,11 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from sqlalchemy import ColumnElement, Index, select
+from sqlalchemy import ColumnElement, Connection, Index, func, select
 from sqlmodel import Field as Column
 from sqlmodel import SQLModel
 
+from bot.console.panels import PanelScope, console_read
 from bot.context import FieldContext, RunContext, RunError
 from bot.playbook.types import Params, TextField
 from bot.registry import REGISTRY, action, resource, segment_filter
@@ -171,3 +172,26 @@ def birthday_today(value: str, scope: SegmentScope) -> ColumnElement[bool]:
     days = birthdays_on(scope.local_today)
     born = select(_values.c.member_id).where(_values.c.field_id == BIRTHDAY, _values.c.value.in_(days))
     return _members.c.id.in_(born)
+
+
+TYPES = {"birthday": "生日", "text": "文字", "number": "数字"}
+
+
+@console_read("profile_fields")
+def profile_fields_panel(conn: Connection, scope: PanelScope) -> dict[str, Any]:
+    """The console's 会员资料: each declared field (its type and limits) with how many members filled it in, and
+    fields stored but no longer declared."""
+    counts = dict(conn.execute(select(_values.c.field_id, func.count()).group_by(_values.c.field_id)).all())
+    declared: dict[str, ProfileField] = scope.resources.get("fields", {})
+    rows = []
+    for entry in declared.values():
+        limits = f"最多 {entry.max_length or 50} 字" if entry.type == "text" else ""
+        if entry.type == "number" and (entry.min is not None or entry.max is not None):
+            low = _shown(entry.min) if entry.min is not None else "…"
+            limits = f"{low} 到 {_shown(entry.max) if entry.max is not None else '…'}"
+        row = {"id": entry.id, "title": entry.label, "type": TYPES[entry.type], "limits": limits}
+        rows.append({**row, "declared": True, "filled": counts.get(entry.id, 0)})
+    for field_id in sorted(set(counts) - set(declared)):
+        row = {"id": field_id, "title": field_id, "type": "", "limits": "", "declared": False}
+        rows.append({**row, "filled": counts[field_id]})
+    return {"fields": rows}

@@ -10,18 +10,20 @@ from typing import Any, Literal
 
 import sqlmodel
 from pydantic import Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.console.panels import PanelScope, console_read
 from bot.context import FieldContext, RunContext
 from bot.playbook.types import Duration, LocalDateTime, Params, TextField
 from bot.registry import action, member_field, resource, segment_filter
+from bot.store import dialect
 from bot.store.tables import Member
 from bot.textnorm import fold, fold_words
 from bot.triggers import Nothing
-from handlers.coupons import CouponBatch, CouponStock, Issued, batch_expiry, issue, local_text
+from handlers.coupons import Coupon, CouponBatch, CouponStock, Issued, batch_expiry, issue, local_text
 from handlers.points import add_points, balance
 from handlers.segments import COMPARE, SegmentScope
 
@@ -41,6 +43,7 @@ class Exchange(sqlmodel.SQLModel, table=True):
 
 _exchanges = Exchange.__table__
 _stock = CouponStock.__table__
+_coupons = Coupon.__table__
 _members = Member.__table__
 
 
@@ -252,14 +255,75 @@ async def catalogue(ctx: RunContext, p: Nothing) -> None:
     now, tz = ctx.now(), ctx.config.tz
     listed = []
     for number, reward in enumerate(rewards, start=1):
-        batch = keys.get(reward.id)
-        ends = batch_expiry(batch, now, tz) if batch is not None else None
-        ended = batch is None or (ends is not None and ends <= now)
-        left = 0 if batch is None or ended else max(0, batch.stock - issued.get(batch.id, 0))
-        status = "已结束" if ended else f"剩 {left} 份" if left else "已兑完"
+        left, status = standing(keys.get(reward.id), issued, now, tz)
         entry = {"number": number, "id": reward.id, "title": _title(reward, batches), "cost": reward.cost}
         listed.append({**entry, "left": left, "status": status})
     ctx.vars["catalogue"] = {"rewards": listed}
+
+
+def standing(batch: CouponBatch | None, issued: dict[str, int], now: datetime, tz: Any) -> tuple[int, str]:
+    """How many vouchers are left and what the list says of the reward: 剩 12 份 / 已兑完 / 已结束."""
+    ends = batch_expiry(batch, now, tz) if batch is not None else None
+    ended = batch is None or (ends is not None and ends <= now)
+    left = 0 if batch is None or ended else max(0, batch.stock - issued.get(batch.id, 0))
+    return left, "已结束" if ended else f"剩 {left} 份" if left else "已兑完"
+
+
+@console_read("rewards")
+def rewards_panel(conn: Connection, scope: PanelScope) -> dict[str, Any]:
+    """The console's 积分兑换: each reward with its cost, stock, exchanges, points taken and vouchers redeemed
+    (rewards no playbook declares any more too), and the latest exchanges."""
+    batches = scope.resources.get("coupons", {})
+    declared = list(scope.resources.get("rewards", {}).values())
+    keys = {reward.id: batch for reward in declared if (batch := voucher_batch(reward, batches)) is not None}
+    issued = dict(conn.execute(select(_stock.c.batch_id, _stock.c.issued)).all())
+    done = conn.execute(
+        select(
+            _exchanges.c.reward_id,
+            func.count().label("exchanges"),
+            func.sum(_exchanges.c.cost).label("points"),
+            func.count(_coupons.c.redeemed_at).label("redeemed"),
+        )
+        .select_from(_exchanges.outerjoin(_coupons, _coupons.c.code == _exchanges.c.code))
+        .group_by(_exchanges.c.reward_id)
+    ).all()
+    counts = {r.reward_id: r for r in done}
+    rewards = []
+    for reward in declared:
+        batch = keys.get(reward.id)
+        left, status = standing(batch, issued, scope.now, scope.config.tz)
+        row = {"id": reward.id, "title": _title(reward, batches), "cost": reward.cost, "declared": True}
+        stock = batch.stock if batch is not None else None
+        rewards.append({**row, "stock": stock, "left": left, "status": status, **_counts(counts.get(reward.id))})
+    for reward_id in sorted(set(counts) - {reward.id for reward in declared}):
+        row = {"id": reward_id, "title": reward_id, "cost": None, "declared": False, "stock": None, "left": 0}
+        rewards.append({**row, "status": "已下架", **_counts(counts[reward_id])})
+    latest = conn.execute(
+        select(_exchanges, _members.c.name, _coupons.c.redeemed_at)
+        .outerjoin(_members, _members.c.id == _exchanges.c.member_id)
+        .outerjoin(_coupons, _coupons.c.code == _exchanges.c.code)
+        .order_by(_exchanges.c.at.desc(), _exchanges.c.id.desc())
+        .limit(scope.limit)
+    ).all()
+    exchanges = [
+        {
+            "at": dialect.aware(r.at).isoformat(),
+            "member_id": r.member_id,
+            "member": r.name or r.member_id,
+            "reward_id": r.reward_id,
+            "code": r.code,
+            "cost": r.cost,
+            "redeemed": r.redeemed_at is not None,
+        }
+        for r in latest
+    ]
+    return {"rewards": rewards, "exchanges": exchanges}
+
+
+def _counts(row: Any) -> dict[str, int]:
+    if row is None:
+        return {"exchanges": 0, "points": 0, "redeemed": 0}
+    return {"exchanges": row.exchanges, "points": int(row.points or 0), "redeemed": row.redeemed}
 
 
 # -- member.exchanges and the `exchanges` segment key

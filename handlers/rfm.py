@@ -18,12 +18,14 @@ from datetime import timedelta
 from typing import Annotated, Any, get_args
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.console.panels import PanelScope, console_read
 from bot.context import FieldContext
 from bot.playbook.types import Params
 from bot.registry import config_section, member_field, segment_filter
+from bot.store import dialect
 from bot.store.tables import Member
 from handlers.orders import MemberOrders, yuan
 from handlers.segments import RfmClass, SegmentScope
@@ -139,13 +141,24 @@ async def member_rfm(ctx: FieldContext, member_id: str) -> str:
     return found or POTENTIAL
 
 
-async def rfm_table(conn: AsyncConnection, scope: SegmentScope, members: ColumnElement[bool]) -> list[str]:
-    """/统计's lines: how many of `members` are in each class (one query), and the thresholds that were used."""
+def _table_queries(scope: SegmentScope, members: ColumnElement[bool]) -> tuple[Rules, Select[Any], Select[Any]]:
+    """The class counts of `members` (one query) and the thresholds as numbers (quantiles worked out)."""
     rules = Rules.of(scope)
     query = _classified(rules).where(members).subquery()
-    counts = dict((await conn.execute(select(query.c.rfm, func.count()).group_by(query.c.rfm))).all())
+    counts = select(query.c.rfm, func.count()).group_by(query.c.rfm)
+    return rules, counts, select(rules.frequency, rules.monetary_cents)
+
+
+async def rfm_table(conn: AsyncConnection, scope: SegmentScope, members: ColumnElement[bool]) -> list[str]:
+    """/统计's lines: how many of `members` are in each class (one query), and the thresholds that were used."""
+    _rules, counts, bars = _table_queries(scope, members)
+    found = dict((await conn.execute(counts)).all())
+    frequency, monetary = (await conn.execute(bars)).one()
+    return _lines(scope, found, frequency, monetary)
+
+
+def _lines(scope: SegmentScope, counts: dict[str, int], frequency: int | None, monetary: int | None) -> list[str]:
     cfg = scope.config.section(RfmSection)
-    frequency, monetary = (await conn.execute(select(rules.frequency, rules.monetary_cents))).one()
     table = "｜".join(f"{name.removesuffix('用户')} {counts.get(name, 0)}" for name in get_args(RfmClass))
 
     def bar(setting: int | float | str, value: int | None, fixed: str, share: str) -> str:
@@ -160,3 +173,38 @@ async def rfm_table(conn: AsyncConnection, scope: SegmentScope, members: ColumnE
         f"会员价值（RFM，不含店员）：{table}",
         f"RFM 标准：近 {cfg.recent_days} 天内有消费；{orders}或{spent}",
     ]
+
+
+@console_read("rfm")
+def rfm_panel(conn: Connection, scope: PanelScope) -> dict[str, Any]:
+    """The console's RFM table: members (not staff) per class with the thresholds as /统计 words them, and the
+    members who spent most, with their class."""
+    segment_scope = SegmentScope.at(scope.now, scope.config)
+    roles = scope.config.staff
+    customers = _members.c.id.not_in([*roles.owner, *roles.admin, *roles.staff])
+    rules, counts, bars = _table_queries(segment_scope, customers)
+    found = dict(conn.execute(counts).all())
+    frequency, monetary = conn.execute(bars).one()
+    s = _summary.c
+    top = conn.execute(
+        select(_members.c.id, _members.c.name, s.orders, s.spent_cents, s.last_order_at, rules.classify().label("rfm"))
+        .select_from(_members.join(_summary, s.member_id == _members.c.id))
+        .where(customers)
+        .order_by(s.spent_cents.desc(), _members.c.id)
+        .limit(scope.limit)
+    ).all()
+    return {
+        "classes": [{"name": name, "count": found.get(name, 0)} for name in get_args(RfmClass)],
+        "lines": _lines(segment_scope, found, frequency, monetary),
+        "members": [
+            {
+                "member_id": r.id,
+                "member": r.name or r.id,
+                "orders": r.orders,
+                "spent": yuan(r.spent_cents),
+                "last_order_at": dialect.aware(r.last_order_at).isoformat(),
+                "rfm": r.rfm,
+            }
+            for r in top
+        ],
+    }

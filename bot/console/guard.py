@@ -66,16 +66,32 @@ def error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status)
 
 
+async def body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None when it is over `limit` bytes: a Content-Length over it is refused unread, a
+    streamed body is read no further than the limit (a 10 MB post never sits in memory whole)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            return None
+    request._body = bytes(raw)  # as Starlette's request.body() keeps it: later reads (request.form()) still work
+    return request._body
+
+
 async def form(request: Request, limit: int = MAX_FORM) -> dict[str, str]:
-    body = (await request.body())[:limit].decode(errors="replace")
-    return {k: v[0] for k, v in parse_qs(body).items()}
+    """A small form's fields (a login or logout form); a bigger one has none."""
+    raw = await body(request, limit)
+    return {k: v[0] for k, v in parse_qs((raw or b"").decode(errors="replace")).items()}
 
 
 async def json_body(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
     """The request's JSON object; BadInput for anything else (too big, not JSON, not an object)."""
-    raw = await request.body()
-    if len(raw) > limit:
-        raise BadInput(f"请求太大（{len(raw) // 1024} KB），最多 {limit // 1024} KB")
+    raw = await body(request, limit)
+    if raw is None:
+        raise BadInput(f"请求太大，最多 {limit // 1024} KB")
     try:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):

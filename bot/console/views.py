@@ -41,7 +41,12 @@ def render(
     """A page: `template` extends base.html, which draws the menu for the session's role."""
     here = request.url.path.removeprefix(request.scope.get("root_path", ""))
     html = ENV.get_template(template).render(
-        session=session, menu=menu(request.app.state.sections, session), root=root(request), here=here, **context
+        session=session,
+        menu=menu(request.app.state.sections, session),
+        root=root(request),
+        here=here,
+        tz=str(request.app.state.console.config.tz),
+        **context,
     )
     return HTMLResponse(html, status_code=status, headers={**NO_STORE, "Content-Security-Policy": CSP})
 

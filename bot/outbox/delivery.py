@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -23,12 +23,13 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector, SendRefused
 from bot.events import FriendRequest, Outgoing
-from bot.governor import Governor, merge_welcomes
-from bot.outbox import announcements, removals
+from bot.governor import Governor, Status, merge_welcomes
+from bot.outbox import announcements, removals, status
 from bot.outbox.outcomes import NamedRooms, Outcome, given_up
 from bot.outbox.removals import Told
 from bot.outbox.rows import RECORD, TABLE, Row, behind, dropped_records, free, holds, read_row, record
 from bot.outbox.rows import expire as expire_late
+from bot.outbox.views import SENT, local_midnight
 from bot.outbox.worker import Worker
 from bot.store import Store, dialect
 
@@ -57,6 +58,7 @@ class Delivery(Worker):
         self._told = Told()  # refused removals staff were told of lately
         self._announced: list[Outcome] = []  # announcements set or refused, followed up like removals
         self.named_rooms: NamedRooms | None = None  # the bound groups a name means (alerts.room), set by the engine
+        self._breaker: Status | None = None  # the breaker as last stored for the console (None: not yet)
 
     async def send_now(self) -> None:
         """New rows were committed (unpaced): send them before the event's dispatch returns."""
@@ -79,15 +81,13 @@ class Delivery(Worker):
             )
             pending = await conn.scalar(select(func.count()).where(TABLE.c.state == "pending"))
             if self.paced:
-                local = now.astimezone(self.config.tz)
-                midnight = datetime.combine(local.date(), time(0), tzinfo=self.config.tz).astimezone(UTC)
-                done = (TABLE.c.state == "sent") & TABLE.c.merged_into.is_(None)
-                today = await conn.scalar(select(func.count()).where(done, TABLE.c.sent_at >= midnight))
+                midnight = local_midnight(now, self.config.tz)
+                today = await conn.scalar(select(func.count()).where(SENT, TABLE.c.sent_at >= midnight))
                 since = now - max(self.settings.room_gap, timedelta(minutes=1))
                 recent = (
                     await conn.execute(
                         select(TABLE.c.sent_at, TABLE.c.room_id, TABLE.c.member_id).where(
-                            done, TABLE.c.sent_at >= since
+                            SENT, TABLE.c.sent_at >= since
                         )
                     )
                 ).all()
@@ -161,6 +161,7 @@ class Delivery(Worker):
                         queue = await self._pending_rows(conn)
                     queue = await expire_late(conn, queue, now)
                     plan = self.governor.plan([r.queued for r in free(queue)], now)
+                    self._breaker = await status.publish(conn, self.governor.status(), self._breaker)
                     batch = sorted((r for r in queue if r.id in plan.ids), key=lambda r: plan.ids.index(r.id))
                     claimed = bool(batch) and await self._claim(conn, batch)
                 if not batch:

@@ -24,5 +24,6 @@ class Commands(Stage):
             turn.request,
             turn.now,
             turn.after,  # type: ignore[arg-type]
+            trace=turn.trace.start("command", turn.request.command.name),
         )
         return True

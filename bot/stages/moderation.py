@@ -43,7 +43,7 @@ class Moderation(Stage):
         matches = index.screen(event, section.allow, self.flood, turn.now)  # type: ignore[arg-type]
         if not matches or await self._exempt(turn, member.id, section) or await self._alert_room(turn):
             return False
-        return await run_matches(self.runtime, turn, matches)
+        return await run_matches(self.runtime, turn, matches, stage="moderation")
 
     async def _alert_room(self, turn: Turn) -> bool:
         """Staff discuss adverts in the alert room (quoting them): it is never moderated, even when managed."""

@@ -19,22 +19,27 @@ class Playbooks(Stage):
     name = "playbooks"
 
     async def handle(self, turn: Turn) -> bool:
-        await run_matches(self.runtime, turn, turn.playbooks.index.match(turn.event))
+        await run_matches(self.runtime, turn, turn.playbooks.index.match(turn.event), stage="playbook")
         return True
 
 
-async def run_matches(runtime: Runtime, turn: Turn, matches: list[Match]) -> bool:
+async def run_matches(runtime: Runtime, turn: Turn, matches: list[Match], *, stage: str) -> bool:
     """Run the playbooks an event started, in order, each in its own savepoint; True when one acted (its `if:`
-    held and it did not fail). The moderation stage runs its playbooks the same way."""
+    held and it did not fail). The moderation stage runs its playbooks the same way. Each match is traced under
+    `stage`, a playbook switched off or kept to other groups too (that is why it did not run)."""
     event, room = turn.event, turn.event.room
     acted = False
     for match in matches:
         playbook = match.playbook
+        trace = turn.trace.start(stage, playbook.id)
         if not runtime.switches.get(playbook.id, True):
+            trace.skip("没有执行：已被停用（/停用）")
             continue
         if room is not None and playbook.rooms and not runtime.rooms.selects(playbook.rooms, room):
+            trace.skip(f"没有执行：本群不在它的 rooms: 之内（{'、'.join(playbook.rooms)}）")
             continue
         ctx = RunContext.of(runtime, turn.conn, event, playbook, match.message)
+        ctx.trace = trace
         outcome = await run_playbook(ctx, playbook.steps, check=True)
         if outcome.ok:
             turn.keep(runtime, ctx, playbook.id)

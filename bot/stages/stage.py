@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import Event
+from bot.traces import Recorder
 
 if TYPE_CHECKING:
     from bot.commands import Request
@@ -43,6 +44,7 @@ class Turn:
     closed: list[int] = field(default_factory=list)
     after: list[Callable[[], None]] = field(default_factory=list)  # changes in memory once the writes stand
     paused: list[tuple[RunContext, timedelta, tuple[Step, ...]]] = field(default_factory=list)  # runs at `wait:`
+    trace: Recorder = field(default_factory=Recorder)  # what it did at the stages it reached (bot/traces)
 
     def keep(self, runtime: Runtime, ctx: RunContext, source: str) -> None:
         """What a run that succeeded decided: its messages queued, its windows opened and closed."""

@@ -46,6 +46,7 @@ class Unbound(Stage):
                 turn.now,
                 turn.after,
                 answer_refusal=False,  # type: ignore[arg-type]
+                trace=turn.trace.start("command", turn.request.command.name),
             )
         elif not rooms.trusted:
             await rooms.tell_unbound(conn, event, room)

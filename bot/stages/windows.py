@@ -30,7 +30,10 @@ class Windows(Stage):
                     continue  # its close is due; the scheduler announces it
                 ctx = self._context(turn, window, room, member=event.member)
                 kind = self.runtime.registry.window_kinds.get(window.kind)
-                if ctx is not None and kind is not None and await _step(ctx, kind.on_message(ctx, window, event)):
+                if ctx is None or kind is None:
+                    continue
+                ctx.trace = turn.trace.start("window", window.playbook_id)
+                if await _step(ctx, kind.on_message(ctx, window, event), f"{window.kind} #{window.id} 收到消息"):
                     turn.keep(self.runtime, ctx, f"window-{window.id}")
         return False
 
@@ -47,7 +50,8 @@ class Windows(Stage):
             if await mark_closed(turn.conn, window.id, turn.now):
                 turn.closed.append(window.id)
             return
-        if await _step(ctx, kind.on_close(ctx, window)):
+        ctx.trace = turn.trace.start("window", window.playbook_id)
+        if await _step(ctx, kind.on_close(ctx, window), f"{window.kind} #{window.id} 到时结束"):
             turn.keep(self.runtime, ctx, f"window-{window.id}")
 
     def _context(
@@ -59,12 +63,19 @@ class Windows(Stage):
         return RunContext(self.runtime, turn.conn, turn.event, playbook, member=member, room=room)
 
 
-async def _step(ctx: RunContext, step: Coroutine[Any, Any, None]) -> bool:
+async def _step(ctx: RunContext, step: Coroutine[Any, Any, None], what: str) -> bool:
     """One window callback in its own savepoint: a failure rolls back its writes and messages only."""
+    trace = ctx.trace
+    assert trace is not None
     try:
         async with ctx.conn.begin_nested():
             await step
-        return True
-    except Exception:
+    except Exception as exc:
         log.exception("window of playbook %s (%s) failed", ctx.playbook.id, ctx.playbook.path)
+        trace.error("window", f"{type(exc).__name__}: {exc}", ctx.playbook.location)
+        trace.fail(f"{what}：出错 {type(exc).__name__}: {exc}（{ctx.playbook.path}），改动已撤销")
         return False
+    queued = [o.text for o in ctx.outgoing if o.text]
+    trace.step("window", what, result={"queued": queued} if queued else "ok")
+    trace.summary = f"{what}：{len(queued)} 条消息待发"
+    return True

@@ -4,11 +4,14 @@ log, so /违规, `qunguan audit` and /统计 show them."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.commands import ROLE_NAMES, CommandContext, Refused, UsageError, one_line
+from bot.console.panels import console_action
 from bot.events import MemberRef, Outgoing, RoomRef
 from bot.registry import staff_command
 from bot.store import dialect
@@ -115,11 +118,27 @@ async def unblacklist_command(ctx: CommandContext) -> str:
     else:
         raise UsageError("请写出要解封的微信 ID（/黑名单 里有）")
     ctx.target_id = member.id
-    if not await lift(ctx.conn, member.id):
-        ctx.result = "absent"
-        return f"{member.id} 不在黑名单上"
-    await record(ctx.conn, "unblacklist", member, at=ctx.now(), room=ctx.event.room, staff_id=ctx.sender.id)
-    return f"已解封 {one_line(member.name or member.id)}"
+    ctx.result, answer = await unblacklist(ctx.conn, ctx.sender, member, ctx.now(), room=ctx.event.room)
+    return answer
+
+
+@console_action("unblacklist", command="解封")
+async def unblacklist_in_console(
+    conn: AsyncConnection, staff: MemberRef, member_id: str, now: datetime
+) -> tuple[str, str]:
+    """/解封 from the console's 群管理 page."""
+    listed = await is_blacklisted(conn, member_id)
+    return await unblacklist(conn, staff, MemberRef(member_id, listed.member_name if listed else member_id), now)
+
+
+async def unblacklist(
+    conn: AsyncConnection, staff: MemberRef, member: MemberRef, now: datetime, *, room: RoomRef | None = None
+) -> tuple[str, str]:
+    """Off the blacklist, logged: the result for the audit log ("ok", or "absent": was not on it) and the answer."""
+    if not await lift(conn, member.id):
+        return "absent", f"{member.id} 不在黑名单上"
+    await record(conn, "unblacklist", member, at=now, room=room, staff_id=staff.id)
+    return "ok", f"已解封 {one_line(member.name or member.id)}"
 
 
 @staff_command("黑名单", aliases=("banlist",), role="staff", usage="/黑名单")

@@ -51,6 +51,8 @@ const qg = (() => {
   function flash(target, text, kind = "") {
     return show(target, el("div", { class: `flash ${kind}`, role: "status" }, text));
   }
-  const time = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : "");
+  /* Times in the shop's time zone (config.yaml's tz), whatever the browser's is. */
+  const zone = meta("qg-tz") || undefined;
+  const time = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false, timeZone: zone }) : "");
   return { api, el, table, show, flash, time, root, role: meta("qg-role") };
 })();

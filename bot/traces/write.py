@@ -1,0 +1,45 @@
+"""Writing an event's traces in the event's own transaction: one INSERT of all its rows. A rolled-back event
+leaves none."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.console.tables import Trace
+from bot.events import Event
+from bot.traces.recorder import Recorder
+
+MAX_TEXT = 2000  # characters of the member's message a trace keeps
+
+_INSERT = insert(Trace.__table__)
+
+
+async def write(conn: AsyncConnection, event: Event, now: datetime, recorder: Recorder) -> None:
+    if not recorder.runs:
+        return
+    room, member = event.room, event.member
+    text = getattr(event, "text", "") if event.kind == "message" else ""
+    common = {
+        "at": now,
+        "event_key": event.id,
+        "kind": event.kind,
+        "room_id": room.id if room else None,
+        "member_id": member.id if member else None,
+        "text": text[:MAX_TEXT],
+    }
+    rows = [
+        {
+            **common,
+            "stage": run.stage,
+            "name": run.name,
+            "outcome": run.outcome,
+            "summary": run.summary,
+            "steps": json.dumps(run.steps_json(), ensure_ascii=False, default=str),
+        }
+        for run in recorder.runs
+    ]
+    await conn.execute(_INSERT, rows)  # one statement, cached; several rows go as one multi-row INSERT
