@@ -173,12 +173,15 @@ async def test_points_out_of_range_get_the_chat_commands_usage_text_and_change_n
     for amount in (0, 100_001):
         refused = await clerk.post("/api/members/u1/add-points", json={"amount": amount})
         assert refused.status_code == 422 and refused.json()["error"] == "分数要在 1 到 100000 之间"
-    not_a_number = await clerk.post("/api/members/u1/add-points", json={"amount": "10"})
-    assert not_a_number.status_code == 422 and not_a_number.json()["error"] == "分数应是整数"
+    for amount in ("10", 1.5, True):
+        not_a_number = await clerk.post("/api/members/u1/add-points", json={"amount": amount})
+        assert not_a_number.status_code == 422 and not_a_number.json()["error"] == "分数应是整数"
     long = await clerk.post("/api/members/u1/add-points", json={"amount": 1, "reason": "很" * 51})
     assert long.status_code == 422
     assert (await clerk.get("/api/members/u1")).json()["points"] == 5
     assert [r[1] for r in await audit_rows(bot, "console.add_points")] == ["usage", "usage"]
+    whole = await clerk.post("/api/members/u1/add-points", json={"amount": 2.0})  # JSON's integer 2
+    assert whole.json()["text"] == "已给 小红 加 2 分（店员加分），现在共 7 分"
 
 
 async def test_tags_from_the_console_are_the_chat_commands(bot: TestBot, clerk: httpx.AsyncClient) -> None:
@@ -219,7 +222,7 @@ async def test_forget_is_for_admins_after_typing_the_id_and_is_audited(bot: Test
     assert (await clerk.post("/api/members/u1/forget", json={"confirm": "u1"})).status_code == 403
     async with logged_in(bot, "mgr") as mgr:
         slip = await mgr.post("/api/members/u1/forget", json={"confirm": "u3"})
-        assert slip.status_code == 422 and slip.json()["error"] == "请输入这位成员的微信 ID 确认遗忘"
+        assert slip.status_code == 409 and slip.json()["error"] == "请输入这位成员的微信 ID 确认遗忘"
         assert (await mgr.get("/api/members/u1")).json()["name"] == "小红"
         done = await mgr.post("/api/members/u1/forget", json={"confirm": "u1"})
         assert done.status_code == 200 and done.json()["pseudonym"] == pseudonym("u1")

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.console import actions, auth, coupon_reads, views
-from bot.console.actions import OUTCOME, checked_text, may
+from bot.console.actions import OUTCOME, checked_text, may, text_schema
 from bot.console.guard import console_of, guarded, guarded_as, json_body
 from bot.console.openapi import READ, WRITE, answers
 from bot.console.section import Section
@@ -57,6 +57,8 @@ async def redeem(request: Request, session: auth.Session) -> Response:
 
 
 _COUNT = {"type": "integer", "minimum": 0}
+# A code with a letter or digit in it: spaces and dashes are ignored, and /核销's usage refuses nothing else.
+_CODE = "^[^\\u0000-\\u001f\\u007f]*[A-Za-z0-9][^\\u0000-\\u001f\\u007f]*$"
 _BATCHES: dict[str, Any] = {
     "type": "object",
     "required": ["batches"],
@@ -86,8 +88,8 @@ _REDEEM = {
     "type": "object",
     "required": ["code"],
     "properties": {
-        "code": {"type": "string", "minLength": 1, "maxLength": MAX_CODE},
-        "amount": {"type": "string", "maxLength": MAX_AMOUNT},
+        "code": {**text_schema(MAX_CODE, min_length=1), "pattern": _CODE},
+        "amount": text_schema(MAX_AMOUNT),
     },
 }
 

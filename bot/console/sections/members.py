@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.console import actions, auth, member_reads, views
-from bot.console.actions import OUTCOME, checked_text, may, member_id_of
+from bot.console.actions import OUTCOME, checked_text, may, member_id_of, text_schema
 from bot.console.guard import BadInput, console_of, error, guarded, guarded_as, json_body, text_param
 from bot.console.openapi import READ, WRITE, answers
 from bot.console.section import Section
@@ -51,6 +51,8 @@ async def card(request: Request, session: auth.Session) -> Response:
 
 def _amount(body: dict[str, Any]) -> int:
     amount = body.get("amount")
+    if isinstance(amount, float) and amount.is_integer():  # 10.0 is JSON's integer 10
+        amount = int(amount)
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise BadInput("分数应是整数")
     return amount
@@ -102,7 +104,7 @@ async def erase(request: Request, session: auth.Session) -> Response:
     member_id = member_id_of(request)
     body = await json_body(request, 4096)
     if checked_text(body.get("confirm"), "确认", max_length=actions.MAX_ID, required=False) != member_id:
-        raise BadInput("请输入这位成员的微信 ID 确认遗忘")
+        return error("请输入这位成员的微信 ID 确认遗忘", 409)
     console = console_of(request)
     now = console.clock.now()
     async with console.store.unit() as conn:
@@ -112,7 +114,9 @@ async def erase(request: Request, session: auth.Session) -> Response:
     return JSONResponse({"result": "ok", "text": summary(done), "pseudonym": done.pseudonym})
 
 
-_ID = {"name": "member_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+_ID = {"name": "member_id", "in": "path", "required": True, "schema": text_schema(actions.MAX_ID, min_length=1)}
+# A tag name with something besides spaces in it (/标签's usage refuses a blank one).
+_NAME = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
 _DT = {"type": ["string", "null"]}
 
 
@@ -124,11 +128,11 @@ def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 _POINTS = _body(
     {
         "amount": {"type": "integer", "minimum": 1, "maximum": 100000},
-        "reason": {"type": "string", "maxLength": MAX_REASON},
+        "reason": text_schema(MAX_REASON),
     },
     ["amount"],
 )
-_TAG = _body({"name": {"type": "string", "minLength": 1, "maxLength": MAX_TAG}}, ["name"])
+_TAG = _body({"name": {"type": "string", "minLength": 1, "maxLength": MAX_TAG, "pattern": _NAME}}, ["name"])
 _FOUND = {
     "type": "object",
     "required": ["members"],
@@ -172,13 +176,14 @@ _CARD = {
 
 
 def _write(summary_text: str, body: dict[str, Any], more: dict[str, str] | None = None) -> dict[str, Any]:
+    refusals = {"404": "没有这个成员", **(more or {})}
     return {
         "post": {
             "summary": summary_text,
             "security": WRITE,
             "parameters": [_ID],
             "requestBody": body,
-            "responses": answers("what the chat command answers", OUTCOME, write=True, more={"404": "没有这个成员"}),
+            "responses": answers("what the chat command answers", OUTCOME, write=True, more=refusals),
         }
     }
 
@@ -188,9 +193,7 @@ PATHS = {
         "get": {
             "summary": "Members whose name or WeChat id contains q (none: the latest active), at most 50",
             "security": READ,
-            "parameters": [
-                {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": MAX_QUERY}}
-            ],
+            "parameters": [{"name": "q", "in": "query", "required": False, "schema": text_schema(MAX_QUERY)}],
             "responses": answers("the members found", _FOUND),
         }
     },
@@ -211,7 +214,8 @@ PATHS = {
     "/api/members/{member_id}/untag": _write("/去标签 (its role and code; audited console.untag)", _TAG),
     "/api/members/{member_id}/forget": _write(
         "Erase the member as `qunguan forget` does (admin; `confirm` must repeat the id; audited console.forget)",
-        _body({"confirm": {"type": "string", "maxLength": actions.MAX_ID}}, ["confirm"]),
+        _body({"confirm": text_schema(actions.MAX_ID)}, ["confirm"]),
+        {"409": "确认的微信 ID 不是这位成员的"},
     ),
 }
 
