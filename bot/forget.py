@@ -30,6 +30,19 @@ _members = Member.__table__
 _audit = AuditEntry.__table__
 
 
+@dataclass(frozen=True)
+class Who:
+    """Who erases, as the audit row names them: the operator at the terminal, or a console session."""
+
+    member_id: str
+    role: str
+    name: str = ""
+    command: str = "遗忘"
+
+
+CLI = Who(ACTOR, "owner", "qunguan forget")
+
+
 def pseudonym(member_id: str) -> str:
     """The same for the same id, so a second `forget` (or the member's return and a new one) finds the first."""
     return "forgotten-" + hashlib.sha256(member_id.encode("utf-8")).hexdigest()[:12]
@@ -53,8 +66,8 @@ def _count(into: dict[str, int], table: Table, n: int) -> None:
         into[table.name] = into.get(table.name, 0) + n
 
 
-async def forget(conn: AsyncConnection, member_id: str, *, at: datetime) -> Erasure:
-    """Erase `member_id` in one transaction; audited when anything was erased."""
+async def forget(conn: AsyncConnection, member_id: str, *, at: datetime, by: Who = CLI) -> Erasure:
+    """Erase `member_id` in one transaction; audited (as done by `by`) when anything was erased."""
     done = Erasure(member_id, pseudonym(member_id))
     for kept in TEXTS:
         t = kept.table
@@ -81,7 +94,7 @@ async def forget(conn: AsyncConnection, member_id: str, *, at: datetime) -> Eras
     _count(done.anonymised, _audit, named.rowcount)
     await _merge_member(conn, done)
     if done.found:
-        await _audited(conn, done, at)
+        await _audited(conn, done, at, by)
     else:
         known = await conn.execute(select(_members.c.id).where(_members.c.id == done.pseudonym))
         done.already = known.first() is not None
@@ -147,15 +160,15 @@ async def _merge_member(conn: AsyncConnection, done: Erasure) -> None:
     _count(done.anonymised, _members, 1)
 
 
-async def _audited(conn: AsyncConnection, done: Erasure, at: datetime) -> None:
+async def _audited(conn: AsyncConnection, done: Erasure, at: datetime, by: Who) -> None:
     """The audit names the pseudonym, never the erased id."""
     await conn.execute(
         insert(_audit).values(
             at=at,
-            member_id=ACTOR,
-            member_name="qunguan forget",
-            role="owner",
-            command="遗忘",
+            member_id=by.member_id,
+            member_name=by.name,
+            role=by.role,
+            command=by.command,
             args=done.pseudonym,
             target_id=done.pseudonym,
             result="ok",

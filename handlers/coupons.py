@@ -20,6 +20,7 @@ from bot.context import FieldContext, RunContext, RunError
 from bot.events import RoomRef
 from bot.playbook.types import Duration, LocalDateTime, Params
 from bot.registry import action, member_field, resource, staff_command
+from bot.staff_actions import Actor, Outcome, staff_action
 from bot.store import dialect
 from bot.store.tables import Member
 from handlers.orders import AmountError, OrdersSection, amount_like, parse_amount, record_order, yuan
@@ -317,27 +318,40 @@ async def _name(conn: AsyncConnection, member_id: str | None) -> str:
 async def redeem_command(ctx: CommandContext) -> str:
     """核销顾客的券（可带消费金额，记入顾客的订单）：成功、已核销过（何时、谁）、已过期、没有这个券码"""
     code, amount = await _code_and_amount(ctx)
+    done = await redeem_code(ctx.conn, Actor.of(ctx), code, amount)
+    ctx.result, ctx.target_id = done.result, done.target_id  # the audit log's real outcome
+    return done.text
+
+
+@staff_action("核销")
+async def redeem_code(conn: AsyncConnection, actor: Actor, code: str, amount: str | None = None) -> Outcome:
+    """/核销 and the console's till: redeem once, or say why not (already: when and by whom; expired; unknown).
+    A bad amount redeems nothing (Refused)."""
+    code = normalize_code(code)
+    if not code:
+        raise UsageError("请写出券码")
     cents = None
     if amount is not None:
         try:
-            cents = parse_amount(amount, ctx.config.section(OrdersSection).max_amount)
+            cents = parse_amount(amount, actor.config.section(OrdersSection).max_amount)
         except AmountError as exc:
             raise Refused(f"{exc}。这次没有核销：请改正后重新发送 /核销 {code} 金额") from None
-    tz = ctx.config.tz
-    result = await redeem(ctx.conn, code, ctx.sender.id, now=ctx.now())
-    ctx.result, ctx.target_id = result.outcome, result.member_id or None  # the audit log's real outcome
+    tz = actor.config.tz
+    result = await redeem(conn, code, actor.member_id, now=actor.now)
+    customer = result.member_id or None
     if result.outcome == "ok":
-        done = f"核销成功：{result.title}（{code}），顾客 {await _name(ctx.conn, result.member_id)}"
+        done = f"核销成功：{result.title}（{code}），顾客 {await _name(conn, result.member_id)}"
         if cents is None:
-            return done
-        await record_order(ctx.conn, result.member_id, cents, at=ctx.now(), staff_id=ctx.sender.id, coupon_code=code)
-        return f"{done}，消费 {yuan(cents)} 已记入订单"
+            return Outcome("ok", done, customer)
+        await record_order(conn, result.member_id, cents, at=actor.now, staff_id=actor.member_id, coupon_code=code)
+        return Outcome("ok", f"{done}，消费 {yuan(cents)} 已记入订单", customer)
     if result.outcome == "already":
         when = local_text(result.redeemed_at, tz)
-        return f"这张券已经核销过了：{when} 由 {await _name(ctx.conn, result.redeemed_by)} 核销，不能重复使用"
+        by = await _name(conn, result.redeemed_by)
+        return Outcome("already", f"这张券已经核销过了：{when} 由 {by} 核销，不能重复使用", customer)
     if result.outcome == "expired":
-        return f"这张券已过期（{local_text(result.expires_at, tz)} 到期），不能核销"
-    return f"没有找到券码 {code}，请核对后再试"
+        return Outcome("expired", f"这张券已过期（{local_text(result.expires_at, tz)} 到期），不能核销", customer)
+    return Outcome("unknown", f"没有找到券码 {code}，请核对后再试")
 
 
 async def _code_and_amount(ctx: CommandContext) -> tuple[str, str | None]:

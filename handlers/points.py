@@ -3,6 +3,7 @@ action, `member.points`, and staff's /加分 and /扣分."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from pydantic import StrictBool
@@ -12,8 +13,10 @@ from sqlmodel import Field, SQLModel
 
 from bot.commands import CommandContext, UsageError
 from bot.context import FieldContext, RunContext, RunError
+from bot.events import MemberRef
 from bot.playbook.types import Params
 from bot.registry import action, member_field, staff_command
+from bot.staff_actions import Actor, Outcome, staff_action
 from bot.store import dialect
 from bot.store.tables import Member
 
@@ -117,36 +120,54 @@ def _amount(ctx: CommandContext) -> int:
     """`isdecimal`, not `isdigit`: ፩ or ² are digits int() cannot read."""
     if not ctx.args or not ctx.args[0].lstrip("+").isdecimal():
         raise UsageError("请写出分数（正整数）")
-    value = int(ctx.args.pop(0).lstrip("+"))
-    if not 0 < value <= 100_000:
+    return int(ctx.args.pop(0).lstrip("+"))
+
+
+@staff_action("加分")
+async def give(conn: AsyncConnection, actor: Actor, member: MemberRef, amount: int, reason: str = "") -> Outcome:
+    """/加分 and the console's 加分: add `amount` points to the ledger, the staff member's id in the reason."""
+    return await _adjust(conn, actor, member, +1, amount, reason)
+
+
+@staff_action("扣分")
+async def take(conn: AsyncConnection, actor: Actor, member: MemberRef, amount: int, reason: str = "") -> Outcome:
+    """/扣分 and the console's 扣分: never below zero (the answer says what the member has)."""
+    return await _adjust(conn, actor, member, -1, amount, reason)
+
+
+async def _adjust(
+    conn: AsyncConnection, actor: Actor, member: MemberRef, sign: int, amount: int, reason: str
+) -> Outcome:
+    if not 0 < amount <= 100_000:
         raise UsageError("分数要在 1 到 100000 之间")
-    return value
-
-
-async def _adjust(ctx: CommandContext, sign: int) -> str:
-    member = await ctx.target()
-    amount = _amount(ctx)
-    reason = " ".join(ctx.args) or ("店员加分" if sign > 0 else "店员扣分")
+    reason = reason or ("店员加分" if sign > 0 else "店员扣分")
     if len(reason) > MAX_REASON:
         raise UsageError(f"原因最多 {MAX_REASON} 字（现在 {len(reason)} 字）")
     new = await add_points(
-        ctx.conn, member.id, sign * amount, at=ctx.now(), reason=f"{reason}（{ctx.sender.id}）", playbook_id="staff"
+        conn, member.id, sign * amount, at=actor.now, reason=f"{reason}（{actor.member_id}）", playbook_id="staff"
     )
     if new is None:
-        have = await balance(ctx.conn, member.id)
-        ctx.result = "insufficient"
-        return f"{member.name} 只有 {have} 分，不够扣 {amount} 分"
+        have = await balance(conn, member.id)
+        return Outcome("insufficient", f"{member.name} 只有 {have} 分，不够扣 {amount} 分", member.id)
     verb = "加" if sign > 0 else "扣"
-    return f"已给 {member.name} {verb} {amount} 分（{reason}），现在共 {new} 分"
+    return Outcome("ok", f"已给 {member.name} {verb} {amount} 分（{reason}），现在共 {new} 分", member.id)
+
+
+async def _command(ctx: CommandContext, core: Callable[..., Awaitable[Outcome]]) -> str:
+    member = await ctx.target()
+    amount = _amount(ctx)
+    done = await core(ctx.conn, Actor.of(ctx), member, amount, " ".join(ctx.args))
+    ctx.result = done.result
+    return done.text
 
 
 @staff_command("加分", aliases=("addpoints",), role="staff", usage="/加分 @某人 分数 原因")
 async def add(ctx: CommandContext) -> str:
     """给成员加积分（记入积分流水）"""
-    return await _adjust(ctx, +1)
+    return await _command(ctx, give)
 
 
 @staff_command("扣分", aliases=("subpoints",), role="staff", usage="/扣分 @某人 分数 原因")
 async def subtract(ctx: CommandContext) -> str:
     """扣成员积分（不会扣成负数）"""
-    return await _adjust(ctx, -1)
+    return await _command(ctx, take)

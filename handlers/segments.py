@@ -20,6 +20,7 @@ from bot.events import MemberRef
 from bot.playbook.types import BLANK, DIGIT, Params, one_or_list, trimmed
 from bot.registry import MEMBER, REGISTRY, action, config_section, member_field
 from bot.runner import StepFailed, run_steps
+from bot.staff_actions import member_column
 from bot.store.activity import known_rooms
 from bot.store.tables import Member, OptOut, RoomMember
 from handlers.tags import Names, TagsCondition, tags_clause
@@ -96,11 +97,17 @@ def lifecycle_is(stages: list[Stage], now: datetime, cfg: LifecycleSection) -> C
     return or_(*picked)
 
 
+@member_column("lifecycle")
+def lifecycle_column(now: datetime, config: Config) -> ColumnElement[str]:
+    """The stage of each `members` row as SQL (the console's member page reads it off the event loop)."""
+    rules = _stage_rules(now, config.section(LifecycleSection))
+    return case(*((rule, name) for name, rule, _negation in rules), else_="growing")
+
+
 @member_field("lifecycle")
 async def member_lifecycle(ctx: FieldContext, member_id: str) -> str:
     """new / growing / active / dormant / churned (引入期/成长期/成熟期/休眠期/流失期), from activity and config."""
-    rules = _stage_rules(ctx.local_now(), ctx.config.section(LifecycleSection))
-    stage = case(*((rule, name) for name, rule, _negation in rules), else_="growing")
+    stage = lifecycle_column(ctx.local_now(), ctx.config)
     found = (await ctx.conn.execute(select(stage).where(_members.c.id == member_id))).scalar()
     return found or "new"
 

@@ -13,8 +13,10 @@ from sqlmodel import Field, SQLModel
 from bot.commands import CommandContext, UsageError
 from bot.conditions import as_list, as_text
 from bot.context import FieldContext, RunContext
+from bot.events import MemberRef
 from bot.playbook.types import WORD_SCHEMA, Params, one_or_list
 from bot.registry import action, condition, member_field, staff_command
+from bot.staff_actions import Actor, Outcome, staff_action
 from bot.store import dialect
 
 
@@ -109,29 +111,49 @@ def tags_clause(member_id: ColumnElement[str], p: TagsCondition) -> ColumnElemen
 def _tag_name(ctx: CommandContext) -> str:
     if not ctx.args:
         raise UsageError("请写出标签名")
-    name = " ".join(ctx.args)
+    return " ".join(ctx.args)
+
+
+def _checked(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise UsageError("请写出标签名")
     if len(name) > MAX_TAG:
         raise UsageError(f"标签名最多 {MAX_TAG} 字（现在 {len(name)} 字）")
     return name
+
+
+@staff_action("标签")
+async def give_tag(conn: AsyncConnection, actor: Actor, member: MemberRef, name: str) -> Outcome:
+    """/标签 and the console's 标签."""
+    name = _checked(name)
+    await conn.execute(dialect.insert_ignore(conn, _tags), {"member_id": member.id, "tag": name, "at": actor.now})
+    return Outcome("ok", f"已给 {member.name} 打上标签「{name}」", member.id)
+
+
+@staff_action("去标签")
+async def take_tag(conn: AsyncConnection, actor: Actor, member: MemberRef, name: str) -> Outcome:
+    """/去标签 and the console's 去标签."""
+    name = _checked(name)
+    gone = await conn.execute(delete(_tags).where(_tags.c.member_id == member.id, _tags.c.tag == name))
+    if not gone.rowcount:
+        return Outcome("absent", f"{member.name} 没有标签「{name}」", member.id)
+    return Outcome("ok", f"已去掉 {member.name} 的标签「{name}」", member.id)
 
 
 @staff_command("标签", aliases=("tag",), role="staff", usage="/标签 @某人 标签名")
 async def tag_command(ctx: CommandContext) -> str:
     """给成员打标签"""
     member = await ctx.target()
-    name = _tag_name(ctx)
-    row = {"member_id": member.id, "tag": name, "at": ctx.now()}
-    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _tags), row)
-    return f"已给 {member.name} 打上标签「{name}」"
+    done = await give_tag(ctx.conn, Actor.of(ctx), member, _tag_name(ctx))
+    ctx.result = done.result
+    return done.text
 
 
 @staff_command("去标签", aliases=("untag",), role="staff", usage="/去标签 @某人 标签名")
 async def untag_command(ctx: CommandContext) -> str:
     """去掉成员的标签"""
     member = await ctx.target()
-    name = _tag_name(ctx)
-    gone = await ctx.conn.execute(delete(_tags).where(_tags.c.member_id == member.id, _tags.c.tag == name))
-    if not gone.rowcount:
-        ctx.result = "absent"
-        return f"{member.name} 没有标签「{name}」"
-    return f"已去掉 {member.name} 的标签「{name}」"
+    done = await take_tag(ctx.conn, Actor.of(ctx), member, _tag_name(ctx))
+    ctx.result = done.result
+    return done.text
