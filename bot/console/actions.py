@@ -18,13 +18,6 @@ from bot.staff_actions import ACTIONS, Actor, Outcome, member_ref
 
 log = logging.getLogger("qunguan.console")
 MAX_ID = 200  # characters of a WeChat id in a path
-PRINTABLE = "^[^\\u0000-\\u001f\\u007f]*$"  # what checked_text and guard.text_param accept
-
-
-def text_schema(max_length: int, *, min_length: int = 0) -> dict[str, Any]:
-    """The OpenAPI schema of a text input `checked_text` accepts."""
-    schema: dict[str, Any] = {"type": "string", "maxLength": max_length, "pattern": PRINTABLE}
-    return {**schema, "minLength": min_length} if min_length else schema
 
 
 def checked_text(value: Any, name: str, *, max_length: int, required: bool = True) -> str:

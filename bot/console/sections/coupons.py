@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.console import actions, auth, coupon_reads, views
-from bot.console.actions import OUTCOME, checked_text, may, text_schema
+from bot.console.actions import OUTCOME, checked_text, may
 from bot.console.guard import console_of, guarded, guarded_as, json_body
-from bot.console.openapi import READ, WRITE, answers
+from bot.console.openapi import READ, WRITE, answers, text
 from bot.console.section import Section
 from bot.playbook.library import load_folder
 
@@ -88,8 +88,8 @@ _REDEEM = {
     "type": "object",
     "required": ["code"],
     "properties": {
-        "code": {**text_schema(MAX_CODE, min_length=1), "pattern": _CODE},
-        "amount": text_schema(MAX_AMOUNT),
+        "code": {**text(MAX_CODE, min_length=1), "pattern": _CODE},
+        "amount": text(MAX_AMOUNT),
     },
 }
 

@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.console import actions, auth, member_reads, views
-from bot.console.actions import OUTCOME, checked_text, may, member_id_of, text_schema
+from bot.console.actions import OUTCOME, checked_text, may, member_id_of
 from bot.console.guard import BadInput, console_of, error, guarded, guarded_as, json_body, text_param
-from bot.console.openapi import READ, WRITE, answers
+from bot.console.openapi import READ, WRITE, answers, text
 from bot.console.section import Section
 from bot.forget import Who, forget, summary
 from bot.registry import RANK
@@ -114,7 +114,7 @@ async def erase(request: Request, session: auth.Session) -> Response:
     return JSONResponse({"result": "ok", "text": summary(done), "pseudonym": done.pseudonym})
 
 
-_ID = {"name": "member_id", "in": "path", "required": True, "schema": text_schema(actions.MAX_ID, min_length=1)}
+_ID = {"name": "member_id", "in": "path", "required": True, "schema": text(actions.MAX_ID, min_length=1)}
 # A tag name with something besides spaces in it (/标签's usage refuses a blank one).
 _NAME = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
 _DT = {"type": ["string", "null"]}
@@ -128,7 +128,7 @@ def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 _POINTS = _body(
     {
         "amount": {"type": "integer", "minimum": 1, "maximum": 100000},
-        "reason": text_schema(MAX_REASON),
+        "reason": text(MAX_REASON),
     },
     ["amount"],
 )
@@ -193,7 +193,7 @@ PATHS = {
         "get": {
             "summary": "Members whose name or WeChat id contains q (none: the latest active), at most 50",
             "security": READ,
-            "parameters": [{"name": "q", "in": "query", "required": False, "schema": text_schema(MAX_QUERY)}],
+            "parameters": [{"name": "q", "in": "query", "required": False, "schema": text(MAX_QUERY)}],
             "responses": answers("the members found", _FOUND),
         }
     },
@@ -214,7 +214,7 @@ PATHS = {
     "/api/members/{member_id}/untag": _write("/去标签 (its role and code; audited console.untag)", _TAG),
     "/api/members/{member_id}/forget": _write(
         "Erase the member as `qunguan forget` does (admin; `confirm` must repeat the id; audited console.forget)",
-        _body({"confirm": text_schema(actions.MAX_ID)}, ["confirm"]),
+        _body({"confirm": text(actions.MAX_ID)}, ["confirm"]),
         {"409": "确认的微信 ID 不是这位成员的"},
     ),
 }
