@@ -4,6 +4,7 @@ is run by hand)."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -24,3 +25,13 @@ def test_the_big_shop_is_built_and_every_dashboard_figure_reads_it(tmp_path: Pat
     assert 0 < found["funnel"] < 2_000 and 0 < found["cohorts"] < 2_000
     assert found["nudges"][0] > 0  # winback and reactivation both nudged someone
     assert not db.is_relative_to(analytics.CACHE)  # only a full-size build is kept
+
+
+def test_a_cached_build_gets_the_indexes_added_since_it_was_built(tmp_path: Path) -> None:
+    db, _now, _built = analytics.build(tmp_path, 200, 2_000, 7, cache=False)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP INDEX ix_room_members_joins")  # as a build made before the index was declared
+    analytics._up_to_date(db)
+    with sqlite3.connect(db) as conn:
+        found = conn.execute("SELECT name FROM sqlite_master WHERE name = 'ix_room_members_joins'").fetchall()
+    assert found == [("ix_room_members_joins",)]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, literal, select
+from sqlalchemy import Connection, and_, case, func, literal, select, union_all
 
 from bot.analytics import first_joins, midnight, table
 
@@ -35,22 +35,27 @@ def cohorts(
     this_week = monday(now.astimezone(tz).date())
     first_week = this_week - timedelta(weeks=weeks - 1)
     mondays = [first_week + timedelta(weeks=k) for k in range(weeks)]
-    j = first_joins(midnight(first_week, tz), now + timedelta(seconds=1), room_ids).subquery("j")
+    joins = first_joins(midnight(first_week, tz), now + timedelta(seconds=1), room_ids).subquery("joins")
     md = table("message_days").c
     # Weeks are told apart in SQL by their bounds (local Mondays as UTC instants for join times, as dates for
     # the local days a member spoke), so only a few counts leave the database.
     cohort: Any = literal(0)  # one week: everyone is in it
     week: Any = literal(0)
     if weeks > 1:
-        cohort = case(*[(j.c.joined < midnight(d, tz), k - 1) for k, d in enumerate(mondays) if k], else_=weeks - 1)
+        cohort = case(*[(joins.c.joined < midnight(d, tz), k - 1) for k, d in enumerate(mondays) if k], else_=weeks - 1)
         week = case(*[(md.day < d, k - 1) for k, d in enumerate(mondays) if k], else_=weeks - 1)
-    members = [0] * weeks
-    for k, n in conn.execute(select(cohort, func.count()).select_from(j).group_by(cohort)):
-        members[k] = n
-    active = [[0] * (weeks - k) for k in range(weeks)]
+    # One statement over one CTE of the cohort's members: the database finds the first joins once (a CTE read
+    # twice is materialized by SQLite and PostgreSQL), not once per count. week -1 carries a cohort's size.
+    j = select(joins.c.member_id, cohort.label("cohort")).cte("j")
     spoke = j.join(table("message_days"), and_(md.member_id == j.c.member_id, md.day >= first_week))
-    by_week = select(cohort, week, func.count(func.distinct(j.c.member_id))).select_from(spoke).group_by(cohort, week)
-    for k, w, n in conn.execute(by_week):
-        if w >= k:
+    sizes = select(j.c.cohort, literal(-1).label("week"), func.count()).group_by(j.c.cohort)
+    by_week = select(j.c.cohort, week.label("week"), func.count(func.distinct(j.c.member_id)))
+    members = [0] * weeks
+    active = [[0] * (weeks - k) for k in range(weeks)]
+    query = union_all(sizes, by_week.select_from(spoke).group_by(j.c.cohort, week))
+    for k, w, n in conn.execute(query):
+        if w < 0:
+            members[k] = n
+        elif w >= k:
             active[k][w - k] = n
     return [Cohort(d, members[k], active[k]) for k, d in enumerate(mondays)]
