@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from pydantic import Field as Option
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Config
 from bot.events import MemberRef, Outgoing, RoomRef
-from bot.playbook.types import Params
+from bot.fleet.settings import Webhook
+from bot.playbook.types import Duration, Params
 from bot.registry import config_section
 from bot.store.activity import friend_status, known_room
 from bot.textnorm import printable
@@ -30,10 +32,13 @@ Named = Callable[[str], Awaitable[list[RoomRef]]]  # the bound groups a name mea
 
 @config_section("alerts")
 class AlertsSection(Params):
-    """`alerts: {room: 店员群, to: [wxid_boss]}`: where alerts to staff go."""
+    """`alerts: {room: 店员群, to: [wxid_boss]}`: where alerts to staff go. `webhooks`: group robots outside
+    WeChat that hear about the accounts themselves (logged out, refused, silent), which WeChat cannot report."""
 
     room: str | None = Option(None, min_length=1)
     to: list[str] = []
+    webhooks: list[Webhook] = []
+    repeat_after: Duration = timedelta(minutes=30)  # the same alert about the same account, at most this often
 
 
 async def alert_room(conn: AsyncConnection, config: Config, named: Named) -> RoomRef | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.clock import Clock, SettableClock
@@ -11,6 +11,7 @@ from bot.connectors.base import Connector
 from bot.deadletters import DeadLetters, beside
 from bot.engine import Engine
 from bot.events import Event
+from bot.fleet.process import FleetProcess
 from bot.intake import Intake
 from bot.outbox import Outbox
 from bot.playbook.library import PlaybookSet
@@ -36,6 +37,7 @@ class Bot:
     scheduler: Scheduler
     outbox: Outbox
     intake: Intake
+    fleet: FleetProcess | None = field(default=None)  # in a fleet (config.yaml `accounts:`): this account's duties
 
     @classmethod
     async def create(
@@ -76,7 +78,10 @@ class Bot:
             await engine.reloader.open()
         letters = DeadLetters(beside(database, config), trusted_rooms=trust_rooms)
         intake = Intake(engine.dispatch, clock, config.store.retry_for, letters)
-        return cls(config, store, clock, connector, engine, Scheduler(engine, intake.receive), outbox, intake)
+        bot = cls(config, store, clock, connector, engine, Scheduler(engine, intake.receive), outbox, intake)
+        if config.accounts:
+            bot.fleet = FleetProcess(engine, bot.receive)
+        return bot
 
     async def receive(self, event: Event) -> bool | None:
         """Every inbound event comes in here: the connector's (wechaty, the simulator's, TestBot's memory
@@ -96,11 +101,15 @@ class Bot:
             await self.outbox.flush()
         if not isinstance(self.clock, SettableClock):
             self.scheduler.start()
+            if self.fleet is not None:
+                self.fleet.start()
 
     async def close(self) -> None:
         """Stop: paused runs finish, events still held go to the dead-letter file, the outbox sends for a short
         grace, the rest stays queued. With the database file gone, nothing more is written anywhere."""
         self.scheduler.shutdown()
+        if self.fleet is not None:
+            await self.fleet.stop(status=None if self.store.lost is not None else "offline")
         if self.store.lost is not None:
             await self.intake.close()
             await self.crash()
@@ -116,6 +125,8 @@ class Bot:
     async def crash(self) -> None:
         """Stop like a kill -9 would (tests): nothing drained or recorded; runs in `wait:` are lost."""
         self.scheduler.shutdown()
+        if self.fleet is not None:
+            await self.fleet.stop(status=None)
         await self.intake.abandon()
         await self.outbox.abandon()
         await self.engine.abandon()

@@ -14,8 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from bot.config import ReplyBudget
 from bot.events import MemberRef
+from bot.sending_settings import ReplyBudget
 from bot.textnorm import printable
 
 log = logging.getLogger("qunguan.outbox")

@@ -127,9 +127,18 @@ def run(
     ] = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="log more than log_level")] = 0,
     quiet: Annotated[int, typer.Option("--quiet", "-q", count=True, help="log less than log_level")] = 0,
+    account: Annotated[
+        str | None, typer.Option("--account", help="in a fleet: the WeChat account this process runs (config accounts)")
+    ] = None,
 ) -> None:
     """Run the bot (the local simulator unless config or --connector says otherwise)."""
-    cfg = read_config(config)
+    from bot.fleet.accounts import AccountError, run_as
+
+    try:
+        cfg = run_as(read_config(config), account)
+    except AccountError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     name = connector or cfg.connector
     if name not in CONNECTORS:
         say(f"unknown connector '{name}'; available: {', '.join(CONNECTORS)}", cfg.language, err=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import typing
 from collections.abc import Mapping
-from datetime import time, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,9 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    Field,
     ModelWrapValidatorHandler,
-    PlainSerializer,
     PrivateAttr,
     SerializationInfo,
     SerializerFunctionWrapHandler,
@@ -28,12 +26,14 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
 from bot.events import RoomRef
+from bot.fleet.settings import SINGLE, AccountEntry, FleetSection, account_names_valid
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language, spoken
 from bot.playbook.errors import Location, Problem, Problems, ProblemsError, did_you_mean
 from bot.playbook.loader import Doc, read_yaml
-from bot.playbook.types import Duration, LocalTime, Params
+from bot.playbook.types import Duration, Params
 from bot.playbook.validate import validate_model
 from bot.registry import REGISTRY, RegistrationError, load_abilities
+from bot.sending_settings import SendingSection
 from bot.textnorm import fold
 
 ROLES = ("owner", "admin", "staff")
@@ -90,47 +90,6 @@ class OptOutSection(Params):
     resumed: str = "已恢复订阅，活动提醒会照常发给你～"
 
 
-ClockTime = Annotated[LocalTime, PlainSerializer(lambda t: t.strftime("%H:%M"))]  # dumps as it loads
-
-
-class QuietHours(Params):
-    """Local hours in which scheduled and broadcast messages wait (replies still go); start == end: none."""
-
-    start: ClockTime = time(22, 0)
-    end: ClockTime = time(8, 0)
-
-
-class ReplyBudget(Params):
-    """How many answers the messages of one customer may get in a span (a flood is not answered message by
-    message); past it that member gets no answer until the span has passed, though playbooks still act."""
-
-    messages: int = Field(10, ge=1)
-    per: Duration = timedelta(minutes=1)
-
-
-class SendingSection(Params):
-    """The send governor (bot/governor.py, docs/sending.md). WeChat bans accounts that send too fast
-    or too regularly, so the defaults are meant to be safe for a real account."""
-
-    pacing: bool = True  # false: every message leaves at once (only for a test account)
-    gap: Duration = timedelta(seconds=1)  # least time between two sends of the account
-    jitter: Duration | None = timedelta(seconds=2)  # plus a random 0..jitter, so sends are not regular
-    room_gap: Duration = timedelta(seconds=3)  # least time between two sends to one room (or one member)
-    per_minute: int = Field(20, ge=1)
-    daily_limit: int = Field(500, ge=1)  # per local day; beyond it only replies go
-    quiet_hours: QuietHours | None = QuietHours()
-    welcome_batch: Duration = timedelta(seconds=10)  # welcomes wait this long so a join burst shares one
-    welcome_batch_max: int = Field(20, ge=1)  # most newcomers @-mentioned in one welcome; 1 = never merge
-    retries: int = Field(3, ge=0)  # after the first failed try
-    retry_after: Duration = timedelta(seconds=30)  # doubles on each retry
-    refused_pause: Duration = timedelta(minutes=10)  # after WeChat says 操作过于频繁; doubles on each refusal
-    refused_pause_max: Duration = timedelta(hours=6)
-    failures_to_pause: int = Field(5, ge=1)  # this many failed sends in a row also pause sending
-    slow_start: int = Field(10, ge=0)  # after a pause, this many sends at three times the gap
-    shutdown_grace: Duration = timedelta(seconds=5)  # on stop, keep sending this long; the rest waits
-    reply_budget: ReplyBudget | None = ReplyBudget()  # answers per customer and span; staff are never held back
-
-
 class ReloadSection(Params):
     watch: bool = False  # re-read the playbooks folder when a file in it changes (checked once a second)
 
@@ -172,6 +131,8 @@ class Config(Params):
     reload: ReloadSection = ReloadSection()
     store: StoreSection = StoreSection()
     web: WebSection = WebSection()
+    accounts: dict[str, AccountEntry] = {}  # a fleet: one process per WeChat account (bot/fleet/, docs/scale.md)
+    fleet: FleetSection = FleetSection()
     # The least role per staff command, overriding its default, e.g. {加分: admin}; load_config checks the names.
     commands: dict[str, Literal["owner", "admin", "staff", "member"]] = {}
     staff: StaffSection = StaffSection()
@@ -185,6 +146,7 @@ class Config(Params):
     _base: Path = PrivateAttr(default_factory=Path.cwd)
     _roles: dict[str, str] = PrivateAttr(default_factory=dict)
     _sections: dict[str, BaseModel] = PrivateAttr(default_factory=dict)  # the abilities' sections config.yaml gave
+    _account: str = PrivateAttr(default=SINGLE)  # the account this process runs (bot/fleet/accounts.py)
 
     @classmethod
     def sections(cls) -> dict[str, type[BaseModel]]:
@@ -260,6 +222,22 @@ class Config(Params):
             raise ValueError(f"'timezone' must be an IANA zone like Asia/Shanghai; got '{value}'") from None
         return value
 
+    @field_validator("accounts")
+    @classmethod
+    def _account_names(cls, value: dict[str, AccountEntry]) -> dict[str, AccountEntry]:
+        if (problem := account_names_valid(list(value))) is not None:
+            raise ValueError(problem)
+        return value
+
+    @property
+    def account(self) -> str:
+        """The WeChat account this process runs: `qunguan run --account NAME`, or 'default' outside a fleet."""
+        return self._account
+
+    def with_account(self, name: str) -> Config:
+        self._account = name
+        return self
+
     def model_post_init(self, _context: object) -> None:
         for role in reversed(ROLES):  # the highest role wins when an id is listed twice
             for member_id in getattr(self.staff, role):
@@ -304,7 +282,8 @@ class Config(Params):
 
 
 DEFAULT_CONFIG = "config.yaml"
-DATABASE_ENV = "QUNGUAN_DATABASE"  # a database URL with a password belongs in the environment, not in the file
+DATABASE_ENV = "QUNGUAN_DATABASE_URL"  # a database URL with a password belongs in the environment, not in the file
+DATABASE_ENVS = (DATABASE_ENV, "QUNGUAN_DATABASE")  # the older name still works
 
 
 def load_config(path: str | None, *, commands: Mapping[str, str] | None = None) -> tuple[Config, str]:
@@ -357,8 +336,8 @@ def _relocated(exc: ValidationError, under: tuple[str, ...]) -> list[InitErrorDe
 
 
 def _from_environment(config: Config) -> Config:
-    """Settings that are secrets come from the environment and win over the file: QUNGUAN_DATABASE."""
-    database = os.environ.get(DATABASE_ENV, "").strip()
+    """Settings that are secrets come from the environment and win over the file: QUNGUAN_DATABASE_URL."""
+    database = next((os.environ[name].strip() for name in DATABASE_ENVS if os.environ.get(name, "").strip()), "")
     return config.model_copy(update={"database": database}) if database else config
 
 

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
-from bot.config import SendingSection
 from bot.events import MemberRef
+from bot.sending_settings import SendingSection
 
 log = logging.getLogger("qunguan.governor")
 

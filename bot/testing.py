@@ -76,11 +76,13 @@ class TestBot:
         seed: int = 0,
         connector: MemoryConnector | None = None,
         trust_rooms: bool = True,
+        clock: VirtualClock | None = None,
     ) -> TestBot:
         """`governor=True`: pace sends as config.sending says (jitter from `seed`), under the virtual clock.
 
         `playbooks` as a folder: loaded from it, and /重载 reads it again. `trust_rooms=False`: groups are
-        managed only once bound (/绑定, config.yaml ids), as on the real WeChat path."""
+        managed only once bound (/绑定, config.yaml ids), as on the real WeChat path. `clock`: one shared with
+        other bots (a fleet's accounts on one database, each its own TestBot)."""
         config = config or Config()
         folder = playbooks if isinstance(playbooks, Path) else None
         if folder is not None:
@@ -89,8 +91,7 @@ class TestBot:
             playbooks = load_texts(playbooks, room_tags=config.all_room_tags)
             if playbooks.problems:
                 raise ValueError("\n".join(str(p) for p in playbooks.problems))
-        start = start or datetime(2026, 11, 23, 9, 0, tzinfo=config.tz)
-        clock = VirtualClock(start)
+        clock = clock or VirtualClock(start or datetime(2026, 11, 23, 9, 0, tzinfo=config.tz))
         connector = connector or MemoryConnector()
         bot = await Bot.create(
             config,

@@ -26,7 +26,12 @@ import bot.testing
 # The PostgreSQL runs are slow (a cluster to start, a database per test): the fast suite (`-m "not slow"`) is
 # SQLite's; CI runs both.
 BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.slow))
-SLOW_FOLDERS = ("integration", "reliability", "browser")  # real subprocesses, gateways and Chromium; many events
+SLOW_FOLDERS = (
+    "integration",
+    "reliability",
+    "browser",
+    "fleet",
+)  # real subprocesses, gateways and Chromium; many events
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

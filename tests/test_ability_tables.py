@@ -64,6 +64,12 @@ BESIDE_THEIR_CODE = {
     "trace_counts": "bot.console.tables",
     "orders": "handlers.orders",
     "member_orders": "handlers.orders",
+    "fleet_accounts": "bot.fleet.tables",
+    "speaker_leases": "bot.fleet.tables",
+    "held_events": "bot.fleet.tables",
+    "schedule_fires": "bot.fleet.tables",
+    "friendships": "bot.fleet.tables",
+    "account_rooms": "bot.fleet.tables",
 }
 EVERY_TABLE = MACHINERY | set(BESIDE_THEIR_CODE)
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.config import Config, SendingSection
+from bot.config import Config
 from bot.connectors.base import SendRefused
 from bot.connectors.memory import MemoryConnector
 from bot.console import auth
@@ -23,6 +23,7 @@ from bot.console.app import create_app
 from bot.console.guard import Console
 from bot.events import Outgoing
 from bot.governor import Governor, Status
+from bot.sending_settings import SendingSection
 from bot.store.tables import AuditEntry
 from bot.testing import TestBot
 from handlers.moderation.blacklist import Blacklisted

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from timed import Timed
 
 from bot.budget import Budget
-from bot.config import Config, ReplyBudget, StaffSection
+from bot.config import Config, StaffSection
 from bot.events import MemberRef, MessageEvent, Outgoing
+from bot.sending_settings import ReplyBudget
 from bot.store.tables import OutboxMessage
 from bot.testing import TestBot
 from handlers.checkin import Checkin

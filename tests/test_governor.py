@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import SendingSection
 from bot.events import MemberRef
 from bot.governor import Governor, Queued, merge_welcomes
+from bot.sending_settings import SendingSection
 
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ).astimezone(UTC)  # a Monday, 10:00 local

@@ -13,7 +13,8 @@ from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.config import Config, ReloadSection, RoomSection, SendingSection, StaffSection
+from bot.config import Config, ReloadSection, RoomSection, StaffSection
+from bot.sending_settings import SendingSection
 from bot.store.tables import AuditEntry
 from bot.testing import TestBot
 from handlers.segments import Nudge

@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 from bot.registry import load_abilities
 from bot.store import tables
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def schema() -> MetaData:
@@ -75,6 +75,7 @@ STEPS: Mapping[int, Callable[[Connection], None]] = {
     5: add_missing,  # Growth II: profile values, orders and their summary, exchanges, message days, outbox.announce
     6: add_missing,  # the web console: one-time login links and sessions
     7: add_missing,  # the console's pages: traces and their counts, and whatever else they keep
+    8: add_missing,  # a fleet: accounts on events and the outbox, speaker leases, held events (bot/fleet/tables.py)
 }
 _KEY = "schema_version"
 

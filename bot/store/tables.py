@@ -168,6 +168,7 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = None
     merged_into: int | None = None  # a welcome sent as part of this row's message (one platform send)
     reply_to: str | None = None  # the member a reply answers (fair turns between members); None for other kinds
+    account: str = Field(default="default", sa_column_kwargs={"server_default": "default"})  # who sends it
 
 
 class AuditEntry(SQLModel, table=True):
