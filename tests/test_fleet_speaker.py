@@ -107,6 +107,22 @@ async def test_the_account_that_does_not_speak_holds_the_group_s_events_for_flee
         assert await b.rows(select(table.c.key)) == []
 
 
+async def test_a_message_only_the_other_account_got_is_answered_by_the_speaker_after_a_lease(
+    backend: Backend,
+) -> None:
+    async with pair(backend.database) as (a, b):
+        await say((a, b), "u1", "问 一")
+        assert await b.say("u2", "问 漏了", room="r1") == []  # WeChat never delivers a's copy
+        assert a.bot.fleet is not None
+        await a.bot.fleet.beat()
+        assert texts(a.sent) == ["答：问 一"]  # its own copy may still come
+        a.clock.set(a.clock.now() + PAST_LEASE)
+        await a.bot.fleet.beat()
+        assert texts(a.sent) == ["答：问 一", "答：问 漏了"]
+        await a.bot.fleet.beat()
+        assert texts(a.sent) == ["答：问 一", "答：问 漏了"]
+
+
 async def test_the_bot_account_removed_from_a_group_gives_its_lease_up(backend: Backend) -> None:
     async with pair(backend.database) as (a, b):
         a.connector.self_id, b.connector.self_id = "wxid-shop-a", "wxid-shop-b"

@@ -99,3 +99,31 @@ do:
             ("u2", "shop-b"),  # b's friend: b sends it now
             ("u3", "shop-a"),  # no friend of b's: it waits for a, which alone can send it privately
         ]
+
+
+QUIZ = {
+    "playbooks/quiz.yaml": """
+id: quiz
+when:
+  - command: 出题
+do:
+  - quiz: {questions: dishes, pick: next, window: 10m, winners: 2, reward: {points: 20}}
+questions:
+  dishes:
+    - {q: 招牌菜是什么？, a: 酸菜鱼}
+"""
+}
+
+
+async def test_a_quiz_the_dead_speaker_opened_is_closed_by_the_new_one(backend: Backend) -> None:
+    async with pair(backend.database, QUIZ) as (a, b):
+        (asked,) = await say((a, b), "boss", "/出题")
+        assert asked.text.startswith("【有奖问答】招牌菜是什么？")
+        await say((a, b), "u1", "酸菜鱼")
+        await crash(a)
+        assert await b.say("u2", "酸菜鱼", room="r1") == []  # held: a's lease has not run out
+        b.clock.set(b.clock.now() + PAST_LEASE)
+        await b.bot.fleet.beat()  # type: ignore[union-attr]
+        (closing,) = b.sent  # the window a opened, read again by b: u2 is its second winner
+        assert [m.id for m in closing.mentions] == ["u1", "u2"]
+        assert [await b.field(m, "points") for m in ("u1", "u2")] == [20, 20]

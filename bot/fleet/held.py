@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.deadletters import decode, encode
 from bot.events import Event
-from bot.fleet.tables import HeldEvent
+from bot.fleet.tables import HeldEvent, SpeakerLease
 from bot.store import dialect
 
 _held = HeldEvent.__table__
+_leases = SpeakerLease.__table__
 
 
 def key(event: Event) -> str:
@@ -67,6 +68,18 @@ async def undone(conn: AsyncConnection, room_id: str) -> list[tuple[str, Event]]
     query = (
         select(_held.c.key, _held.c.event)
         .where(_held.c.room_id == room_id, _held.c.done.is_(False))
+        .order_by(_held.c.at, _held.c.key)
+    )
+    return [(str(row.key), decode(json.loads(row.event))) for row in await conn.execute(query)]
+
+
+async def missed(conn: AsyncConnection, account: str, before: datetime, now: datetime) -> list[tuple[str, Event]]:
+    """(key, event) of the events held before `before` in the groups the account speaks for that it never acted
+    on: its own copy never came (WeChat delivers to each account on its own), oldest first."""
+    query = (
+        select(_held.c.key, _held.c.event)
+        .join(_leases, _leases.c.room_id == _held.c.room_id)
+        .where(_leases.c.account == account, _leases.c.expires_at > now, _held.c.done.is_(False), _held.c.at < before)
         .order_by(_held.c.at, _held.c.key)
     )
     return [(str(row.key), decode(json.loads(row.event))) for row in await conn.execute(query)]

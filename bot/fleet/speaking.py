@@ -1,6 +1,7 @@
-"""This account's part in one speaker per group, on each heartbeat: renew the leases it holds, take over the
-groups it is in whose speaker fell silent (its lease expired, or it stopped and released it), and forget held
-events older than `fleet.hold`. On a clean stop its leases are released, so the others need not wait.
+"""This account's part in one speaker per group, on each heartbeat: renew the leases it holds, act on events
+of its groups that only other accounts got (held longer than a lease and never done), take over the groups it
+is in whose speaker fell silent (its lease expired, or it stopped and released it), and forget held events
+older than `fleet.hold`. On a clean stop its leases are released, so the others need not wait.
 
 A takeover, in order: the lease (one statement: only one account wins it); in the same transaction the old
 speaker's unsent messages to the group, and its unsent private ones to members this account is a friend of,
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.events import Event
 from bot.fleet import held, leases
 from bot.fleet.tables import Friendship
 from bot.stages.speaker import Speaker
@@ -26,11 +28,10 @@ from bot.store.tables import OutboxMessage, RoomMember
 
 if TYPE_CHECKING:
     from bot.engine import Engine
-    from bot.events import Event
 
 log = logging.getLogger("qunguan.fleet")
 
-Receive = Callable[["Event"], Awaitable[bool | None]]
+Receive = Callable[[Event], Awaitable[bool | None]]
 _outbox = OutboxMessage.__table__
 _friends = Friendship.__table__
 _room_members = RoomMember.__table__
@@ -53,7 +54,9 @@ class Speaking:
         async with self.engine.store.unit() as conn:
             await leases.renew(conn, self.account, now, self.lease)
             await held.prune(conn, now - self.hold)
+            missed = await held.missed(conn, self.account, now - self.lease, now)
             silent = await leases.expired_for(conn, self.account, now)
+        await self._act_on(missed)
         for room_id, old in silent:
             if room_id not in self.stage.released:
                 await self.take_over(room_id, old)
@@ -81,12 +84,16 @@ class Speaking:
             moved,
             len(events),
         )
-        for key, event in events:
-            await self.receive(replace(event, id=f"held-{key}"))
+        await self._act_on(events)
         if moved:
             engine.outbox.forget()
             await engine.outbox.released()
         return True
+
+    async def _act_on(self, events: list[tuple[str, Event]]) -> None:
+        """Held events, as if they had just come in: under an id of their key, the same on every account."""
+        for key, event in events:
+            await self.receive(replace(event, id=f"held-{key}"))
 
     async def _reassign(self, conn: AsyncConnection, room_id: str, old: str) -> int:
         """The group's unsent messages (whoever was to send them: the group's speaker sends to it), and the old
