@@ -38,6 +38,8 @@ _room_members = RoomMember.__table__
 
 
 class Speaking:
+    """The speaker duty of one account's process (FleetProcess runs `beat`, and `release` on a clean stop)."""
+
     def __init__(self, engine: Engine, receive: Receive) -> None:
         self.engine = engine
         self.receive = receive
@@ -68,6 +70,7 @@ class Speaking:
             await leases.release(conn, self.account, self.engine.clock.now())
 
     async def take_over(self, room_id: str, old: str) -> bool:
+        """Take the group over from `old`; False when another account (or `old`, back in time) was first."""
         engine = self.engine
         async with engine.store.unit() as conn:
             if not await leases.take_over(conn, room_id, self.account, old, engine.clock.now(), self.lease):
