@@ -9,6 +9,8 @@ from sqlalchemy import Insert, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import Event, MemberRef, RoomRef
+from bot.fleet import friendships
+from bot.fleet.settings import SINGLE
 from bot.store import dialect
 from bot.store.tables import Member, MessageDay, NameChange, Room, RoomMember, SeenEvent, TopicChange
 
@@ -144,13 +146,26 @@ async def mark_left(conn: AsyncConnection, room_id: str, member_id: str, at: dat
 
 
 async def friend_status(conn: AsyncConnection, member_id: str) -> bool | None:
-    """Whether a member is the bot's friend, as the platform last said; None when it never said."""
+    """Whether a member is the bot's friend, as the platform last said; None when it never said. In a fleet: a
+    friend of some account of the shop (the outbox sends from one of them: bot/fleet/friendships.py)."""
     return (await conn.execute(_FRIEND, {"m_id": member_id})).scalar()
 
 
-async def set_friend(conn: AsyncConnection, member_id: str, friend: bool, *, unless_known: bool = False) -> None:
+async def set_friend(
+    conn: AsyncConnection,
+    member_id: str,
+    friend: bool,
+    *,
+    unless_known: bool = False,
+    account: str = SINGLE,
+    at: datetime | None = None,
+) -> None:
     """Record the friend flag (`unless_known`: only where none is recorded, as for a late lookup that newer
-    events may have overtaken)."""
+    events may have overtaken); in a fleet, as `account`'s own, at `at`."""
+    if account != SINGLE:
+        assert at is not None, "a fleet account's friendship needs its time"
+        await friendships.record(conn, account, member_id, friend, at, unless_known=unless_known)
+        return
     where = [_members.c.id == member_id, *([_members.c.friend.is_(None)] if unless_known else [])]
     await conn.execute(update(_members).where(*where).values(friend=friend))
 

@@ -1,0 +1,108 @@
+"""Each outbox row says which account of a fleet sends it, and each account's process sends only its own rows:
+a group's row from its speaker (else an account in the group), and two senders never take one row."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from backends import Backend
+from fleet_pair import pair, present, speaks
+from sqlalchemy import insert, select
+
+from bot.events import Outgoing, RoomRef
+from bot.outbox.rows import TABLE, entry
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+HELLO = {
+    "playbooks/hello.yaml": """
+id: hello
+when:
+  - message: {text: 你好}
+do:
+  - reply: 你好 {{ member.name }}
+"""
+}
+
+
+async def test_a_group_s_reply_goes_from_its_speaker_and_each_account_sends_only_its_own_rows(
+    backend: Backend,
+) -> None:
+    async with pair(HELLO, backend.database) as (a, b):
+        await present(a, "r1", "shop-a", "shop-b")
+        await speaks(a, "r1", "shop-b")
+        assert await a.say("u1", "你好", room="r1") == []  # shop-b speaks for r1: not shop-a's to send
+        await b.outbox.flush()
+        assert [(m.text, m.room and m.room.id) for m in b.sent] == [("你好 u1", "r1")]
+        await a.outbox.flush()
+        assert a.sent == []
+        rows = await a.rows(select(TABLE.c.account, TABLE.c.state))
+        assert [tuple(r) for r in rows] == [("shop-b", "sent")]
+
+
+async def test_without_a_speaker_a_group_hears_from_an_account_in_it(backend: Backend) -> None:
+    async with pair(HELLO, backend.database) as (a, b):
+        await present(a, "r2", "shop-b")  # only shop-b is in r2 (as far as the fleet knows)
+        await present(a, "r3", "shop-a", "shop-b")
+        await a.say("u1", "你好", room="r2")
+        await a.say("u2", "你好", room="r3")  # shop-a is in r3 itself
+        await a.say("u3", "你好", room="r4")  # nobody recorded in r4: the account that saw the event
+        await b.outbox.flush()
+        assert [m.room.id for m in b.sent if m.room] == ["r2"]
+        assert [m.room.id for m in a.sent if m.room] == ["r3", "r4"]
+
+
+async def test_rows_found_sending_at_start_become_unknown_only_for_the_account_starting(backend: Backend) -> None:
+    async with pair(HELLO, backend.database) as (a, _b):
+        async with a.bot.store.unit() as conn:
+            for account in ("shop-a", "shop-b"):
+                row = entry(
+                    Outgoing(f"to {account}", room=RoomRef("r1", "r1")),
+                    key=f"crash/{account}",
+                    kind="reply",
+                    event_id="crash",
+                    playbook_id="hello",
+                    reply_to=None,
+                    now=a.clock.now(),
+                    not_before=a.clock.now(),
+                )
+                await conn.execute(insert(TABLE).values({**row, "account": account, "state": "sending"}))
+        await a.outbox.open()  # what a restart of shop-a does
+        states = await a.rows(select(TABLE.c.account, TABLE.c.state).order_by(TABLE.c.account))
+        assert [tuple(r) for r in states] == [("shop-a", "unknown"), ("shop-b", "sending")]
+
+
+async def test_two_senders_of_one_account_send_each_of_200_rows_exactly_once(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with pair(HELLO, backend.database, names=("shop-a", "shop-a")) as (one, two):
+        now = one.clock.now()
+        rows = [
+            {
+                **entry(
+                    Outgoing(f"消息 {i}", room=RoomRef(f"r{i % 7}", "群")),
+                    key=f"load/{i}",
+                    kind="broadcast",
+                    event_id=f"load-{i}",
+                    playbook_id="news",
+                    reply_to=None,
+                    now=now,
+                    not_before=now,
+                ),
+                "account": "shop-a",
+            }
+            for i in range(200)
+        ]
+        async with one.bot.store.unit() as conn:
+            await conn.execute(insert(TABLE), rows)
+        with caplog.at_level(logging.INFO, logger="qunguan.outbox"):
+            await asyncio.gather(one.outbox.flush(), two.outbox.flush())
+        sent = [m.text for m in one.sent + two.sent]
+        assert sorted(sent) == sorted(f"消息 {i}" for i in range(200))  # every row once, none twice
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no claim lost to a race
+        if backend.name == "postgresql":
+            assert one.sent and two.sent  # the work was shared, each row locked by one of them
+        states = await one.rows(select(TABLE.c.state).distinct())
+        assert [r.state for r in states] == ["sent"]
