@@ -106,3 +106,14 @@ async def test_two_senders_of_one_account_send_each_of_200_rows_exactly_once(
             assert one.sent and two.sent  # the work was shared, each row locked by one of them
         states = await one.rows(select(TABLE.c.state).distinct())
         assert [r.state for r in states] == ["sent"]
+
+
+async def test_a_row_another_account_queued_is_sent_within_a_heartbeat(backend: Backend) -> None:
+    async with pair(HELLO, backend.database) as (a, b):
+        await present(a, "r1", "shop-a", "shop-b")
+        await speaks(a, "r1", "shop-b")
+        await a.say("u1", "你好", room="r1")  # queued for shop-b by shop-a's process: nothing tells shop-b
+        assert (a.sent, b.sent) == ([], [])
+        assert b.bot.fleet is not None
+        await b.bot.fleet.beat()  # shop-b's heartbeat looks at its queue
+        assert [m.text for m in b.sent] == ["你好 u1"]
