@@ -22,7 +22,14 @@ when:
   - message: {text: 私信我}
 do:
   - dm: 这是给你的私信
-"""
+""",
+    "playbooks/hello.yaml": """
+id: hello
+when:
+  - friend: {}
+do:
+  - reply: 你好，已通过你的好友申请
+""",
 }
 
 
@@ -79,3 +86,12 @@ async def test_when_no_account_is_a_friend_the_dm_falls_back_to_the_group_from_i
         assert a.sent == []
         rows = await a.rows(select(TABLE.c.account, TABLE.c.room_id, TABLE.c.member_id))
         assert [tuple(r) for r in rows] == [("shop-b", "r1", None)]
+
+
+async def test_a_friend_request_is_accepted_and_answered_by_the_account_it_came_to(backend: Backend) -> None:
+    async with pair(DM, backend.database) as (a, b):
+        await a.say("u9", "早", room="r1")  # already a friend of shop-a
+        sent = await b.befriend("u9", "你好")
+        assert [m.text for m in sent] == ["你好，已通过你的好友申请"]
+        assert [r.member.id for r in b.connector.accepted] == ["u9"]
+        assert await _friends(a) == [("shop-a", "u9", True), ("shop-b", "u9", True)]

@@ -3,9 +3,9 @@
 A row to a group goes from the group's speaker (bot/fleet/leases.py); with none, from this account if it is in
 the group, else from another account in it (bot/fleet/account_rooms.py), else from this one. A private row goes
 from an account the member is a friend of, the speaker of the event's group first, then this account; with
-none, from this one (the run chose a private message because some account was a friend when it decided).
-A friend acceptance, and what its event sends that member privately, goes from this account: the request came
-to it. Outside a fleet every row is 'default' and nothing is read.
+none, from this one (the run chose a private message because some account was a friend when it decided). A
+friend acceptance goes from this account, which the request came to (its friends stage has just recorded the
+member as its friend). Outside a fleet every row is 'default' and nothing is read.
 """
 
 from __future__ import annotations
@@ -44,12 +44,11 @@ async def assign(conn: AsyncConnection, config: Config, rows: Sequence[dict[str,
             speakers[room_id] = await speaker_of(conn, room_id, now)
         return speakers[room_id]
 
-    accepting = {row["member_id"] for row in rows if row.get("accept")}
     for row in rows:
         origin = row.pop(ORIGIN, None)
         if row["room_id"] is not None:
             row["account"] = await _group_sender(conn, me, row["room_id"], await speaker(row["room_id"]))
-        elif row["member_id"] is not None and row["member_id"] not in accepting:
+        elif row["member_id"] is not None and not row["accept"]:
             preferred = await speaker(origin) if origin is not None else None
             row["account"] = _private_sender(me, preferred, await friendships.accounts_of(conn, row["member_id"]))
         else:
