@@ -38,9 +38,10 @@ _PRESENT: dict[str, Insert] = {}
 _COUNTED: dict[str, Insert] = {}
 
 
-async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime) -> bool:
-    """True the first time an event id is seen; False for a redelivery."""
-    result = await conn.execute(dialect.insert_ignore(conn, SeenEvent.__table__), {"id": event_id, "at": at})
+async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime, *, account: str | None = None) -> bool:
+    """True the first time an event id is seen; False for a redelivery. In a fleet, `account` saw it."""
+    row = {"id": event_id, "at": at, **({"account": account} if account is not None else {})}
+    result = await conn.execute(dialect.insert_ignore(conn, SeenEvent.__table__), row)
     return result.rowcount == 1
 
 
