@@ -24,12 +24,13 @@ import json
 import logging
 import sys
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.i18n import translate_line
@@ -64,6 +65,7 @@ START_UP = "start-up"  # who loaded a version: this, a staff member's WeChat id 
 CLI = "qunguan reload"
 WATCH = "watch"
 FLEET = "another process of the fleet"  # why a set stored by another process was swapped in
+TAKEN = "…"  # a request of no account that one process of a fleet answers (by re-reading its folder)
 
 
 @dataclass(frozen=True)
@@ -167,11 +169,25 @@ def running_on(store: Store) -> Reloader | None:
     return found() if found is not None else None
 
 
-async def request_reload(conn: AsyncConnection, at: datetime) -> int:
+async def request_reload(conn: AsyncConnection, at: datetime, accounts: Sequence[str] = ()) -> list[int]:
     """Leave a request row: every running bot on this database re-reads its playbooks (and switches) within a
-    second and writes its answer into the row. Returns the row's id."""
-    row = await conn.execute(insert(_requests).values(at=at))
-    return int(row.inserted_primary_key[0])
+    second and writes its answer into the row. In a fleet, one row per account, each answered by that account's
+    process once it runs the set of versions the caller stored (`share_folder`). Returns the rows' ids."""
+    ids = []
+    for account in accounts or [None]:
+        row = await conn.execute(insert(_requests).values(at=at, account=account))
+        ids.append(int(row.inserted_primary_key[0]))
+    return ids
+
+
+async def share_folder(store: Store, config: Config, folder: Path, at: datetime) -> Outcome:
+    """`qunguan reload` in a fleet: read this folder and store its versions as the set every process runs."""
+    reading = await read(store, config, folder, CLI)
+    if reading.outcome.swapped:
+        async with store.unit() as conn:
+            await versions.record(conn, reading.changed, at=at, by=CLI)
+            await versions.share(conn, reading.running)
+    return reading.outcome
 
 
 async def read(store: Store, config: Config, folder: Path, by: str) -> Reading:
@@ -281,22 +297,40 @@ class Reloader:
             log.exception("checking for a playbook reload failed")
 
     async def _poll(self) -> None:
+        account = self.engine.config.account
+        for_me = or_(_requests.c.account.is_(None), _requests.c.account == account)
         async with self.engine.store.unit() as conn:
-            newest = (await conn.execute(select(func.max(_requests.c.id)))).scalar() or 0
+            newest = (await conn.execute(select(func.max(_requests.c.id)).where(for_me))).scalar() or 0
         if newest > self._handled:
             async with self.engine.store.unit() as conn:  # a console alone switched a playbook on or off, maybe
                 self.engine.switches.update(await load_switches(conn))
-            outcome = await self.reload("qunguan reload", by=CLI)
+            outcome, answering = await self._answer(newest)
             result = "\n".join(outcome.lines())
+            rows = (_requests.c.id <= newest, _requests.c.id > self._handled, answering)
             async with self.engine.store.unit() as conn:
-                await conn.execute(
-                    update(_requests)
-                    .where(_requests.c.id <= newest, _requests.c.id > self._handled, _requests.c.answered_at.is_(None))
-                    .values(answered_at=self.engine.clock.now(), result=result)
-                )
+                answer = {"answered_at": self.engine.clock.now(), "result": result}
+                await conn.execute(update(_requests).where(*rows).values(answer))
             self._handled = newest
         elif self.engine.config.reload.watch and signature(self.folder) != self._signature:
             await self.reload("a playbook file changed", by=WATCH)
+
+    async def _answer(self, newest: int) -> tuple[Outcome, ColumnElement[bool]]:
+        """A request's reload, and which rows its answer goes into. Alone: this folder, into every open row. In a
+        fleet: the set `qunguan reload` stored, into this account's rows; a row of no account (a console's alone)
+        is taken by the first process to see it, which re-reads its folder; the others follow it on a beat."""
+        unanswered = _requests.c.answered_at.is_(None)
+        if not self.fleet:
+            return await self.reload("qunguan reload", by=CLI), unanswered
+        await self.follow()
+        shared = (_requests.c.account.is_(None), _requests.c.id > self._handled, _requests.c.id <= newest)
+        async with self.engine.store.unit() as conn:
+            free = unanswered, _requests.c.result == ""
+            taken = await conn.execute(update(_requests).where(*shared, *free).values(result=TAKEN))
+        if taken.rowcount:
+            outcome = await self.reload("a request of the console", by=CLI)
+            return outcome, and_(_requests.c.account.is_(None), _requests.c.result == TAKEN)
+        assert self.last is not None
+        return replace(self.last, verb="reloaded"), and_(_requests.c.account == self.engine.config.account, unanswered)
 
     async def follow(self) -> None:
         """In a fleet, on each heartbeat: swap in the set of versions another process stored, from the database."""

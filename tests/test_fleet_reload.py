@@ -4,6 +4,7 @@ own folder; switches (/启用 /停用) and bindings (/绑定 /解绑) reach ever
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -11,11 +12,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from backends import Backend
+from sqlalchemy import select
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.clock import VirtualClock
 from bot.config import Config, load_config
 from bot.events import Outgoing
 from bot.fleet.accounts import run_as
+from bot.reload import request_reload, share_folder
+from bot.store import Store
+from bot.store.tables import ReloadRequest
 from bot.testing import TestBot
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -138,3 +145,42 @@ async def test_a_binding_on_one_process_reaches_the_other_within_a_heartbeat(
     await a.say("boss", "/解绑", room="r1")
     await beat(b)
     assert texts(await b.say("u3", "你好", room="r1")) == []
+
+
+async def test_qunguan_reload_is_answered_by_each_account_s_process_with_the_versions_it_stored(
+    tmp_path: Path, backend: Backend, bots: list[TestBot]
+) -> None:
+    a = await start(tmp_path, backend, bots, "shop-a", folder(tmp_path, "a", "一号"))
+    b = await start(tmp_path, backend, bots, "shop-b", folder(tmp_path, "b", "一号"))
+    edited = folder(tmp_path, "cli", "三号")  # the folder of the machine `qunguan reload` runs on
+    stored = await share_folder(a.bot.store, a.bot.config, edited, a.clock.now())
+    assert stored.clean
+    async with a.bot.store.unit() as conn:
+        ids = await request_reload(conn, a.clock.now(), ["shop-a", "shop-b"])
+    for bot in (a, b):
+        assert bot.engine.reloader is not None
+        await bot.engine.reloader.poll()
+    table = ReloadRequest.__table__
+    rows = await a.rows(select(table.c.account, table.c.result).where(table.c.id.in_(ids)).order_by(table.c.id))
+    assert [(row.account, row.result) for row in rows] == [
+        ("shop-a", "reloaded: 1 playbook(s) running"),
+        ("shop-b", "reloaded: 1 playbook(s) running"),
+    ]
+    assert texts(await a.say("u1", "你好", room="r1")) == ["三号"]
+    assert texts(await b.say("u1", "你好", room="r2")) == ["三号"]
+
+
+def test_qunguan_reload_in_a_fleet_stores_the_versions_and_names_each_account(tmp_path: Path, backend: Backend) -> None:
+    edited = folder(tmp_path, "playbooks", "四号")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"{FLEET}\ndatabase: '{backend.database}'\nplaybooks: {edited}\n", "utf-8")
+    asyncio.run(_create(backend.database))
+    result = CliRunner().invoke(app, ["reload", "--config", str(config), "--wait", "0"])
+    assert result.exit_code == 0, result.output
+    assert "账号 shop-a：0 秒内没有回应（没在运行？它启动时会加载这些版本）" in result.output
+    assert "账号 shop-b：" in result.output
+
+
+async def _create(database: str) -> None:
+    store = await Store.open(database)
+    await store.close()
