@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from backends import Backend
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from bot.clock import VirtualClock
 from bot.config import load_config
 from bot.events import Outgoing
 from bot.fleet.accounts import run_as
+from bot.fleet.tables import SpeakerLease
+from bot.store.tables import OutboxMessage
 from bot.testing import TestBot
 from bot.windows import OpenWindow, Windows
 from handlers.coupons import Coupon, CouponStock
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 28, 12, 0, tzinfo=TZ)
-FLEET = "accounts:\n  shop-a: {}\n  shop-b: {}\n"
+FLEET = "staff: {owner: [boss], admin: [mgr]}\naccounts:\n  shop-a: {}\n  shop-b: {}\n"
 
 
 def shop(stock: int, per_member: int = 1) -> dict[str, str]:
@@ -177,3 +179,31 @@ async def test_a_window_opened_here_while_the_open_ones_are_read_is_kept() -> No
 
     await windows.load(Reading())  # type: ignore[arg-type]
     assert (windows.in_room("r1"), windows.in_room("r2")) == ([], [new])
+
+
+async def test_a_broadcast_confirmed_on_two_accounts_at_once_is_queued_once_for_every_group(
+    tmp_path: Path, backend: Backend, fleet: list[TestBot]
+) -> None:
+    await pair(tmp_path, backend, fleet, stock=5)
+    a, b = fleet
+    await a.say("u1", "早", room="r1")  # shop-a's group
+    await b.say("u2", "早", room="r2")  # shop-b's group
+    async with a.bot.store.unit() as conn:
+        for room_id, account in (("r1", "shop-a"), ("r2", "shop-b")):
+            lease = {"room_id": room_id, "account": account, "since": START, "expires_at": START + timedelta(hours=1)}
+            await conn.execute(insert(SpeakerLease.__table__).values(lease))
+    preview = texts(await a.say("mgr", "/群发 周末会员日，全场九折"))
+    assert preview[0].startswith("群发预览：2 个群")
+    before = len(a.sent), len(b.sent)
+    await asyncio.gather(a.say("mgr", "/确认"), b.say("mgr", "/确认"))  # the staff member taps it on both phones
+    sent = [*a.sent[before[0] :], *b.sent[before[1] :]]
+    answers = sorted(m.text for m in sent if m.room is None)
+    assert len(answers) == 2 and answers[1].startswith(("这条群发已经确认过了", "没有等你确认")), answers
+    assert answers[0].startswith("已确认，开始群发到 2 个群")
+    assert sorted((m.room.id, m.text) for m in sent if m.room is not None) == [
+        ("r1", "周末会员日，全场九折"),
+        ("r2", "周末会员日，全场九折"),
+    ]
+    table = OutboxMessage.__table__
+    rows = await a.rows(select(table.c.room_id, table.c.account).where(table.c.kind == "broadcast"))
+    assert sorted(row.room_id for row in rows) == ["r1", "r2"]
