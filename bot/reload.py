@@ -15,6 +15,10 @@ a save in the web console (bot/console/playbook_files.py: the bot of the same pr
 else a request row); and, when config says `reload: {watch: true}`, saving a file in the folder. Only a
 folder that is not there changes nothing. What is told here is English, like the logs: /重载 and
 `qunguan reload` show it in the configured language.
+
+In a fleet the database's versions are the truth: each reload also stores the set that runs (`versions.share`),
+every other process swaps it in from the database on its heartbeat (`follow`), a process starts on it, and
+`qunguan reload` stores its own folder's set and asks each account's process to answer (docs/fleet-shared-state.md).
 """
 
 from __future__ import annotations
