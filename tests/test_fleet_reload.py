@@ -10,16 +10,21 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from backends import Backend
 from sqlalchemy import select
+from test_console_playbooks import Web
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.clock import VirtualClock
 from bot.config import Config, load_config
+from bot.console.app import create_app
+from bot.console.guard import Console
 from bot.events import Outgoing
 from bot.fleet.accounts import run_as
+from bot.playbook.fallback import digest
 from bot.reload import request_reload, share_folder
 from bot.store import Store
 from bot.store.tables import ReloadRequest
@@ -31,6 +36,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
 FLEET = """
 staff: {owner: [boss], admin: [mgr]}
+web: {public_url: "https://shop.example.cn"}
 accounts:
   shop-a: {}
   shop-b: {}
@@ -95,6 +101,22 @@ async def test_a_reload_on_one_process_reaches_the_other_from_the_database_not_i
     assert texts(await b.say("u3", "你好", room="r2")) == ["二号"]
     await beat(b)  # nothing new: nothing swapped again
     assert texts(await b.say("u4", "你好", room="r2")) == ["二号"]
+
+
+async def test_a_console_save_on_one_process_reaches_the_other(
+    tmp_path: Path, backend: Backend, bots: list[TestBot]
+) -> None:
+    a = await start(tmp_path, backend, bots, "shop-a", folder(tmp_path, "a", "一号"))
+    b = await start(tmp_path, backend, bots, "shop-b", folder(tmp_path, "b", "一号"))
+    console = Console(a.bot.store, a.bot.config, a.clock, tmp_path / "a")
+    transport = httpx.ASGITransport(app=create_app(console))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        web = await Web(a, client).as_("mgr")
+        edit = {"text": hello("五号"), "base": digest(hello("一号"))}
+        saved = await web.write("PUT", "/api/playbooks/hello.yaml", edit)
+        assert saved.status_code == 200, saved.text
+    await beat(b)
+    assert texts(await b.say("u1", "你好", room="r2")) == ["五号"]
 
 
 async def test_a_file_removed_by_a_reload_stops_on_every_process(
