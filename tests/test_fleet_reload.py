@@ -206,3 +206,23 @@ def test_qunguan_reload_in_a_fleet_stores_the_versions_and_names_each_account(tm
 async def _create(database: str) -> None:
     store = await Store.open(database)
     await store.close()
+
+
+async def test_a_request_of_no_account_is_taken_by_one_process_and_followed_by_the_others(
+    tmp_path: Path, backend: Backend, bots: list[TestBot]
+) -> None:
+    """A console run on its own leaves a request of no account: one process re-reads its folder, never each."""
+    a = await start(tmp_path, backend, bots, "shop-a", folder(tmp_path, "a", "一号"))
+    b = await start(tmp_path, backend, bots, "shop-b", folder(tmp_path, "b", "一号"))
+    folder(tmp_path, "a", "六号")  # saved by a console beside shop-a
+    folder(tmp_path, "b", "别的")  # shop-b's folder is not an input here
+    async with a.bot.store.unit() as conn:
+        (request,) = await request_reload(conn, a.clock.now())
+    for bot in (a, b):
+        assert bot.engine.reloader is not None
+        await bot.engine.reloader.poll()
+    table = ReloadRequest.__table__
+    (row,) = await a.rows(select(table.c.result).where(table.c.id == request))
+    assert row.result == "reloaded: 1 playbook(s) running"
+    assert texts(await a.say("u1", "你好", room="r1")) == ["六号"]
+    assert texts(await b.say("u1", "你好", room="r2")) == ["六号"]
