@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.fleet import presence
 from bot.fleet.shared import SharedState
+from bot.fleet.speaking import Speaking
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -32,8 +33,10 @@ class FleetProcess:
         self.account = engine.config.account
         self.started_at = engine.clock.now()
         self.duties: list[tuple[str, Duty]] = [("presence", self._alive)]
-        self.duties.append(("shared", SharedState(engine).follow))
         self._task: asyncio.Task[None] | None = None
+        self.speaking = Speaking(engine, receive)
+        self.duties.append(("speaker", self.speaking.beat))
+        self.duties.append(("shared", SharedState(engine).follow))
 
     def add(self, name: str, duty: Duty) -> None:
         self.duties.append((name, duty))
@@ -63,6 +66,7 @@ class FleetProcess:
                 await self._task
             self._task = None
         if status is not None:
+            await self.speaking.release()
             async with self.engine.store.unit() as conn:
                 await presence.mark(conn, self.account, status, self.engine.clock.now())
 
