@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from backends import Backend
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from bot.clock import VirtualClock
 from bot.config import load_config
@@ -106,7 +106,8 @@ async def test_coupon_actions_through_two_accounts_at_once_never_pass_the_stock(
 ) -> None:
     await pair(tmp_path, backend, fleet, stock=7)
     a, b = fleet
-    await asyncio.gather(*(bot.say(f"m{i}", "领券", room=f"r-{i}") for i in range(20) for bot in (a, b)))
+    claims = (bot.say(f"m{i}", "领券", room=f"{side}-{i}") for i in range(20) for side, bot in (("a", a), ("b", b)))
+    await asyncio.gather(*claims)
     answers = texts([*a.sent, *b.sent])  # what each `say` returns overlaps while they run at once
     assert sum(text.startswith("幸运券 ") for text in answers) == 7
     assert answers.count("幸运券已抢完") + answers.count("幸运券已领过") == 33
@@ -186,12 +187,10 @@ async def test_a_broadcast_confirmed_on_two_accounts_at_once_is_queued_once_for_
 ) -> None:
     await pair(tmp_path, backend, fleet, stock=5)
     a, b = fleet
-    await a.say("u1", "早", room="r1")  # shop-a's group
+    await a.say("u1", "早", room="r1")  # shop-a's group: it takes the lease
     await b.say("u2", "早", room="r2")  # shop-b's group
-    async with a.bot.store.unit() as conn:
-        for room_id, account in (("r1", "shop-a"), ("r2", "shop-b")):
-            lease = {"room_id": room_id, "account": account, "since": START, "expires_at": START + timedelta(hours=1)}
-            await conn.execute(insert(SpeakerLease.__table__).values(lease))
+    speakers = await a.rows(select(SpeakerLease.room_id, SpeakerLease.account).order_by(SpeakerLease.room_id))
+    assert [tuple(row) for row in speakers] == [("r1", "shop-a"), ("r2", "shop-b")]
     preview = texts(await a.say("mgr", "/群发 周末会员日，全场九折"))
     assert preview[0].startswith("群发预览：2 个群")
     before = len(a.sent), len(b.sent)
