@@ -4,10 +4,11 @@ through different accounts at once, and a quiz or coupon drop (抢券) closes an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -162,21 +163,29 @@ async def test_a_drop_opened_by_a_process_that_died_is_announced_by_another(
     assert texts(sent) == ["本轮抢券结束，这次没有人领幸运券，下次记得来抢哦～"]
 
 
-async def test_a_window_opened_here_while_the_open_ones_are_read_is_kept() -> None:
-    """A heartbeat's load and this process's own /开抢 may interleave: the load must not lose the new window."""
+async def test_a_window_opened_or_closed_here_while_the_open_ones_are_read_stays_so() -> None:
+    """A heartbeat's load and this process's own /开抢 and close may interleave: the database's answer was read
+    before they committed, and must neither lose the new window nor bring back the closed one."""
     windows = Windows()
-    old = OpenWindow(1, "claim", "r1", "drop", START, START + timedelta(minutes=30), {})
-    new = OpenWindow(2, "claim", "r2", "drop", START, START + timedelta(minutes=30), {})
+    span = START + timedelta(minutes=30)
+    old = OpenWindow(1, "claim", "r1", "drop", START, span, {})
+    new = OpenWindow(2, "claim", "r2", "drop", START, span, {})
     windows.add(old)
+    still_open = SimpleNamespace(
+        id=1, kind="claim", room_id="r1", playbook_id="drop", opened_at=START, closes_at=span, data="{}"
+    )
 
-    class Reading:  # the database's answer arrives after this process opened window 2 and closed window 1
+    class Reading:  # the rows as read (window 1 still open), answered after window 2 opened and window 1 closed
         async def execute(self, statement: object) -> Reading:
             windows.add(new)
             windows.remove(old.id)
             return self
 
         def all(self) -> list[object]:
-            return []
+            return [still_open]
+
+        def __iter__(self) -> Iterator[object]:
+            return iter(self.all())
 
     await windows.load(Reading())  # type: ignore[arg-type]
     assert (windows.in_room("r1"), windows.in_room("r2")) == ([], [new])
