@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bot.fleet import presence
+from bot.fleet.shared import SharedState
 from bot.fleet.speaking import Speaking
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class FleetProcess:
         self._task: asyncio.Task[None] | None = None
         self.speaking = Speaking(engine, receive)
         self.duties.append(("speaker", self.speaking.beat))
+        self.duties.append(("shared", SharedState(engine).follow))
 
     def add(self, name: str, duty: Duty) -> None:
         self.duties.append((name, duty))
