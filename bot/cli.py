@@ -34,6 +34,7 @@ from bot.config import Config
 from bot.console.server import ListenError
 from bot.console_cli import console
 from bot.forget_cli import forget_command
+from bot.migrate_cli import migrate_command
 from bot.playbook.library import PlaybookSet, display_path
 from bot.reload_cli import reload
 from bot.replay_cli import replay
@@ -113,6 +114,7 @@ for command in (test, audit, reload, replay, schema, console):
     app.command()(command)
 app.add_typer(rooms_commands(read_config), name="rooms")
 app.command("forget")(forget_command)
+app.command("migrate")(migrate_command)
 
 
 @app.command()

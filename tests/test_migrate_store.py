@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from backends import Backend
-from sqlalchemy import text
+from click.testing import Result
+from sqlalchemy import Connection, Table, func, inspect, select, text
+from sqlalchemy.exc import OperationalError
+from transfer_rows import BIG, START, every_row, make_shop
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.store import Store
+from bot.store.migrations import SCHEMA_VERSION, schema
+from bot.testing import TestBot
+from bot.transfer import copy
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -66,3 +76,201 @@ def test_several_processes_starting_on_one_empty_database_all_start(backend: Bac
     outcomes = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in processes]
     assert [code for code, _ in outcomes] == [0] * OPENERS, outcomes
     assert len(asyncio.run(_versions(backend.database))) == 1
+
+
+# -- qunguan migrate: the backend is the target; the source is a SQLite file, as a shop moving to PostgreSQL has.
+
+
+def _config(tmp_path: Path, language: str = "zh-CN") -> Path:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"language: {language}\n", encoding="utf-8")
+    return config
+
+
+def _migrate(tmp_path: Path, *args: str, language: str = "zh-CN") -> Result:
+    return CliRunner().invoke(app, ["migrate", *args, "--config", str(_config(tmp_path, language))])
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    source = tmp_path / "shop" / "qunguan.db"
+    asyncio.run(make_shop(str(source)))
+    return source
+
+
+def test_migrate_moves_every_row_checks_every_table_and_the_bot_goes_on_there(
+    backend: Backend, tmp_path: Path, shop: Path
+) -> None:
+    before = asyncio.run(every_row(str(shop)))
+    done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database, "--batch", "4")
+    assert done.exit_code == 0, done.output
+    assert "完成：" in done.output and "不一致" not in done.output
+    assert "members" in done.output and "points_ledger" in done.output
+    assert asyncio.run(every_row(backend.database)) == before
+    assert asyncio.run(every_row(str(shop))) == before  # the source is only read
+
+    async def go_on() -> int:  # new rows get new ids (the sequences were moved past the copied ids)
+        async with TestBot.running(
+            ROOT / "playbooks", database=backend.database, start=START + timedelta(days=5)
+        ) as bot:
+            await bot.say("u0", "签到", room="r0")
+            await bot.say("new", "签到", room="r0")
+            return await bot.field("u1", "points")
+
+    assert asyncio.run(go_on()) == BIG
+    assert len(asyncio.run(every_row(backend.database))["points_ledger"]) == len(before["points_ledger"]) + 2
+
+
+def test_migrate_speaks_english_when_config_says_so(backend: Backend, tmp_path: Path, shop: Path) -> None:
+    done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database, language="en")
+    assert done.exit_code == 0, done.output
+    assert "every table's row count and column totals match" in done.output
+    assert "table" in done.output.splitlines()[1]
+
+
+def test_migrate_refuses_a_target_that_already_holds_a_shop_and_leaves_it_as_it_was(
+    backend: Backend, tmp_path: Path, shop: Path
+) -> None:
+    assert _migrate(tmp_path, "--from", str(shop), "--to", backend.database).exit_code == 0
+    asyncio.run(make_shop(backend.database, members=2))  # the target's bot ran on
+    kept = asyncio.run(every_row(backend.database))
+    done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database)
+    assert done.exit_code == 2
+    assert "没有做任何修改" in done.output and "the target is not empty" in done.output
+    assert "Traceback" not in done.output
+    assert asyncio.run(every_row(backend.database)) == kept
+
+
+def test_migrate_never_creates_a_missing_source(backend: Backend, tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "qunguan.db"
+    done = _migrate(tmp_path, "--from", str(missing), "--to", backend.database)
+    assert done.exit_code == 2
+    assert f"no database at {missing}" in done.output
+    assert not missing.exists() and not missing.parent.exists()
+
+
+def test_a_check_that_differs_rolls_everything_back_and_exits_1(
+    backend: Backend, tmp_path: Path, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = copy.copy_table
+
+    def loses_a_row(source: Connection, target: Connection, table: Table, batch: int = copy.BATCH) -> int:
+        if table.name != "points_ledger":
+            return real(source, target, table, batch)
+        rows = [dict(r._mapping) for r in source.execute(select(table))]
+        target.execute(table.insert(), rows[1:])
+        return len(rows) - 1
+
+    monkeypatch.setattr(copy, "copy_table", loses_a_row)
+    done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database)
+    assert done.exit_code == 1, done.output
+    assert "points_ledger" in done.output and "不一致：rows 18 != 17" in done.output
+    assert "rolled back" in done.output
+    assert _shop_rows(backend.database) == -1  # not even the schema: it went in the same transaction
+
+
+def _shop_rows(database: str) -> int:
+    """Rows in the target outside its own schema version (0: nothing was copied), or -1 with no schema at all."""
+
+    async def count() -> int:
+        store = Store.connect(database)
+        try:
+            async with store.unit() as conn:
+                if not await conn.run_sync(lambda c: inspect(c).has_table("settings")):
+                    return -1
+                total = 0
+                for table in schema().sorted_tables:
+                    total += (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+                return total
+        finally:
+            await store.close()
+
+    return asyncio.run(count())
+
+
+def test_a_copy_failing_half_way_leaves_nothing_in_the_target_and_can_be_run_again(
+    backend: Backend, tmp_path: Path, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk (or a lost connection) after some tables and batches are in: the target shows none of them."""
+    real = copy.copy_table
+
+    def disk_full(source: Connection, target: Connection, table: Table, batch: int = copy.BATCH) -> int:
+        if table.name == "points_ledger":
+            target.execute(table.insert(), [dict(r._mapping) for r in source.execute(select(table).limit(3))])
+            raise OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full"))
+        return real(source, target, table, batch)
+
+    monkeypatch.setattr(copy, "copy_table", disk_full)
+    done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database)
+    assert done.exit_code == 2
+    assert "copying table points_ledger: database or disk is full; nothing was written to" in done.output
+    assert _shop_rows(backend.database) == -1
+    monkeypatch.undo()
+    assert _migrate(tmp_path, "--from", str(shop), "--to", backend.database).exit_code == 0
+    assert asyncio.run(every_row(backend.database)) == asyncio.run(every_row(str(shop)))
+
+
+@pytest.mark.sqlite_only  # the targets are not the backend's
+def test_migrate_refuses_bad_urls_and_unreachable_servers_in_one_line(tmp_path: Path, shop: Path) -> None:
+    cases = {
+        "mysql://root@localhost/shop": "unsupported database URL",
+        "postgresql://nobody:secret@127.0.0.1:1/shop": "nothing was written to postgresql+asyncpg://nobody:***@",
+        "postgresql://:::": "not a database URL",
+    }
+    for target, said in cases.items():
+        done = _migrate(tmp_path, "--from", str(shop), "--to", target)
+        assert done.exit_code == 2, (target, done.output)
+        assert said in done.output, done.output
+        assert "secret" not in done.output and "Traceback" not in done.output
+
+
+def test_an_older_source_is_upgraded_in_a_copy_only(backend: Backend, tmp_path: Path, shop: Path) -> None:
+    asyncio.run(_set_version(str(shop), SCHEMA_VERSION - 1))
+    untouched = shop.read_bytes()
+    done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database)
+    assert done.exit_code == 0, done.output
+    assert shop.read_bytes() == untouched
+    assert asyncio.run(_versions(backend.database)) == [str(SCHEMA_VERSION)]
+
+
+def test_a_newer_source_is_refused(backend: Backend, tmp_path: Path, shop: Path) -> None:
+    asyncio.run(_set_version(str(shop), SCHEMA_VERSION + 1))
+    done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database)
+    assert done.exit_code == 2
+    assert f"newer than this Qunguan ({SCHEMA_VERSION})" in done.output
+    assert _shop_rows(backend.database) == -1
+
+
+async def _set_version(database: str, version: int) -> None:
+    store = await Store.open(database)
+    try:
+        async with store.unit() as conn:
+            await conn.execute(text("UPDATE settings SET value = :v WHERE key = 'schema_version'"), {"v": str(version)})
+    finally:
+        await store.close()
+        for leftover in ("-wal", "-shm"):  # a closed database is one file: its bytes say whether it changed
+            assert not Path(database + leftover).exists()
+
+
+def test_a_value_the_target_cannot_hold_is_refused_naming_its_table(
+    backend: Backend, tmp_path: Path, shop: Path
+) -> None:
+    """SQLite keeps any integer in an INTEGER column; PostgreSQL's INTEGER stops at 2**31 - 1."""
+    asyncio.run(_set_points(str(shop), 2**40))
+    done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database)
+    if backend.postgresql:
+        assert done.exit_code == 2
+        assert "copying table members:" in done.output and "out of int32 range" in done.output
+        assert _shop_rows(backend.database) == -1
+    else:
+        assert done.exit_code == 0, done.output
+        assert asyncio.run(every_row(backend.database))["members"] == asyncio.run(every_row(str(shop)))["members"]
+
+
+async def _set_points(database: str, points: int) -> None:
+    store = await Store.open(database)
+    try:
+        async with store.unit() as conn:
+            await conn.execute(text("UPDATE members SET points = :p WHERE id = 'u2'"), {"p": points})
+    finally:
+        await store.close()
