@@ -21,6 +21,7 @@ import typer
 
 from bot import logs
 from bot.audit_cli import audit
+from bot.backup_cli import backup, restore
 from bot.cli_shared import (
     ConfigOption,
     PlaybooksOption,
@@ -110,7 +111,7 @@ def check(
         raise typer.Exit(1)
 
 
-for command in (test, audit, reload, replay, schema, console):
+for command in (test, audit, reload, replay, schema, console, backup, restore):
     app.command()(command)
 app.add_typer(rooms_commands(read_config), name="rooms")
 app.command("forget")(forget_command)

@@ -1,7 +1,8 @@
 """SQLite's online backup API: a consistent copy of a database file while a bot reads and writes it.
 
-The backup copies pages in steps; when another connection writes between two steps, SQLite starts over (it
-restarts by itself), so the copy is always one committed state of the database, never a mix."""
+The copy is made in one step, inside one read transaction: in WAL mode that sees one committed state of the
+database and never blocks the bot's writers (copied in several steps, every write by the bot between two steps
+would make SQLite start over, and a busy bot could keep it starting over forever)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from bot.transfer.urls import TransferError
 
-PAGES = 1024  # pages per step: a running bot's writes get in between steps
+PAGES = -1  # all in one step: a read transaction in WAL mode sees one committed state and blocks no writer
 
 
 def _connect_existing(path: Path) -> sqlite3.Connection:
@@ -36,6 +37,41 @@ def has_rows(path: Path) -> bool:
         return bool(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
     except sqlite3.Error:
         return True
+    finally:
+        conn.close()
+
+
+def in_use(path: Path) -> bool:
+    """Whether another process (a running bot) has the database open: in WAL mode every open connection holds a
+    shared lock that an exclusive lock attempt runs into at once."""
+    if not path.exists():
+        return False
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        conn.close()
+
+
+def schema_version(path: Path) -> int | None:
+    """The Qunguan schema version a database file says it is at; None for a file that is not a Qunguan database."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute("SELECT value FROM settings WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else None
+    except (sqlite3.Error, ValueError):
+        return None
     finally:
         conn.close()
 
