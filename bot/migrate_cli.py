@@ -48,8 +48,14 @@ def migrate_command(
     source = source or cfg.database_path
     into = f"{shown(source)} -> {shown(target)}"
     speak(language, f"正在复制 {into} ……", f"copying {into} ...")
+
+    def progress(table: str, rows: int) -> None:  # a large table takes a while: say where the copy is
+        speak(
+            language, f"  已复制 {table}：{rows} 行（尚未提交）", f"  copied {table}: {rows} rows (not committed yet)"
+        )
+
     try:
-        report = asyncio.run(migrate_database(source, target, batch=batch))
+        report = asyncio.run(migrate_database(source, target, batch=batch, progress=progress))
     except Mismatch as exc:
         _table(exc.report, language)
         raise refuse(
