@@ -220,6 +220,10 @@ def test_migrate_refuses_bad_urls_and_unreachable_servers_in_one_line(tmp_path: 
         "postgresql://nobody:secret@127.0.0.1:1/shop": "nothing was written to postgresql+asyncpg://nobody:***@",
         "postgresql://:::": "not a database URL",
     }
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE notes (x)").connection.close()
+    cases[str(foreign)] = "the target: the database has tables but no schema version"
+    cases[str(shop)] = "the source and the target are the same database"
     for target, said in cases.items():
         done = _migrate(tmp_path, "--from", str(shop), "--to", target)
         assert done.exit_code == 2, (target, done.output)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from bot.store import dialect, tables
-from bot.store.migrations import SCHEMA_VERSION, migrate, schema, version
+from bot.store.migrations import SCHEMA_VERSION, SchemaError, migrate, schema, version
 from bot.transfer.checks import Fingerprint, fingerprint
 from bot.transfer.urls import TransferError
 
@@ -69,7 +69,10 @@ def check_source(source: Connection) -> None:
 
 def prepare_target(target: Connection) -> None:
     """Today's schema on the target, which must hold no shop's rows (its own schema version aside)."""
-    migrate(target)
+    try:
+        migrate(target)
+    except SchemaError as exc:  # a newer Qunguan's database, or not Qunguan's at all
+        raise TransferError(f"the target: {exc}") from None
     for table in schema().sorted_tables:
         count = target.execute(select(func.count()).select_from(table)).scalar_one()
         if table.name == tables.Setting.__tablename__:

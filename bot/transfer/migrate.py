@@ -67,12 +67,15 @@ async def migrate_database(source: str, target: str, *, batch: int = BATCH, prog
         raise TransferError("the source and the target are the same database")
     async with _readable(source) as readable:
         reader = Store.connect(readable, create=False)
-        writer = Store.connect(target)
         try:
-            async with _reading(reader) as sconn, writer.unit() as tconn:
-                return await greenlet_spawn(
-                    transfer, sconn.sync_connection, tconn.sync_connection, batch=batch, progress=progress
-                )
+            writer = Store.connect(target)
+            try:
+                async with _reading(reader) as sconn, writer.unit() as tconn:
+                    return await greenlet_spawn(
+                        transfer, sconn.sync_connection, tconn.sync_connection, batch=batch, progress=progress
+                    )
+            finally:
+                await writer.close()
         except Mismatch:
             raise
         except TransferError as exc:
@@ -83,7 +86,6 @@ async def migrate_database(source: str, target: str, *, batch: int = BATCH, prog
             raise TransferError(f"{dialect.describe(exc)}; nothing was written to {shown(target)}") from None
         finally:
             await reader.close()
-            await writer.close()
 
 
 __all__ = ["Mismatch", "Report", "migrate_database"]
