@@ -217,7 +217,7 @@ def test_a_copy_failing_half_way_leaves_nothing_in_the_target_and_can_be_run_aga
 def test_migrate_refuses_bad_urls_and_unreachable_servers_in_one_line(tmp_path: Path, shop: Path) -> None:
     cases = {
         "mysql://root@localhost/shop": "unsupported database URL",
-        "postgresql://nobody:secret@127.0.0.1:1/shop": "nothing was written to postgresql+asyncpg://nobody:***@",
+        "postgresql://nobody:secret@127.0.0.1:1/shop": "writing postgresql+asyncpg://nobody:***@127.0.0.1:1/shop: ",
         "postgresql://:::": "not a database URL",
     }
     foreign = tmp_path / "foreign.db"
@@ -229,6 +229,9 @@ def test_migrate_refuses_bad_urls_and_unreachable_servers_in_one_line(tmp_path: 
         assert done.exit_code == 2, (target, done.output)
         assert said in done.output, done.output
         assert "secret" not in done.output and "Traceback" not in done.output
+    done = _migrate(tmp_path, "--from", "postgresql://nobody:secret@127.0.0.1:1/shop", "--to", str(tmp_path / "t.db"))
+    assert done.exit_code == 2, done.output
+    assert "reading postgresql+asyncpg://nobody:***@127.0.0.1:1/shop: " in done.output and "secret" not in done.output
 
 
 def test_an_older_source_is_upgraded_in_a_copy_only(backend: Backend, tmp_path: Path, shop: Path) -> None:

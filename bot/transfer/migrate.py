@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
 from bot.store import Store, StoreError, dialect
@@ -28,7 +28,7 @@ Progress = Callable[[str, int], None]
 
 
 @asynccontextmanager
-async def _reading(store: Store) -> AsyncIterator[InlineConnection | object]:
+async def _reading(store: Store) -> AsyncIterator[AsyncConnection | InlineConnection]:
     """One consistent view of the source for the whole copy."""
     if isinstance(store.engine, AsyncEngine):
         async with store.engine.connect() as conn:
@@ -67,13 +67,16 @@ async def migrate_database(source: str, target: str, *, batch: int = BATCH, prog
         raise TransferError("the source and the target are the same database")
     async with _readable(source) as readable:
         reader = Store.connect(readable, create=False)
+        where = f"reading {shown(source)}"  # which side a driver's error came from
         try:
             writer = Store.connect(target)
             try:
-                async with _reading(reader) as sconn, writer.unit() as tconn:
-                    return await greenlet_spawn(
-                        transfer, sconn.sync_connection, tconn.sync_connection, batch=batch, progress=progress
-                    )
+                async with _reading(reader) as sconn:
+                    where = f"writing {shown(target)}"
+                    async with writer.unit() as tconn:
+                        return await greenlet_spawn(
+                            transfer, sconn.sync_connection, tconn.sync_connection, batch=batch, progress=progress
+                        )
             finally:
                 await writer.close()
         except Mismatch:
@@ -83,9 +86,6 @@ async def migrate_database(source: str, target: str, *, batch: int = BATCH, prog
         except StoreError:
             raise
         except (SQLAlchemyError, OSError) as exc:
-            raise TransferError(f"{dialect.describe(exc)}; nothing was written to {shown(target)}") from None
+            raise TransferError(f"{where}: {dialect.describe(exc)}; nothing was written to {shown(target)}") from None
         finally:
             await reader.close()
-
-
-__all__ = ["Mismatch", "Report", "migrate_database"]
