@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backends import Backend, Cluster
+from backends import Backend, database_url
 from click.testing import Result
+from sqlalchemy import inspect
 from transfer_rows import every_row, make_shop
 from typer.testing import CliRunner
 
@@ -37,26 +38,25 @@ def _run(tmp_path: Path, *args: str) -> Result:
 @pytest.fixture
 def second(backend: Backend, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """Another database of the same backend, empty (for PostgreSQL a new database in the cluster)."""
-    if not backend.postgresql:
-        yield str(tmp_path / "restored" / "qunguan.db")
-        return
-    cluster: Cluster = request.getfixturevalue("postgres_cluster")
-    url = cluster.create()
-    try:
-        yield url
-    finally:
-        cluster.drop(url)
+    yield from database_url("postgresql" if backend.postgresql else "sqlite", tmp_path / "restored", request)
 
 
-def test_a_backup_restored_into_an_empty_database_has_every_row_of_every_table(
-    backend: Backend, tmp_path: Path, second: str
-) -> None:
+@pytest.fixture
+def backup(backend: Backend, tmp_path: Path) -> Path:
+    """A backup of a shop on the backend (the shop stays there to compare with)."""
     asyncio.run(make_shop(backend.database))
     file = tmp_path / "backups" / "shop.backup"
     file.parent.mkdir()
     done = _run(tmp_path, "backup", str(file), "--database", backend.database)
     assert done.exit_code == 0, done.output
     assert "已备份" in done.output
+    return file
+
+
+def test_a_backup_restored_into_an_empty_database_has_every_row_of_every_table(
+    backend: Backend, tmp_path: Path, second: str, backup: Path
+) -> None:
+    file = backup
     done = _run(tmp_path, "restore", str(file), "--database", second)
     assert done.exit_code == 0, done.output
     assert "已从" in done.output
@@ -65,11 +65,9 @@ def test_a_backup_restored_into_an_empty_database_has_every_row_of_every_table(
 
 
 def test_restore_refuses_a_database_that_holds_a_shop_unless_forced(
-    backend: Backend, tmp_path: Path, second: str
+    backend: Backend, tmp_path: Path, second: str, backup: Path
 ) -> None:
-    asyncio.run(make_shop(backend.database))
-    file = tmp_path / "shop.backup"
-    assert _run(tmp_path, "backup", str(file), "--database", backend.database).exit_code == 0
+    file = backup
     asyncio.run(make_shop(second, members=2))  # another shop's rows where the backup should go
     theirs = asyncio.run(every_row(second))
     done = _run(tmp_path, "restore", str(file), "--database", second)
@@ -82,11 +80,9 @@ def test_restore_refuses_a_database_that_holds_a_shop_unless_forced(
 
 
 def test_restore_refuses_a_database_a_running_bot_has_open_even_when_forced(
-    backend: Backend, tmp_path: Path, second: str
+    backend: Backend, tmp_path: Path, second: str, backup: Path
 ) -> None:
-    asyncio.run(make_shop(backend.database))
-    file = tmp_path / "shop.backup"
-    assert _run(tmp_path, "backup", str(file), "--database", backend.database).exit_code == 0
+    file = backup
 
     async def while_running() -> tuple[Result, int]:
         async with TestBot.running(ROOT / "playbooks", database=second) as bot:
@@ -220,11 +216,9 @@ def test_pg_dump_gets_the_password_in_its_environment_never_on_its_command_line(
 
 
 def test_a_restore_that_fails_half_way_leaves_the_target_as_it_was(
-    backend: Backend, tmp_path: Path, second: str
+    backend: Backend, tmp_path: Path, second: str, backup: Path
 ) -> None:
-    asyncio.run(make_shop(backend.database))
-    file = tmp_path / "shop.backup"
-    assert _run(tmp_path, "backup", str(file), "--database", backend.database).exit_code == 0
+    file = backup
     data = file.read_bytes()
     file.write_bytes(data[: len(data) * 2 // 3])  # a truncated copy
     done = _run(tmp_path, "restore", str(file), "--database", second)
@@ -235,7 +229,7 @@ def test_a_restore_that_fails_half_way_leaves_the_target_as_it_was(
         store = Store.connect(second)
         try:
             async with store.unit() as conn:
-                return len(await conn.run_sync(lambda c: __import__("sqlalchemy").inspect(c).get_table_names()))
+                return len(await conn.run_sync(lambda c: inspect(c).get_table_names()))
         finally:
             await store.close()
 
