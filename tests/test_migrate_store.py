@@ -152,6 +152,19 @@ def test_migrate_never_creates_a_missing_source(backend: Backend, tmp_path: Path
     assert not missing.exists() and not missing.parent.exists()
 
 
+@pytest.mark.sqlite_only  # the target is a new SQLite file
+def test_a_failed_migrate_into_a_new_sqlite_file_leaves_no_file(
+    tmp_path: Path, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(source: Connection, target: Connection, table: Table, batch: int = copy.BATCH) -> int:
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(copy, "copy_table", disk_full)
+    target = tmp_path / "new.db"
+    assert _migrate(tmp_path, "--from", str(shop), "--to", str(target)).exit_code == 2
+    assert list(tmp_path.glob("new.db*")) == []
+
+
 def test_a_check_that_differs_rolls_everything_back_and_exits_1(
     backend: Backend, tmp_path: Path, shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

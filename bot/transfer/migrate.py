@@ -65,6 +65,17 @@ async def migrate_database(source: str, target: str, *, batch: int = BATCH, prog
     source, target = normalise(source), normalise(target)
     if database_url(source) == database_url(target):
         raise TransferError("the source and the target are the same database")
+    made = database_file(database_url(target))
+    made = made if made is not None and not made.exists() else None  # a SQLite file this command creates
+    try:
+        return await _copy(source, target, batch, progress)
+    except BaseException:
+        for leftover in ("", "-wal", "-shm", "-journal") if made is not None else ():
+            Path(f"{made}{leftover}").unlink(missing_ok=True)  # empty: the failed transaction left nothing in it
+        raise
+
+
+async def _copy(source: str, target: str, batch: int, progress: Progress | None) -> Report:
     async with _readable(source) as readable:
         reader = Store.connect(readable, create=False)
         where = f"reading {shown(source)}"  # which side a driver's error came from
