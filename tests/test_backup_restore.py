@@ -4,6 +4,7 @@ files that are not backups; a failed backup or restore leaves nothing half done.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import sqlite3
 import subprocess
@@ -92,7 +93,7 @@ def test_restore_refuses_a_database_a_running_bot_has_open_even_when_forced(
 
     done, points = asyncio.run(while_running())
     assert done.exit_code == 2, done.output
-    assert "stop" in done.output
+    assert "（机器人还在运行？）：请先停止它" in done.output
     assert points > 0
     assert "u9" in {row[0] for row in asyncio.run(every_row(second))["members"]}
 
@@ -174,13 +175,13 @@ def test_backup_and_restore_refuse_what_they_cannot_do_in_one_line(tmp_path: Pat
     sqlite_backup = tmp_path / "shop.backup"
     assert _run(tmp_path, "backup", str(sqlite_backup), "--database", str(database)).exit_code == 0
     cases = {
-        ("backup", str(existing)): "already exists",
-        ("backup", str(tmp_path / "no" / "folder.backup")): "no folder",
-        ("backup", str(tmp_path / "x.backup"), "--database", str(tmp_path / "typo.db")): "no database at",
-        ("restore", str(tmp_path / "missing.backup")): "no backup file at",
-        ("restore", str(not_a_backup)): "neither a SQLite database nor a pg_dump",
-        ("restore", str(foreign)): "not a Qunguan database",
-        ("restore", str(sqlite_backup), "--database", "postgresql://x@127.0.0.1:1/x"): "qunguan migrate --from",
+        ("backup", str(existing)): "已经存在：换一个文件名，或加 `--force` 覆盖它",
+        ("backup", str(tmp_path / "no" / "folder.backup")): "没有文件夹",
+        ("backup", str(tmp_path / "x.backup"), "--database", str(tmp_path / "typo.db")): "typo.db 没有数据库",
+        ("restore", str(tmp_path / "missing.backup")): "missing.backup 没有备份文件",
+        ("restore", str(not_a_backup)): "既不是 SQLite 数据库，也不是 `pg_dump` 自定义格式的文件",
+        ("restore", str(foreign)): "不是群管的数据库",
+        ("restore", str(sqlite_backup), "--database", "postgresql://x@127.0.0.1:1/x"): "请改用 `qunguan migrate --from",
     }
     for args, said in cases.items():
         if "--database" not in args:
@@ -208,7 +209,7 @@ def test_pg_dump_gets_the_password_in_its_environment_never_on_its_command_line(
     file = tmp_path / "shop.backup"
     done = _run(tmp_path, "backup", str(file), "--database", "postgresql://shop:s3cret@127.0.0.1:1/shop")
     assert done.exit_code == 2, done.output
-    assert "pg_dump failed" in done.output and "s3cret" not in done.output
+    assert "pg_dump 失败：" in done.output and "Connection refused" in done.output and "s3cret" not in done.output
     assert not file.exists() and list(tmp_path.glob("*.partial")) == []
     dumps = [(command, env) for command, env in seen if Path(command[0]).name == "pg_dump"]
     assert dumps and all("s3cret" not in " ".join(command) for command, _ in dumps)
@@ -234,3 +235,25 @@ def test_a_restore_that_fails_half_way_leaves_the_target_as_it_was(
             await store.close()
 
     assert asyncio.run(tables()) == 0
+
+
+@pytest.mark.sqlite_only  # reads the code only
+def test_every_refusal_the_transfer_commands_write_has_a_chinese_form() -> None:
+    """Like tests/test_i18n.py's check of the CLI's lines, for the messages bot/transfer/ raises."""
+    from test_i18n import HOLE, Probe, _parts
+
+    from bot.i18n.zh_cn import CATALOG, TERMS
+
+    probe = Probe(CATALOG, TERMS)
+    missing = []
+    for file in sorted((ROOT / "bot" / "transfer").glob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text("utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("TransferError", "StoreError")):
+                continue
+            parts = _parts(node.args[0]) if node.args else None
+            if parts is None:
+                continue  # passes on a message made elsewhere
+            text = "".join(HOLE if p is None else p for p in parts)
+            if probe.translate(text) is None:
+                missing.append(f"{file.name}:{node.lineno}: {text!r}")
+    assert missing == []

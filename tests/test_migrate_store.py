@@ -139,7 +139,7 @@ def test_migrate_refuses_a_target_that_already_holds_a_shop_and_leaves_it_as_it_
     kept = asyncio.run(every_row(backend.database))
     done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database)
     assert done.exit_code == 2
-    assert "没有做任何修改" in done.output and "the target is not empty" in done.output
+    assert "没有做任何修改" in done.output and "目标数据库不是空的：表" in done.output
     assert "Traceback" not in done.output
     assert asyncio.run(every_row(backend.database)) == kept
 
@@ -148,7 +148,7 @@ def test_migrate_never_creates_a_missing_source(backend: Backend, tmp_path: Path
     missing = tmp_path / "typo" / "qunguan.db"
     done = _migrate(tmp_path, "--from", str(missing), "--to", backend.database)
     assert done.exit_code == 2
-    assert f"no database at {missing}" in done.output
+    assert f"{missing} 没有数据库" in done.output
     assert not missing.exists() and not missing.parent.exists()
 
 
@@ -181,7 +181,7 @@ def test_a_check_that_differs_rolls_everything_back_and_exits_1(
     done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database)
     assert done.exit_code == 1, done.output
     assert "points_ledger" in done.output and "不一致：rows 18 != 17" in done.output
-    assert "rolled back" in done.output
+    assert "里的副本与来源不一致，已全部撤销" in done.output
     assert _shop_rows(backend.database) == -1  # not even the schema: it went in the same transaction
 
 
@@ -219,7 +219,7 @@ def test_a_copy_failing_half_way_leaves_nothing_in_the_target_and_can_be_run_aga
     monkeypatch.setattr(copy, "copy_table", disk_full)
     done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database)
     assert done.exit_code == 2
-    assert "copying table points_ledger: database or disk is full; nothing was written to" in done.output
+    assert "复制表 points_ledger 时出错：database or disk is full；目标" in done.output
     assert _shop_rows(backend.database) == -1
     monkeypatch.undo()
     assert _migrate(tmp_path, "--from", str(shop), "--to", backend.database).exit_code == 0
@@ -229,14 +229,14 @@ def test_a_copy_failing_half_way_leaves_nothing_in_the_target_and_can_be_run_aga
 @pytest.mark.sqlite_only  # the targets are not the backend's
 def test_migrate_refuses_bad_urls_and_unreachable_servers_in_one_line(tmp_path: Path, shop: Path) -> None:
     cases = {
-        "mysql://root@localhost/shop": "unsupported database URL",
-        "postgresql://nobody:secret@127.0.0.1:1/shop": "writing postgresql+asyncpg://nobody:***@127.0.0.1:1/shop: ",
-        "postgresql://:::": "not a database URL",
+        "mysql://root@localhost/shop": "不支持的数据库地址",
+        "postgresql://nobody:secret@127.0.0.1:1/shop": "写入 postgresql+asyncpg://nobody:***@127.0.0.1:1/shop 时出错：",
+        "postgresql://:::": "不是数据库地址",
     }
     foreign = tmp_path / "foreign.db"
     sqlite3.connect(foreign).execute("CREATE TABLE notes (x)").connection.close()
-    cases[str(foreign)] = "the target: the database has tables but no schema version"
-    cases[str(shop)] = "the source and the target are the same database"
+    cases[str(foreign)] = "目标：数据库里有表但没有结构版本"
+    cases[str(shop)] = "来源和目标是同一个数据库"
     for target, said in cases.items():
         done = _migrate(tmp_path, "--from", str(shop), "--to", target)
         assert done.exit_code == 2, (target, done.output)
@@ -244,7 +244,9 @@ def test_migrate_refuses_bad_urls_and_unreachable_servers_in_one_line(tmp_path: 
         assert "secret" not in done.output and "Traceback" not in done.output
     done = _migrate(tmp_path, "--from", "postgresql://nobody:secret@127.0.0.1:1/shop", "--to", str(tmp_path / "t.db"))
     assert done.exit_code == 2, done.output
-    assert "reading postgresql+asyncpg://nobody:***@127.0.0.1:1/shop: " in done.output and "secret" not in done.output
+    assert (
+        "读取 postgresql+asyncpg://nobody:***@127.0.0.1:1/shop 时出错：" in done.output and "secret" not in done.output
+    )
 
 
 def test_an_older_source_is_upgraded_in_a_copy_only(backend: Backend, tmp_path: Path, shop: Path) -> None:
@@ -260,7 +262,7 @@ def test_a_newer_source_is_refused(backend: Backend, tmp_path: Path, shop: Path)
     asyncio.run(_set_version(str(shop), SCHEMA_VERSION + 1))
     done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database)
     assert done.exit_code == 2
-    assert f"newer than this Qunguan ({SCHEMA_VERSION})" in done.output
+    assert f"比当前群管（{SCHEMA_VERSION}）新" in done.output
     assert _shop_rows(backend.database) == -1
 
 
@@ -283,7 +285,7 @@ def test_a_value_the_target_cannot_hold_is_refused_naming_its_table(
     done = _migrate(tmp_path, "--from", str(shop), "--to", backend.database)
     if backend.postgresql:
         assert done.exit_code == 2
-        assert "copying table members:" in done.output and "out of int32 range" in done.output
+        assert "复制表 members 时出错：" in done.output and "out of int32 range" in done.output
         assert _shop_rows(backend.database) == -1
     else:
         assert done.exit_code == 0, done.output

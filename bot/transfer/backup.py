@@ -111,7 +111,7 @@ async def _check_postgresql(url: str, *, force: bool) -> None:
             )
             tables = await conn.scalar(text("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"))
     except (SQLAlchemyError, OSError) as exc:
-        raise TransferError(f"{shown(url)}: {dialect.describe(exc)}") from None
+        raise TransferError(f"cannot reach {shown(url)}: {dialect.describe(exc)}") from None
     except StoreError as exc:
         raise TransferError(str(exc)) from None
     finally:

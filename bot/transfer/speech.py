@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from bot.i18n import translate
 from bot.textnorm import printable
 
 
@@ -13,5 +14,6 @@ def speak(language: str, chinese: str, english: str, *, err: bool = False) -> No
 
 def refuse(language: str, detail: str, code: int = 2) -> typer.Exit:
     """A refusal or failure: one line saying nothing was changed, the detail as the database or tool said it."""
-    speak(language, f"未完成，没有做任何修改：{detail}", f"not done, nothing was changed: {detail}", err=True)
+    said = translate(detail, language)
+    speak(language, f"未完成，没有做任何修改：{said}", f"not done, nothing was changed: {detail}", err=True)
     return typer.Exit(code)
