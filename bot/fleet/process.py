@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bot.fleet import presence
+from bot.fleet.health import Health
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -31,6 +32,7 @@ class FleetProcess:
         self.account = engine.config.account
         self.started_at = engine.clock.now()
         self.duties: list[tuple[str, Duty]] = [("presence", self._alive)]
+        self.duties.append(("health", Health(engine).watch))
         self._task: asyncio.Task[None] | None = None
 
     def add(self, name: str, duty: Duty) -> None:
