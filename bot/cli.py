@@ -33,6 +33,7 @@ from bot.cli_shared import (
 from bot.config import Config
 from bot.console.server import ListenError
 from bot.console_cli import console
+from bot.fleet_cli import fleet
 from bot.forget_cli import forget_command
 from bot.playbook.library import PlaybookSet, display_path
 from bot.reload_cli import reload
@@ -113,6 +114,7 @@ for command in (test, audit, reload, replay, schema, console):
     app.command()(command)
 app.add_typer(rooms_commands(read_config), name="rooms")
 app.command("forget")(forget_command)
+app.command("fleet")(fleet)
 
 
 @app.command()
