@@ -86,12 +86,17 @@ class Health:
     async def _due(self, conn: AsyncConnection, account: str | None) -> list[Alert]:
         now = self.engine.clock.now()
         query = select(_presence).order_by(_presence.c.account)
+        told_query = select(_settings.c.key, _settings.c.value).where(_settings.c.key.startswith(KEY))
         if account is not None:
             query = query.where(_presence.c.account == account)
+            told_query = told_query.where(_settings.c.key == KEY + account)
+        told = {str(key): str(value) for key, value in (await conn.execute(told_query)).all()}
         alerts = []
         for row in (await conn.execute(query)).all():
             problem = problem_of(row, now, self.engine.config.fleet.lease)
-            if problem is not None and await claim(conn, row.account, problem, now, self.section.repeat_after):
+            if problem is None or not due(told.get(KEY + row.account), problem, now, self.section.repeat_after):
+                continue
+            if await claim(conn, row.account, told.get(KEY + row.account), problem, now):
                 alerts.append(alert_for(row, problem, now, self.engine.config.tz))
         return alerts
 
@@ -105,20 +110,25 @@ def problem_of(row: Any, now: datetime, lease: timedelta) -> str | None:
     return "silent" if aware(row.heartbeat_at) <= now - lease else ""
 
 
-async def claim(conn: AsyncConnection, account: str, problem: str, now: datetime, repeat_after: timedelta) -> bool:
-    """Whether this process tells `problem` ('' : the account is well again) now. The row changes only if nobody
-    changed it since it was read, so of several processes noticing at once exactly one wins."""
-    key = KEY + account
-    await conn.execute(insert_ignore(conn, _settings).values(key=key, value=json.dumps({"problem": "", "at": None})))
-    raw = (await conn.execute(select(_settings.c.value).where(_settings.c.key == key))).scalar_one()
-    last = json.loads(raw)
-    if last.get("problem", "") == problem:
-        told = last.get("at")
-        if not problem or (told is not None and aware(datetime.fromisoformat(told)) > now - repeat_after):
-            return False
+def due(told: str | None, problem: str, now: datetime, repeat_after: timedelta) -> bool:
+    """Whether `problem` ('': the account is well) is news after what was last told (the settings row's value):
+    another problem, the same one `repeat_after` later, or well again after a problem."""
+    last = json.loads(told) if told is not None else {"problem": "", "at": None}
+    if last.get("problem", "") != problem:
+        return True
+    at = last.get("at")
+    return bool(problem) and (at is None or aware(datetime.fromisoformat(at)) <= now - repeat_after)
+
+
+async def claim(conn: AsyncConnection, account: str, told: str | None, problem: str, now: datetime) -> bool:
+    """Tell `problem` now, unless another process did since `told` was read: the row changes only if it still
+    holds what was read (or is still missing), so of several processes noticing at once exactly one wins."""
     value = json.dumps({"problem": problem, "at": now.isoformat()})
+    if told is None:
+        inserted = await conn.execute(insert_ignore(conn, _settings).values(key=KEY + account, value=value))
+        return inserted.rowcount == 1
     changed = await conn.execute(
-        update(_settings).where(_settings.c.key == key, _settings.c.value == raw).values(value=value)
+        update(_settings).where(_settings.c.key == KEY + account, _settings.c.value == told).values(value=value)
     )
     return changed.rowcount == 1
 
