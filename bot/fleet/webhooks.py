@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from bot import logs
 from bot.clock import Clock
 from bot.fleet.settings import Webhook
 
@@ -25,6 +26,7 @@ log = logging.getLogger("qunguan.fleet.webhooks")
 TIMEOUT = 5.0  # seconds for one POST: a robot slower than this is as good as down
 ATTEMPTS = 3
 BACKOFF = 1.0  # seconds before the second attempt, doubled before each next one
+KEY_LENGTH = 16  # a last path part this long is a robot's key (飞书: /open-apis/bot/v2/hook/<uuid>)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Webhooks:
             url = env.get(hook.url_env, "").strip()
             if url:
                 self.targets.append(Target(hook.format, hook.url_env, url))
+                _mask(url)
             else:
                 log.warning(
                     "alerts.webhooks: environment variable %s is not set; the %s robot gets no alerts",
@@ -129,6 +132,21 @@ def _refusal(response: httpx.Response) -> str:
     if code in (0, None):
         return ""
     return f"refused ({code}: {str(answer.get('errmsg') or answer.get('msg') or '')[:200]})"
+
+
+def _mask(url: str) -> None:
+    """The address as any log line may carry it (httpx logs each request's): whole, normalised, and the key in
+    it alone (企业微信 and 钉钉 keep it in the query, 飞书 as the last part of the path)."""
+    logs.add_secret(url)
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return
+    logs.add_secret(str(parsed))
+    logs.add_secret(parsed.query.decode("ascii"))
+    last = parsed.path.rstrip("/").rpartition("/")[2]
+    if len(last) >= KEY_LENGTH:
+        logs.add_secret(last)
 
 
 def _without(text: str, target: Target) -> str:
