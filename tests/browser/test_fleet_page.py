@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import CONFIG as SINGLE
 from conftest import Live, shoot
 from playwright.async_api import Dialog, Page
 
@@ -16,7 +15,12 @@ from bot.fleet import presence
 from bot.fleet.accounts import run_as
 from bot.testing import TestBot
 
-SHOP = SINGLE.model_dump() | {"accounts": {"shop-a": {}, "shop-b": {}}, "fleet": {"lease": "30s"}}
+SHOP = {
+    "staff": {"owner": ["boss"], "admin": ["mgr"], "staff": ["clerk"]},
+    "web": {"public_url": "http://console.test"},  # as tests/browser/conftest.py's CONFIG
+    "accounts": {"shop-a": {}, "shop-b": {}},
+    "fleet": {"lease": "30s"},
+}
 CONFIG = run_as(Config.model_validate(SHOP), "shop-a")  # the live bot runs shop-a
 IMG = "<img src=x onerror=alert(1)>"
 
