@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from backends import Backend
+from test_console_ops import PUBLIC, login
 
 from bot.clock import VirtualClock
 from bot.config import Config
-from bot.console import auth
 from bot.console.app import create_app
 from bot.console.guard import Console
 from bot.fleet import presence
@@ -24,7 +24,6 @@ from bot.testing import TestBot
 pytestmark = pytest.mark.usefixtures("backend")
 
 START = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-PUBLIC = "https://shop.example.cn"
 SHOP = {
     "staff": {"owner": ["boss"], "admin": ["mgr"], "staff": ["clerk"]},
     "web": {"public_url": PUBLIC},
@@ -61,13 +60,6 @@ def client(bot: TestBot) -> httpx.AsyncClient:
     """The console as `qunguan console` serves it: the shop's config.yaml, not one account's view of it."""
     console = Console(bot.bot.store, Config.model_validate(SHOP), bot.clock, None)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(console)), base_url="https://testserver")
-
-
-async def login(bot: TestBot, web: httpx.AsyncClient, member_id: str) -> None:
-    async with bot.bot.store.unit() as conn:
-        url = await auth.issue_link(conn, bot.bot.config, member_id, bot.clock.now())
-    assert url is not None
-    assert (await web.post(url.removeprefix(PUBLIC))).status_code == 303
 
 
 async def test_staff_see_each_account_online_or_not_with_its_figures_but_not_where_it_runs(

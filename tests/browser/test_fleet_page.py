@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from conftest import Live, shoot
-from playwright.async_api import Dialog, Page
+from test_console_ops_pages import no_dialogs
 
 from bot.config import Config
 from bot.fleet import presence
@@ -23,17 +23,6 @@ SHOP = {
 }
 CONFIG = run_as(Config.model_validate(SHOP), "shop-a")  # the live bot runs shop-a
 IMG = "<img src=x onerror=alert(1)>"
-
-
-def no_dialogs(page: Page) -> list[str]:
-    opened: list[str] = []
-
-    async def seen(dialog: Dialog) -> None:
-        opened.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", seen)
-    return opened
 
 
 async def test_the_fleet_page_shows_each_account_and_wechat_s_words_as_text(live: Live, tmp_path: Path) -> None:
