@@ -34,6 +34,7 @@ from bot.cli_shared import (
 from bot.config import Config
 from bot.console.server import ListenError
 from bot.console_cli import console
+from bot.fleet_cli import fleet
 from bot.forget_cli import forget_command
 from bot.migrate_cli import migrate_command
 from bot.playbook.library import PlaybookSet, display_path
@@ -116,6 +117,7 @@ for command in (test, audit, reload, replay, schema, console, backup, restore):
 app.add_typer(rooms_commands(read_config), name="rooms")
 app.command("forget")(forget_command)
 app.command("migrate")(migrate_command)
+app.command("fleet")(fleet)
 
 
 @app.command()
