@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +43,52 @@ OWN = {account: f"{account}@chatroom" for account in ACCOUNTS}  # a group each a
 SHARED_MEMBERS = [f"s{n:03d}" for n in range(1, 121)]
 OWN_MEMBERS = {account: [f"{account[-1]}{n:03d}" for n in range(1, 101)] for account in ACCOUNTS}
 
+SCHEDULE_AFTER = timedelta(seconds=75)  # the scheduled playbook fires this long after the fleet is set up
+SCHEDULED = "定时提醒：今晚八点直播"
+
+PLAYBOOKS = {
+    "fleet-checkin.yaml": """id: fleet-checkin
+name: 签到
+when:
+  - message: {text: 签到}
+do:
+  - checkin: {points: 5}
+  - choose:
+      - if: [{expr: "checkin.already"}]
+        do: [{reply: "{{ member.name }} 今天已经签到过啦"}]
+      - else:
+          - reply: "{{ member.name }} 签到成功！共 {{ member.points }} 分"
+""",
+    "fleet-coupons.yaml": """id: fleet-coupons
+name: 领券
+when:
+  - message: {text: 领券}
+do:
+  - coupon: {batch: fleet-100}
+  - choose:
+      - if: [{expr: "coupon.none"}]
+        do: [{reply: "{{ member.name }} 没领到：{{ coupon.none }}"}]
+      - else:
+          - reply: "{{ member.name }} 领到了百张券，券码 {{ coupon.code }}"
+coupons:
+  - {id: fleet-100, title: 百张券, stock: 100, per_member: 1, valid_for: 7d, code_prefix: FL}
+""",
+    "fleet-schedule.yaml": """id: fleet-schedule
+name: 定时提醒
+when:
+  - schedule: {at: "@AT@"}
+do:
+  - say: "@SCHEDULED@"
+""",
+}
+
+
+def write_playbooks(folder: Path, at: datetime) -> None:
+    """The fleet's playbooks; the scheduled one fires at `at` (in the config's timezone)."""
+    for name, text in PLAYBOOKS.items():
+        text = text.replace("@AT@", at.strftime("%Y-%m-%d %H:%M:%S")).replace("@SCHEDULED@", SCHEDULED)
+        (folder / name).write_text(text, encoding="utf-8")
+
 
 def name_of(member: str) -> str:
     """A member's WeChat name: what replies address them by (`{{ member.name }}`)."""
@@ -63,6 +109,7 @@ class FleetBot:
 
     account: str
     process: subprocess.Popen[str]
+    log_file: Path  # the whole log, kept after the test (every start of the account appends to it)
     lines: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -70,9 +117,13 @@ class FleetBot:
 
     def _read(self) -> None:
         assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
-        self.lines.append(f"<EOF: exit {self.process.wait()}>")
+        with self.log_file.open("a", encoding="utf-8") as kept:
+            for line in self.process.stderr:
+                self.lines.append(line.rstrip("\n"))
+                kept.write(line)
+                kept.flush()
+            self.lines.append(f"<EOF: exit {self.process.wait()}>")
+            kept.write(self.lines[-1] + "\n")
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -198,7 +249,7 @@ fleet: {{lease: {LEASE:g}s, heartbeat: {HEARTBEAT:g}s}}
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.bots[account] = FleetBot(account, process)
+        self.bots[account] = FleetBot(account, process, self.home / f"{account}.log")
         return self.bots[account]
 
     def wait_ready(self, account: str) -> None:
@@ -238,12 +289,19 @@ fleet: {{lease: {LEASE:g}s, heartbeat: {HEARTBEAT:g}s}}
         ]
 
     def answers(self, room: str, members: Iterable[str], contains: str) -> dict[str, list[str]]:
-        """For each member: the accounts that sent them an answer containing `contains` in the group."""
+        """For each member: the accounts that answered them with a text containing `contains`, in the group
+        (naming them) or privately (a coupon code goes to the member alone)."""
         out: dict[str, list[str]] = {member: [] for member in members}
-        for message in self.sent(room, contains):
-            for member in out:
-                if name_of(member) in message.text:
-                    out[member].append(message.account)
+        for account in self.accounts_in(room):
+            for m in self.gateways[account].sent():
+                if m["error"] is not None or contains not in m["text"]:
+                    continue
+                if m["to_id"] in out:
+                    out[m["to_id"]].append(account)
+                elif m["room_id"] == room:
+                    for member in out:
+                        if name_of(member) in m["text"]:
+                            out[member].append(account)
         return out
 
     def kill(self, account: str) -> None:
@@ -302,15 +360,22 @@ fleet: {{lease: {LEASE:g}s, heartbeat: {HEARTBEAT:g}s}}
 
     # ---------------------------------------------------------------- waiting and failing
 
-    def wait(self, probe: Callable[[], T | None], what: str, timeout: float = DEADLINE) -> T:
-        """Poll `probe` until it returns something truthy; at the deadline fail with every process's log."""
+    def wait(
+        self,
+        probe: Callable[[], T | None],
+        what: str,
+        state: Callable[[], str] | None = None,
+        timeout: float = DEADLINE,
+    ) -> T:
+        """Poll `probe` until it returns something truthy; at the deadline fail with `state()` (what there is
+        instead) and every process's log."""
         end = time.monotonic() + timeout
         while True:
             value = probe()
             if value:
                 return value
             if time.monotonic() > end:
-                self.fail(f"timed out after {timeout:g} s waiting for {what}")
+                self.fail(f"timed out after {timeout:g} s waiting for {what}" + (f": {state()}" if state else ""))
             time.sleep(0.05)  # allowed-sleep: the pause between two polls of real subprocesses
 
     def expect(self, condition: object, message: str) -> None:
@@ -324,8 +389,8 @@ fleet: {{lease: {LEASE:g}s, heartbeat: {HEARTBEAT:g}s}}
     def logs(self, tail: int = 60) -> str:
         parts = []
         for account, bot in self.bots.items():
-            lines = [line for line in bot.lines if "handled " not in line][-tail:]
-            parts.append(f"---- {account} (pid {bot.process.pid}) stderr, last {tail} lines but 'handled':")
+            lines = bot.lines[-tail:]
+            parts.append(f"---- {account} (pid {bot.process.pid}) stderr, last {tail} lines (all: {bot.log_file}):")
             parts.extend(lines)
         return "\n".join(parts)
 
