@@ -39,3 +39,9 @@ def fleet(postgres_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -
     finally:
         running.close()
         postgres_cluster.drop(url)
+
+
+@pytest.fixture(autouse=True)
+def _whole_fleet(fleet: Fleet) -> None:
+    """Each test starts with every process running, whatever the one before it did or failed to do."""
+    fleet.all_running()

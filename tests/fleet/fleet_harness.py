@@ -230,9 +230,6 @@ fleet: {{lease: {LEASE:g}s, heartbeat: {HEARTBEAT:g}s}}
         for name, gateway in self.gateways.items():
             env[env_name("WECHATY_PUPPET_SERVICE_TOKEN", name)] = gateway.token
             env[env_name("WECHATY_PUPPET_SERVICE_ENDPOINT", name)] = gateway.endpoint
-        own = self.gateways[account]
-        env["WECHATY_PUPPET_SERVICE_TOKEN"] = own.token
-        env["WECHATY_PUPPET_SERVICE_ENDPOINT"] = own.endpoint
         env["QUNGUAN_DATABASE_URL"] = self.url.replace(f":{self.cluster.port}/", f":{self.proxies[account].port}/")
         env["PYTHONUNBUFFERED"] = "1"
         return env
@@ -251,6 +248,19 @@ fleet: {{lease: {LEASE:g}s, heartbeat: {HEARTBEAT:g}s}}
         )
         self.bots[account] = FleetBot(account, process, self.home / f"{account}.log")
         return self.bots[account]
+
+    def all_running(self) -> None:
+        """Start again any process a test killed or that died (one failing test leaves the next a whole fleet)."""
+        dead = [account for account, bot in self.bots.items() if not bot.alive()]
+        for account in dead:
+            self.launch(account)
+        for account in dead:
+            self.wait_ready(account)
+
+    def tracebacks(self, since: dict[str, int]) -> dict[str, int]:
+        """How many tracebacks each process logged after line `since[account]` (an operator's log has none)."""
+        found = {a: sum("Traceback" in line for line in bot.lines[since.get(a, 0) :]) for a, bot in self.bots.items()}
+        return {account: n for account, n in found.items() if n}
 
     def wait_ready(self, account: str) -> None:
         bot = self.bots[account]
@@ -327,7 +337,7 @@ fleet: {{lease: {LEASE:g}s, heartbeat: {HEARTBEAT:g}s}}
     def speaker(self, room: str) -> str | None:
         """The account whose lease on the group is live now, if any."""
         found = self.rows("SELECT account, expires_at FROM speaker_leases WHERE room_id = $1", room)
-        if not found or _utc(found[0]["expires_at"]) <= datetime.now(UTC):
+        if not found or utc(found[0]["expires_at"]) <= datetime.now(UTC):
             return None
         return str(found[0]["account"])
 
@@ -337,7 +347,7 @@ fleet: {{lease: {LEASE:g}s, heartbeat: {HEARTBEAT:g}s}}
 
     def heartbeat_at(self, account: str) -> datetime | None:
         found = self.rows("SELECT heartbeat_at FROM fleet_accounts WHERE account = $1", account)
-        return _utc(found[0]["heartbeat_at"]) if found else None
+        return utc(found[0]["heartbeat_at"]) if found else None
 
     def unsent(self) -> int:
         """Outbox rows waiting to be sent (a row a killed process was sending stays `sending`: never resent)."""
@@ -401,5 +411,5 @@ def _gateway(account: str) -> Gateway:
     return Gateway.start(token=token, bot_id=bot_id(account), bot_name=f"群管{account}")
 
 
-def _utc(value: datetime) -> datetime:
+def utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

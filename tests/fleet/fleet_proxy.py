@@ -16,6 +16,7 @@ class Proxy:
         self.upstream = upstream
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._open = True
         self._listener = self._listen(0)
         self.port: int = self._listener.getsockname()[1]
 
@@ -31,7 +32,10 @@ class Proxy:
         while True:
             try:
                 client, _ = listener.accept()
-            except OSError:  # closed by cut()
+            except OSError:  # shut by cut()
+                return
+            if not self._open:  # accepted as it was being cut
+                client.close()
                 return
             try:
                 server = socket.create_connection(("127.0.0.1", self.upstream))
@@ -60,6 +64,8 @@ class Proxy:
     def cut(self) -> None:
         """Refuse new connections (the process sees 'connection refused') and close the open ones; terminate
         their backends first (pg_terminate_backend, by `server_ports()`) to drop them as the server would."""
+        self._open = False
+        _shut(self._listener)  # wakes the thread blocked in accept(), which close() alone does not
         self._listener.close()
         with self._lock:
             pairs = list(self._pairs)
@@ -68,6 +74,7 @@ class Proxy:
 
     def heal(self) -> None:
         """Accept connections again, on the same port."""
+        self._open = True
         self._listener = self._listen(self.port)
 
     def close(self) -> None:
