@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bot.fleet import presence
+from bot.fleet.shared import SharedState
+from bot.fleet.speaking import Speaking
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -31,7 +33,11 @@ class FleetProcess:
         self.account = engine.config.account
         self.started_at = engine.clock.now()
         self.duties: list[tuple[str, Duty]] = [("presence", self._alive)]
+        self.duties.append(("outbox", engine.outbox.released))  # rows other accounts queued for this one
         self._task: asyncio.Task[None] | None = None
+        self.speaking = Speaking(engine, receive)
+        self.duties.append(("speaker", self.speaking.beat))
+        self.duties.append(("shared", SharedState(engine).follow))
 
     def add(self, name: str, duty: Duty) -> None:
         self.duties.append((name, duty))
@@ -61,6 +67,7 @@ class FleetProcess:
                 await self._task
             self._task = None
         if status is not None:
+            await self.speaking.release()
             async with self.engine.store.unit() as conn:
                 await presence.mark(conn, self.account, status, self.engine.clock.now())
 

@@ -84,6 +84,7 @@ class SeenEvent(SQLModel, table=True):
     __tablename__ = "seen_events"
     id: str = Field(primary_key=True)
     at: datetime = Field(index=True)
+    account: str | None = None  # the fleet account that saw it (None outside a fleet)
 
 
 class OnceMark(SQLModel, table=True):
@@ -207,6 +208,7 @@ class ReloadRequest(SQLModel, table=True):
     at: datetime
     answered_at: datetime | None = None
     result: str = ""
+    account: str | None = None  # in a fleet, `qunguan reload` leaves a row per account, answered by its process
 
 
 class PlaybookVersion(SQLModel, table=True):
