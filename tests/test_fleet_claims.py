@@ -155,6 +155,7 @@ async def test_a_drop_opened_by_a_process_that_died_is_announced_by_another(
     await pair(tmp_path, backend, fleet, stock=5)
     a, b = fleet
     await a.say("boss", "/开抢", room="r1")
+    await b.say("u9", "早", room="r1")  # shop-b is in r1 too (a speaks for it): it can announce there
     await a.crash()
     fleet.remove(a)
     assert b.bot.fleet is not None
@@ -214,4 +215,5 @@ async def test_a_broadcast_confirmed_on_two_accounts_at_once_is_queued_once_for_
     ]
     table = OutboxMessage.__table__
     rows = await a.rows(select(table.c.room_id, table.c.account).where(table.c.kind == "broadcast"))
-    assert sorted(row.room_id for row in rows) == ["r1", "r2"]
+    assert sorted(tuple(row) for row in rows) == [("r1", "shop-a"), ("r2", "shop-b")]  # each group's speaker
+    assert [m.room.id for m in b.sent if m.room and m.text == "周末会员日，全场九折"] == ["r2"]
