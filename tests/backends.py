@@ -163,3 +163,19 @@ def database_url(driver: str, tmp_path: Path, request: Any) -> Iterator[str]:
         yield url
     finally:
         cluster.drop(url)
+
+
+def outage(cluster: Cluster) -> None:
+    """Stop the cluster's server and keep its data (a PostgreSQL restart or outage, tests/fleet): `recover` brings
+    it back as it was, on the same port."""
+    Cluster._run(
+        [*cluster._as, str(cluster._bin / "pg_ctl"), "-D", str(cluster.folder / "data"), "-m", "fast", "-w", "stop"]
+    )
+
+
+def recover(cluster: Cluster) -> None:
+    """Start the server `outage` stopped, with the options it last ran with (pg_ctl restart reads them back)."""
+    data, log = str(cluster.folder / "data"), str(cluster.folder / "log")
+    Cluster._run(
+        [*cluster._as, str(cluster._bin / "pg_ctl"), "-D", data, "-l", log, "-w", "-t", str(START_TIMEOUT), "restart"]
+    )

@@ -57,19 +57,20 @@ def eventually(probe: Callable[[], T | None], *, timeout: float = DEADLINE, what
 class Gateway:
     """The Node gateway process and its JSON control channel (see tests/gateway/README.md)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], ready: dict[str, Any]) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], ready: dict[str, Any], bot_name: str = BOT_NAME) -> None:
         self.process = process
         self.ready = ready
         self.endpoint: str = ready["endpoint"]
         self.token: str = ready["token"]
         self.bot_id: str = ready["bot_id"]
-        self.bot_name = BOT_NAME
+        self.bot_name = bot_name
         self.startup_ms: int = ready["startup_ms"]
         self._base = f"http://127.0.0.1:{ready['control_port']}"
 
     @classmethod
-    def start(cls) -> Gateway:
-        """Start it and log the bot account in; skipped (failed under CI) where node or its packages are missing."""
+    def start(cls, *, token: str = TOKEN, bot_id: str = BOT_ID, bot_name: str = BOT_NAME) -> Gateway:
+        """Start it and log the bot account in; skipped (failed under CI) where node or its packages are missing.
+        A fleet's tests start one per WeChat account, each with its own bot account and token."""
         node = shutil.which("node")
         if node is None:
             missing("node is not installed")
@@ -77,9 +78,9 @@ class Gateway:
             missing("tests/gateway/node_modules is missing: npm install --prefix tests/gateway --no-audit --no-fund")
         env = {
             **os.environ,
-            "WECHATY_PUPPET_SERVICE_TOKEN": TOKEN,
-            "GATEWAY_BOT_ID": BOT_ID,
-            "GATEWAY_BOT_NAME": BOT_NAME,
+            "WECHATY_PUPPET_SERVICE_TOKEN": token,
+            "GATEWAY_BOT_ID": bot_id,
+            "GATEWAY_BOT_NAME": bot_name,
         }
         process = subprocess.Popen(
             [str(node), str(GATEWAY_DIR / "gateway.mjs"), "--port", "0", "--control-port", "0", "--watch-stdin"],
@@ -99,7 +100,7 @@ class Gateway:
             process.kill()
             process.wait()
             pytest.fail(f"the gateway did not start ({process.returncode}): {b''.join(errors).decode()[-2000:]}")
-        gw = cls(process, json.loads(first[0]))
+        gw = cls(process, json.loads(first[0]), bot_name)
         gw.post("/login")
         return gw
 

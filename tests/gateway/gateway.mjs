@@ -316,9 +316,27 @@ const routes = {
     dirtyRoom(b.room)
     return {}
   },
-  // {room, from, text, mentions: [ids]} -> message in the room; text is verbatim
-  // (WeChat's own text carries "@Name\u2005" for each mention: include it yourself)
+  // {room, from, text, mentions: [ids], ts?} -> message in the room; text is verbatim
+  // (WeChat's own text carries "@Name\u2005" for each mention: include it yourself); `ts` (ms since the epoch)
+  // is the message's time, e.g. the same in two gateways whose accounts are both in the group
   'POST /room/say': b => {
+    if (b.ts !== undefined) {
+      if (!Number.isInteger(b.ts) || b.ts <= 0) throw new Error('ts must be milliseconds since the epoch')
+      const talker = contact(b.from)
+      room(b.room)
+      const id = 'm-' + randomUUID()
+      mocker.MessageMock.create({
+        id,
+        talkerId: talker.id,
+        roomId: b.room,
+        mentionIdList: ids(b.mentions),
+        text: b.text,
+        timestamp: b.ts,
+        type: PUPPET_TYPES.Message.Text,
+      })
+      puppet.emit('message', { messageId: id })
+      return { id }
+    }
     const before = mocker.cacheMessagePayload.size
     contact(b.from).say(b.text, ids(b.mentions).map(contact)).to(room(b.room))
     return { id: [...mocker.cacheMessagePayload.keys()][before] }
