@@ -297,8 +297,8 @@ class Reloader:
         """Once a second: answer a `qunguan reload`; with `reload.watch`, follow edited files. Never raises."""
         try:
             await self._poll()
-        except Exception:
-            log.exception("checking for a playbook reload failed")
+        except Exception as exc:
+            dialect.log_failure(log, "checking for a playbook reload failed", exc)
 
     async def _poll(self) -> None:
         account = self.engine.config.account

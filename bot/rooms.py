@@ -89,8 +89,8 @@ class RoomBindings:
         try:
             async with store.unit() as conn:
                 bound = {b.room_id: b.entry_topic for b in (await read_bindings(conn)).values()}
-        except Exception:
-            log.exception("reading the group bindings failed")
+        except Exception as exc:
+            dialect.log_failure(log, "reading the group bindings failed", exc)
             return
         if local != self._local or bound == self._bound:
             return

@@ -98,3 +98,13 @@ def test_an_account_s_view_keeps_the_shop_s_config_for_reading_the_other_account
     assert a.shop.sending.daily_limit == 400  # what shop-b gets, read from shop-a's process (console, fleet)
     assert run_as(a.shop, "shop-b").sending.daily_limit == 400
     assert run_as(a.shop, "shop-a").sending.daily_limit == 150
+
+
+def test_fleet_timings_out_of_order_are_reported_at_their_line(tmp_path: Path) -> None:
+    """A heartbeat as long as the lease would let leases run out between beats; a hold as short as the lease
+    would drop the events a takeover needs."""
+    for fleet in ("{lease: 5s, heartbeat: 5s}", "{lease: 30s, hold: 30s}"):
+        with pytest.raises(ProblemsError) as caught:
+            _config(tmp_path, f"accounts:\n  shop-a: {{}}\nfleet: {fleet}\n")
+        assert "config.yaml:3" in str(caught.value.problems[0]), fleet
+    assert _config(tmp_path, "fleet: {lease: 2s, heartbeat: 1s}\n").fleet.lease.total_seconds() == 2

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, model_validator
 
 from bot.playbook.types import Duration, Params
 
@@ -33,16 +33,22 @@ class AccountEntry(Params):
 class FleetSection(Params):
     """How the processes of a fleet share groups: one speaker per group, by lease (bot/fleet/)."""
 
-    lease: Duration = timedelta(seconds=30)  # a speaker silent this long is replaced by another account in the group
+    # A speaker silent this long is replaced by another account in the group at that one's next heartbeat: with
+    # the defaults within 30 s of the last heartbeat of a process that died.
+    lease: Duration = timedelta(seconds=25)
     heartbeat: Duration = timedelta(seconds=5)  # how often a process renews its leases and says it is alive
     hold: Duration = timedelta(minutes=5)  # how long the other accounts keep a group's events for a takeover
 
-    @field_validator("heartbeat")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
+    @model_validator(mode="after")
+    def _in_order(self) -> FleetSection:
+        """0 < heartbeat < lease < hold: leases renewed before they run out, events held until a takeover."""
+        if self.heartbeat <= timedelta(0):
             raise ValueError("'fleet.heartbeat' must be longer than 0s")
-        return value
+        if self.heartbeat >= self.lease:
+            raise ValueError("'fleet.heartbeat' must be shorter than 'fleet.lease', or leases run out between beats")
+        if self.hold <= self.lease:
+            raise ValueError("'fleet.hold' must be longer than 'fleet.lease', or held events go before a takeover")
+        return self
 
 
 class Webhook(Params):

@@ -66,9 +66,9 @@ class Delivery(Worker):
         """New rows were committed (unpaced): send them before the event's dispatch returns."""
         try:
             await self.flush()
-        except Exception:  # the rows stay pending for the next flush; the event itself went through
+        except Exception as exc:  # the rows stay pending for the next flush; the event itself went through
             self.forget()
-            log.exception("sending the queued messages failed; they stay queued")
+            dialect.log_failure(log, "sending the queued messages failed; they stay queued", exc)
 
     # -- lifecycle
 

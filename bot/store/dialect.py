@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import socket
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -48,6 +49,15 @@ def transient(exc: BaseException) -> bool:
     if isinstance(state, str):
         return state.startswith(_PG_PASSING_CLASSES) or state in _PG_PASSING_CODES
     return isinstance(error, ConnectionError | TimeoutError | socket.gaierror)  # the server cannot be reached
+
+
+def log_failure(log: logging.Logger, what: str, exc: BaseException) -> None:
+    """A loop's failure: the database away for a while (a restart, a partition) is one warning line and the loop
+    tries again; anything else is an error with its traceback."""
+    if transient(exc):
+        log.warning("%s: database unavailable (%s); trying again", what, describe(exc))
+    else:
+        log.error("%s", what, exc_info=exc)
 
 
 def describe(exc: BaseException) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-import pytest
 from backends import outage, recover
 from fleet_harness import ACCOUNTS, HEARTBEAT, LEASE, OWN, OWN_MEMBERS, SCHEDULED, SHARED, SHARED_MEMBERS, Fleet, utc
 
@@ -178,12 +177,6 @@ def test_a_postgresql_outage_longer_than_the_lease_loses_nothing_and_doubles_not
     fleet.expect(fleet.speaker(SHARED) in ("shop-a", "shop-b"), "nobody speaks for the shared group after the outage")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/rooms.py and bot/reload.py (their loops' log.exception) and the outbox's 'sending the queued messages"
-    " failed' log an ERROR with a traceback each second while PostgreSQL is down: reported to the lead; remove this"
-    " mark when they log the passing error in one line",
-)
 def test_the_database_away_is_told_to_the_operator_without_tracebacks(fleet: Fleet) -> None:
     """A PostgreSQL restart is an expected event: each process says so in a line and carries on, no ERROR with
     a traceback every second from each loop that reads the database."""

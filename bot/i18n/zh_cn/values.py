@@ -154,6 +154,16 @@ MESSAGES = {
         "'web.listen' 必须写成 主机:端口，如 127.0.0.1:8080；现在是 '{got}'"
     ),
     "unknown command '{name}'{hint:msg}": "未知的命令 '{name}'{hint}",
+    "account name '{name}' must be 1-32 lowercase letters, digits, '-' or '_' (and not 'default')": (
+        "账号名 '{name}' 只能用 1-32 个小写字母、数字、'-' 或 '_'（也不能叫 'default'）"
+    ),
+    "'fleet.heartbeat' must be longer than 0s": "'fleet.heartbeat' 必须大于 0 秒",
+    "'fleet.heartbeat' must be shorter than 'fleet.lease', or leases run out between beats": (
+        "'fleet.heartbeat' 必须比 'fleet.lease' 短，否则两次心跳之间租约就会过期"
+    ),
+    "'fleet.hold' must be longer than 'fleet.lease', or held events go before a takeover": (
+        "'fleet.hold' 必须比 'fleet.lease' 长，否则接管之前暂存的消息就已经删掉了"
+    ),
     "'{key}' sets /{name} again (already set as '{first}')": "'{key}' 又设置了一次 /{name}（前面已写作 '{first}'）",
 }
 
