@@ -17,8 +17,8 @@ from bot.config import Config
 from bot.events import Outgoing
 from bot.fleet.account_rooms import seen_in
 from bot.fleet.accounts import run_as
-from bot.fleet.tables import SpeakerLease
-from bot.store import dialect
+from bot.fleet.tables import AccountPresence, SpeakerLease
+from bot.store import Store, dialect
 from bot.testing import TestBot
 
 START = datetime.fromisoformat("2026-11-23T09:00:00+08:00")
@@ -135,3 +135,14 @@ async def present(bot: TestBot, room_id: str, *accounts: str) -> None:
     async with bot.bot.store.unit() as conn:
         for account in accounts:
             await seen_in(conn, account, room_id, bot.clock.now())
+
+
+async def presence(database: str) -> dict[str, tuple[str, str]]:
+    """Each account's presence row as the database has it: account -> (status, reason)."""
+    store = await Store.open(database)
+    try:
+        async with store.unit() as conn:
+            rows = (await conn.execute(select(AccountPresence.__table__))).all()
+    finally:
+        await store.close()
+    return {row.account: (row.status, row.reason) for row in rows}

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import pytest
 from backends import Backend
-from sqlalchemy import select
+from fleet_pair import presence
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import Config, load_config
 from bot.fleet.accounts import AccountError, run_as
-from bot.fleet.tables import AccountPresence
 from bot.playbook.errors import ProblemsError
-from bot.store import Store
 from bot.testing import TestBot
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -66,30 +64,20 @@ def test_run_names_the_accounts_when_none_is_chosen(tmp_path: Path) -> None:
     assert "shop-a, shop-b" in result.output
 
 
-async def _presence(database: str) -> list[tuple[str, str]]:
-    store = await Store.open(database)
-    try:
-        async with store.unit() as conn:
-            rows = (await conn.execute(select(AccountPresence.__table__))).all()
-    finally:
-        await store.close()
-    return [(row.account, row.status) for row in rows]
-
-
 async def test_a_fleet_process_says_it_is_alive_and_that_it_stopped(tmp_path: Path, backend: Backend) -> None:
     config = run_as(_config(tmp_path), "shop-a")
     bot = await TestBot.create({}, config=config, database=backend.database)
     assert bot.bot.fleet is not None
     await bot.bot.fleet.beat()
-    assert await _presence(backend.database) == [("shop-a", "online")]
+    assert await presence(backend.database) == {"shop-a": ("online", "")}
     await bot.close()
-    assert await _presence(backend.database) == [("shop-a", "offline")]
+    assert await presence(backend.database) == {"shop-a": ("offline", "")}
 
 
 async def test_a_process_outside_a_fleet_has_no_fleet_duties(backend: Backend) -> None:
     async with TestBot.running({}, database=backend.database) as bot:
         assert bot.bot.fleet is None
-    assert await _presence(backend.database) == []
+    assert await presence(backend.database) == {}
 
 
 def test_an_account_s_view_keeps_the_shop_s_config_for_reading_the_other_accounts(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from backends import Backend
-from sqlalchemy import select
+from fleet_pair import presence
 
 from bot.app import Bot
 from bot.clock import VirtualClock
@@ -25,9 +25,7 @@ from bot.config import Config, load_config
 from bot.connectors.wechaty import ConnectorError, WechatyConnector
 from bot.fleet.accounts import run_as
 from bot.fleet.health import Health
-from bot.fleet.tables import AccountPresence
 from bot.playbook.library import PlaybookSet
-from bot.store import Store
 from bot.testing import TestBot
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -195,7 +193,7 @@ async def test_an_account_that_stopped_cleanly_is_not_an_alarm_and_is_online_whe
     assert robot.posts == []
     b = await TestBot.create({}, config=_config(tmp_path, "shop-b"), database=backend.database, clock=clock)
     await health_beat(b)
-    assert await _presence(backend.database) == {"shop-a": ("online", ""), "shop-b": ("online", "")}
+    assert await presence(backend.database) == {"shop-a": ("online", ""), "shop-b": ("online", "")}
     await a.close()
     await b.close()
 
@@ -205,16 +203,6 @@ async def health_beat(*bots: TestBot) -> None:
         assert bot.bot.fleet is not None
         await bot.bot.fleet.beat()
         await health(bot).settle()
-
-
-async def _presence(database: str) -> dict[str, tuple[str, str]]:
-    store = await Store.open(database)
-    try:
-        async with store.unit() as conn:
-            rows = (await conn.execute(select(AccountPresence.__table__))).all()
-    finally:
-        await store.close()
-    return {row.account: (row.status, row.reason) for row in rows}
 
 
 async def _wechaty_bot(tmp_path: Path, backend: Backend, clock: VirtualClock, endpoint: str) -> Bot:
@@ -244,12 +232,12 @@ async def test_a_process_hears_its_own_logout_from_wechat_and_alerts_once_then_t
     wecom = [body["text"]["content"] for path, body in robot.posts if path == "/wecom"]
     forged = "用户在手机上退出\\n【群管】假消息"  # a line break in WeChat's words cannot forge a second alert line
     assert wecom == [f"【群管】微信号 shop-a 已掉线（原因：{forged}）于 12-02 10:31，请尽快重新登录"]
-    assert (await _presence(backend.database))["shop-a"][0] == "logged_out"
+    assert (await presence(backend.database))["shop-a"][0] == "logged_out"
     await connector._link.up()  # logged in again
     await health(a).settle()
     wecom = [body["text"]["content"] for path, body in robot.posts if path == "/wecom"]
     assert wecom[1:] == ["【群管】微信号 shop-a 已恢复在线（12-02 10:31）"]
-    assert (await _presence(backend.database))["shop-a"][0] == "online"
+    assert (await presence(backend.database))["shop-a"][0] == "online"
     await a.close()
     await b.close()
 
@@ -265,7 +253,7 @@ async def test_a_login_wechat_refuses_is_told_before_the_process_stops_and_stays
     assert (json_body["account"], json_body["status"]) == ("shop-a", "refused")
     assert json_body["text"].startswith("【群管】微信号 shop-a 无法登录（原因：连不上 Wechaty 服务")
     await a.close()
-    status, reason = (await _presence(backend.database))["shop-a"]
+    status, reason = (await presence(backend.database))["shop-a"]
     assert status == "refused" and "Wechaty" in reason  # the stop does not hide why the account went away
 
 
@@ -309,7 +297,7 @@ async def test_a_robot_that_is_down_costs_a_warning_without_its_key_and_the_bot_
     await fleet.beat("shop-a", "shop-b", "shop-c")
     await fleet.run(30, "shop-a", "shop-b")
     await fleet.run(30, "shop-a", "shop-b")  # the next beats run as ever
-    assert set((await _presence(backend.database)).values()) == {("online", "")}
+    assert set((await presence(backend.database)).values()) == {("online", "")}
     await fleet.close()
     warned = [r.getMessage() for r in caplog.records if r.name == "qunguan.fleet.webhooks"]
     assert len(warned) == 4 and all("shop-c" in line for line in warned)
