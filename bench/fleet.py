@@ -29,6 +29,7 @@ from bench import fullpath, pg, proc
 from bench.workload import ROOMS, Traffic, room
 
 if TYPE_CHECKING:
+    from bench.report import Row
     from bench.runner import Collector
     from bot.config import Config
 
@@ -192,42 +193,49 @@ def group(c: Collector, folder: Path) -> None:
     s = c.sizes
     main = s.playbook_counts[1]
     what = f"{main} playbooks, first check-ins, durable (fsync on)"
-    rows = {
-        "pg_path_1": (c.row("pg_path_1", f"full path on PostgreSQL, 1 process ({what})", "msgs/s"), [None]),
-        "pg_path_3": (
-            c.row(
-                "pg_path_3", "full path on PostgreSQL, 3 processes (3 accounts, disjoint groups), in total", "msgs/s"
-            ),
-            list(ACCOUNTS),
-        ),
-    }
+    reference = c.row("pg_row_commit", "PostgreSQL reference: asyncpg, INSERT + COMMIT per row (fsync on)", "rows/s")
+    one = c.row("pg_path_1", f"full path on PostgreSQL, 1 process ({what})", "msgs/s")
+    three = c.row("pg_path_3", "full path on PostgreSQL, 3 processes (3 accounts, disjoint groups), in total", "msgs/s")
+    paths: list[tuple[Row, list[str | None]]] = [(one, [None]), (three, list(ACCOUNTS))]
     c.say("fleet: starting a PostgreSQL server (server defaults: fsync and synchronous_commit on)")
     try:
         server = pg.Server.start()
     except Exception as exc:
-        for row, _accounts in rows.values():
-            row.error = f"no PostgreSQL server: {exc}"
+        reference.error = one.error = three.error = f"no PostgreSQL server: {exc}"
         return
     try:
-        template = asyncio.run(fullpath.make_template(folder, s.path_members, c.seed))
         c.say(f"fleet: copying {s.path_members:,} members into PostgreSQL")
-        copied = asyncio.run(pg.copy_sqlite(template, server.create(TEMPLATE)))
-        server.analyze(TEMPLATE)
-        spec = {"playbooks": main, "seed": c.seed, "seconds": s.path_seconds, "min_events": s.path_min_events}
+        try:
+            template = asyncio.run(fullpath.make_template(folder, s.path_members, c.seed))
+            one.detail["database"] = asyncio.run(pg.copy_sqlite(template, server.create(TEMPLATE)))
+            server.analyze(TEMPLATE)
+        except Exception as exc:
+            reference.error = one.error = three.error = f"database not built: {exc}"
+            return
+        spec = {"playbooks": main, "seconds": s.path_seconds, "min_events": s.path_min_events}
         spec["concurrency"] = c.concurrency
         for run in range(c.runs):
-            for key, (row, accounts) in rows.items():
+            c.say(f"fleet: {reference.label}, run {run + 1}/{c.runs}")
+            c.attempt(reference, lambda run=run: _reference(server, f"reference_{run}", s.slow_rows))
+            for row, accounts in paths:
                 c.say(f"fleet: {row.label}, run {run + 1}/{c.runs}")
 
-                def one(key: str = key, row: Any = row, accounts: list[str | None] = accounts, run: int = run) -> float:
-                    rate, checked = throughput(server, f"{key}_{run}", accounts, {**spec, "seed": c.seed + run})
+                def measured(row: Row = row, accounts: list[str | None] = accounts, run: int = run) -> float:
+                    rate, checked = throughput(server, f"{row.id}_{run}", accounts, {**spec, "seed": c.seed + run})
                     row.detail.setdefault("runs", []).append(checked)
                     return rate
 
-                c.attempt(row, one)
-        rows["pg_path_1"][0].detail["database"] = copied
+                c.attempt(row, measured)
     finally:
         server.stop()
+
+
+def _reference(server: pg.Server, name: str, rows: int) -> float:
+    url = server.create(name)
+    try:
+        return asyncio.run(pg.row_commits(url, rows))
+    finally:
+        server.drop(name)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -177,3 +178,20 @@ async def up_to_date(url: str) -> None:
             await conn.run_sync(lambda c: add_missing(c))
     finally:
         await store.close()
+
+
+async def row_commits(url: str, rows: int) -> float:
+    """The server's own pace for one small transaction at a time (INSERT + COMMIT per row, asyncpg): a durable
+    commit waits for the WAL to reach the disk, which bounds an event's transaction the same way."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await conn.execute("CREATE TABLE bench_rows (id serial PRIMARY KEY, value text NOT NULL)")
+        start = time.perf_counter()
+        for i in range(rows):
+            async with conn.transaction():
+                await conn.execute("INSERT INTO bench_rows (value) VALUES ($1)", f"row {i}")
+        return rows / (time.perf_counter() - start)
+    finally:
+        await conn.close()

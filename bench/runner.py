@@ -320,6 +320,7 @@ ORDER = [
     "path_{large}",
     "path_mixed",
     "path_worker",
+    "pg_row_commit",
     "pg_path_1",
     "pg_path_3",
     "latency_p50",

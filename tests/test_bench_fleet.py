@@ -55,7 +55,7 @@ def test_a_tiny_run_measures_one_and_three_processes_and_the_segment_and_prints_
     )
 
     rows = {r["id"]: r for r in json.loads(out.read_text("utf-8"))["rows"]}
-    for key in ("pg_path_1", "pg_path_3", "segment_pg_count", "segment_pg_rows"):
+    for key in ("pg_row_commit", "pg_path_1", "pg_path_3", "segment_pg_count", "segment_pg_rows"):
         assert rows[key]["error"] is None and len(rows[key]["samples"]) == 1 and rows[key]["median"] > 0, rows[key]
     (one,) = rows["pg_path_1"]["detail"]["runs"]
     (three,) = rows["pg_path_3"]["detail"]["runs"]
