@@ -144,9 +144,10 @@ def run_processes(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     c.communicate()
 
 
-async def counted(url: str, events: int) -> dict[str, int]:
-    """What the shared database holds after a run, in fullpath.verify's terms."""
-    from sqlalchemy import func, select
+async def counted(url: str, events: int) -> dict[str, Any]:
+    """What the shared database holds after a run, in fullpath.verify's terms, and whether its commits waited for
+    the disk (the database's synchronous_commit, which the processes' sessions had)."""
+    from sqlalchemy import func, select, text
 
     from bot.store import Store
     from bot.store.tables import OutboxMessage
@@ -156,7 +157,7 @@ async def counted(url: str, events: int) -> dict[str, int]:
     store = await Store.open(url)
     try:
         async with store.unit() as conn:
-            found = {
+            found: dict[str, Any] = {
                 name: await conn.scalar(select(func.count()).select_from(table.__table__)) or 0
                 for name, table in (
                     ("outbox_rows", OutboxMessage),
@@ -164,16 +165,20 @@ async def counted(url: str, events: int) -> dict[str, int]:
                     ("ledger_rows", PointsEntry),
                 )
             }
+            found["synchronous_commit"] = await conn.scalar(text("SHOW synchronous_commit"))
     finally:
         await store.close()
     return {"events": events, "checkin_events": events, **found}
 
 
 def throughput(
-    server: pg.Server, name: str, accounts: list[str | None], spec: dict[str, Any]
+    server: pg.Server, name: str, accounts: list[str | None], spec: dict[str, Any], *, wait_for_disk: bool = True
 ) -> tuple[float, dict[str, Any]]:
-    """msgs/s in total of len(accounts) processes on a fresh copy of the members' database."""
+    """msgs/s in total of len(accounts) processes on a fresh copy of the members' database. Without
+    `wait_for_disk` a commit returns before its WAL is flushed (synchronous_commit off)."""
     url = server.create(name, template=TEMPLATE)
+    if not wait_for_disk:
+        server.admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     try:
         specs = [{**spec, "url": url, "account": a, "index": i, "of": len(accounts)} for i, a in enumerate(accounts)]
         results = run_processes(specs)
@@ -196,12 +201,14 @@ def group(c: Collector, folder: Path) -> None:
     reference = c.row("pg_row_commit", "PostgreSQL reference: asyncpg, INSERT + COMMIT per row (fsync on)", "rows/s")
     one = c.row("pg_path_1", f"full path on PostgreSQL, 1 process ({what})", "msgs/s")
     three = c.row("pg_path_3", "full path on PostgreSQL, 3 processes (3 accounts, disjoint groups), in total", "msgs/s")
-    paths: list[tuple[Row, list[str | None]]] = [(one, [None]), (three, list(ACCOUNTS))]
+    lazy = c.row("pg_path_1_async", "full path on PostgreSQL, 1 process, synchronous_commit off", "msgs/s")
+    paths: list[tuple[Row, list[str | None], bool]] = [(one, [None], True), (three, list(ACCOUNTS), True)]
+    paths.append((lazy, [None], False))
     c.say("fleet: starting a PostgreSQL server (server defaults: fsync and synchronous_commit on)")
     try:
         server = pg.Server.start()
     except Exception as exc:
-        reference.error = one.error = three.error = f"no PostgreSQL server: {exc}"
+        reference.error = one.error = three.error = lazy.error = f"no PostgreSQL server: {exc}"
         return
     try:
         c.say(f"fleet: copying {s.path_members:,} members into PostgreSQL")
@@ -210,18 +217,21 @@ def group(c: Collector, folder: Path) -> None:
             one.detail["database"] = asyncio.run(pg.copy_sqlite(template, server.create(TEMPLATE)))
             server.analyze(TEMPLATE)
         except Exception as exc:
-            reference.error = one.error = three.error = f"database not built: {exc}"
+            reference.error = one.error = three.error = lazy.error = f"database not built: {exc}"
             return
         spec = {"playbooks": main, "seconds": s.path_seconds, "min_events": s.path_min_events}
         spec["concurrency"] = c.concurrency
         for run in range(c.runs):
             c.say(f"fleet: {reference.label}, run {run + 1}/{c.runs}")
             c.attempt(reference, lambda run=run: _reference(server, f"reference_{run}", s.slow_rows))
-            for row, accounts in paths:
+            for row, accounts, durable in paths:
                 c.say(f"fleet: {row.label}, run {run + 1}/{c.runs}")
 
-                def measured(row: Row = row, accounts: list[str | None] = accounts, run: int = run) -> float:
-                    rate, checked = throughput(server, f"{row.id}_{run}", accounts, {**spec, "seed": c.seed + run})
+                def measured(
+                    row: Row = row, accounts: list[str | None] = accounts, run: int = run, durable: bool = durable
+                ) -> float:
+                    name, seeded = f"{row.id}_{run}", {**spec, "seed": c.seed + run}
+                    rate, checked = throughput(server, name, accounts, seeded, wait_for_disk=durable)
                     row.detail.setdefault("runs", []).append(checked)
                     return rate
 

@@ -292,8 +292,9 @@ def judge(c: Collector) -> None:
                 _against(rows[key], path, f"full path, {main} playbooks", None)
     if f"path_{large}" in rows:
         _against(rows[f"path_{large}"], rows.get(f"path_{small}"), f"{small} playbooks", Target(">=", 0.7, "ratio"))
-    if "pg_path_3" in rows:
-        _against(rows["pg_path_3"], rows.get("pg_path_1"), "1 process on PostgreSQL", None)
+    for key in ("pg_path_3", "pg_path_1_async"):
+        if key in rows:
+            _against(rows[key], rows.get("pg_path_1"), "1 process on PostgreSQL", None)
 
 
 def _against(row: Row, base: Row | None, name: str, target: Target | None) -> None:
@@ -323,6 +324,7 @@ ORDER = [
     "pg_row_commit",
     "pg_path_1",
     "pg_path_3",
+    "pg_path_1_async",
     "latency_p50",
     "latency_p99",
     "segment_count",

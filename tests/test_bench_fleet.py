@@ -55,14 +55,16 @@ def test_a_tiny_run_measures_one_and_three_processes_and_the_segment_and_prints_
     )
 
     rows = {r["id"]: r for r in json.loads(out.read_text("utf-8"))["rows"]}
-    for key in ("pg_row_commit", "pg_path_1", "pg_path_3", "segment_pg_count", "segment_pg_rows"):
+    for key in ("pg_row_commit", "pg_path_1", "pg_path_3", "pg_path_1_async", "segment_pg_count", "segment_pg_rows"):
         assert rows[key]["error"] is None and len(rows[key]["samples"]) == 1 and rows[key]["median"] > 0, rows[key]
     (one,) = rows["pg_path_1"]["detail"]["runs"]
     (three,) = rows["pg_path_3"]["detail"]["runs"]
+    (lazy,) = rows["pg_path_1_async"]["detail"]["runs"]
+    assert (one["synchronous_commit"], three["synchronous_commit"], lazy["synchronous_commit"]) == ("on", "on", "off")
     assert list(one["per_process"]) == ["default"]
     assert sorted(three["per_process"]) == ["shop-a", "shop-b", "shop-c"]
     assert all(n > 0 for n in three["per_process"].values())
-    for run in (one, three):  # every event of every process committed its reply, check-in and ledger entry
+    for run in (one, three, lazy):  # every event of every process committed its reply, check-in and ledger entry
         assert run["events"] == run["outbox_rows"] == run["checkin_rows"] == run["ledger_rows"] > 0
     assert isinstance(rows["pg_path_3"]["ratio"], float)  # three processes against one
     (count,) = rows["segment_pg_count"]["detail"]["runs"]
