@@ -11,7 +11,6 @@ so both stores hold the same rows; `CREATE DATABASE ... TEMPLATE` then gives eac
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import socket
@@ -85,16 +84,7 @@ class Server:
         return f"postgresql+asyncpg://{USER}@127.0.0.1:{self.port}/{database}"
 
     def admin(self, statement: str) -> None:
-        asyncio.run(self._admin(statement))
-
-    async def _admin(self, statement: str) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(user=USER, host="127.0.0.1", port=self.port, database="postgres")
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
+        _run([self._tool("psql"), "-q", "-v", "ON_ERROR_STOP=1", "-d", self._libpq("postgres"), "-c", statement])
 
     def create(self, name: str, *, template: str | None = None) -> str:
         """A new database (a copy of `template`, which must have no connections); its URL."""
@@ -106,16 +96,21 @@ class Server:
 
     def dump(self, name: str, file: Path) -> None:
         """pg_dump's custom format: the next run restores it instead of building the database again."""
-        _run(["pg_dump", "-Fc", "-Z", "1", "-f", str(file), "-d", self._libpq(name)])
+        _run([self._tool("pg_dump"), "-Fc", "-Z", "1", "-f", str(file), "-d", self._libpq(name)])
 
     def restore(self, file: Path, name: str) -> str:
         self.create(name)
-        _run(["pg_restore", "-j", "2", "--no-owner", "-d", self._libpq(name), str(file)])
+        _run([self._tool("pg_restore"), "-j", "2", "--no-owner", "-d", self._libpq(name), str(file)])
         self.analyze(name)  # pg_restore brings rows and indexes, not the planner's statistics
         return self.url(name)
 
     def analyze(self, name: str) -> None:
-        _run(["psql", "-q", "-d", self._libpq(name), "-c", "VACUUM ANALYZE"])
+        _run([self._tool("psql"), "-q", "-d", self._libpq(name), "-c", "VACUUM ANALYZE"])
+
+    def _tool(self, name: str) -> str:
+        """The client of the server's own version (Debian keeps one per version beside the server)."""
+        found = self.binaries / name
+        return str(found) if found.exists() else name
 
     def _libpq(self, name: str) -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{name}"
