@@ -62,6 +62,7 @@ async def test_the_pipeline_runs_its_stages_in_order() -> None:
         names = [stage.name for stage in bot.engine.stages]
         assert names == [
             "dedup",
+            "speaker",
             "unbound",
             "friends",
             "optout",

@@ -1,17 +1,23 @@
 """One speaker per group: the account whose lease on the group has not expired acts on its events and sends
-to it; the other accounts in the group only keep membership and hold the events (bot/fleet/held.py)."""
+to it; the other accounts in the group only keep membership and hold the events (bot/fleet/held.py).
+
+Every change of a lease is one statement, so that two processes racing for it cannot both win: the database
+serialises them on the lease's row, and the loser's statement, re-checked against the winner's row, changes
+nothing (rowcount 0) on SQLite and on PostgreSQL alike.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.fleet.tables import SpeakerLease
-from bot.store.dialect import aware
+from bot.fleet.tables import AccountRoom, SpeakerLease
+from bot.store.dialect import aware, upsert
 
 _leases = SpeakerLease.__table__
+_rooms = AccountRoom.__table__
 
 
 async def speaker_of(conn: AsyncConnection, room_id: str, now: datetime) -> str | None:
@@ -22,3 +28,55 @@ async def speaker_of(conn: AsyncConnection, room_id: str, now: datetime) -> str 
     if row is None or aware(row.expires_at) <= now:
         return None
     return str(row.account)
+
+
+async def speak(conn: AsyncConnection, room_id: str, account: str, now: datetime, lease: timedelta) -> bool:
+    """Whether `account` speaks for the group, decided in the event's own transaction: the group's first lease is
+    taken, the account's own is extended; another account's, live or expired, is left alone (an expired one is
+    taken over by the takeover duty, which also takes over what its holder left undone). On PostgreSQL the row
+    stays locked until the event commits, so no takeover slips in between the check and the event's writes."""
+    values = {"room_id": room_id, "account": account, "since": now, "expires_at": now + lease}
+    statement = upsert(conn, _leases, values, ["room_id"], {"expires_at": now + lease}, _leases.c.account == account)
+    result = await conn.execute(statement)
+    return result.rowcount == 1
+
+
+async def take_over(
+    conn: AsyncConnection, room_id: str, account: str, old: str, now: datetime, lease: timedelta
+) -> bool:
+    """Take the group's lease from `old`, whose lease has expired (or was released); False when it was renewed
+    or another account took it first."""
+    result = await conn.execute(
+        update(_leases)
+        .where(_leases.c.room_id == room_id, _leases.c.account == old, _leases.c.expires_at <= now)
+        .values(
+            account=account,
+            since=case((_leases.c.account == account, _leases.c.since), else_=now),
+            expires_at=now + lease,
+        )
+    )
+    return result.rowcount == 1
+
+
+async def renew(conn: AsyncConnection, account: str, now: datetime, lease: timedelta) -> int:
+    """Extend every lease the account holds (its heartbeat); how many it holds."""
+    result = await conn.execute(update(_leases).where(_leases.c.account == account).values(expires_at=now + lease))
+    return result.rowcount
+
+
+async def release(conn: AsyncConnection, account: str, now: datetime, room_id: str | None = None) -> None:
+    """Give the account's leases up (a clean stop; or one group, which the account left): they expire now, and
+    the account stays named as their last holder, so that the next speaker takes over its unsent messages."""
+    where = [_leases.c.account == account, *([_leases.c.room_id == room_id] if room_id is not None else [])]
+    await conn.execute(update(_leases).where(*where, _leases.c.expires_at > now).values(expires_at=now))
+
+
+async def expired_for(conn: AsyncConnection, account: str, now: datetime) -> list[tuple[str, str]]:
+    """(group, last holder) of the groups the account is in whose lease has expired or was released."""
+    query = (
+        select(_leases.c.room_id, _leases.c.account)
+        .join(_rooms, (_rooms.c.room_id == _leases.c.room_id) & (_rooms.c.account == account))
+        .where(_leases.c.expires_at <= now)
+        .order_by(_leases.c.room_id)
+    )
+    return [(str(row.room_id), str(row.account)) for row in await conn.execute(query)]

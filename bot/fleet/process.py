@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bot.fleet import presence
+from bot.fleet.speaking import Speaking
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -32,6 +33,8 @@ class FleetProcess:
         self.started_at = engine.clock.now()
         self.duties: list[tuple[str, Duty]] = [("presence", self._alive)]
         self._task: asyncio.Task[None] | None = None
+        self.speaking = Speaking(engine, receive)
+        self.duties.append(("speaker", self.speaking.beat))
 
     def add(self, name: str, duty: Duty) -> None:
         self.duties.append((name, duty))
@@ -61,6 +64,7 @@ class FleetProcess:
                 await self._task
             self._task = None
         if status is not None:
+            await self.speaking.release()
             async with self.engine.store.unit() as conn:
                 await presence.mark(conn, self.account, status, self.engine.clock.now())
 

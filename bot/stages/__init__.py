@@ -1,6 +1,7 @@
 """The pipeline every event takes, in order; each stage handles the event or passes it on (bot/stages/stage.py).
 
     dedup      seen once? then members, rooms, membership recorded (nothing with an effect runs before it)
+    speaker    a fleet: the group's speaker counts activity and goes on; other accounts hold the event
     unbound    a group nobody bound: its room row, /绑定 and a log line; nothing else
     friends    a friend request: accepted or left unanswered, per config.friends
     optout     退订 / 订阅
@@ -24,6 +25,7 @@ from bot.stages.guards import Guards
 from bot.stages.moderation import Moderation
 from bot.stages.optout import OptOut
 from bot.stages.playbooks import Playbooks
+from bot.stages.speaker import Speaker
 from bot.stages.stage import Stage, Turn
 from bot.stages.unbound import Unbound
 from bot.stages.windows import Windows
@@ -37,6 +39,7 @@ __all__ = ["Stage", "Turn", "pipeline"]
 def pipeline(runtime: Runtime) -> list[Stage]:
     return [
         Dedup(runtime),
+        Speaker(runtime),
         Unbound(runtime),
         Friends(runtime),
         OptOut(runtime),

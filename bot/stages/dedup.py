@@ -1,21 +1,30 @@
 """The first stage: an event is acted on once, and what it says about members and rooms is recorded.
 
 Nothing with an effect runs before this: a redelivered event (WeChat retries, a reconnect, a restart) stops
-here.
+here. In a fleet every account in a group records its membership, and only the group's speaker its activity
+(bot/stages/speaker.py, next).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from bot.stages.stage import Stage, Turn
 from bot.store.activity import mark_seen, record
+
+if TYPE_CHECKING:
+    from bot.context import Runtime
 
 log = logging.getLogger("qunguan.engine")
 
 
 class Dedup(Stage):
     name = "dedup"
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        self.fleet = bool(runtime.config.accounts)
 
     async def handle(self, turn: Turn) -> bool:
         event = turn.event
@@ -24,7 +33,8 @@ class Dedup(Stage):
             turn.duplicate = True
             return True
         if turn.managed and event.recorded:
-            await record(turn.conn, event, turn.now, today=turn.now.astimezone(self.runtime.config.tz).date())
+            today = turn.now.astimezone(self.runtime.config.tz).date()
+            await record(turn.conn, event, turn.now, today=today, activity=not (self.fleet and event.room is not None))
             if event.kind == "rename":
                 rooms = self.runtime.rooms
                 turn.after.append(lambda: rooms.tell_renamed(event))  # type: ignore[arg-type]

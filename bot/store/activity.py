@@ -29,6 +29,9 @@ _TOUCH_ROOM = (
     .where(_rooms.c.id == bindparam("r_id"), _rooms.c.topic == bindparam("r_topic"))
     .values(last_active=bindparam("r_at"))
 )
+_SAME_TOPIC = select(_rooms.c.id).where(_rooms.c.id == bindparam("r_id"), _rooms.c.topic == bindparam("r_topic"))
+_ACTIVE_MEMBER = update(_members).where(_members.c.id == bindparam("m_id")).values(last_active=bindparam("m_at"))
+_ACTIVE_ROOM = update(_rooms).where(_rooms.c.id == bindparam("r_id")).values(last_active=bindparam("r_at"))
 _FRIEND = select(_members.c.friend).where(_members.c.id == bindparam("m_id"))
 # A member first seen by a message was in the group before: since the bot's first sight of the group (its row).
 _FIRST_SIGHT = select(_rooms.c.first_seen).where(_rooms.c.id == bindparam("p_room")).scalar_subquery()
@@ -74,35 +77,46 @@ async def upsert_member(conn: AsyncConnection, member: MemberRef, at: datetime, 
     await conn.execute(_NAME, {"member_id": member.id, "name": member.name, "at": at})
 
 
-async def upsert_room(conn: AsyncConnection, room: RoomRef, at: datetime, *, by: MemberRef | None = None) -> None:
-    """Keep the room row current; a new topic is also kept in room_topics (with who changed it, if known)."""
+async def upsert_room(
+    conn: AsyncConnection, room: RoomRef, at: datetime, *, by: MemberRef | None = None, touch: bool = True
+) -> None:
+    """Keep the room row current; a new topic is also kept in room_topics (with who changed it, if known).
+    `touch`: the group was active now (`last_active`); a fleet's accounts that do not speak for it leave that."""
+    touched = {"last_active": at} if touch else {}
     if not room.topic:
         values = {"id": room.id, "first_seen": at, "last_active": at}
-        await conn.execute(dialect.upsert(conn, _rooms, values, ["id"], {"last_active": at}))
+        if touch:
+            await conn.execute(dialect.upsert(conn, _rooms, values, ["id"], touched))
+        else:
+            await conn.execute(dialect.insert_ignore(conn, _rooms), values)
         return
-    same = await conn.execute(_TOUCH_ROOM, {"r_id": room.id, "r_topic": room.topic, "r_at": at})
-    if same.rowcount:
+    if touch:
+        same = (await conn.execute(_TOUCH_ROOM, {"r_id": room.id, "r_topic": room.topic, "r_at": at})).rowcount
+    else:
+        same = (await conn.execute(_SAME_TOPIC, {"r_id": room.id, "r_topic": room.topic})).first() is not None
+    if same:
         return
     row = {"id": room.id, "topic": room.topic, "first_seen": at, "last_active": at}
-    await conn.execute(dialect.upsert(conn, _rooms, row, ["id"], {"topic": room.topic, "last_active": at}))
+    await conn.execute(dialect.upsert(conn, _rooms, row, ["id"], {"topic": room.topic, **touched}))
     await conn.execute(
         insert(_topics).values(room_id=room.id, topic=room.topic, by_member_id=by.id if by else None, at=at)
     )
 
 
-async def record(conn: AsyncConnection, event: Event, at: datetime, *, today: date) -> None:
+async def record(conn: AsyncConnection, event: Event, at: datetime, *, today: date, activity: bool = True) -> None:
     """Keep members, rooms and room membership current from what the event says about itself (bot/events.py);
-    a group message counts for its member's local day `today` (private ones are no group activity)."""
+    a group message counts for its member's local day `today` (private ones are no group activity).
+    `activity=False`: membership only; in a fleet the group's speaker alone counts activity (`record_activity`)."""
     member, room = event.member, event.room
     if member is not None:
-        await upsert_member(conn, member, at, active=event.active)
-        if room is not None and event.kind == "message":
+        await upsert_member(conn, member, at, active=activity and event.active)
+        if activity and room is not None and event.kind == "message":
             await count_message(conn, member.id, today)
     for other in (event.inviter, event.by):
         if other is not None:
             await upsert_member(conn, other, at, active=False)
     if room is not None:
-        await upsert_room(conn, room, at, by=event.by)
+        await upsert_room(conn, room, at, by=event.by, touch=activity)
     if member is None or room is None or event.membership is None:
         return
     where = {"room_id": room.id, "member_id": member.id}
@@ -121,6 +135,18 @@ async def record(conn: AsyncConnection, event: Event, at: datetime, *, today: da
         await conn.execute(dialect.upsert(conn, _room_members, row, ["room_id", "member_id"], changes))
     else:  # left
         await mark_left(conn, room.id, member.id, at)
+
+
+async def record_activity(conn: AsyncConnection, event: Event, at: datetime, *, today: date) -> None:
+    """What `record(activity=False)` left out: the member's and the group's last activity and the member's
+    messages that day; in a fleet only the group's speaker writes it, so it is counted once."""
+    member, room = event.member, event.room
+    if member is not None and event.active:
+        await conn.execute(_ACTIVE_MEMBER, {"m_id": member.id, "m_at": at})
+        if room is not None and event.kind == "message":
+            await count_message(conn, member.id, today)
+    if room is not None:
+        await conn.execute(_ACTIVE_ROOM, {"r_id": room.id, "r_at": at})
 
 
 async def count_message(conn: AsyncConnection, member_id: str, day: date) -> None:

@@ -171,9 +171,12 @@ def upsert(
     values: Mapping[str, Any],
     keys: Sequence[str],
     update: Mapping[str, Any],
+    where: Any = None,
 ) -> Insert:
+    """INSERT, or UPDATE the row with the same keys (only where `where` holds of the stored row: rowcount 0
+    when it does not)."""
     stmt = _insert(conn, table).values(**values)
-    return stmt.on_conflict_do_update(index_elements=list(keys), set_=dict(update))
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=dict(update), where=where)
 
 
 def aware(value: datetime) -> datetime:

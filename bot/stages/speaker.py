@@ -1,0 +1,82 @@
+"""One speaker per group (a fleet: config.yaml `accounts:`): every account in a group gets each of its events,
+each with its own message id; exactly one, the holder of the group's lease (bot/fleet/leases.py), acts on them.
+
+Dedup, before this, has kept membership current on every account. Here the speaker marks the event's
+account-independent key done (bot/fleet/held.py) and counts the activity, in the event's own transaction, and
+the event goes on; any other account holds the event for a takeover and it goes no further. Scheduled ticks and
+window ends are not the group's members' events (they are made once by the process that fires them) and pass,
+as does everything outside a fleet, at no cost.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.events import Event, RoomRef
+from bot.fleet import account_rooms, held, leases
+from bot.stages.stage import Stage, Turn
+from bot.store.activity import record_activity
+
+if TYPE_CHECKING:
+    from bot.context import Runtime
+
+log = logging.getLogger("qunguan.fleet")
+
+
+class Speaker(Stage):
+    name = "speaker"
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        config = runtime.config
+        self.fleet = bool(config.accounts)
+        self.account = config.account
+        self.lease = config.fleet.lease
+        self.stopped = False  # a clean stop released this account's leases: it acts on no group event any more
+        self.released: set[str] = set()  # groups the account left: it holds their events, never speaks there
+        self._known: set[str] = set()  # groups recorded in account_rooms by this process
+
+    async def handle(self, turn: Turn) -> bool:
+        event, room = turn.event, turn.event.room
+        if not self.fleet or room is None or not event.recorded:
+            return False
+        conn, now = turn.conn, turn.now
+        await self._keep_rooms(conn, event, room, now)
+        key = held.key(event)
+        if await self._speaks(conn, room.id, now):
+            if not await held.done(conn, key, event, self.account):
+                log.debug("event %s was acted on through another account's copy", event.id)
+                turn.duplicate = True
+                return True
+            if turn.managed:
+                today = turn.now.astimezone(self.runtime.config.tz).date()
+                await record_activity(conn, event, now, today=today)
+            return False
+        await held.hold(conn, key, event, self.account)
+        turn.duplicate = True  # not this account's to act on: no reply, no trace, no count
+        return True
+
+    async def _speaks(self, conn: AsyncConnection, room_id: str, now: datetime) -> bool:
+        if self.stopped or room_id in self.released:
+            return False
+        return await leases.speak(conn, room_id, self.account, now, self.lease)
+
+    async def _keep_rooms(self, conn: AsyncConnection, event: Event, room: RoomRef, now: datetime) -> None:
+        """account_rooms: the groups this account is in, once per group and process; left when it leaves."""
+        me = self.runtime.bot_id
+        if me and event.member is not None and event.member.id == me and event.kind in ("join", "leave"):
+            if event.kind == "leave":
+                await account_rooms.left(conn, self.account, room.id)
+                await leases.release(conn, self.account, now, room.id)
+                self.released.add(room.id)
+                self._known.discard(room.id)
+                log.info("account %s left group %s: another account in it speaks for it now", self.account, room.id)
+                return
+            self.released.discard(room.id)
+        if room.id not in self._known:
+            await account_rooms.seen_in(conn, self.account, room.id, now)
+            self._known.add(room.id)
