@@ -207,8 +207,9 @@ class Engine:
             return
         try:
             async with self.store.unit() as conn:
+                at, account = self.clock.now(), self.config.account
                 for member_id, friend in found.items():
-                    await set_friend(conn, member_id, friend, unless_known=True)
+                    await set_friend(conn, member_id, friend, unless_known=True, account=account, at=at)
         except Exception:
             log.exception("recording whether %d member(s) are friends of the bot failed", len(found))
             return

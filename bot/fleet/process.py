@@ -32,6 +32,7 @@ class FleetProcess:
         self.account = engine.config.account
         self.started_at = engine.clock.now()
         self.duties: list[tuple[str, Duty]] = [("presence", self._alive)]
+        self.duties.append(("outbox", engine.outbox.released))  # rows other accounts queued for this one
         self._task: asyncio.Task[None] | None = None
         self.speaking = Speaking(engine, receive)
         self.duties.append(("speaker", self.speaking.beat))

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.config import Config
 from bot.connectors.base import AnnounceRefused, Connector
 from bot.events import Outgoing
+from bot.outbox import routing
 from bot.outbox.outcomes import NamedRooms, Outcome, alert_entries
 from bot.outbox.rows import TABLE, Row, entry
 from bot.store import dialect
@@ -67,5 +68,6 @@ async def follow(
         )
         queued += await alert_entries(conn, config, named, row, refusal_text(row, outcome.refused), now)
     if queued:
+        await routing.assign(conn, config, queued, now)
         await conn.execute(dialect.insert_ignore(conn, TABLE), queued)
     return queued

@@ -51,6 +51,8 @@ class Delivery(Worker):
         self.config = config
         self.settings = config.sending
         self.governor = Governor(config.sending, config.tz, paced=paced, seed=seed)
+        # In a fleet each process sends only its account's rows, and its governor counts only those.
+        self._mine = [TABLE.c.account == config.account] if config.accounts else []
         self._cache: list[Row] | None = None  # pending rows as the last pass left them (None: read all)
         self._newest = 0  # highest row id read so far
         self._reads = 0  # passes since the last full read
@@ -76,18 +78,18 @@ class Delivery(Worker):
         async with self.store.unit() as conn:
             lost = await conn.execute(
                 update(TABLE)
-                .where(TABLE.c.state == "sending")
+                .where(TABLE.c.state == "sending", *self._mine)
                 .values(state="unknown", last_error="the bot stopped during the send; not resent")
             )
-            pending = await conn.scalar(select(func.count()).where(TABLE.c.state == "pending"))
+            pending = await conn.scalar(select(func.count()).where(TABLE.c.state == "pending", *self._mine))
             if self.paced:
                 midnight = local_midnight(now, self.config.tz)
-                today = await conn.scalar(select(func.count()).where(SENT, TABLE.c.sent_at >= midnight))
+                today = await conn.scalar(select(func.count()).where(SENT, TABLE.c.sent_at >= midnight, *self._mine))
                 since = now - max(self.settings.room_gap, timedelta(minutes=1))
                 recent = (
                     await conn.execute(
                         select(TABLE.c.sent_at, TABLE.c.room_id, TABLE.c.member_id).where(
-                            SENT, TABLE.c.sent_at >= since
+                            SENT, TABLE.c.sent_at >= since, *self._mine
                         )
                     )
                 ).all()
@@ -109,7 +111,7 @@ class Delivery(Worker):
 
     async def pending(self) -> int:
         async with self.store.unit() as conn:
-            return (await conn.scalar(select(func.count()).where(TABLE.c.state == "pending"))) or 0
+            return (await conn.scalar(select(func.count()).where(TABLE.c.state == "pending", *self._mine))) or 0
 
     async def close(self) -> int:
         """Stop: keep sending for at most `shutdown_grace`, leave the rest pending; returns how many are left."""
@@ -161,7 +163,9 @@ class Delivery(Worker):
                         queue = await self._pending_rows(conn)
                     queue = await expire_late(conn, queue, now)
                     plan = self.governor.plan([r.queued for r in free(queue)], now)
-                    self._breaker = await status.publish(conn, self.governor.status(), self._breaker)
+                    self._breaker = await status.publish(
+                        conn, self.governor.status(), self._breaker, self.config.account
+                    )
                     batch = sorted((r for r in queue if r.id in plan.ids), key=lambda r: plan.ids.index(r.id))
                     claimed = bool(batch) and await self._claim(conn, batch)
                 if not batch:
@@ -208,14 +212,23 @@ class Delivery(Worker):
     async def _load(self, conn: AsyncConnection, *, after: int = 0) -> list[Row]:
         rows = await conn.execute(
             select(TABLE)
-            .where(TABLE.c.state == "pending", TABLE.c.id > after)
+            .where(TABLE.c.state == "pending", TABLE.c.id > after, *self._mine)
             .order_by(TABLE.c.priority, TABLE.c.id)
             .limit(WINDOW)
         )
         return [read_row(r) for r in rows]
 
     async def _claim(self, conn: AsyncConnection, batch: Sequence[Row]) -> bool:
+        """Mark the batch `sending` in this transaction, or nothing if another sender has any of it. On PostgreSQL
+        the rows are locked first, skipping those another transaction holds, so two senders never wait on or
+        take one row (SQLite runs one writer at a time: the update alone decides)."""
         ids = [r.id for r in batch]
+        if conn.dialect.name == "postgresql":
+            free = select(TABLE.c.id).where(TABLE.c.id.in_(ids), TABLE.c.state == "pending")
+            if len((await conn.execute(free.with_for_update(skip_locked=True))).all()) != len(ids):
+                log.info("outbox rows %s are taken by another sender; skipped here", ids)
+                self._cache = None
+                return False
         done = await conn.execute(
             update(TABLE)
             .where(TABLE.c.id.in_(ids), TABLE.c.state == "pending")

@@ -18,6 +18,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.events import Event, Outgoing, answered
+from bot.outbox import routing
 from bot.outbox.delivery import Delivery
 from bot.outbox.rows import TABLE, entry
 from bot.store import Store, dialect
@@ -72,11 +73,13 @@ class Outbox(Delivery):
                     not_before=now + self.settings.welcome_batch if batched else now,
                 )
             )
-        return rows
+        return routing.hint(rows, self.config, event.room.id if event.room is not None else None)
 
     async def queue(self, conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:
-        """Write rows in the caller's transaction; a dedup key already there is skipped, not queued twice."""
+        """Write rows in the caller's transaction; a dedup key already there is skipped, not queued twice. In a
+        fleet each row's sender is chosen first (routing.py)."""
         if entries:
+            await routing.assign(conn, self.config, entries, self.clock.now())
             await conn.execute(dialect.insert_ignore(conn, TABLE), list(entries))
 
     async def released(self) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Config
 from bot.connectors.base import Connector, RemoveRefused
+from bot.outbox import routing
 from bot.outbox.outcomes import NamedRooms, Outcome, alert_entries
 from bot.outbox.rows import TABLE, Row
 from bot.store import dialect
@@ -85,5 +86,6 @@ async def follow(
         if told.due(m.room.id, m.member.id, now):
             queued += await alert_entries(conn, config, named, removal.row, text, now)
     if queued:
+        await routing.assign(conn, config, queued, now)
         await conn.execute(dialect.insert_ignore(conn, TABLE), queued)
     return queued

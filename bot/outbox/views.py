@@ -49,9 +49,17 @@ def reason(error: str | None) -> str:
     return REASONS.get(error, error)
 
 
+def sent_today(conn: Connection, config: Config, now: datetime, account: str | None = None) -> int:
+    """Platform sends since local midnight: of one account (its daily limit counts these), or of the shop."""
+    mine = [TABLE.c.account == account] if account is not None else []
+    return conn.scalar(select(func.count()).where(SENT, TABLE.c.sent_at >= local_midnight(now, config.tz), *mine)) or 0
+
+
 def summary(conn: Connection, config: Config, now: datetime) -> dict[str, Any]:
-    """The governor's breaker, today's sends against the limit, and the queue per group (private chats as one)."""
-    sent = conn.scalar(select(func.count()).where(SENT, TABLE.c.sent_at >= local_midnight(now, config.tz))) or 0
+    """The governor's breaker, today's sends against the limit, and the queue per group (private chats as one).
+    A fleet's account (config.account) sees its own breaker and sends; outside a fleet, the one account's."""
+    account = config.account if config.accounts else None
+    sent = sent_today(conn, config, now, account)
     failed = conn.scalar(
         select(func.count()).where(TABLE.c.state.in_(TROUBLE), TABLE.c.created_at >= local_midnight(now, config.tz))
     )
@@ -79,7 +87,7 @@ def summary(conn: Connection, config: Config, now: datetime) -> dict[str, Any]:
         room["oldest"] = min(room["oldest"] or oldest, oldest)
     limit = config.sending.daily_limit
     return {
-        "governor": status.read(conn, now),
+        "governor": status.read(conn, now, config.account),
         "today": {"sent": sent, "limit": limit, "left": max(0, limit - sent), "failed": failed or 0},
         "rooms": sorted(rooms.values(), key=lambda room: (-room["pending"], room["topic"])),
     }

@@ -1,7 +1,11 @@
 """A friend request: accepted per config.friends (at all; with one of its keywords in the greeting, if any are
 set). The decision is made here, in the event's transaction, and carried out by the outbox after the commit
 (a durable row sent before the greeting): a crash neither loses it nor repeats it. A request left unanswered
-runs no playbook."""
+runs no playbook.
+
+In a fleet, what an event says about a member's friendship is this account's own (bot/fleet/friendships.py),
+recorded by the speaker stage on every account, before it decides who acts.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ class Friends(Stage):
 
     async def handle(self, turn: Turn) -> bool:
         event = turn.event
+        account = self.runtime.config.account
         if event.kind != "friend":
             return False
         member, hello = event.member, event.hello  # type: ignore[union-attr]
@@ -29,5 +34,6 @@ class Friends(Stage):
             return True
         accept = Outgoing(hello, member=member, accept=True)  # the request as the outbox hands it over
         turn.queued += self.runtime.outbox.entries(event, "accept", 0, [accept], turn.now, kind="notice")
-        await set_friend(turn.conn, member.id, True)  # its playbooks' greeting and `invite` need a friend
+        # its playbooks' greeting and `invite` need a friend
+        await set_friend(turn.conn, member.id, True, account=account, at=turn.now)
         return False

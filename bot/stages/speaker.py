@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.events import Event, RoomRef
 from bot.fleet import account_rooms, held, leases
 from bot.stages.stage import Stage, Turn
-from bot.store.activity import record_activity
+from bot.store.activity import record_activity, set_friend
 
 if TYPE_CHECKING:
     from bot.context import Runtime
@@ -42,9 +42,13 @@ class Speaker(Stage):
 
     async def handle(self, turn: Turn) -> bool:
         event, room = turn.event, turn.event.room
-        if not self.fleet or room is None or not event.recorded:
+        if not self.fleet or not event.recorded:
             return False
         conn, now = turn.conn, turn.now
+        if turn.managed:
+            await self._friendships(turn)
+        if room is None:
+            return False
         await self._keep_rooms(conn, event, room, now)
         key = held.key(event)
         if await self._speaks(conn, room.id, now):
@@ -59,6 +63,14 @@ class Speaker(Stage):
         await held.hold(conn, key, event, self.account)
         turn.duplicate = True  # not this account's to act on: no reply, no trace, no count
         return True
+
+    async def _friendships(self, turn: Turn) -> None:
+        """Whatever the event says of its people's friendship with this account, on every account: a `dm` goes
+        from an account the member is a friend of, whichever account speaks for the group."""
+        event = turn.event
+        for member in (event.member, event.inviter, event.by):
+            if member is not None and member.friend is not None:
+                await set_friend(turn.conn, member.id, member.friend, account=self.account, at=turn.now)
 
     async def _speaks(self, conn: AsyncConnection, room_id: str, now: datetime) -> bool:
         if self.stopped or room_id in self.released:

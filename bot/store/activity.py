@@ -9,6 +9,8 @@ from sqlalchemy import Insert, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import Event, MemberRef, RoomRef
+from bot.fleet import friendships
+from bot.fleet.settings import SINGLE
 from bot.store import dialect
 from bot.store.tables import Member, MessageDay, NameChange, Room, RoomMember, SeenEvent, TopicChange
 
@@ -39,9 +41,10 @@ _PRESENT: dict[str, Insert] = {}
 _COUNTED: dict[str, Insert] = {}
 
 
-async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime) -> bool:
-    """True the first time an event id is seen; False for a redelivery."""
-    result = await conn.execute(dialect.insert_ignore(conn, SeenEvent.__table__), {"id": event_id, "at": at})
+async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime, *, account: str | None = None) -> bool:
+    """True the first time an event id is seen; False for a redelivery. In a fleet, `account` saw it."""
+    row = {"id": event_id, "at": at, **({"account": account} if account is not None else {})}
+    result = await conn.execute(dialect.insert_ignore(conn, SeenEvent.__table__), row)
     return result.rowcount == 1
 
 
@@ -170,13 +173,26 @@ async def mark_left(conn: AsyncConnection, room_id: str, member_id: str, at: dat
 
 
 async def friend_status(conn: AsyncConnection, member_id: str) -> bool | None:
-    """Whether a member is the bot's friend, as the platform last said; None when it never said."""
+    """Whether a member is the bot's friend, as the platform last said; None when it never said. In a fleet: a
+    friend of some account of the shop (the outbox sends from one of them: bot/fleet/friendships.py)."""
     return (await conn.execute(_FRIEND, {"m_id": member_id})).scalar()
 
 
-async def set_friend(conn: AsyncConnection, member_id: str, friend: bool, *, unless_known: bool = False) -> None:
+async def set_friend(
+    conn: AsyncConnection,
+    member_id: str,
+    friend: bool,
+    *,
+    unless_known: bool = False,
+    account: str = SINGLE,
+    at: datetime | None = None,
+) -> None:
     """Record the friend flag (`unless_known`: only where none is recorded, as for a late lookup that newer
-    events may have overtaken)."""
+    events may have overtaken); in a fleet, as `account`'s own, at `at`."""
+    if account != SINGLE:
+        assert at is not None, "a fleet account's friendship needs its time"
+        await friendships.record(conn, account, member_id, friend, at, unless_known=unless_known)
+        return
     where = [_members.c.id == member_id, *([_members.c.friend.is_(None)] if unless_known else [])]
     await conn.execute(update(_members).where(*where).values(friend=friend))
 

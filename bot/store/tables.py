@@ -84,6 +84,7 @@ class SeenEvent(SQLModel, table=True):
     __tablename__ = "seen_events"
     id: str = Field(primary_key=True)
     at: datetime = Field(index=True)
+    account: str | None = None  # the fleet account that saw it (None outside a fleet)
 
 
 class OnceMark(SQLModel, table=True):

@@ -23,7 +23,8 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.connectors.base import AnnounceRefused, Emit, RemoveRefused, SendRefused
 from bot.connectors.login_qr import login_qr
-from bot.connectors.wechaty.link import ENDPOINT_ENV, TOKEN_ENV, ConnectorError, Link, finish
+from bot.connectors.wechaty.account_env import puppet_of
+from bot.connectors.wechaty.link import Link, finish
 from bot.connectors.wechaty.lookups import Lookups
 from bot.connectors.wechaty.messages import Pictures, carried, kind_of
 from bot.connectors.wechaty.shims import first_line
@@ -97,26 +98,13 @@ class WechatyConnector:
         env: Mapping[str, str] | None = None,
         clock: Clock | None = None,
     ) -> WechatyConnector:
-        """Endpoint from env or config.yaml, token from env only; wechaty's cache beside the database."""
-        env = os.environ if env is None else env
-        token = env.get(TOKEN_ENV, "").strip()
-        if not token:
-            raise ConnectorError(
-                f"没有设置环境变量 {TOKEN_ENV}：请把 Wechaty puppet 服务的 token 放进去再启动"
-                f" / {TOKEN_ENV} is not set: export your Wechaty puppet service token in it"
-            )
-        endpoint = (env.get(ENDPOINT_ENV) or config.wechaty.endpoint).strip()
-        if not endpoint:
-            raise ConnectorError(
-                f"没有 Wechaty 服务地址：在 config.yaml 的 wechaty.endpoint 或环境变量 {ENDPOINT_ENV} 里写 host:port"
-                f" / no Wechaty endpoint: set wechaty.endpoint in config.yaml or {ENDPOINT_ENV} (host:port)"
-            )
-        path = database or config.database_path
-        data_dir = config.path("data") if path == ":memory:" or "://" in path else Path(path).parent
+        """Endpoint from env or config.yaml, token from env only, per account in a fleet (account_env.py);
+        wechaty's cache beside the database."""
+        puppet = puppet_of(config, os.environ if env is None else env, database)
         return cls(
-            endpoint=endpoint,
-            token=token,
-            cache_dir=data_dir / ".wechaty",
+            endpoint=puppet.endpoint,
+            token=puppet.token,
+            cache_dir=puppet.cache_dir,
             login_timeout=config.wechaty.login_timeout.total_seconds(),
             reconnect_max=config.wechaty.reconnect_max.total_seconds(),
             clock=clock,
