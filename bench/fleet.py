@@ -145,8 +145,8 @@ def run_processes(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def counted(url: str, events: int) -> dict[str, Any]:
-    """What the shared database holds after a run, in fullpath.verify's terms, and whether its commits waited for
-    the disk (the database's synchronous_commit, which the processes' sessions had)."""
+    """What the shared database holds after a run, in fullpath.verify's terms; which account each reply is to be
+    sent from; and whether commits waited for the disk (the database's synchronous_commit, the sessions' too)."""
     from sqlalchemy import func, select, text
 
     from bot.store import Store
@@ -166,6 +166,9 @@ async def counted(url: str, events: int) -> dict[str, Any]:
                 )
             }
             found["synchronous_commit"] = await conn.scalar(text("SHOW synchronous_commit"))
+            outbox = OutboxMessage.__table__
+            by_account = select(outbox.c.account, func.count()).group_by(outbox.c.account)
+            found["outbox_by_account"] = {account: n for account, n in await conn.execute(by_account)}
     finally:
         await store.close()
     return {"events": events, "checkin_events": events, **found}

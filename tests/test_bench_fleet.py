@@ -64,6 +64,8 @@ def test_a_tiny_run_measures_one_and_three_processes_and_the_segment_and_prints_
     assert list(one["per_process"]) == ["default"]
     assert sorted(three["per_process"]) == ["shop-a", "shop-b", "shop-c"]
     assert all(n > 0 for n in three["per_process"].values())
+    assert three["outbox_by_account"] == three["per_process"]  # each account speaks for its own groups
+    assert one["outbox_by_account"] == {"default": one["events"]}
     for run in (one, three, lazy):  # every event of every process committed its reply, check-in and ledger entry
         assert run["events"] == run["outbox_rows"] == run["checkin_rows"] == run["ledger_rows"] > 0
     assert isinstance(rows["pg_path_3"]["ratio"], float)  # three processes against one
