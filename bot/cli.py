@@ -21,6 +21,7 @@ import typer
 
 from bot import logs
 from bot.audit_cli import audit
+from bot.backup_cli import backup, restore
 from bot.cli_shared import (
     ConfigOption,
     PlaybooksOption,
@@ -33,7 +34,9 @@ from bot.cli_shared import (
 from bot.config import Config
 from bot.console.server import ListenError
 from bot.console_cli import console
+from bot.fleet_cli import fleet
 from bot.forget_cli import forget_command
+from bot.migrate_cli import migrate_command
 from bot.playbook.library import PlaybookSet, display_path
 from bot.reload_cli import reload
 from bot.replay_cli import replay
@@ -109,10 +112,12 @@ def check(
         raise typer.Exit(1)
 
 
-for command in (test, audit, reload, replay, schema, console):
+for command in (test, audit, reload, replay, schema, console, backup, restore):
     app.command()(command)
 app.add_typer(rooms_commands(read_config), name="rooms")
 app.command("forget")(forget_command)
+app.command("migrate")(migrate_command)
+app.command("fleet")(fleet)
 
 
 @app.command()

@@ -147,6 +147,7 @@ class Config(Params):
     _roles: dict[str, str] = PrivateAttr(default_factory=dict)
     _sections: dict[str, BaseModel] = PrivateAttr(default_factory=dict)  # the abilities' sections config.yaml gave
     _account: str = PrivateAttr(default=SINGLE)  # the account this process runs (bot/fleet/accounts.py)
+    _shop: Config | None = PrivateAttr(default=None)  # config.yaml as written, before an account's view of it
 
     @classmethod
     def sections(cls) -> dict[str, type[BaseModel]]:
@@ -234,9 +235,14 @@ class Config(Params):
         """The WeChat account this process runs: `qunguan run --account NAME`, or 'default' outside a fleet."""
         return self._account
 
-    def with_account(self, name: str) -> Config:
-        self._account = name
+    def with_account(self, name: str, shop: Config | None = None) -> Config:
+        self._account, self._shop = name, shop
         return self
+
+    @property
+    def shop(self) -> Config:
+        """The shop's config.yaml as written: every account's limits are read from it, not from this one's view."""
+        return self._shop or self
 
     def model_post_init(self, _context: object) -> None:
         for role in reversed(ROLES):  # the highest role wins when an id is listed twice

@@ -33,6 +33,9 @@ log = logging.getLogger("qunguan.scheduler")
 
 _TICK = timedelta(microseconds=1)
 MISFIRE_GRACE = timedelta(minutes=5)
+# In a fleet every process counts `every:` from the same moment (a Monday midnight in the shop's time zone), so
+# all of them make the same ticks and one acts on each (bot/fleet/fires.py); alone, a bot counts from its start.
+FLEET_EPOCH = datetime(2001, 1, 1)
 
 
 def make_trigger(call: Call, tz: Any, anchor: datetime) -> BaseTrigger:
@@ -64,10 +67,10 @@ class Scheduler:
 
     def reload(self) -> None:
         """Rebuild triggers from the engine's current playbooks (after a reload)."""
-        tz = self.engine.config.tz
-        self._plan = [
-            (pb, make_trigger(call, tz, self._anchor)) for pb, call in self.engine.playbooks.index.schedules()
-        ]
+        config = self.engine.config
+        tz = config.tz
+        anchor = FLEET_EPOCH.replace(tzinfo=tz) if config.accounts else self._anchor
+        self._plan = [(pb, make_trigger(call, tz, anchor)) for pb, call in self.engine.playbooks.index.schedules()]
         self._next = [self._first_after(trig, self._cursor) for _pb, trig in self._plan]
         if self._aps is not None:
             self._aps.remove_all_jobs()
@@ -81,9 +84,13 @@ class Scheduler:
 
     async def fire(self, playbook: Playbook, at: datetime) -> None:
         """One due schedule: a tick for each room the playbook runs in."""
-        stamp = at.astimezone(self.engine.config.tz).strftime("%Y%m%dT%H%M%S")
+        config = self.engine.config
+        stamp = at.astimezone(config.tz).strftime("%Y%m%dT%H%M%S")
+        # Each process's tick is its own event, as each account's copy of a message is: the fleet's key is the fire.
+        mine = f":{config.account}" if config.accounts else ""
         for room in await self.engine.rooms_for(playbook):
-            tick = ScheduledTick(id=f"tick:{playbook.id}:{stamp}:{room.id}", at=at, playbook_id=playbook.id, room=room)
+            tick_id = f"tick:{playbook.id}:{stamp}:{room.id}{mine}"
+            tick = ScheduledTick(id=tick_id, at=at, playbook_id=playbook.id, room=room)
             await self.receive(tick)
 
     def next_due(self) -> datetime | None:

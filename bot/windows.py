@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -117,16 +118,37 @@ class Windows:
 
     def __init__(self) -> None:
         self._by_room: dict[str, list[OpenWindow]] = defaultdict(list)
+        self._meanwhile: list[Callable[[], None]] | None = None  # what changed here while `load` read
 
     async def load(self, conn: AsyncConnection) -> None:
-        self._by_room.clear()
-        for row in await conn.execute(select(_windows).where(_windows.c.closed_at.is_(None))):
-            self.add(_row(row))
+        """The open windows as the database has them: at start, on each fleet heartbeat (another process opened or
+        closed one), at a takeover. Idempotent; a window this process opens or closes while it reads stays so."""
+        self._meanwhile = []
+        try:
+            rows = (await conn.execute(select(_windows).where(_windows.c.closed_at.is_(None)))).all()
+        finally:
+            meanwhile, self._meanwhile = self._meanwhile, None
+        self._by_room = defaultdict(list)
+        for row in rows:
+            self._put(_row(row))
+        for change in meanwhile:
+            change()
 
     def add(self, window: OpenWindow) -> None:
-        self._by_room[window.room_id].append(window)
+        self._put(window)
+        if self._meanwhile is not None:
+            self._meanwhile.append(lambda: self._put(window))
 
     def remove(self, window_id: int) -> None:
+        self._drop(window_id)
+        if self._meanwhile is not None:
+            self._meanwhile.append(lambda: self._drop(window_id))
+
+    def _put(self, window: OpenWindow) -> None:
+        if self.get(window.id) is None:
+            self._by_room[window.room_id].append(window)
+
+    def _drop(self, window_id: int) -> None:
         for room_id, windows in list(self._by_room.items()):
             kept = [w for w in windows if w.id != window_id]
             if kept:

@@ -90,3 +90,11 @@ async def test_a_process_outside_a_fleet_has_no_fleet_duties(backend: Backend) -
     async with TestBot.running({}, database=backend.database) as bot:
         assert bot.bot.fleet is None
     assert await _presence(backend.database) == []
+
+
+def test_an_account_s_view_keeps_the_shop_s_config_for_reading_the_other_accounts(tmp_path: Path) -> None:
+    shop = _config(tmp_path)
+    a = run_as(shop, "shop-a")
+    assert a.shop.sending.daily_limit == 400  # what shop-b gets, read from shop-a's process (console, fleet)
+    assert run_as(a.shop, "shop-b").sending.daily_limit == 400
+    assert run_as(a.shop, "shop-a").sending.daily_limit == 150

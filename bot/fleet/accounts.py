@@ -39,4 +39,4 @@ def run_as(config: Config, name: str | None) -> Config:
     )
     wechaty = config.wechaty.model_copy(update={"endpoint": entry.endpoint}) if entry.endpoint else config.wechaty
     chosen = config.model_copy(update={"sending": sending, "wechaty": wechaty})
-    return chosen.with_account(name)
+    return chosen.with_account(name, shop=config.shop)

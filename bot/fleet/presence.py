@@ -7,6 +7,7 @@ import os
 import socket
 from datetime import datetime
 
+from sqlalchemy import case
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.fleet.tables import AccountPresence
@@ -14,10 +15,11 @@ from bot.store.dialect import upsert
 
 _presence = AccountPresence.__table__
 STATUSES = ("online", "offline", "logged_out", "refused")
+GONE = ("logged_out", "refused")  # why the account went away: a later clean stop does not hide it
 
 
 async def beat(conn: AsyncConnection, account: str, now: datetime, *, started_at: datetime) -> None:
-    """The account's process is alive at `now` (and online unless a status change said otherwise)."""
+    """The account's process is alive at `now`: online again after a stop, unless WeChat logged it out."""
     values = {
         "account": account,
         "status": "online",
@@ -26,7 +28,13 @@ async def beat(conn: AsyncConnection, account: str, now: datetime, *, started_at
         "started_at": started_at,
         "heartbeat_at": now,
     }
-    update = {"heartbeat_at": now, "host": values["host"], "pid": values["pid"], "started_at": started_at}
+    update = {
+        "heartbeat_at": now,
+        "host": values["host"],
+        "pid": values["pid"],
+        "started_at": started_at,
+        "status": case((_presence.c.status == "offline", "online"), else_=_presence.c.status),
+    }
     await conn.execute(upsert(conn, _presence, values, ["account"], update))
 
 
@@ -35,4 +43,11 @@ async def mark(conn: AsyncConnection, account: str, status: str, now: datetime, 
     if status not in STATUSES:
         raise ValueError(f"unknown account status {status!r}")
     values = {"account": account, "status": status, "reason": reason, "started_at": now, "heartbeat_at": now}
-    await conn.execute(upsert(conn, _presence, values, ["account"], {"status": status, "reason": reason}))
+    update: dict[str, object] = {"status": status, "reason": reason}
+    if status == "offline":
+        gone = _presence.c.status.in_(GONE)
+        update = {
+            "status": case((gone, _presence.c.status), else_=status),
+            "reason": case((gone, _presence.c.reason), else_=""),
+        }
+    await conn.execute(upsert(conn, _presence, values, ["account"], update))

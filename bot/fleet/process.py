@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bot.fleet import presence
+from bot.fleet.health import Health
+from bot.fleet.shared import SharedState
 from bot.fleet.speaking import Speaking
 
 if TYPE_CHECKING:
@@ -31,14 +33,15 @@ class FleetProcess:
         self.receive = receive  # where events a takeover acts on go in, like the connector's
         self.account = engine.config.account
         self.started_at = engine.clock.now()
-        self.duties: list[tuple[str, Duty]] = [("presence", self._alive)]
-        self.duties.append(("outbox", engine.outbox.released))  # rows other accounts queued for this one
-        self._task: asyncio.Task[None] | None = None
         self.speaking = Speaking(engine, receive)
-        self.duties.append(("speaker", self.speaking.beat))
-
-    def add(self, name: str, duty: Duty) -> None:
-        self.duties.append((name, duty))
+        self.duties: list[tuple[str, Duty]] = [
+            ("presence", self._alive),
+            ("speaker", self.speaking.beat),  # leases renewed first, then silent speakers' groups taken over
+            ("shared", SharedState(engine).follow),
+            ("outbox", engine.outbox.released),  # rows other accounts queued for this one
+            ("health", Health(engine).watch),
+        ]
+        self._task: asyncio.Task[None] | None = None
 
     async def beat(self) -> None:
         for name, duty in self.duties:

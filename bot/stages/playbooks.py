@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.context import RunContext
+from bot.events import ScheduledTick
+from bot.fleet import fires
 from bot.runner import run_playbook
 from bot.stages.stage import Stage, Turn
 
@@ -19,8 +21,17 @@ class Playbooks(Stage):
     name = "playbooks"
 
     async def handle(self, turn: Turn) -> bool:
-        await run_matches(self.runtime, turn, turn.playbooks.index.match(turn.event), stage="playbook")
+        event = turn.event
+        if isinstance(event, ScheduledTick) and not await self._claimed(turn, event):
+            turn.trace.start("playbook", event.playbook_id).skip("没有执行：这次定时由本群的另一个账号执行")
+            return True
+        await run_matches(self.runtime, turn, turn.playbooks.index.match(event), stage="playbook")
         return True
+
+    async def _claimed(self, turn: Turn, tick: ScheduledTick) -> bool:
+        """In a fleet one process acts on each fire; alone, a bot reads and writes nothing more for it."""
+        config = self.runtime.config
+        return not config.accounts or await fires.claim(turn.conn, tick, config.account, turn.now)
 
 
 async def run_matches(runtime: Runtime, turn: Turn, matches: list[Match], *, stage: str) -> bool:

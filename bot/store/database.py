@@ -106,6 +106,25 @@ class Store:
     ) -> Store:
         """Open (migrating) the database at `path`, `:memory:`, or a URL. A missing SQLite file is created
         (0600, in 0700 folders) unless `create` is false: commands that only read never make one."""
+        store = cls.connect(path, synchronous=synchronous, create=create, clock=clock)
+        file = store.file
+        try:
+            async with store.unit() as conn:
+                await conn.run_sync(lambda c: migrate(c))
+        except SchemaError as exc:
+            await store.close()
+            raise StoreError(str(exc)) from exc
+        except Exception as exc:
+            await store.close()
+            raise StoreError(f"cannot open database {file or path}: {dialect.describe(exc)}") from exc
+        return store
+
+    @classmethod
+    def connect(
+        cls, path: str, *, synchronous: str = "NORMAL", create: bool = True, clock: Clock | None = None
+    ) -> Store:
+        """The database at `path` as it is, schema untouched: `qunguan migrate` creates a target's schema in the
+        same transaction as its rows."""
         url = database_url(path)
         file = database_file(url)
         if file is not None and not file.exists():
@@ -117,17 +136,7 @@ class Store:
         engine = create_engine(url, **options) if inline else create_async_engine(url, **options)
         dialect.configure(engine, synchronous=synchronous)
         dialect.watch_failures(engine)
-        store = cls(engine, clock=clock, file=file)
-        try:
-            async with store.unit() as conn:
-                await conn.run_sync(lambda c: migrate(c))
-        except SchemaError as exc:
-            await store.close()
-            raise StoreError(str(exc)) from exc
-        except Exception as exc:
-            await store.close()
-            raise StoreError(f"cannot open database {file or path}: {dialect.describe(exc)}") from exc
-        return store
+        return cls(engine, clock=clock, file=file)
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[AsyncConnection]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from sqlalchemy import Connection, MetaData, inspect, select
+from sqlalchemy import Connection, MetaData, inspect, select, text
 from sqlalchemy.schema import CreateIndex
 from sqlmodel import SQLModel
 
@@ -78,13 +78,16 @@ STEPS: Mapping[int, Callable[[Connection], None]] = {
     8: add_missing,  # a fleet: accounts on events and the outbox, speaker leases, held events (bot/fleet/tables.py)
 }
 _KEY = "schema_version"
+# PostgreSQL advisory lock key (any constant bigint, the same in every process): 'qunguan' in ASCII.
+_MIGRATE_LOCK = 0x7175_6E67_7561_6E
 
 
 class SchemaError(Exception):
     pass
 
 
-def _version(conn: Connection) -> int | None:
+def version(conn: Connection) -> int | None:
+    """The schema version a database is at; None for one with no Qunguan settings table (empty or foreign)."""
     if not inspect(conn).has_table(tables.Setting.__tablename__):
         return None
     row = conn.execute(select(tables.Setting.value).where(tables.Setting.key == _KEY)).first()
@@ -103,8 +106,14 @@ def migrate(
     latest: int = SCHEMA_VERSION,
     steps: Mapping[int, Callable[[Connection], None]] = STEPS,
 ) -> int:
-    """Bring the database to `latest`; returns the version it was at (0 when new)."""
-    current = _version(conn)
+    """Bring the database to `latest`; returns the version it was at (0 when new).
+
+    On PostgreSQL several processes of a fleet may start at once on one empty database: each would see no
+    tables and create them, and all but one fail on 'already exists'. A transaction-scoped advisory lock makes
+    them take turns; the ones after the first find the schema current and do nothing."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_LOCK})
+    current = version(conn)
     if current is None:
         if inspect(conn).get_table_names():
             raise SchemaError("the database has tables but no schema version: is it a Qunguan database?")
@@ -120,7 +129,7 @@ def migrate(
     missing = [v for v in pending if v not in steps]
     if missing:  # before any step runs: never leave a database half-way
         raise SchemaError(f"no migration step to schema version {missing[0]}")
-    for version in pending:
-        steps[version](conn)
-        _set_version(conn, version)
+    for step in pending:
+        steps[step](conn)
+        _set_version(conn, step)
     return current

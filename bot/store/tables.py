@@ -208,6 +208,7 @@ class ReloadRequest(SQLModel, table=True):
     at: datetime
     answered_at: datetime | None = None
     result: str = ""
+    account: str | None = None  # in a fleet, `qunguan reload` leaves a row per account, answered by its process
 
 
 class PlaybookVersion(SQLModel, table=True):

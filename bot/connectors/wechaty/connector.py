@@ -88,6 +88,7 @@ class WechatyConnector:
         self._pump_task: asyncio.Task[None] | None = None
         self._friendships: dict[str, str] = {}  # FriendRequest id -> friendship id
         self._stalled: list[tuple[str, Any]] = []  # events caught by a link drop, handled after the next login
+        self.status_hooks = self._link.status_hooks  # told when the account logs in or out (bot/fleet/health.py)
 
     @classmethod
     def from_config(
@@ -162,7 +163,7 @@ class WechatyConnector:
         if name == "login":
             await self._on_login(payload.contact_id)
         elif name == "logout":
-            self._link.down()
+            await self._link.down(str(payload.data or ""))
             log.warning("WeChat account %s logged out (%s); waiting for a new login", payload.contact_id, payload.data)
         elif name == "scan":
             await self._on_scan(payload)
@@ -192,7 +193,7 @@ class WechatyConnector:
         self.self_id = contact_id
         self._lookups.clear()
         self.self_name = (await self._lookups.member(contact_id)).name
-        self._link.up()
+        await self._link.up()
         again = " again" if self._link.logins > 1 else ""
         log.info("logged in%s to WeChat as %s (%s) through %s", again, self.self_name or "?", contact_id, self.endpoint)
         stalled, self._stalled = self._stalled, []

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -37,6 +37,8 @@ LINK_WAIT = 15.0  # a send while reconnecting waits this long for the login befo
 STOP_TIMEOUT = 5.0
 FIRST_RETRY = 0.5  # seconds before the first reconnection attempt; doubles up to reconnect_max
 WATCHDOG_EVERY = 30.0  # a `ding` this often notices a half-open link that never closes
+BANNED = ("封", "限制登录", "违规", "banned", "blocked")  # a logout for these words is WeChat refusing the account
+StatusHook = Callable[[str, str], Awaitable[None]]  # (online | logged_out | refused, why): bot/fleet/health.py
 LISTENED = ("login", "logout", "scan", "error", "message", "room-join", "room-leave", "room-topic", "friendship")
 
 
@@ -69,6 +71,7 @@ class Link:
         self._first_login: asyncio.Future[None] | None = None
         self._logged_in = asyncio.Event()
         self._stopping = False
+        self.status_hooks: list[StatusHook] = []  # told when the account logs in, logs out or cannot log in
 
     @property
     def logged_in(self) -> bool:
@@ -76,6 +79,13 @@ class Link:
 
     async def connect(self) -> None:
         """Connect and wait for the WeChat login; raises ConnectorError when that cannot happen in time."""
+        try:
+            await self._connect()
+        except ConnectorError as exc:
+            await self._tell("refused", first_line(exc))
+            raise
+
+    async def _connect(self) -> None:
         self._stopping = False
         lib = self.lib = load_wechaty(self.cache_dir)
         await self._probe()
@@ -116,16 +126,26 @@ class Link:
         self._task = None
         self._puppet = None
 
-    def up(self) -> None:
+    async def up(self) -> None:
         """The account logged in (the first time or again): sends and lookups may go."""
         self.logins += 1
         self._logged_in.set()
         if self._first_login is not None and not self._first_login.done():
             self._first_login.set_result(None)
+        await self._tell("online", "")
 
-    def down(self) -> None:
-        """The account logged out: sends wait for the next login."""
+    async def down(self, why: str) -> None:
+        """The account logged out (WeChat's words: some mean it refuses the account): sends wait for the next login."""
         self._logged_in.clear()
+        await self._tell("refused" if any(word in why.lower() for word in BANNED) else "logged_out", why)
+
+    async def _tell(self, status: str, why: str) -> None:
+        """The account's status to whoever listens; their failure is theirs (logged), never the link's."""
+        for hook in self.status_hooks:
+            try:
+                await hook(status, why)
+            except Exception:
+                log.exception("account status %s not recorded", status)
 
     async def ready(self, target: str) -> None:
         """A short drop should not cost a message a retry: wait a little for the next login."""

@@ -12,6 +12,7 @@ from bot.console.sections import (
     audit_log,
     coupons,
     dashboard,
+    fleet,
     growth,
     members,
     moderation,
@@ -22,7 +23,8 @@ from bot.console.sections import (
 )
 
 SECTIONS: list[Section] = [
-    m.SECTION for m in (dashboard, playbooks, traces, sandbox, members, coupons, sending, audit_log, moderation, growth)
+    m.SECTION
+    for m in (dashboard, playbooks, traces, sandbox, members, coupons, sending, fleet, audit_log, moderation, growth)
 ]
 
 

@@ -17,6 +17,10 @@ MESSAGES = {
     "when it starts": (
         "{seconds} 秒内没有运行中的机器人回应（它在运行吗？用的是 {database} 吗？）；机器人启动时会读取剧本"
     ),
+    "account {account}: {answer:msg}": "账号 {account}：{answer}",
+    "no answer within {seconds} s (not running? it loads these versions when it starts)": (
+        "{seconds} 秒内没有回应（没在运行？它启动时会加载这些版本）"
+    ),
     # -- where the playbooks folder is
     "playbooks folder {folder} ({path}) not found; it comes from {source:msg}": (
         "找不到剧本文件夹 {folder}（{path}），它来自{source}"
