@@ -19,12 +19,12 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import analytics, baselines, console_load, fullpath, machine, rivals, segment, startup
+from bench import analytics, baselines, console_load, fleet, fullpath, machine, rivals, segment, startup
 from bench.report import Row, Target
 from bench.sizes import Sizes
 from bench.workload import create_database, fill_customers, fill_members, write_playbooks
 
-GROUPS = ("baseline", "rivals", "path", "latency", "segment", "startup", "console", "analytics")
+GROUPS = ("baseline", "rivals", "path", "latency", "segment", "startup", "console", "analytics", "fleet", "segment_pg")
 
 # Figures from the issue (a 2-core machine): the ratio to them says how this machine compares.
 REFERENCE = {
@@ -292,6 +292,9 @@ def judge(c: Collector) -> None:
                 _against(rows[key], path, f"full path, {main} playbooks", None)
     if f"path_{large}" in rows:
         _against(rows[f"path_{large}"], rows.get(f"path_{small}"), f"{small} playbooks", Target(">=", 0.7, "ratio"))
+    for key in ("pg_path_3", "pg_path_1_async"):
+        if key in rows:
+            _against(rows[key], rows.get("pg_path_1"), "1 process on PostgreSQL", None)
 
 
 def _against(row: Row, base: Row | None, name: str, target: Target | None) -> None:
@@ -318,6 +321,10 @@ ORDER = [
     "path_{large}",
     "path_mixed",
     "path_worker",
+    "pg_row_commit",
+    "pg_path_1",
+    "pg_path_3",
+    "pg_path_1_async",
     "latency_p50",
     "latency_p99",
     "segment_count",
@@ -325,6 +332,8 @@ ORDER = [
     "segment_rows",
     "segment_birthday",
     "segment_rfm",
+    "segment_pg_count",
+    "segment_pg_rows",
     "check",
     "start",
     *(f"analytics_{k}" for k in (*analytics.FIGURES, "rss")),
@@ -360,6 +369,10 @@ def collect(
             console_load.group(c, folder)
         if "analytics" in chosen:
             analytics.group(c, folder)
+        if "fleet" in chosen:
+            fleet.group(c, folder)
+        if "segment_pg" in chosen:
+            segment.pg_group(c, folder)
     judge(c)
     return ordered(c)
 
