@@ -17,6 +17,7 @@ from bot.config import load_config
 from bot.events import Outgoing
 from bot.fleet.accounts import run_as
 from bot.fleet.tables import ScheduleFire, SpeakerLease
+from bot.store.housekeeping import prune
 from bot.testing import TestBot
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -108,3 +109,17 @@ async def test_a_process_back_after_the_due_time_does_not_fire_it_again(
     await scheduler._job(playbook.id, trigger)  # what APScheduler calls when the late process comes back
     await b.settle()
     assert texts(b.sent) == []
+
+
+async def test_the_fires_are_pruned_after_a_month_and_recent_ones_stay(backend: Backend) -> None:
+    """A fire's key only has to outlive the scheduler's catch-up of a missed time (minutes); a shop with hundreds of
+    groups and hourly schedules would otherwise add thousands of rows a day forever."""
+    async with TestBot.running({}, database=backend.database) as bot:
+        now = bot.clock.now()
+        async with bot.bot.store.unit() as conn:
+            for n, age in enumerate((timedelta(days=31), timedelta(days=29), timedelta(minutes=5))):
+                fire = {"playbook_id": "hourly", "room_id": f"r{n}", "due_at": now - age, "account": "shop-a"}
+                await conn.execute(insert(ScheduleFire.__table__).values(fire))
+        await prune(bot.bot.store, now)
+        rows = await bot.rows(select(ScheduleFire.__table__.c.room_id).order_by(ScheduleFire.__table__.c.room_id))
+        assert [row.room_id for row in rows] == ["r1", "r2"]

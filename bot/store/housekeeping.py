@@ -1,7 +1,7 @@
 """Rows the bot no longer needs: event ids kept to drop redeliveries, finished outbox messages, members'
-message counts of days long past, the console's login links and sessions past their time, and traces beyond the
-newest `traces.keep` of each playbook (command, rule, window); and what members typed, blanked (the row stays)
-after `privacy.keep_texts`.
+message counts of days long past, a fleet's schedule fires (bot/fleet/fires.py), the console's login links and
+sessions past their time, and traces beyond the newest `traces.keep` of each playbook (command, rule, window);
+and what members typed, blanked (the row stays) after `privacy.keep_texts`.
 
 They grow by a row per event, message or member and day; a busy shop would carry millions after a year.
 Deleted in chunks (a day of message counts at a time), each its own short transaction, so events keep flowing
@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select, update
 
 from bot.console.tables import ConsoleLink, ConsoleSession, Trace, TraceCount
+from bot.fleet.tables import ScheduleFire
 from bot.store.database import Store
 from bot.store.tables import MessageDay, OutboxMessage, SeenEvent
 from bot.traces.config import KEEP
@@ -30,6 +31,7 @@ LINKS_FOR = timedelta(days=1)  # past its 10 minutes, a link is kept a day: "alr
 CHUNK = 5000
 
 _seen = SeenEvent.__table__
+_fires = ScheduleFire.__table__
 _outbox = OutboxMessage.__table__
 _message_days = MessageDay.__table__
 _links = ConsoleLink.__table__
@@ -76,6 +78,8 @@ async def prune(store: Store, now: datetime, keep_texts: timedelta = KEEP_TEXTS,
     old_events = _seen.c.at < now - SEEN_FOR
     old_messages = and_(_outbox.c.state.in_(FINISHED), _outbox.c.created_at < now - OUTBOX_FOR)
     removed = await _delete(store, _seen, old_events) + await _delete(store, _outbox, old_messages)
+    async with store.unit() as conn:  # a fire's key need only outlive the scheduler's catch-up of a missed time
+        removed += (await conn.execute(delete(_fires).where(_fires.c.due_at < now - SEEN_FOR))).rowcount
     stamp = now.timestamp()  # the console's tables keep Unix seconds of the bot's Clock
     removed += await _delete(store, _links, _links.c.expires < stamp - LINKS_FOR.total_seconds())
     removed += await _delete(store, _sessions, _sessions.c.expires < stamp)
