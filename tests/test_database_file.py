@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import _serve, app
+from bot.clock import VirtualClock
 from bot.config import Config, RoomSection
 from bot.connectors.memory import MemoryConnector
 from bot.events import MemberRef, MessageEvent, RoomRef
@@ -227,3 +228,28 @@ async def test_a_new_database_its_wal_and_shm_and_the_folders_made_for_it_are_pr
         assert mode(tmp_path / "new") == mode(tmp_path / "new" / "data") == 0o700
     finally:
         await store.close()
+
+
+async def test_a_new_file_another_process_is_setting_up_is_waited_for_not_refused(tmp_path: Path) -> None:
+    """Two processes starting at once on a new file (a bot and `qunguan console`, or a fleet on one machine): the
+    second finds the first switching the file to WAL or creating the tables, and waits through its clock."""
+    file = tmp_path / "q.db"
+    other = sqlite3.connect(file, isolation_level=None)  # the other process, half way through setting it up
+    other.execute("BEGIN EXCLUSIVE")
+    waits: list[float] = []
+
+    class Released(VirtualClock):
+        async def sleep(self, seconds: float) -> None:
+            waits.append(seconds)
+            if other.in_transaction:
+                other.execute("COMMIT")  # the other process is done
+            await super().sleep(seconds)
+
+    store = await Store.open(str(file), clock=Released(datetime(2026, 12, 2, tzinfo=UTC)))
+    try:
+        async with store.unit() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+    finally:
+        await store.close()
+        other.close()
+    assert waits  # it waited instead of failing with 'database is locked'

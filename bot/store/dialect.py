@@ -131,18 +131,20 @@ LOCK_WAIT = 10.0  # seconds a unit waits for another process's write lock before
 
 
 async def begin_waiting(engine: Engine, clock: Clock) -> Connection:
-    """A connection in a write transaction (BEGIN IMMEDIATE). While another process holds SQLite's write lock,
-    wait through the clock (the loop keeps serving; a virtual clock does not sleep) and try again, up to
-    LOCK_WAIT seconds."""
+    """A connection in a write transaction (BEGIN IMMEDIATE). While another process holds SQLite's write lock (or
+    is switching a new file to WAL), wait through the clock (the loop keeps serving; a virtual clock does not sleep)
+    and try again, up to LOCK_WAIT seconds."""
     delay, waited = 0.005, 0.0
     while True:
-        conn = engine.connect()
+        conn: Connection | None = None
         try:
+            conn = engine.connect()  # a new connection's PRAGMAs (WAL) may meet a process setting the file up
             conn.begin()
             take_failure(conn)  # left by an earlier unit on this pooled connection
             return conn
         except OperationalError as exc:
-            conn.close()
+            if conn is not None:
+                conn.close()
             code = getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF
             if code not in (_SQLITE_BUSY, _SQLITE_LOCKED) or waited >= LOCK_WAIT:
                 raise

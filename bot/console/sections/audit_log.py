@@ -107,7 +107,8 @@ AUDIT = {
         "results": {"type": "array", "items": {"type": "string"}},
     },
 }
-DAY = {"type": "string", "format": "date", "maxLength": 10}
+# A day, or empty (what the page's date field sends when it is cleared: no limit).
+DAY = {"anyOf": [{"type": "string", "format": "date", "maxLength": 10}, {"type": "string", "maxLength": 0}]}
 
 SECTION = Section(
     "审计",

@@ -30,6 +30,7 @@ MOMENT_SCHEMA = {
         {"type": "string", "format": "date"},
         # days 01-28 only: what it documents is then always a real minute (the API takes every real one)
         {"type": "string", "pattern": r"^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d$"},
+        {"type": "string", "maxLength": 0},  # empty, as a cleared field sends it: no limit
     ]
 }
 
