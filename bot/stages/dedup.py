@@ -28,8 +28,8 @@ class Dedup(Stage):
 
     async def handle(self, turn: Turn) -> bool:
         event = turn.event
-        config = self.runtime.config
-        if not await mark_seen(turn.conn, event.id, turn.now, account=config.account if config.accounts else None):
+        account = self.runtime.config.account if self.fleet else None
+        if not await mark_seen(turn.conn, event.id, turn.now, account=account):
             log.debug("duplicate event %s dropped", event.id)
             turn.duplicate = True
             return True

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.context import Runtime
 
 log = logging.getLogger("qunguan.fleet")
+FRIENDS_KEPT = 100_000  # members whose recorded friendship this process remembers (then it starts over)
 
 
 class Speaker(Stage):
@@ -39,6 +40,7 @@ class Speaker(Stage):
         self.stopped = False  # a clean stop released this account's leases: it acts on no group event any more
         self.released: set[str] = set()  # groups the account left: it holds their events, never speaks there
         self._known: set[str] = set()  # groups recorded in account_rooms by this process
+        self._friends: dict[str, bool] = {}  # what this account last recorded of a member's friendship (committed)
 
     async def handle(self, turn: Turn) -> bool:
         event, room = turn.event, turn.event.room
@@ -68,9 +70,18 @@ class Speaker(Stage):
         """Whatever the event says of its people's friendship with this account, on every account: a `dm` goes
         from an account the member is a friend of, whichever account speaks for the group."""
         event = turn.event
+        said: dict[str, bool] = {}
         for member in (event.member, event.inviter, event.by):
-            if member is not None and member.friend is not None:
+            if member is not None and member.friend is not None and self._friends.get(member.id) != member.friend:
                 await set_friend(turn.conn, member.id, member.friend, account=self.account, at=turn.now)
+                said[member.id] = member.friend
+        if said:  # only this account writes its own view: once recorded, the same again needs no statement
+            turn.after.append(lambda: self._remember(said))
+
+    def _remember(self, said: dict[str, bool]) -> None:
+        if len(self._friends) > FRIENDS_KEPT:
+            self._friends.clear()
+        self._friends.update(said)
 
     async def _speaks(self, conn: AsyncConnection, room_id: str, now: datetime) -> bool:
         if self.stopped or room_id in self.released:
