@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +90,12 @@ class Bot:
         While the database is briefly unusable the event is held and tried again, in order (bot/intake.py).
         True: handled; False: a duplicate or not for this bot; None: held."""
         return await self.intake.receive(event)
+
+    async def offer(self, event: Event) -> asyncio.Future[bool | None]:
+        """Like `receive`, without waiting for the event's commit: returns once the intake has room for it (back-
+        pressure), with the future of `receive`'s answer. A connector that reads a stream of events hands them
+        over this way, so that they are committed together (bot/intake.py)."""
+        return await self.intake.offer(event)
 
     async def start(self) -> None:
         """Connect: the connector starts with `receive` as its emit (wechaty returns once logged in); then what is

@@ -71,6 +71,11 @@ class Intake:
         self._changed = asyncio.Event()
         self._closed = False
 
+    async def offer(self, event: Event) -> asyncio.Future[bool | None]:
+        """Hand an event over without waiting for its commit (a connector's next message need not wait): returns
+        once the intake has room for it, with the future of what `receive` would return."""
+        return asyncio.ensure_future(self.receive(event))
+
     async def receive(self, event: Event) -> bool | None:
         """True: handled; False: a duplicate, or not for this bot; None: held while the store is unusable.
 
