@@ -203,6 +203,7 @@ class Engine:
     async def _resume(self, ctx: RunContext, wait: timedelta, steps: tuple[Step, ...]) -> None:
         """The part of a run after `wait:`, in its own transaction; `part` keeps its outbox keys apart."""
         part = 0
+        await asyncio.sleep(0)  # a yield: the event's answer (the intake gives it right after this) comes first
         while True:
             await self.clock.sleep(wait.total_seconds())
             if ctx.room is not None and not self.rooms.manages(ctx.room):
