@@ -78,7 +78,7 @@ class Bot:
             engine.reloader = Reloader(engine, folder)
             await engine.reloader.open()
         letters = DeadLetters(beside(database, config), trusted_rooms=trust_rooms)
-        intake = Intake(engine.dispatch, clock, config.store.retry_for, letters)
+        intake = Intake(engine.dispatch_batch, clock, config.store.retry_for, letters)
         bot = cls(config, store, clock, connector, engine, Scheduler(engine, intake.receive), outbox, intake)
         if config.accounts:
             bot.fleet = FleetProcess(engine, bot.receive)
@@ -98,10 +98,12 @@ class Bot:
         return await self.intake.offer(event)
 
     async def start(self) -> None:
-        """Connect: the connector starts with `receive` as its emit (wechaty returns once logged in); then what is
+        """Connect: the connector starts with `receive` as its emit, or `offer` when it `hands_over` (wechaty: its
+        stream of events is read on while they wait for their batch's commit; it returns once logged in); then what is
         queued is delivered (from before a restart, too) and, in real time, the schedules run (a settable clock's
         owner moves time itself: TestBot, scenarios, the simulator)."""
-        await self.connector.start(self.receive)
+        hands_over = getattr(self.connector, "hands_over", False)
+        await self.connector.start(self.offer if hands_over else self.receive)
         if self.outbox.paced:
             self.outbox.start()
         else:

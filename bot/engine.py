@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot import commands
 from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
@@ -31,7 +34,7 @@ from bot.registry import load_abilities
 from bot.rooms import RoomBindings
 from bot.runner import run_playbook
 from bot.stages import Stage, Turn, pipeline
-from bot.store import Store
+from bot.store import Store, StoreError, dialect
 from bot.store.activity import known_room, set_friend
 from bot.traces import Recorder
 from bot.traces.counts import Chatter, write_counts
@@ -44,6 +47,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("qunguan.engine")
 
 LOOKUPS = 100  # members whose friend status one event may have looked up afterwards
+
+
+def starts_apart(event: Event) -> bool:
+    """A staff command: its `before` reads (a /重载 reads the folder) must not hold another event's transaction."""
+    return event.kind == "message" and commands.match(event) is not None  # type: ignore[arg-type]
 
 
 class Engine:
@@ -94,29 +102,78 @@ class Engine:
         return not playbook.rooms or self.rooms.selects(playbook.rooms, room)
 
     async def dispatch(self, event: Event) -> bool:
-        """Act on one event; False when it was a duplicate or ignored (a trusted setup's unlisted group)."""
+        """Act on one event alone; False when it was a duplicate or ignored (a trusted setup's unlisted group)."""
+        (outcome,) = await self.dispatch_batch([event])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def dispatch_batch(self, events: Sequence[Event]) -> list[bool | Exception]:
+        """Act on events in arrival order, as many in one transaction as can share it (group commit, bot/intake.py),
+        each in its own savepoint: a failing event rolls back alone and its outcome is its exception. A passing
+        database error (dialect.transient) fails the whole transaction and is raised: none of its events stands."""
+        outcomes: list[bool | Exception] = []
+        while len(outcomes) < len(events):
+            outcomes += await self._transaction(events[len(outcomes) :])
+        return outcomes
+
+    async def _transaction(self, events: Sequence[Event]) -> list[bool | Exception]:
+        """One transaction over the first of `events`. It ends before a staff command (whose `before` reads outside
+        any transaction) and after an event that changes what the next ones see in this process's memory (a window
+        opened or closed, a binding, a switch, a swapped set of playbooks, a renamed group): those changes are made
+        after the commit, and the next event must see them."""
+        first = await self._prepare(events[0])
+        if first.ignored:
+            return [False]
+        outcomes: list[bool | Exception] = []
+        kept: list[Turn] = []
+        counts = self.chatter.due(self.clock.now())  # other chatter's counts, written with these events
+        try:
+            async with self.store.unit() as conn:
+                turn = first
+                for event in events:
+                    if outcomes:
+                        if starts_apart(event):
+                            break
+                        turn = await self._prepare(event)
+                    outcome = False if turn.ignored else await self._handle(conn, turn)
+                    outcomes.append(outcome)
+                    if outcome is True:
+                        kept.append(turn)
+                        if turn.after or turn.opened or turn.closed:
+                            break
+                await write_counts(conn, counts)
+        except BaseException:
+            self.chatter.restore(counts)
+            raise
+        for turn in kept:
+            await self._committed(turn)
+        return outcomes
+
+    async def _prepare(self, event: Event) -> Turn:
+        """The event's Turn, and the stages' reads ahead of its writes (`before`)."""
         room = event.room
         turn = Turn(event, self.playbooks, managed=room is None or self.rooms.manages(room))
         for stage in self.stages:
             await stage.before(turn)
-        if turn.ignored:
-            return False
-        counts = self.chatter.due(self.clock.now())  # other chatter's counts, written with this event
+        return turn
+
+    async def _handle(self, conn: AsyncConnection, turn: Turn) -> bool | Exception:
+        """The stages' writes for one event, in its savepoint: True when it was acted on, False for a duplicate."""
+        turn.conn, turn.now = conn, self.clock.now()
         try:
-            async with self.store.unit() as conn:
-                turn.conn, turn.now = conn, self.clock.now()
+            async with conn.begin_nested():
                 for stage in self.stages:
                     if await stage.handle(turn):
                         break
-                await write_counts(conn, counts)
                 if turn.duplicate:
                     return False
                 await self.outbox.queue(conn, turn.queued)
-                await write(conn, event, turn.now, turn.trace)
-        except BaseException:
-            self.chatter.restore(counts)
-            raise
-        await self._committed(turn)
+                await write(conn, turn.event, turn.now, turn.trace)
+        except Exception as exc:
+            if dialect.transient(exc) or isinstance(exc, StoreError):
+                raise
+            return exc
         return True
 
     async def _committed(self, turn: Turn) -> None:
@@ -129,7 +186,7 @@ class Engine:
             sources = ", ".join(dict.fromkeys(row["playbook_id"] for row in queued))
             by = f" by {sources}" if sources else ""
             log.info("handled %s: %d message(s) queued%s", summary(turn.event), len(queued), by)
-        for change in turn.after:
+        for change in turn.after + turn.cached:
             change()
         for window in turn.opened:
             self.windows.add(window)
@@ -146,6 +203,7 @@ class Engine:
     async def _resume(self, ctx: RunContext, wait: timedelta, steps: tuple[Step, ...]) -> None:
         """The part of a run after `wait:`, in its own transaction; `part` keeps its outbox keys apart."""
         part = 0
+        await asyncio.sleep(0)  # a yield: the event's answer (the intake gives it right after this) comes first
         while True:
             await self.clock.sleep(wait.total_seconds())
             if ctx.room is not None and not self.rooms.manages(ctx.room):

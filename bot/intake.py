@@ -1,12 +1,19 @@
 """Intake: the one way in for every inbound event (connectors, the simulator, TestBot, the scheduler's ticks),
-around Engine.dispatch.
+in front of the engine.
+
+Events wait in arrival order and one worker hands them to the engine in batches (group commit): everything
+waiting, up to BATCH events, runs in one transaction, each event in its own savepoint (Engine.dispatch_batch).
+A burst (a coupon drop, a quiz in a 500-member group) then costs one commit per batch instead of one per event,
+and first come is first served: the order of arrival is the order of handling. No event waits for more to come:
+one event alone is handled at once. A connector hands events over with `offer` and reads on while they wait;
+when ROOM events wait, `offer` waits for room (back-pressure). Replies leave only after their batch commits.
 
 When the store fails for a reason that passes (`dialect.transient`: another process holds SQLite's write lock,
-the disk is full, the PostgreSQL connection dropped), the event is held and tried again with backoff, waiting
-through the Clock, for `store.retry_for` (config.yaml). Events that arrive meanwhile are held behind it untried,
-so every group's events keep their order. An event still not stored after that goes to the dead-letter file
-(`qunguan replay` brings it in). The log gets one WARNING when the trouble starts and one when it ends, not one
-per try. When nothing fails, an event costs a counter and two checks here.
+the disk is full, the PostgreSQL connection dropped), the batch stands for nothing and its events are held: the
+first is tried again alone with backoff, waiting through the Clock, for `store.retry_for` (config.yaml). Events
+that arrive meanwhile are held behind it untried, so every group's events keep their order. An event still not
+stored after that goes to the dead-letter file (`qunguan replay` brings it in). The log gets one WARNING when the
+trouble starts and one when it ends, not one per try.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,15 +35,20 @@ log = logging.getLogger("qunguan.intake")
 
 FIRST_RETRY = timedelta(seconds=1)  # after a failed try; doubles up to LONGEST_RETRY
 LONGEST_RETRY = timedelta(seconds=30)
+BATCH = 100  # events in one transaction at most
+ROOM = 1_000  # events waiting before `offer` waits for room
 
-Dispatch = Callable[[Event], Awaitable[bool]]
+Outcome = bool | Exception  # handled (True), a duplicate or not for this bot (False), or what failed it alone
+Dispatch = Callable[[Sequence[Event]], Awaitable[list[Outcome]]]
+Answer = asyncio.Future[bool | None]
 
 
-@dataclass
-class _Held:
+@dataclass(eq=False)
+class _Waiting:
     seq: int  # arrival order
     event: Event
-    until: datetime  # given up after this
+    until: datetime  # given up after this, while the store is in trouble
+    answer: Answer
     failed: bool = False  # tried and failed (an untried one goes without a pause)
 
 
@@ -54,6 +67,22 @@ def _span(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
+def _retrieved(answer: Answer) -> None:
+    """A connector that hands events over never reads their answers: a failure is logged and dead-lettered here,
+    not reported again by asyncio as never retrieved."""
+    if not answer.cancelled():
+        answer.exception()
+
+
+def _answer(answer: Answer, outcome: bool | Exception | None) -> None:
+    if answer.done():
+        return
+    if isinstance(outcome, Exception):
+        answer.set_exception(outcome)
+    else:
+        answer.set_result(outcome)
+
+
 class Intake:
     def __init__(self, dispatch: Dispatch, clock: Clock, retry_for: timedelta, dead_letters: DeadLetters) -> None:
         self._dispatch = dispatch
@@ -61,51 +90,146 @@ class Intake:
         self.retry_for = retry_for
         self.dead_letters = dead_letters
         self._arrivals = itertools.count()
-        self._held: list[_Held] = []  # in arrival order
-        self._held_ids: set[str] = set()
-        self._direct = 0  # events being dispatched at once, not held
+        self._waiting: deque[_Waiting] = deque()  # in arrival order
+        self._ids: Counter[str] = Counter()  # ids of the events waiting
+        self._alone = 0  # the next this many go one at a time: their batch failed for one of them
         self._trouble: _Trouble | None = None
         self._error: BaseException | None = None  # the latest passing failure
         self._worker: asyncio.Task[None] | None = None
         self._sleeping_until: datetime | None = None
         self._changed = asyncio.Event()
         self._closed = False
+        self.room = ROOM  # events waiting before `offer` waits
 
-    async def offer(self, event: Event) -> asyncio.Future[bool | None]:
+    async def offer(self, event: Event) -> Answer:
         """Hand an event over without waiting for its commit (a connector's next message need not wait): returns
         once the intake has room for it, with the future of what `receive` would return."""
-        return asyncio.ensure_future(self.receive(event))
+        while len(self._waiting) >= self.room and not self._closed:
+            await self._changed.wait()
+        answer: Answer = asyncio.get_running_loop().create_future()
+        answer.add_done_callback(_retrieved)
+        if self._closed:  # stopping: what still comes is handled alone, held no more
+            _answer(answer, await self._alone_now(event))
+            return answer
+        seq = next(self._arrivals)
+        if self._trouble is not None:
+            answer.set_result(None)  # held
+            if self._ids[event.id]:
+                return answer  # a redelivery of one already held: it acts once, when that one does
+        self._ids[event.id] += 1
+        self._waiting.append(_Waiting(seq, event, self._clock.now() + self.retry_for, answer))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work(), name="qunguan-intake")
+        return answer
 
     async def receive(self, event: Event) -> bool | None:
         """True: handled; False: a duplicate, or not for this bot; None: held while the store is unusable.
 
         Any other failure is raised, after the event is written to the dead-letter file."""
-        seq = next(self._arrivals)
-        if self._trouble is not None and not self._closed:
-            self._hold(_Held(seq, event, self._clock.now() + self.retry_for))
-            return None
-        self._direct += 1
+        return await (await self.offer(event))
+
+    async def _alone_now(self, event: Event) -> bool | Exception | None:
         try:
-            return await self._dispatch(event)
+            (outcome,) = await self._dispatch([event])
         except Exception as exc:
-            passing = dialect.transient(exc)
-            if passing and not self._closed:
-                self._begin(exc)
-                self._hold(_Held(seq, event, self._clock.now() + self.retry_for, failed=True))
-                return None
             self._give_up([event], dialect.describe(exc), quiet=isinstance(exc, DatabaseGone))
-            if passing:
-                return None
-            raise
-        finally:
-            self._direct -= 1
-            if self._trouble is not None:
-                self._notify()
+            return None if dialect.transient(exc) else exc
+        if isinstance(outcome, Exception):
+            self._failed(event, outcome)
+        return outcome
+
+    # -- the worker
+
+    async def _work(self) -> None:
+        """Hand the waiting events over in batches, in order; while the store is in trouble the first alone, again
+        and again with backoff, until it is stored or its time is up, and the next ones right after it."""
+        delay = FIRST_RETRY
+        while self._waiting:
+            head = self._waiting[0]
+            retrying = head.failed
+            if retrying:
+                await self._sleep_until(min(self._clock.now() + delay, head.until))
+            alone = self._trouble is not None or self._alone > 0
+            batch = [head] if alone else list(itertools.islice(self._waiting, BATCH))
+            try:
+                outcomes = await self._dispatch([w.event for w in batch])
+            except Exception as exc:
+                if dialect.transient(exc) and not self._closed:
+                    self._begin(exc)
+                    head.failed, self._error = True, exc
+                    self._expire()
+                    delay = min(delay * 2, LONGEST_RETRY) if retrying else delay
+                    continue
+                self._refused(batch, exc)
+                continue
+            self._done(batch, outcomes)
+            if not self._waiting:
+                self._end()
+            delay = FIRST_RETRY
+        self._notify()
+
+    def _done(self, batch: list[_Waiting], outcomes: list[Outcome]) -> None:
+        self._pop(len(batch))
+        self._alone = max(self._alone - len(batch), 0)
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                self._failed(waiting.event, outcome)
+            _answer(waiting.answer, outcome)
+        if self._trouble is not None:
+            self._trouble.handled += len(batch)
+
+    def _refused(self, batch: list[_Waiting], exc: Exception) -> None:
+        """A batch that failed as a whole for a reason that does not pass: its events one at a time, to tell the
+        event it was from the rest; a single event to the dead-letter file; a database gone takes everything."""
+        if isinstance(exc, DatabaseGone):
+            everything = self._take(list(self._waiting))
+            self._give_up([w.event for w in everything], dialect.describe(exc), quiet=True)
+            for waiting in everything:
+                _answer(waiting.answer, exc)
+            return
+        if len(batch) > 1:
+            self._alone = len(batch)
+            return
+        self._pop(1)
+        self._alone = max(self._alone - 1, 0)
+        if dialect.transient(exc):  # stopping while the store is in trouble
+            self._give_up([batch[0].event], dialect.describe(exc))
+            _answer(batch[0].answer, None)
+            return
+        self._failed(batch[0].event, exc)
+        _answer(batch[0].answer, exc)
+
+    def _failed(self, event: Event, exc: Exception) -> None:
+        log.error("event %s failed", summary(event), exc_info=exc)
+        self._give_up([event], dialect.describe(exc))
+
+    def _take(self, which: list[_Waiting]) -> list[_Waiting]:
+        """Out of the queue, wherever they wait (a batch is its head: `_pop`)."""
+        taken = set(map(id, which))
+        gone = [w for w in self._waiting if id(w) in taken]
+        self._waiting = deque(w for w in self._waiting if id(w) not in taken)
+        self._forget(gone)
+        return gone
+
+    def _pop(self, count: int) -> list[_Waiting]:
+        gone = [self._waiting.popleft() for _ in range(count)]
+        self._forget(gone)
+        return gone
+
+    def _forget(self, gone: list[_Waiting]) -> None:
+        for waiting in gone:
+            event_id = waiting.event.id
+            self._ids[event_id] -= 1
+            if not self._ids[event_id]:
+                del self._ids[event_id]
+        self._notify()
 
     # -- while the store is in trouble
 
     def _begin(self, exc: BaseException) -> None:
         self._error = exc
+        for waiting in self._waiting:  # held from now on: their senders are told so
+            _answer(waiting.answer, None)
         if self._trouble is not None:
             return
         self._trouble = _Trouble(self._clock.now())
@@ -116,49 +240,6 @@ class Intake:
             _span(self.retry_for),
             where,
         )
-
-    def _hold(self, held: _Held) -> None:
-        if held.event.id in self._held_ids:
-            return  # a redelivery of one already held: it acts once, when that one does
-        self._held_ids.add(held.event.id)
-        self._held.append(held)
-        if len(self._held) > 1 and self._held[-2].seq > held.seq:  # failed after later ones were held
-            self._held.sort(key=lambda h: h.seq)
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._work(), name="qunguan-intake")
-
-    async def _work(self) -> None:
-        """Try the held events in order: the first again and again, with backoff, until it is stored or its
-        time is up; the next ones right after it while the store works."""
-        delay = FIRST_RETRY
-        while self._held and not self._closed:
-            if self._held[0].failed:
-                await self._sleep_until(min(self._clock.now() + delay, self._held[0].until))
-            while self._direct:  # those dispatched at once finish (or are held) first
-                await self._changed.wait()
-            if not self._held or self._closed:
-                break
-            head = self._held[0]
-            try:
-                await self._dispatch(head.event)
-            except Exception as exc:
-                if dialect.transient(exc):
-                    head.failed, self._error = True, exc
-                    self._expire()
-                    delay = min(delay * 2, LONGEST_RETRY)
-                    continue
-                gone = isinstance(exc, DatabaseGone)
-                if not gone:
-                    log.error("held event %s failed", summary(head.event), exc_info=exc)
-                self._give_up(self._take(self._held if gone else [head]), dialect.describe(exc), quiet=gone)
-                continue
-            self._take([head])
-            if self._trouble is not None:
-                self._trouble.handled += 1
-            delay = FIRST_RETRY
-            if not self._held:
-                self._end()
-        self._notify()
 
     def _end(self) -> None:
         trouble, self._trouble = self._trouble, None
@@ -174,16 +255,12 @@ class Intake:
 
     def _expire(self) -> None:
         now = self._clock.now()
-        due = self._take([h for h in self._held if h.until <= now])
+        due = self._take([w for w in self._waiting if w.until <= now])
         if due:
-            self._give_up(due, f"{dialect.describe(self._error or Exception())} (tried for {_span(self.retry_for)})")
-
-    def _take(self, which: Sequence[_Held]) -> list[Event]:
-        taken = {id(h) for h in which}
-        events = [h.event for h in self._held if id(h) in taken]
-        self._held = [h for h in self._held if id(h) not in taken]
-        self._held_ids.difference_update(e.id for e in events)
-        return events
+            reason = f"{dialect.describe(self._error or Exception())} (tried for {_span(self.retry_for)})"
+            self._give_up([w.event for w in due], reason)
+            for waiting in due:
+                _answer(waiting.answer, None)
 
     def _give_up(self, events: Sequence[Event], reason: str, *, quiet: bool = False) -> None:
         """To the dead-letter file (or whole into the log), with the reason and the time."""
@@ -225,22 +302,26 @@ class Intake:
             await self._changed.wait()
 
     async def close(self) -> None:
-        """Stop trying: what is still held goes to the dead-letter file. A try under way finishes first (it
-        may be sending the event's replies); a worker waiting for its next try stops at once."""
+        """Stop: what was handed over is handled first; what is held for a store in trouble goes to the dead-letter
+        file (a try under way finishes first; a worker waiting for its next try stops at once)."""
         self._closed = True
         worker = self._worker
         if worker is not None and not worker.done():
             if self._sleeping_until is not None:
                 worker.cancel()
             await asyncio.wait({worker})
-        if self._held:
+        if self._waiting:
             cause = dialect.describe(self._error or Exception("unknown"))
-            self._give_up(self._take(self._held), f"the bot stopped while the database was unavailable ({cause})")
+            held = self._take(list(self._waiting))
+            self._give_up([w.event for w in held], f"the bot stopped while the database was unavailable ({cause})")
+            for waiting in held:
+                _answer(waiting.answer, None)
 
     async def abandon(self) -> None:
-        """Drop what is held, as a kill -9 would (tests)."""
+        """Drop what waits, as a kill -9 would (tests)."""
         self._closed = True
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.wait({self._worker})
-        self._take(self._held)
+        for waiting in self._take(list(self._waiting)):
+            waiting.answer.cancel()

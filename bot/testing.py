@@ -11,6 +11,7 @@ call made while a unit of work is open, and `close` fails the test if one was.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -215,9 +216,38 @@ class TestBot:
         `kind` (one of MESSAGE_KINDS), `url`, `title`, `qr`: what else the message carries, e.g. a picture with a
         QR code: `await bot.say("u9", room="r1", kind="image", qr="https://u.wechat.com/x")`.
         """
+        event = self.message(
+            member_id,
+            text,
+            room=room,
+            mentions=mentions,
+            to_bot=to_bot,
+            event_id=event_id,
+            kind=kind,
+            url=url,
+            title=title,
+            qr=qr,
+        )
+        return await self._deliver(event, settle=settle)
+
+    def message(
+        self,
+        member_id: str,
+        text: str = "",
+        *,
+        room: str | None = None,
+        mentions: tuple[str, ...] = (),
+        to_bot: bool = False,
+        event_id: str | None = None,
+        kind: str = "text",
+        url: str | None = None,
+        title: str | None = None,
+        qr: str | None = None,
+    ) -> MessageEvent:
+        """The message `say` delivers, not delivered yet (for `burst`)."""
         if kind not in MESSAGE_KINDS:
             raise ValueError(f"unknown message kind {kind!r}: one of {', '.join(MESSAGE_KINDS)}")
-        event = MessageEvent(
+        return MessageEvent(
             id=event_id or self._event_id(),
             at=self.clock.now(),
             sender=self.member(member_id),
@@ -230,7 +260,19 @@ class TestBot:
             title=title,
             qr=qr,
         )
-        return await self._deliver(event, settle=settle)
+
+    async def burst(self, events: Sequence[Event]) -> list[Outgoing]:
+        """Events that arrive together, as in a busy group: every one handed over before any is handled, the way
+        the wechaty connector hands them over (Bot.offer), so that they are committed together. Returns what was
+        sent once each has been handled (or held while the database is unusable); an event that failed is, as
+        from a connector, in the log and the dead-letter file."""
+        before = len(self.sent)
+        answers = [await self.bot.offer(self.connector.as_delivered(event)) for event in events]
+        await asyncio.gather(*answers, return_exceptions=True)
+        await self.bot.engine.settle()
+        if self.outbox.paced:
+            await self.outbox.settled()
+        return self.sent[before:]
 
     async def join(self, member_id: str, room: str, *, by: str | None = None) -> list[Outgoing]:
         event = MemberJoined(

@@ -1,10 +1,13 @@
 """The Connector protocol: composition, not inheritance from the engine.
 
 `Bot.start` starts the connector with `Bot.receive` as its `emit`: every event of the platform (tests and the
-simulator included) comes in that way. The bot calls the platform only outside its units of work: sends, removals
-and friend acceptances from the outbox after the event's transaction committed, friend lookups after the event.
-What the engine needs to know about the platform comes with the events: a connector marks `MemberRef.friend`
-when its contact data says it, and emits `FriendConfirmed` when someone became a friend some other way.
+simulator included) comes in that way; awaiting it waits for the event's commit. A connector reading a stream of
+events sets `hands_over = True` and gets `Bot.offer` instead: awaiting it only hands the event over (waiting when
+the intake is full), so that the events of a burst are committed together (bot/intake.py). The bot calls the
+platform only outside its units of work: sends, removals and friend acceptances from the outbox after the event's
+transaction committed, friend lookups after the event. What the engine needs to know about the platform comes with
+the events: a connector marks `MemberRef.friend` when its contact data says it, and emits `FriendConfirmed` when
+someone became a friend some other way.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ Emit = Callable[[Event], Awaitable[object]]
 
 class Connector(Protocol):
     """A connector may set `paced = False` when it reaches no real WeChat account (the send governor is
-    then off by default)."""
+    then off by default), and `hands_over = True` to get Bot.offer as its emit (see above)."""
 
     self_id: str  # the bot's own WeChat id ('' until known): staff commands never take it as their target
 

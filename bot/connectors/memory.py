@@ -36,7 +36,11 @@ class MemoryConnector:
         """An event from the platform, through the emit the connector was started with; what it returns."""
         if self.emit is None:
             raise RuntimeError("the memory connector is not started: Bot.start starts it")
-        return await self.emit(with_friends(event, self._friend))
+        return await self.emit(self.as_delivered(event))
+
+    def as_delivered(self, event: Event) -> Event:
+        """The event as this platform delivers it: its people marked friends of the bot or not."""
+        return with_friends(event, self._friend)
 
     def _friend(self, member_id: str) -> bool:
         return member_id not in self.not_friends

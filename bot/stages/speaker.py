@@ -76,7 +76,7 @@ class Speaker(Stage):
                 await set_friend(turn.conn, member.id, member.friend, account=self.account, at=turn.now)
                 said[member.id] = member.friend
         if said:  # only this account writes its own view: once recorded, the same again needs no statement
-            turn.after.append(lambda: self._remember(said))
+            turn.cached.append(lambda: self._remember(said))
 
     def _remember(self, said: dict[str, bool]) -> None:
         if len(self._friends) > FRIENDS_KEPT:

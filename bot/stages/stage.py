@@ -43,6 +43,7 @@ class Turn:
     opened: list[OpenWindow] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
     after: list[Callable[[], None]] = field(default_factory=list)  # changes in memory once the writes stand
+    cached: list[Callable[[], None]] = field(default_factory=list)  # the same, for what no later event depends on
     paused: list[tuple[RunContext, timedelta, tuple[Step, ...]]] = field(default_factory=list)  # runs at `wait:`
     trace: Recorder = field(default_factory=Recorder)  # what it did at the stages it reached (bot/traces)
 

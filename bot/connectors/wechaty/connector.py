@@ -58,6 +58,7 @@ class WechatyConnector:
     """Real WeChat: see the package docstring for what python-wechaty needs and how each part handles it."""
 
     paced = True  # a real account is behind it: the send governor paces what it sends
+    hands_over = True  # its events are handed over (Bot.offer): the next is read while a batch commits
 
     def __init__(
         self,
@@ -181,7 +182,8 @@ class WechatyConnector:
             await self._on_friendship(payload.friendship_id)
 
     async def _deliver(self, event: Event) -> None:
-        """Hand an event to the engine; its failures are its own (logged), never taken for link trouble."""
+        """Hand an event over (Bot.offer: waits only while the intake is full); its failures are the intake's
+        (logged, dead-lettered), never taken for link trouble."""
         if self._emit is None:
             return
         try:

@@ -1,0 +1,209 @@
+"""Group commit (bot/intake.py): the events of a burst are handled in arrival order, together in one
+transaction, each in its own savepoint; nothing is sent before their commit, a failing event rolls back alone,
+and a staff command or an opened window in the middle of a burst is seen by the messages after it."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event, select
+
+from bot.config import Config, StaffSection
+from bot.events import Outgoing
+from bot.stages import Stage, Turn
+from bot.testing import TestBot
+from handlers.checkin import Checkin
+from handlers.coupons import Coupon
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+TZ = ZoneInfo("Asia/Shanghai")
+START = datetime(2026, 11, 28, 12, 0, tzinfo=TZ)
+STAFF = Config(staff=StaffSection(owner=["boss"], admin=["mgr"]))
+
+CHECKIN = """
+id: checkin
+when:
+  - message: {text: 签到}
+do:
+  - checkin: {points: 5}
+  - reply: "{{ member.name }} 签到成功，共 {{ member.points }} 分"
+"""
+
+ECHO = """
+id: echo
+when:
+  - message: {text: 你好}
+do:
+  - reply: 你好呀
+"""
+
+DROP = """
+id: drop
+when:
+  - command: 开抢
+do:
+  - say: 开抢！
+  - claim: {batch: lucky, keyword: 抢券, window: 30m}
+coupons:
+  - {id: lucky, title: 幸运券, stock: 5}
+"""
+
+
+def texts(sent: list[Outgoing]) -> list[str]:
+    return [m.text for m in sent]
+
+
+@contextmanager
+def commits(bot: TestBot) -> Iterator[list[int]]:
+    """Count the transactions committed meanwhile (the engine's and the outbox's alike)."""
+    counted = [0]
+    engine: Any = bot.bot.store.engine
+    engine = getattr(engine, "sync_engine", engine)
+
+    def on_commit(_conn: Any) -> None:
+        counted[0] += 1
+
+    event.listen(engine, "commit", on_commit)
+    try:
+        yield counted
+    finally:
+        event.remove(engine, "commit", on_commit)
+
+
+async def test_a_burst_of_check_ins_is_committed_together_and_answered_in_arrival_order() -> None:
+    said = [f"m{i:02d}" for i in range(30)]
+    async with TestBot.running({"checkin": CHECKIN}, start=START) as alone:
+        with commits(alone) as one_by_one:
+            for member in said:
+                await alone.say(member, "签到", room="r1")
+    async with TestBot.running({"checkin": CHECKIN}, start=START) as bot:
+        with commits(bot) as together:
+            sent = await bot.burst([bot.message(m, "签到", room="r1") for m in said])
+        assert texts(sent) == [f"{m} 签到成功，共 5 分" for m in said]
+        assert [r.member_id for r in await bot.rows(select(Checkin).order_by(Checkin.id))] == said
+    assert together[0] <= one_by_one[0] - len(said) + 1  # the burst's 30 events took one transaction, not 30
+
+
+async def test_first_come_first_served_the_first_five_of_a_burst_win_the_five_coupons() -> None:
+    async with TestBot.running({"drop": DROP}, start=START) as bot:
+        await bot.say("boss", "/开抢", room="r1")
+        claimers = [f"m{i:02d}" for i in range(40)]
+        sent = await bot.burst([bot.message(m, "抢券", room="r1") for m in claimers])
+        won = [m.mentions[0].id for m in sent if "抢到了" in m.text]
+        assert won == claimers[:5]
+        assert sorted(r.member_id for r in await bot.rows(select(Coupon))) == claimers[:5]
+        assert texts(sent).count("幸运券已抢完，下次早点来哦～") == 1
+
+
+async def test_the_same_event_twice_in_one_burst_acts_once() -> None:
+    async with TestBot.running({"checkin": CHECKIN}, start=START) as bot:
+        first = bot.message("u1", "签到", room="r1", event_id="wx-1")
+        sent = await bot.burst([first, bot.message("u2", "签到", room="r1"), first])
+        assert texts(sent) == ["u1 签到成功，共 5 分", "u2 签到成功，共 5 分"]
+
+
+class Faulty(Stage):
+    """A defect in one event's handling, outside any playbook's savepoint (the whole event fails)."""
+
+    name = "faulty"
+
+    async def handle(self, turn: Turn) -> bool:
+        if getattr(turn.event, "text", "") == "签到" and turn.event.sender.id == "bad":  # type: ignore[attr-defined]
+            raise RuntimeError("a defect")
+        return False
+
+
+async def test_a_failing_event_rolls_back_alone_and_the_others_of_its_burst_stand(tmp_path: Path) -> None:
+    database = tmp_path / "q.db"
+    async with TestBot.running({"checkin": CHECKIN}, start=START, database=str(database)) as bot:
+        stages = bot.engine.stages
+        stages.insert(len(stages) - 1, Faulty(bot.engine))  # after dedup, activity and the rest: all roll back
+        sent = await bot.burst([bot.message(m, "签到", room="r1") for m in ("u1", "bad", "u2")])
+        assert texts(sent) == ["u1 签到成功，共 5 分", "u2 签到成功，共 5 分"]
+        assert [r.member_id for r in await bot.rows(select(Checkin).order_by(Checkin.id))] == ["u1", "u2"]
+        letters = (tmp_path / "q.dead-letters.jsonl").read_text(encoding="utf-8")
+        assert letters.count("\n") == 1 and '"bad"' in letters and "a defect" in letters
+        stages.pop(len(stages) - 2)
+        assert texts(await bot.say("bad", "签到", room="r1")) == ["bad 签到成功，共 5 分"]  # nothing of it stood
+
+
+@contextmanager
+def write_lock(path: Path) -> Iterator[None]:
+    """Another process holds SQLite's write lock on the file."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.rollback()
+        other.close()
+
+
+async def test_a_burst_that_cannot_commit_sends_nothing_and_is_handled_once_in_order_later(
+    tmp_path: Path, backend: Any
+) -> None:
+    if backend.name != "sqlite":
+        pytest.skip("another process's write lock is SQLite's; PostgreSQL locks rows, not the database")
+    database = tmp_path / "q.db"
+    said = [f"m{i}" for i in range(12)]
+    async with TestBot.running({"checkin": CHECKIN}, start=START, database=str(database)) as bot:
+        with write_lock(database):
+            assert await bot.burst([bot.message(m, "签到", room="r1") for m in said]) == []
+        assert await bot.rows(select(Checkin)) == []
+        sent = await bot.advance(timedelta(minutes=1))
+        assert texts(sent) == [f"{m} 签到成功，共 5 分" for m in said]
+        assert [r.member_id for r in await bot.rows(select(Checkin).order_by(Checkin.id))] == said
+
+
+async def test_a_full_intake_makes_the_connector_wait_and_loses_nothing(tmp_path: Path, backend: Any) -> None:
+    if backend.name != "sqlite":
+        pytest.skip("another process's write lock is SQLite's")
+    database = tmp_path / "q.db"
+    async with TestBot.running({"checkin": CHECKIN}, start=START, database=str(database)) as bot:
+        intake = bot.bot.intake
+        intake.room = 3
+        with write_lock(database):
+            for member in ("u1", "u2", "u3"):  # held while the database is locked: the intake is full
+                await bot.bot.offer(bot.connector.as_delivered(bot.message(member, "签到", room="r1")))
+            fourth = asyncio.ensure_future(bot.bot.offer(bot.message("u4", "签到", room="r1")))
+            await intake.settled()  # the worker waits for its next try: nothing more can be handed over
+            await asyncio.sleep(0)  # a yield, no time passes: the fourth offer runs up to where it waits
+            assert not fourth.done()
+        await bot.advance(timedelta(minutes=1))
+        assert await (await fourth) is True  # room again: handed over, then handled
+        assert texts(bot.sent) == [f"u{i} 签到成功，共 5 分" for i in (1, 2, 3, 4)]
+
+
+async def test_a_switch_in_the_middle_of_a_burst_holds_for_the_messages_after_it() -> None:
+    async with TestBot.running({"echo": ECHO}, config=STAFF, start=START) as bot:
+        sent = await bot.burst(
+            [
+                bot.message("u1", "你好", room="r1"),
+                bot.message("mgr", "/停用 echo", room="r1"),
+                bot.message("u2", "你好", room="r1"),
+            ]
+        )
+        assert texts(sent) == ["你好呀", "已停用剧本「echo」（echo），重启后也保持"]
+
+
+async def test_a_drop_opened_in_the_middle_of_a_burst_takes_the_claims_after_it() -> None:
+    async with TestBot.running({"drop": DROP}, start=START) as bot:
+        sent = await bot.burst(
+            [
+                bot.message("u1", "抢券", room="r1"),  # before the drop: nothing to claim
+                bot.message("boss", "/开抢", room="r1"),
+                bot.message("u2", "抢券", room="r1"),
+                bot.message("u3", "抢券", room="r1"),
+            ]
+        )
+        assert texts(sent)[0] == "开抢！"
+        assert [m.mentions[0].id for m in sent if "抢到了" in m.text] == ["u2", "u3"]
