@@ -73,7 +73,7 @@ def profile(sizes: Sizes, seed: int, console: Console) -> dict[str, Any]:
         template = asyncio.run(fullpath.make_template(Path(tmp), sizes.path_members, seed))
         playbooks = fullpath.load_playbooks(main)
         census = asyncio.run(fullpath.census(playbooks, template, seed, max(sizes.path_events // 10, 20)))
-        found = asyncio.run(fullpath.profile(playbooks, template, seed, events=sizes.path_events))
+        found = asyncio.run(fullpath.profile(playbooks, template, seed, events=max(sizes.path_events // 10, 50)))
     console.print(f"[bold]per event:[/] {census}")
     console.print(f"[bold]event loop waiting on the database thread:[/] {found['wait_share']:.0%} of wall time")
     for order in ("cumulative", "tottime"):
