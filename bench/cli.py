@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -33,7 +32,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--only", default=",".join(runner.GROUPS), help=f"comma-separated groups: {', '.join(runner.GROUPS)}"
     )
     p.add_argument("--seed", type=int, default=7, help="seed of every generated playbook, member and message")
-    p.add_argument("--concurrency", type=int, default=1, help="full-path dispatches in flight (the connectors use 1)")
     p.add_argument("--profile", action="store_true", help="also profile the full path (cProfile) and print the top")
     p.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     return p.parse_args(argv)
@@ -51,12 +49,9 @@ def run(args: argparse.Namespace, console: Console | None = None) -> dict[str, A
     if unknown:
         raise SystemExit(f"unknown group(s): {', '.join(unknown)}; choose from {', '.join(runner.GROUPS)}")
     sizes = sizes_of(args)
-    logging.getLogger("qunguan").setLevel(logging.WARNING)
     load_before = runner.load()
-    rows = runner.collect(
-        sizes, runs=args.runs, seed=args.seed, concurrency=args.concurrency, groups=groups, console=console
-    )
-    meta = runner.meta(sizes, runs=args.runs, seed=args.seed, concurrency=args.concurrency, groups=groups)
+    rows = runner.collect(sizes, runs=args.runs, seed=args.seed, groups=groups, console=console)
+    meta = runner.meta(sizes, runs=args.runs, seed=args.seed, groups=groups)
     meta["load_average"] = {"before": load_before, "after": runner.load()}  # a busy machine explains odd figures
     extra: dict[str, Any] = {}
     if args.profile:
@@ -77,8 +72,8 @@ def profile(sizes: Sizes, seed: int, console: Console) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="qunguan-bench-") as tmp:
         template = asyncio.run(fullpath.make_template(Path(tmp), sizes.path_members, seed))
         playbooks = fullpath.load_playbooks(main)
-        census = asyncio.run(fullpath.census(playbooks, template, seed, max(sizes.path_min_events, 20)))
-        found = asyncio.run(fullpath.profile(playbooks, template, seed, seconds=sizes.path_seconds))
+        census = asyncio.run(fullpath.census(playbooks, template, seed, max(sizes.path_events // 10, 20)))
+        found = asyncio.run(fullpath.profile(playbooks, template, seed, events=max(sizes.path_events // 10, 50)))
     console.print(f"[bold]per event:[/] {census}")
     console.print(f"[bold]event loop waiting on the database thread:[/] {found['wait_share']:.0%} of wall time")
     for order in ("cumulative", "tottime"):

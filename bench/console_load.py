@@ -48,9 +48,7 @@ async def throughput(
     template: Path,
     seed: int,
     *,
-    seconds: float,
-    min_events: int,
-    concurrency: int,
+    events: int,
     fair: bool = True,
 ) -> tuple[float, dict[str, Any]]:
     """Events per second through the full path while the client loads the console, and what was checked."""
@@ -74,9 +72,7 @@ async def throughput(
                 ready = await asyncio.wait_for(asyncio.to_thread(_line, client), READY_WAIT)
                 if ready.strip() != "ready":
                     raise RuntimeError(f"console client did not start: {ready.strip() or _tail(client)}")
-                done, elapsed = await fullpath.drive(
-                    s, seconds=seconds, min_events=min_events, concurrency=concurrency, fair=True
-                )
+                done, elapsed = await fullpath.drive(s, events, fair=True)
                 out, err = await asyncio.to_thread(client.communicate, "stop\n", READY_WAIT)
             finally:
                 if client.poll() is None:
@@ -113,7 +109,6 @@ class Collecting(Protocol):
     sizes: Sizes
     runs: int
     seed: int
-    concurrency: int
 
     def row(self, key: str, label: str, unit: str) -> Row: ...
     def say(self, text: str) -> None: ...
@@ -139,9 +134,7 @@ def group(c: Collecting, folder: Path) -> None:
                         playbooks,
                         template,
                         c.seed + run,
-                        seconds=s.path_seconds,
-                        min_events=s.path_min_events,
-                        concurrency=c.concurrency,
+                        events=s.path_events,
                         fair=True,
                     )
                 )

@@ -2,9 +2,9 @@
 shop, one shared database), fed at once; msgs/s in total.
 
 Each process is a fresh interpreter (`python -m bench.fleet SPEC`) running the real Bot as the SQLite full path
-does (bench/fullpath.py: memory connector, delivery worker held, first check-ins with 100 playbooks): it opens
-the database, says `ready`, waits for `go` on stdin, dispatches for `path_seconds` (and at least
-`path_min_events`), and prints when its first event went in and its last one returned (committed), on the
+does (bench/fullpath.py: memory connector, delivery worker held, first check-ins with 100 playbooks, events handed
+over with `bot.offer`, traces and a log file at INFO): it opens the database, says `ready`, waits for `go` on
+stdin, offers its share of `path_events`, and prints when its first event went in and its last one committed, on the
 machine's monotonic clock, which all processes share. The figure is every process's events over the span from
 the first event in to the last one committed; the database is then checked for one reply, one check-in and one
 ledger entry per event. A fleet's processes beat as in production (`Bot.fleet`, every `fleet.heartbeat`).
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import select
 import subprocess
 import sys
@@ -64,35 +63,38 @@ async def session(spec: dict[str, Any]) -> AsyncIterator[fullpath.Session]:
 
     clock = SystemClock()
     playbooks = fullpath.load_playbooks(spec["playbooks"])
-    bot = await Bot.create(
-        config(spec["account"]),
-        clock=clock,
-        connector=MemoryConnector(),
-        playbooks=playbooks,
-        database=spec["url"],
-        governor=True,
-        trust_rooms=True,  # the bench's groups are its own: none needs a /绑定
-    )
-    bot.outbox.start = lambda: None  # type: ignore[method-assign]  # replies stay pending, as in fullpath.py
-    traffic = Traffic(run="ev", clock_now=clock.now, seed=spec["seed"], playbooks=len(playbooks.playbooks))
-    try:
-        if bot.fleet is not None:
-            await bot.fleet.beat()
-            bot.fleet.start()
-        yield fullpath.Session(bot, mine(traffic, spec["index"], spec["of"]))
-    finally:
-        await bot.crash()  # as fullpath.py: thousands of pending replies are not paced out
+    settings = config(spec["account"])
+    log_name = f"qunguan-{spec['index']}.log"  # in the run's temporary folder (run_processes), one per process
+    with fullpath.logging_to(Path.cwd(), settings, log_name) as log_file:
+        bot = await Bot.create(
+            settings,
+            clock=clock,
+            connector=MemoryConnector(),
+            playbooks=playbooks,
+            database=spec["url"],
+            governor=True,
+            trust_rooms=True,  # the bench's groups are its own: none needs a /绑定
+        )
+        bot.outbox.start = lambda: None  # type: ignore[method-assign]  # replies stay pending, as in fullpath.py
+        traffic = Traffic(run="ev", clock_now=clock.now, seed=spec["seed"], playbooks=len(playbooks.playbooks))
+        try:
+            if bot.fleet is not None:
+                await bot.fleet.beat()
+                bot.fleet.start()
+            yield fullpath.Session(bot, mine(traffic, spec["index"], spec["of"]), log_file)
+        finally:
+            await bot.crash()  # as fullpath.py: thousands of pending replies are not paced out
 
 
 async def child(spec: dict[str, Any]) -> dict[str, Any]:
     async with session(spec) as s:
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
-        done, elapsed = await fullpath.drive(
-            s, seconds=spec["seconds"], min_events=spec["min_events"], concurrency=spec["concurrency"]
-        )
+        done, elapsed = await fullpath.drive(s, spec["events"])
         end = time.perf_counter()  # CLOCK_MONOTONIC on Linux: the same clock in every process
-    return {"account": spec["account"], "events": done, "start": end - elapsed, "end": end}
+        lines = fullpath.log_lines(s)
+    found = {"account": spec["account"], "events": done, "start": end - elapsed, "end": end}
+    return found | {"unhandled": s.unhandled, "log_lines": lines}
 
 
 def _spawn(spec: dict[str, Any], cwd: Path) -> subprocess.Popen[str]:
@@ -183,11 +185,17 @@ def throughput(
     if not wait_for_disk:
         server.admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     try:
-        specs = [{**spec, "url": url, "account": a, "index": i, "of": len(accounts)} for i, a in enumerate(accounts)]
+        share = max(spec["events"] // len(accounts), 1)
+        specs = [
+            {**spec, "events": share, "url": url, "account": a, "index": i, "of": len(accounts)}
+            for i, a in enumerate(accounts)
+        ]
         results = run_processes(specs)
         events = sum(r["events"] for r in results)
         span = max(r["end"] for r in results) - min(r["start"] for r in results)
         counts = asyncio.run(counted(url, events))
+        counts["unhandled"] = sum(r["unhandled"] for r in results)
+        counts["log_lines"] = sum(r["log_lines"] for r in results)
     finally:
         server.drop(name)
     problem = fullpath.check_counts(counts, mixed=False)
@@ -222,8 +230,7 @@ def group(c: Collector, folder: Path) -> None:
         except Exception as exc:
             reference.error = one.error = three.error = lazy.error = f"database not built: {exc}"
             return
-        spec = {"playbooks": main, "seconds": s.path_seconds, "min_events": s.path_min_events}
-        spec["concurrency"] = c.concurrency
+        spec = {"playbooks": main, "events": s.path_events}
         for run in range(c.runs):
             c.say(f"fleet: {reference.label}, run {run + 1}/{c.runs}")
             c.attempt(reference, lambda run=run: _reference(server, f"reference_{run}", s.slow_rows))
@@ -252,5 +259,4 @@ def _reference(server: pg.Server, name: str, rows: int) -> float:
 
 
 if __name__ == "__main__":
-    logging.getLogger("qunguan").setLevel(logging.WARNING)
     print(json.dumps(asyncio.run(child(json.loads(sys.argv[1])))), flush=True)

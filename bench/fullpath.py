@@ -1,9 +1,11 @@
-"""The full path: member messages into the real Bot (Bot.receive, SQLite file in WAL) until each reply is a
-committed outbox row.
+"""The full path: member messages into the real Bot, handed over as a connector does (`fut = await bot.offer(ev)`),
+until each reply is a committed outbox row (SQLite file in WAL).
 
 The bot runs as in production except at its edges: a memory connector, and a delivery worker held back, so
 replies stay pending and the figure ends where the issue puts it, at the outbox. `worker=True` lets the
 worker run as it does in production (paced: it wakes per event but may send about one message a second).
+As in production, too: traces are written, and the log goes through `bot.logs` at INFO to a file, one line per
+event, as `qunguan run --log-file` sets it up.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
+import dataclasses
 import io
+import itertools
 import pstats
 import shutil
 import tempfile
@@ -25,6 +29,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 
 from bench.workload import CHECKIN_TEXT, Traffic, create_database, fill_members, playbook_texts
+from bot import logs
 from bot.app import Bot
 from bot.clock import SystemClock
 from bot.config import Config
@@ -54,23 +59,44 @@ async def make_template(folder: Path, members: int, seed: int) -> Path:
 
 @dataclass
 class Session:
-    """A bot on its own copy of the template database, and the traffic it will get."""
+    """A bot on its own copy of the template database, the traffic it will get, and the log file it writes."""
 
     bot: Bot
     traffic: Iterator[MessageEvent]
+    log_file: Path | None = None
     sent: list[MessageEvent] = field(default_factory=list)
+    unhandled: int = 0  # events whose future said other than handled (held, refused): none may be
+
+
+@contextlib.contextmanager
+def logging_to(folder: Path, config: Config, name: str = "qunguan.log") -> Iterator[Path]:
+    """The log as `qunguan run --log-file` writes it: every record at INFO and above through bot.logs' handler
+    and formatter (the shop's timezone, escaped member text) to a file; the terminal gets warnings only."""
+    path = folder / name
+    logs.setup(config, interactive=False, log_file=path)
+    try:
+        yield path
+    finally:
+        logs.close()
 
 
 @contextlib.asynccontextmanager
 async def session(
-    playbooks: PlaybookSet, template: Path, seed: int, *, worker: bool = False, mixed: bool = False
+    playbooks: PlaybookSet,
+    template: Path,
+    seed: int,
+    *,
+    worker: bool = False,
+    mixed: bool = False,
+    config: Config | None = None,
 ) -> AsyncIterator[Session]:
     clock = SystemClock()
-    with tempfile.TemporaryDirectory(prefix="qunguan-bench-") as tmp:
+    config = config or Config()
+    with tempfile.TemporaryDirectory(prefix="qunguan-bench-") as tmp, logging_to(Path(tmp), config) as log_file:
         path = Path(tmp) / "bot.db"
         await asyncio.to_thread(shutil.copyfile, template, path)
         bot = await Bot.create(
-            Config(),
+            config,
             clock=clock,
             connector=MemoryConnector(),
             playbooks=playbooks,
@@ -83,56 +109,65 @@ async def session(
             bot.outbox.start = lambda: None  # type: ignore[method-assign]
         traffic = Traffic(run="ev", clock_now=clock.now, seed=seed, playbooks=len(playbooks.playbooks), mixed=mixed)
         try:
-            yield Session(bot, iter(traffic))
+            yield Session(bot, iter(traffic), log_file)
         finally:
             await bot.crash()  # no shutdown grace: thousands of pending replies would be paced out for seconds
 
 
-async def drive(
-    s: Session, *, seconds: float, min_events: int, concurrency: int, fair: bool = False
-) -> tuple[int, float]:
-    """Dispatch for about `seconds` (and at least `min_events`) with `concurrency` dispatches in flight. `fair`:
-    the loop runs its other tasks (a console's requests) between events, as a connector's socket read lets it;
-    without it SQLite's inline awaits never suspend and nothing else runs until the burst is over."""
-    receive = s.bot.receive
-    deadline = time.perf_counter() + seconds
-    done = 0
-
-    async def worker() -> None:
-        nonlocal done
-        while done < min_events or time.perf_counter() < deadline:
-            ev = next(s.traffic)
-            s.sent.append(ev)
-            await receive(ev)
-            done += 1
-            if fair:
-                await asyncio.sleep(0)
-
+async def drive(s: Session, events: int, *, fair: bool = False) -> tuple[int, float]:
+    """Hand `events` events over as a connector does after group commit: `fut = await bot.offer(ev)`, never
+    awaiting a commit, so how many are in flight is bounded only by the intake's back-pressure; the figure ends
+    when every future is done (committed). `fair`: the loop runs its other tasks (a console's requests) after
+    each hand-over, as a connector's socket read lets it."""
+    offer = s.bot.offer
+    futures = []
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done, time.perf_counter() - start
+    for ev in itertools.islice(s.traffic, events):
+        s.sent.append(ev)
+        futures.append(await offer(ev))
+        if fair:
+            await asyncio.sleep(0)
+    answers = await asyncio.gather(*futures)
+    elapsed = time.perf_counter() - start
+    s.unhandled += sum(answer is not True for answer in answers)
+    return len(futures), elapsed
+
+
+def log_lines(s: Session) -> int:
+    if s.log_file is None or not s.log_file.exists():
+        return 0
+    with s.log_file.open(encoding="utf-8") as f:
+        return sum(1 for _line in f)
 
 
 async def verify(s: Session) -> dict[str, int]:
-    """What the database holds after the run: one reply row per event, one check-in and ledger row per check-in."""
+    """What the database holds after the run: one reply row per event, one check-in and ledger row per check-in;
+    and how many lines the log got."""
     outbox, checkins, ledger = OutboxMessage.__table__, Checkin.__table__, PointsEntry.__table__
     async with s.bot.store.unit() as conn:
         rows = {
             "events": len(s.sent),
+            "unhandled": s.unhandled,
             "checkin_events": sum(ev.text == CHECKIN_TEXT for ev in s.sent),
             "outbox_rows": await conn.scalar(select(func.count()).select_from(outbox)) or 0,
             "checkin_rows": await conn.scalar(select(func.count()).select_from(checkins)) or 0,
             "ledger_rows": await conn.scalar(select(func.count()).select_from(ledger)) or 0,
         }
+    if s.log_file is not None:
+        rows["log_lines"] = log_lines(s)
     return rows
 
 
 def check_counts(counts: dict[str, int], *, mixed: bool) -> str | None:
     """A wrong count means the figure measured a shorter path than it claims."""
+    if counts.get("unhandled"):
+        return f"events not handled (held or refused): {counts}"
     if counts["checkin_rows"] != counts["checkin_events"] or counts["ledger_rows"] != counts["checkin_events"]:
         return f"check-ins not all written: {counts}"
     if not mixed and counts["outbox_rows"] != counts["events"]:
         return f"not one reply per event: {counts}"
+    if counts.get("log_lines", counts["events"]) < counts["events"]:
+        return f"not a log line per event: {counts}"
     return None
 
 
@@ -141,21 +176,19 @@ async def throughput(
     template: Path,
     seed: int,
     *,
-    seconds: float,
-    min_events: int,
-    concurrency: int,
+    events: int,
     worker: bool = False,
     mixed: bool = False,
     fair: bool = False,
 ) -> tuple[float, dict[str, Any]]:
     """Events per second through the full path, and what was checked."""
     async with session(playbooks, template, seed, worker=worker, mixed=mixed) as s:
-        done, elapsed = await drive(s, seconds=seconds, min_events=min_events, concurrency=concurrency, fair=fair)
+        done, elapsed = await drive(s, events, fair=fair)
         counts = await verify(s)
     problem = check_counts(counts, mixed=mixed)
     if problem:
         raise RuntimeError(problem)
-    return done / elapsed, {**counts, "seconds": round(elapsed, 3), "concurrency": concurrency}
+    return done / elapsed, {**counts, "seconds": round(elapsed, 3)}
 
 
 async def latency(
@@ -163,36 +196,55 @@ async def latency(
 ) -> tuple[list[float], dict[str, Any]]:
     """Event-to-outbox latencies (ms) with events offered at a fixed rate, open loop.
 
-    Each event's latency counts from the moment it was due, not from when it was handed over, so a bot
-    that falls behind is charged for the queue it builds (no coordinated omission).
+    Each event's latency counts from the moment it was due, not from when it was handed over, until its
+    future is done (its commit), so a bot that falls behind is charged for the queue it builds, back-pressure
+    included (no coordinated omission).
     """
     async with session(playbooks, template, seed) as s:
-        receive = s.bot.receive
-        latencies: list[float] = []
-
-        async def one(ev: MessageEvent, due: float) -> None:
-            await receive(ev)
-            latencies.append((time.perf_counter() - due) * 1000)
-
         count = max(int(rate * seconds), 1)
-        tasks = []
-        start = time.perf_counter()
-        for i in range(count):
-            due = start + i / rate
-            wait = due - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            ev = next(s.traffic)
-            s.sent.append(ev)
-            tasks.append(asyncio.ensure_future(one(ev, due)))
-        offered = time.perf_counter() - start
-        await asyncio.gather(*tasks)
-        drained = time.perf_counter() - start
+        run = await open_loop(s.bot, list(itertools.islice(s.traffic, count)), rate, s.sent)
+        s.unhandled += sum(answer is not True for answer in run.answers)
         counts = await verify(s)
     problem = check_counts(counts, mixed=False)
     if problem:
         raise RuntimeError(problem)
-    return latencies, {**counts, "offered_seconds": round(offered, 3), "drained_seconds": round(drained, 3)}
+    return run.latencies, {**counts, "offered_seconds": round(run.offered, 3), "drained_seconds": round(run.drained, 3)}
+
+
+@dataclass
+class OpenLoop:
+    """What an open-loop run saw: each event's latency (ms, in offer order), each future's answer, and the
+    seconds until the last hand-over and until the last future was done."""
+
+    latencies: list[float]
+    answers: list[bool | None]
+    offered: float
+    drained: float
+
+
+async def open_loop(bot: Bot, events: list[MessageEvent], rate: float, sent: list[MessageEvent]) -> OpenLoop:
+    """Offer event i at start + i / rate (open loop: whether or not the bot kept up), each stamped when it
+    arrives; its latency runs from when it was due until its future is done (its commit)."""
+    latencies = [0.0] * len(events)
+    futures = []
+    start = time.perf_counter()
+
+    def done(i: int, due: float) -> None:
+        latencies[i] = (time.perf_counter() - due) * 1000
+
+    for i, ev in enumerate(events):
+        due = start + i / rate
+        wait = due - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        ev = dataclasses.replace(ev, at=bot.clock.now())
+        sent.append(ev)
+        future = await bot.offer(ev)
+        future.add_done_callback(lambda _f, i=i, due=due: done(i, due))
+        futures.append(future)
+    offered = time.perf_counter() - start
+    answers = await asyncio.gather(*futures)
+    return OpenLoop(latencies, list(answers), offered, time.perf_counter() - start)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -223,7 +275,7 @@ async def census(playbooks: PlaybookSet, template: Path, seed: int, events: int)
         event.listen(sync_engine, "before_cursor_execute", on_statement)
         event.listen(sync_engine, "commit", on_commit)
         try:
-            await drive(s, seconds=0, min_events=events, concurrency=1)
+            await drive(s, events)
         finally:
             event.remove(sync_engine, "before_cursor_execute", on_statement)
             event.remove(sync_engine, "commit", on_commit)
@@ -236,14 +288,12 @@ async def census(playbooks: PlaybookSet, template: Path, seed: int, events: int)
     }
 
 
-async def profile(
-    playbooks: PlaybookSet, template: Path, seed: int, *, seconds: float, top: int = 25
-) -> dict[str, Any]:
+async def profile(playbooks: PlaybookSet, template: Path, seed: int, *, events: int, top: int = 25) -> dict[str, Any]:
     """cProfile of the full path: the functions that take the time, by cumulative and by own time."""
     async with session(playbooks, template, seed) as s:
         profiler = cProfile.Profile()
         profiler.enable()
-        done, elapsed = await drive(s, seconds=seconds, min_events=50, concurrency=1)
+        done, elapsed = await drive(s, events)
         profiler.disable()
     report: dict[str, Any] = {"events": done, "seconds": round(elapsed, 3)}
     for order in ("cumulative", "tottime"):

@@ -5,8 +5,9 @@ cluster runs with fsync, synchronous_commit and full_page_writes off, which woul
 commits. This one runs with the server's defaults (fsync, synchronous_commit and full_page_writes on), as a shop
 would: each committed event waits for its WAL to reach the disk.
 
-Databases are filled by copying a SQLite database the bench built (bench/workload.py) with COPY, table by table,
-so both stores hold the same rows; `CREATE DATABASE ... TEMPLATE` then gives each run its own copy in a moment.
+Databases are filled from a SQLite database the bench built (bench/workload.py) by the bot's own move of a shop
+(`qunguan migrate`, bot/transfer), so both stores hold the same rows; `CREATE DATABASE ... TEMPLATE` then gives
+each run its own copy in a moment.
 """
 
 from __future__ import annotations
@@ -19,17 +20,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from sqlalchemy import Integer, create_engine, select
-
-if TYPE_CHECKING:
-    from asyncpg import Connection
 
 CACHE = Path(__file__).resolve().parent / "results"  # git-ignored, as bench/analytics.py's builds
 USER = "qunguan"
 START_TIMEOUT = 60  # seconds pg_ctl waits for the server to accept connections
-CHUNK = 20_000  # rows per COPY
 
 
 class Unavailable(Exception):
@@ -123,43 +117,13 @@ class Server:
 
 
 async def copy_sqlite(sqlite_file: Path, url: str) -> dict[str, int]:
-    """Every row of the bench's SQLite database into the PostgreSQL database at `url`, made at today's schema by
-    the bot's own migrations; rows counted per table. Tables the migrations fill (settings) are left as made."""
-    import asyncpg
+    """Every row of the bench's SQLite database into the new, empty PostgreSQL database at `url`, as an operator
+    moves a shop (`qunguan migrate`, bot/transfer: schema, rows, sequences and checks in one transaction); rows
+    counted per table."""
+    from bot.transfer.migrate import migrate_database
 
-    from bot.store import Store
-    from bot.store.migrations import schema
-
-    store = await Store.open(url)
-    await store.close()
-    source = create_engine(f"sqlite:///{sqlite_file}")
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
-    copied: dict[str, int] = {}
-    try:
-        with source.connect() as read:
-            for table in schema().sorted_tables:
-                if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{table.name}")'):
-                    continue
-                names = [c.name for c in table.columns]
-                rows = read.execute(select(table)).yield_per(CHUNK).partitions()
-                for chunk in rows:
-                    await conn.copy_records_to_table(table.name, records=[tuple(r) for r in chunk], columns=names)
-                    copied[table.name] = copied.get(table.name, 0) + len(chunk)
-                for column in table.primary_key.columns:
-                    if isinstance(column.type, Integer):
-                        await _advance(conn, table.name, column.name)
-    finally:
-        await conn.close()
-        source.dispose()
-    return copied
-
-
-async def _advance(conn: Connection, table: str, column: str) -> None:
-    """A copied serial column's sequence moves past the copied ids, or the bot's next insert would collide."""
-    sequence = await conn.fetchval("SELECT pg_get_serial_sequence($1, $2)", f'"{table}"', column)
-    if sequence:
-        highest = f'SELECT COALESCE(max("{column}"), 0) + 1 FROM "{table}"'
-        await conn.execute(f"SELECT setval($1, ({highest}), false)", sequence)
+    report = await migrate_database(str(sqlite_file), url)
+    return {moved.table: moved.rows for moved in report.tables if moved.rows}
 
 
 async def up_to_date(url: str) -> None:

@@ -19,12 +19,24 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import analytics, baselines, console_load, fleet, fullpath, machine, rivals, segment, startup
+from bench import analytics, baselines, claim, console_load, fleet, fullpath, judging, machine, rivals, segment, startup
 from bench.report import Row, Target
 from bench.sizes import Sizes
 from bench.workload import create_database, fill_customers, fill_members, write_playbooks
 
-GROUPS = ("baseline", "rivals", "path", "latency", "segment", "startup", "console", "analytics", "fleet", "segment_pg")
+GROUPS = (
+    "baseline",
+    "rivals",
+    "path",
+    "latency",
+    "claim",
+    "segment",
+    "startup",
+    "console",
+    "analytics",
+    "fleet",
+    "segment_pg",
+)
 
 # Figures from the issue (a 2-core machine): the ratio to them says how this machine compares.
 REFERENCE = {
@@ -53,11 +65,10 @@ def _reference(key: str) -> tuple[str, float]:
 class Collector:
     """Holds the rows as they fill, and says what it is doing (a full run takes minutes)."""
 
-    def __init__(self, sizes: Sizes, runs: int, seed: int, concurrency: int, console: Console) -> None:
+    def __init__(self, sizes: Sizes, runs: int, seed: int, console: Console) -> None:
         self.sizes = sizes
         self.runs = runs
         self.seed = seed
-        self.concurrency = concurrency
         self.console = console
         self.rows: dict[str, Row] = {}
         self.extra: dict[str, Any] = {}
@@ -124,7 +135,7 @@ def path_group(c: Collector, folder: Path) -> None:
     small, main, large = s.playbook_counts
     template = asyncio.run(fullpath.make_template(folder, s.path_members, c.seed))
     sets = {n: fullpath.load_playbooks(n) for n in s.playbook_counts}
-    what = "first check-ins: ledger in WAL, reply committed to the outbox"
+    what = "first check-ins: ledger in WAL, reply committed to the outbox; traces, log file, moderation on"
     labels = {
         f"path_{main}": f"full path, {main} playbooks ({what})",
         f"path_{small}": f"full path, {small} playbooks",
@@ -150,9 +161,7 @@ def path_group(c: Collector, folder: Path) -> None:
                         sets[count],
                         template,
                         c.seed + run,
-                        seconds=s.path_seconds,
-                        min_events=s.path_min_events,
-                        concurrency=c.concurrency,
+                        events=s.path_events,
                         **options,
                     )
                 )
@@ -163,7 +172,7 @@ def path_group(c: Collector, folder: Path) -> None:
     c.say("full path: counting statements and transactions per event")
     try:
         c.rows[f"path_{main}"].detail["census"] = asyncio.run(
-            fullpath.census(sets[main], template, c.seed, max(s.path_min_events, 20))
+            fullpath.census(sets[main], template, c.seed, max(s.path_events // 10, 20))
         )
     except Exception as exc:
         c.say(f"[red]census failed: {exc}")
@@ -270,86 +279,8 @@ def startup_group(c: Collector, folder: Path) -> None:
                 row.detail.setdefault("runs", []).append(result)
 
 
-# -- judging: rows whose baseline is another row
-
-
-def judge(c: Collector) -> None:
-    rows = c.rows
-    main = c.sizes.playbook_counts[1]
-    small, large = c.sizes.playbook_counts[0], c.sizes.playbook_counts[2]
-    path = rows.get(f"path_{main}")
-    if path is not None:
-        _against(path, rows.get("noio"), "no-I/O pipeline", Target(">=", 0.1, "ratio"))
-        for rival in rivals.NAMES:
-            other = rows.get(f"{rival}_100")
-            copy = c.row(
-                f"path_{main}_vs_{rival}", f"full path, {main} playbooks, vs {rival} with 100 skills", "msgs/s"
-            )
-            copy.samples, copy.error = path.samples, path.error
-            _against(copy, other, f"{rival}, 100 skills", Target(">=", 2, "ratio"))
-        for key in ("path_mixed", "path_worker"):
-            if key in rows:
-                _against(rows[key], path, f"full path, {main} playbooks", None)
-    if f"path_{large}" in rows:
-        _against(rows[f"path_{large}"], rows.get(f"path_{small}"), f"{small} playbooks", Target(">=", 0.7, "ratio"))
-    for key in ("pg_path_3", "pg_path_1_async"):
-        if key in rows:
-            _against(rows[key], rows.get("pg_path_1"), "1 process on PostgreSQL", None)
-
-
-def _against(row: Row, base: Row | None, name: str, target: Target | None) -> None:
-    row.baseline = name
-    row.target = target
-    if base is None or base.median is None:
-        why = "not measured" if base is None else base.error or "no samples"
-        row.note = f"baseline {name}: {why}"
-        return
-    row.baseline_value = base.median
-
-
-ORDER = [
-    "noio",
-    *SQLITE_LABELS,
-    "opsdroid_1",
-    "opsdroid_100",
-    "errbot_1",
-    "errbot_100",
-    "path_{main}",
-    "path_{main}_vs_opsdroid",
-    "path_{main}_vs_errbot",
-    "path_{small}",
-    "path_{large}",
-    "path_mixed",
-    "path_worker",
-    "pg_row_commit",
-    "pg_path_1",
-    "pg_path_3",
-    "pg_path_1_async",
-    "latency_p50",
-    "latency_p99",
-    "segment_count",
-    "segment_rss",
-    "segment_rows",
-    "segment_birthday",
-    "segment_rfm",
-    "segment_pg_count",
-    "segment_pg_rows",
-    "check",
-    "start",
-    *(f"analytics_{k}" for k in (*analytics.FIGURES, "rss")),
-]
-
-
-def ordered(c: Collector) -> list[Row]:
-    small, main, large = c.sizes.playbook_counts
-    keys = [k.format(small=small, main=main, large=large) for k in ORDER]
-    return [c.rows[k] for k in keys if k in c.rows] + [r for k, r in c.rows.items() if k not in keys]
-
-
-def collect(
-    sizes: Sizes, *, runs: int, seed: int, concurrency: int, groups: Iterable[str], console: Console
-) -> list[Row]:
-    c = Collector(sizes, runs, seed, concurrency, console)
+def collect(sizes: Sizes, *, runs: int, seed: int, groups: Iterable[str], console: Console) -> list[Row]:
+    c = Collector(sizes, runs, seed, console)
     chosen = set(groups)
     with tempfile.TemporaryDirectory(prefix="qunguan-bench-") as tmp:
         folder = Path(tmp)
@@ -361,6 +292,8 @@ def collect(
             path_group(c, folder)
         if "latency" in chosen:
             latency_group(c, folder)
+        if "claim" in chosen:
+            claim.group(c, folder)
         if "segment" in chosen:
             segment_group(c, folder)
         if "startup" in chosen:
@@ -373,11 +306,11 @@ def collect(
             fleet.group(c, folder)
         if "segment_pg" in chosen:
             segment.pg_group(c, folder)
-    judge(c)
-    return ordered(c)
+    judging.judge(c.rows, sizes)
+    return judging.ordered(c.rows, sizes)
 
 
-def meta(sizes: Sizes, *, runs: int, seed: int, concurrency: int, groups: Iterable[str]) -> dict[str, Any]:
+def meta(sizes: Sizes, *, runs: int, seed: int, groups: Iterable[str]) -> dict[str, Any]:
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": machine.commit(),
@@ -385,7 +318,6 @@ def meta(sizes: Sizes, *, runs: int, seed: int, concurrency: int, groups: Iterab
         "machine": f"{platform.system()} {platform.machine()}, {machine.cpus()} CPU(s)",
         "runs": runs,
         "seed": seed,
-        "concurrency": concurrency,
         "groups": sorted(groups),
         "sizes": asdict(sizes),
     }

@@ -17,6 +17,9 @@ from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKIN_PLAYBOOK = ROOT / "playbooks" / "daily-checkin.yaml"  # the shipped one: it writes the points ledger
+# Shipped moderation playbooks, run on every message as in a shop: the word list is matched against each text and
+# each member's message count kept; the bench's members say one thing each, none on the list, so none fires.
+MODERATION = tuple(ROOT / "playbooks" / "moderation" / name for name in ("anti-flood.yaml", "banned-words.yaml"))
 CHECKIN_TEXT = "签到"
 ROOMS = 20
 CHAT = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可也你吗呢吧啊"
@@ -43,16 +46,23 @@ def _playbook(i: int) -> str:
     return head + when + reply
 
 
+def generated(total: int) -> int:
+    """How many of `total` playbooks are generated: the rest are the shipped check-in and moderation ones."""
+    return max(total - 1 - len(MODERATION), 0)
+
+
 def playbook_texts(total: int) -> dict[str, str]:
-    """`total` playbooks by file name: the shipped daily check-in plus total - 1 generated ones."""
-    texts = {f"bench-{i:04d}.yaml": _playbook(i) for i in range(max(total - 1, 0))}
+    """`total` playbooks by file name: the shipped daily check-in and moderation playbooks, and generated ones."""
+    texts = {f"bench-{i:04d}.yaml": _playbook(i) for i in range(generated(total))}
     texts["daily-checkin.yaml"] = CHECKIN_PLAYBOOK.read_text("utf-8")
+    for path in MODERATION:
+        texts[path.name] = path.read_text("utf-8")
     return texts
 
 
 def keyword_playbooks(total: int) -> list[int]:
     """Indexes of the generated playbooks a chat message can start by keyword."""
-    return [i for i in range(max(total - 1, 0)) if i % 4 != 3]
+    return [i for i in range(generated(total)) if i % 4 != 3]
 
 
 def write_playbooks(folder: Path, total: int) -> None:
