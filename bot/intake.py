@@ -11,7 +11,8 @@ when ROOM events wait, `offer` waits for room (back-pressure). Replies leave onl
 When the store fails for a reason that passes (`dialect.transient`: another process holds SQLite's write lock,
 the disk is full, the PostgreSQL connection dropped), the batch stands for nothing and its events are held: the
 first is tried again alone with backoff, waiting through the Clock, for `store.retry_for` (config.yaml). Events
-that arrive meanwhile are held behind it untried, so every group's events keep their order. An event still not
+that arrive meanwhile are held behind it untried, so every group's events keep their order; once it is stored, the
+rest go in batches again. An event still not
 stored after that goes to the dead-letter file (`qunguan replay` brings it in). The log gets one WARNING when the
 trouble starts and one when it ends, not one per try.
 """
@@ -149,7 +150,7 @@ class Intake:
             retrying = head.failed
             if retrying:
                 await self._sleep_until(min(self._clock.now() + delay, head.until))
-            alone = self._trouble is not None or self._alone > 0
+            alone = head.failed or self._alone > 0  # a retry goes alone; once it is stored, the rest in batches
             batch = [head] if alone else list(itertools.islice(self._waiting, BATCH))
             try:
                 outcomes = await self._dispatch([w.event for w in batch])
