@@ -132,15 +132,19 @@ def _sqlite(
         raise  # unreachable: the line above raises
 
 
-def _sqlite_values(row: Mapping[str, Any]) -> dict[str, Any]:
+def _sqlite_values(row: Mapping[str, Any]) -> Mapping[str, Any]:
     """SQLAlchemy's SQLite storage: times as naive UTC text, dates as ISO text (a naive time is refused)."""
-    out = dict(row)
-    for key, value in row.items():
-        if isinstance(value, datetime):
-            out[key] = _utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
-        elif isinstance(value, date):
-            out[key] = value.isoformat()
-    return out
+    if not any(isinstance(value, date) for value in row.values()):
+        return row
+    return {key: _sqlite_value(value) if isinstance(value, date) else value for key, value in row.items()}
+
+
+def _sqlite_value(value: date) -> str:
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    if value.tzinfo is not UTC:
+        value = _utc(value)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_row(statement: Statement, row: Row) -> Row:
