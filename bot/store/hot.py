@@ -59,13 +59,10 @@ class Statement:
 
 
 def insert(name: str, table: Table, columns: Sequence[str], *, conflict: str = "", returning: str = "") -> Statement:
-    """INSERT of `columns` into `table` (`conflict`: what follows ON CONFLICT, e.g. 'DO NOTHING'). A call may leave
-    out a column with a default, as with SQLAlchemy."""
-    defaults = {}
-    for key in columns:
-        default = table.c[key].default
-        if default is not None and default.is_scalar:
-            defaults[key] = default.arg
+    """INSERT of `columns` into `table` (`conflict`: what follows ON CONFLICT, e.g. 'DO NOTHING'). As with
+    SQLAlchemy, a column with a default is written too, its default where a call leaves it out."""
+    defaults = {c.name: c.default.arg for c in table.c if c.default is not None and c.default.is_scalar}
+    columns = [*columns, *(name for name in defaults if name not in columns)]
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
     sql += f" ON CONFLICT {conflict}" if conflict else ""
     sql += f" RETURNING {returning}" if returning else ""
