@@ -6,13 +6,13 @@ from datetime import date, datetime, timedelta
 
 import sqlmodel
 from pydantic import Field, field_validator
-from sqlalchemy import Column, Date, Index, UniqueConstraint, bindparam, select
+from sqlalchemy import Column, Date, Index, UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.context import FieldContext, RunContext
 from bot.playbook.types import Params
 from bot.registry import action, member_field
-from bot.store import dialect
+from bot.store import hot
 from handlers.points import add_points
 
 
@@ -35,17 +35,17 @@ class Checkin(sqlmodel.SQLModel, table=True):
 _checkins = Checkin.__table__
 
 
-_LAST = (
-    select(_checkins.c.day, _checkins.c.streak)
-    .where(_checkins.c.member_id == bindparam("member_id"))
-    .order_by(_checkins.c.day.desc())
-    .limit(1)
+_LAST = hot.Statement(
+    "last checkin",
+    "SELECT day, streak FROM checkins WHERE member_id = :member_id ORDER BY day DESC LIMIT 1",
+    dates=(0,),
 )
+_INSERT = hot.insert("checkin", _checkins, ["member_id", "day", "streak", "points", "at"], conflict="DO NOTHING")
 
 
 async def last_checkin(conn: AsyncConnection, member_id: str) -> tuple[date, int] | None:
-    row = (await conn.execute(_LAST, {"member_id": member_id})).first()
-    return (row.day, row.streak) if row else None
+    row = await hot.fetchone(conn, _LAST, {"member_id": member_id})
+    return (row[0], row[1]) if row else None
 
 
 @member_field("streak")
@@ -89,7 +89,7 @@ async def checkin(ctx: RunContext, p: CheckinParams) -> None:
     streak = last[1] + 1 if last and last[0] == today - timedelta(days=1) else 1
     award = p.points + p.bonus.get(streak, 0)
     row = {"member_id": member.id, "day": today, "streak": streak, "points": award, "at": ctx.now()}
-    if not (await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _checkins), row)).rowcount:
+    if not await hot.execute(ctx.conn, _INSERT, row):
         ctx.vars["checkin"] = {"already": True, "streak": streak, "points": 0}  # another event was first, same day
         return
     await add_points(ctx.conn, member.id, award, at=ctx.now(), reason=p.reason, playbook_id=ctx.playbook.id)

@@ -11,12 +11,20 @@ from bot.context import RunContext, RunError
 from bot.events import MessageEvent
 from bot.playbook.types import Duration, Params
 from bot.registry import action, staff_command, window_kind
-from bot.store import dialect
+from bot.store import hot
 from bot.textnorm import normalize
 from bot.windows import OpenWindow, WindowEntry
 from handlers.coupons import Issued, batch_to_open, issue
 
 _entries = WindowEntry.__table__
+# Every claim runs these: on the driver, prepared once (bot/store/hot.py).
+_ENTERED = hot.Statement(
+    "claim entered", "SELECT 1 FROM window_entries WHERE window_id = :window AND member_id = :member"
+)
+_ENTRY = hot.insert("claim entry", _entries, ["window_id", "member_id", "rank", "at", "outcome"], conflict="DO NOTHING")
+_LATE = hot.Statement(
+    "late claims", "SELECT count(*) FROM window_entries WHERE window_id = :window AND outcome = 'late'"
+)
 
 KIND = "claim"
 
@@ -48,28 +56,19 @@ async def on_claim(ctx: RunContext, window: OpenWindow, event: MessageEvent) -> 
         if await ctx.close_window(window):
             ctx.send("这轮抢券已结束～", room=room)
         return
-    exists = await ctx.conn.execute(
-        select(_entries.c.outcome).where(_entries.c.window_id == window.id, _entries.c.member_id == member.id)
-    )
-    if exists.first() is not None:
+    if await hot.fetchone(ctx.conn, _ENTERED, {"window": window.id, "member": member.id}) is not None:
         return
     result = await issue(ctx.conn, batch, member.id, now=ctx.now(), tz=ctx.config.tz, playbook_id=window.playbook_id)
     if isinstance(result, Issued):
-        await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries), {**entry, "outcome": "won"})
+        await hot.execute(ctx.conn, _ENTRY, {**entry, "outcome": "won"})
         ctx.send(f"抢到了！{batch.title}已放进你的券包，私聊我发送 /我的券 查看券码", room=room, mentions=(member,))
         return
     if result == "limit":
-        await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries), {**entry, "outcome": "limit"})
+        await hot.execute(ctx.conn, _ENTRY, {**entry, "outcome": "limit"})
         ctx.send(f"你已经领过{batch.title}啦，把机会留给其他小伙伴吧～", room=room, mentions=(member,))
         return
-    late = (
-        await ctx.conn.execute(
-            select(func.count())
-            .select_from(_entries)
-            .where(_entries.c.window_id == window.id, _entries.c.outcome == "late")
-        )
-    ).scalar_one()
-    await ctx.conn.execute(dialect.insert_ignore(ctx.conn, _entries), {**entry, "outcome": "late"})
+    late = await hot.scalar(ctx.conn, _LATE, {"window": window.id})
+    await hot.execute(ctx.conn, _ENTRY, {**entry, "outcome": "late"})
     if late == 0:
         ctx.send(f"{batch.title}已抢完，下次早点来哦～", room=room)
 

@@ -21,7 +21,7 @@ from bot.events import RoomRef
 from bot.playbook.types import Duration, LocalDateTime, Params
 from bot.registry import action, member_field, resource, staff_command
 from bot.staff_actions import Actor, Outcome, staff_action
-from bot.store import dialect
+from bot.store import dialect, hot
 from bot.store.tables import Member
 from handlers.orders import AmountError, OrdersSection, amount_like, parse_amount, record_order, yuan
 
@@ -59,6 +59,18 @@ class CouponStock(sqlmodel.SQLModel, table=True):
 _coupons = Coupon.__table__
 _stock = CouponStock.__table__
 _members = Member.__table__
+
+# A claim burst (抢券) runs these for every claim: on the driver, prepared once (bot/store/hot.py).
+_HELD = hot.Statement("coupons held", "SELECT count(*) FROM coupons WHERE batch_id = :batch AND member_id = :member")
+_STOCK_ROW = hot.insert("coupon stock", _stock, ["batch_id", "issued"], conflict="DO NOTHING")
+_TAKE = hot.Statement(
+    "take from stock", "UPDATE coupon_stock SET issued = issued + 1 WHERE batch_id = :batch AND issued < :stock"
+)
+_COUPON = hot.insert(
+    "coupon",
+    _coupons,
+    ["code", "batch_id", "title", "member_id", "seq", "issued_at", "expires_at", "playbook_id"],
+)
 
 # No 0/O, 1/I/L: codes are read aloud and typed from screenshots at the till.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -132,13 +144,8 @@ async def issue(
     held = await issued_to(conn, batch, member_id)
     if held >= batch.per_member:
         return "limit"
-    await conn.execute(dialect.insert_ignore(conn, _stock), {"batch_id": batch.id, "issued": 0})
-    taken = await conn.execute(
-        update(_stock)
-        .where(_stock.c.batch_id == batch.id, _stock.c.issued < batch.stock)
-        .values(issued=_stock.c.issued + 1)
-    )
-    if taken.rowcount != 1:
+    await hot.execute(conn, _STOCK_ROW, {"batch_id": batch.id, "issued": 0})
+    if await hot.execute(conn, _TAKE, {"batch": batch.id, "stock": batch.stock}) != 1:
         return "sold_out"
     row = {
         "batch_id": batch.id,
@@ -153,7 +160,7 @@ async def issue(
         code = new_code(batch.code_prefix)
         try:
             async with conn.begin_nested():
-                await conn.execute(_coupons.insert().values(code=code, **row))
+                await hot.execute(conn, _COUPON, {"code": code, **row})
             return Issued(code, expires_at)
         except IntegrityError:
             if await _code_taken(conn, code):
@@ -163,8 +170,7 @@ async def issue(
 
 async def issued_to(conn: AsyncConnection, batch: CouponBatch, member_id: str) -> int:
     """How many coupons of a batch a member was ever issued (used or not): what `per_member` limits."""
-    query = select(func.count()).where(_coupons.c.batch_id == batch.id, _coupons.c.member_id == member_id)
-    return int((await conn.execute(query)).scalar_one())
+    return int(await hot.scalar(conn, _HELD, {"batch": batch.id, "member": member_id}))
 
 
 async def stock_left(conn: AsyncConnection, batch: CouponBatch) -> int:

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from pydantic import StrictBool
-from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
@@ -17,7 +16,7 @@ from bot.events import MemberRef
 from bot.playbook.types import Params
 from bot.registry import action, member_field, staff_command
 from bot.staff_actions import Actor, Outcome, staff_action
-from bot.store import dialect
+from bot.store import hot
 from bot.store.tables import Member
 
 
@@ -39,19 +38,14 @@ _ledger = PointsEntry.__table__
 MAX_REASON = 50  # characters of a /加分 /扣分 reason: it goes into the ledger and the answer
 
 
-def _credit(guarded: bool) -> Update:
-    stmt = (
-        update(_members)
-        .where(_members.c.id == bindparam("member_id"))
-        .values(points=_members.c.points + bindparam("delta"))
-        .returning(_members.c.points)
-    )
-    return stmt.where(_members.c.points + bindparam("delta") >= 0) if guarded else stmt
-
-
-_CREDIT = _credit(guarded=False)
-_DEBIT = _credit(guarded=True)  # a balance never goes below zero unless asked
-_ENTRY = insert(_ledger)
+_CREDIT = hot.Statement("credit", "UPDATE members SET points = points + :delta WHERE id = :member_id RETURNING points")
+_DEBIT = hot.Statement(  # a balance never goes below zero unless asked
+    "debit",
+    "UPDATE members SET points = points + :delta WHERE id = :member_id AND points + :delta >= 0 RETURNING points",
+)
+_MEMBER = hot.insert("new member", _members, ["id", "name", "points", "first_seen"], conflict="DO NOTHING")
+_ENTRY = hot.insert("ledger", _ledger, ["member_id", "delta", "balance", "reason", "playbook_id", "at"])
+_BALANCE = hot.Statement("balance", "SELECT points FROM members WHERE id = :member_id")
 
 
 async def add_points(
@@ -67,23 +61,20 @@ async def add_points(
     """Change a balance and append the ledger entry; None (nothing written) if it would go below 0."""
     stmt = _DEBIT if delta < 0 and not allow_negative else _CREDIT
     params = {"member_id": member_id, "delta": delta}
-    row = (await conn.execute(stmt, params)).first()
-    if row is None:  # no such member yet, or the balance is too low
-        await conn.execute(dialect.insert_ignore(conn, _members), {"id": member_id, "first_seen": at})
-        row = (await conn.execute(stmt, params)).first()
-        if row is None:
+    points = await hot.scalar(conn, stmt, params)
+    if points is None:  # no such member yet, or the balance is too low
+        await hot.execute(conn, _MEMBER, {"id": member_id, "first_seen": at})
+        points = await hot.scalar(conn, stmt, params)
+        if points is None:
             return None
-    entry = {"member_id": member_id, "delta": delta, "balance": row.points, "reason": reason, "at": at}
-    await conn.execute(_ENTRY, {**entry, "playbook_id": playbook_id})
-    return int(row.points)
-
-
-_BALANCE = select(_members.c.points).where(_members.c.id == bindparam("member_id"))
+    entry = {"member_id": member_id, "delta": delta, "balance": points, "reason": reason, "at": at}
+    await hot.execute(conn, _ENTRY, {**entry, "playbook_id": playbook_id})
+    return int(points)
 
 
 async def balance(conn: AsyncConnection, member_id: str) -> int:
-    row = (await conn.execute(_BALANCE, {"member_id": member_id})).first()
-    return int(row.points) if row else 0
+    points = await hot.scalar(conn, _BALANCE, {"member_id": member_id})
+    return int(points) if points is not None else 0
 
 
 @member_field("points")

@@ -19,10 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.deadletters import decode, encode
 from bot.events import Event
 from bot.fleet.tables import HeldEvent, SpeakerLease
-from bot.store import dialect
+from bot.store import hot
 
 _held = HeldEvent.__table__
 _leases = SpeakerLease.__table__
+
+# Every group event of a fleet runs one of these: on the driver, prepared once (bot/store/hot.py).
+_DONE = hot.insert(
+    "held done",
+    _held,
+    ["key", "room_id", "at", "account", "event", "done"],
+    conflict="(key) DO UPDATE SET done = :done, event = '' WHERE NOT held_events.done",
+)
+_HOLD = hot.insert("hold", _held, ["key", "room_id", "at", "account", "event", "done"], conflict="DO NOTHING")
 
 
 def key(event: Event) -> str:
@@ -44,9 +53,7 @@ async def done(conn: AsyncConnection, code: str, event: Event, account: str) -> 
     this one through another account's copy): then nobody acts on it again."""
     assert event.room is not None
     values = {"key": code, "room_id": event.room.id, "at": event.at, "account": account, "done": True}
-    statement = dialect.upsert(conn, _held, values, ["key"], {"done": True, "event": ""}, _held.c.done.is_(False))
-    result = await conn.execute(statement)
-    return result.rowcount == 1
+    return await hot.execute(conn, _DONE, values) == 1
 
 
 async def hold(conn: AsyncConnection, code: str, event: Event, account: str) -> None:
@@ -60,7 +67,7 @@ async def hold(conn: AsyncConnection, code: str, event: Event, account: str) -> 
         "event": json.dumps(encode(event), ensure_ascii=False),
         "done": False,
     }
-    await conn.execute(dialect.insert_ignore(conn, _held), row)
+    await hot.execute(conn, _HOLD, row)
 
 
 async def undone(conn: AsyncConnection, room_id: str) -> list[tuple[str, Event]]:

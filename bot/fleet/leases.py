@@ -14,20 +14,29 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.fleet.tables import AccountRoom, SpeakerLease
-from bot.store.dialect import aware, upsert
+from bot.store import hot
 
 _leases = SpeakerLease.__table__
 _rooms = AccountRoom.__table__
 
+# Every group event of a fleet runs these: on the driver, prepared once (bot/store/hot.py).
+_SPEAKER = hot.Statement(
+    "speaker", "SELECT account, expires_at FROM speaker_leases WHERE room_id = :room_id", times=(1,)
+)
+_SPEAK = hot.insert(
+    "speak",
+    _leases,
+    ["room_id", "account", "since", "expires_at"],
+    conflict="(room_id) DO UPDATE SET expires_at = :expires_at WHERE speaker_leases.account = :account",
+)
+
 
 async def speaker_of(conn: AsyncConnection, room_id: str, now: datetime) -> str | None:
     """The account speaking for the group now; None when nobody holds a lease that has not expired."""
-    row = (
-        await conn.execute(select(_leases.c.account, _leases.c.expires_at).where(_leases.c.room_id == room_id))
-    ).first()
-    if row is None or aware(row.expires_at) <= now:
+    row = await hot.fetchone(conn, _SPEAKER, {"room_id": room_id})
+    if row is None or row[1] <= now:
         return None
-    return str(row.account)
+    return str(row[0])
 
 
 async def speak(conn: AsyncConnection, room_id: str, account: str, now: datetime, lease: timedelta) -> bool:
@@ -36,9 +45,7 @@ async def speak(conn: AsyncConnection, room_id: str, account: str, now: datetime
     taken over by the takeover duty, which also takes over what its holder left undone). On PostgreSQL the row
     stays locked until the event commits, so no takeover slips in between the check and the event's writes."""
     values = {"room_id": room_id, "account": account, "since": now, "expires_at": now + lease}
-    statement = upsert(conn, _leases, values, ["room_id"], {"expires_at": now + lease}, _leases.c.account == account)
-    result = await conn.execute(statement)
-    return result.rowcount == 1
+    return await hot.execute(conn, _SPEAK, values) == 1
 
 
 async def take_over(

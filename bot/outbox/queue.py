@@ -20,8 +20,8 @@ from bot.connectors.base import Connector
 from bot.events import Event, Outgoing, answered
 from bot.outbox import routing
 from bot.outbox.delivery import Delivery
-from bot.outbox.rows import TABLE, entry
-from bot.store import Store, dialect
+from bot.outbox.rows import INSERT, entry
+from bot.store import Store, hot
 
 
 class Outbox(Delivery):
@@ -80,7 +80,7 @@ class Outbox(Delivery):
         fleet each row's sender is chosen first (routing.py)."""
         if entries:
             await routing.assign(conn, self.config, entries, self.clock.now())
-            await conn.execute(dialect.insert_ignore(conn, TABLE), list(entries))
+            await hot.executemany(conn, INSERT, entries)
 
     async def released(self) -> None:
         """The transaction that queued rows has committed: paced, wake the worker; unpaced, send them now."""

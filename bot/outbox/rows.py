@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import MemberRef, Outgoing, RoomRef
 from bot.governor import PRIORITY, Queued
-from bot.store import dialect
+from bot.store import dialect, hot
 from bot.store.tables import OutboxMessage
 
 TABLE = OutboxMessage.__table__
@@ -92,6 +92,19 @@ def entry(
         "state": "pending",
         "attempts": 0,
     }
+
+
+# The rows `entry` makes (in a fleet with their sender: bot/outbox/routing.py); a dedup key already there is skipped.
+INSERT = hot.insert(
+    "outbox row",
+    TABLE,
+    [
+        *("dedup_key", "kind", "priority", "event_id", "playbook_id", "room_id", "room_topic", "member_id"),
+        *("member_name", "mentions", "invite", "accept", "remove", "announce", "reply_to", "text", "created_at"),
+        *("not_before", "expires_at", "state", "attempts", "account"),
+    ],
+    conflict="DO NOTHING",
+)
 
 
 NOT_ACCEPTED = "the friend request it follows could not be accepted"

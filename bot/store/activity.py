@@ -5,47 +5,50 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Insert, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import Event, MemberRef, RoomRef
 from bot.fleet import friendships
 from bot.fleet.settings import SINGLE
-from bot.store import dialect
-from bot.store.tables import Member, MessageDay, NameChange, Room, RoomMember, SeenEvent, TopicChange
+from bot.store import dialect, hot
+from bot.store.tables import Member, NameChange, Room, RoomMember, SeenEvent, TopicChange
 
 _members = Member.__table__
 _rooms = Room.__table__
 _room_members = RoomMember.__table__
 _names = NameChange.__table__
 _topics = TopicChange.__table__
-_message_days = MessageDay.__table__
 
-# Built once: every message runs these, and building a statement costs more than SQLite running it.
-_SAME_MEMBER = (_members.c.id == bindparam("m_id")) & (_members.c.name == bindparam("m_name"))
-_TOUCH_MEMBER = update(_members).where(_SAME_MEMBER).values(last_active=bindparam("m_at"))
-_TOUCH_FRIEND = update(_members).where(_SAME_MEMBER).values(last_active=bindparam("m_at"), friend=bindparam("m_friend"))
-_NAME = insert(_names)
-_TOUCH_ROOM = (
-    update(_rooms)
-    .where(_rooms.c.id == bindparam("r_id"), _rooms.c.topic == bindparam("r_topic"))
-    .values(last_active=bindparam("r_at"))
+# Every message runs these: on the driver, prepared once (bot/store/hot.py).
+_SEEN = hot.insert("seen", SeenEvent.__table__, ["id", "at", "account"], conflict="DO NOTHING")
+_TOUCH_MEMBER = hot.Statement("touch member", "UPDATE members SET last_active = :at WHERE id = :id AND name = :name")
+_TOUCH_FRIEND = hot.Statement(
+    "touch friend", "UPDATE members SET last_active = :at, friend = :friend WHERE id = :id AND name = :name"
 )
+_NAME = insert(_names)
+_TOUCH_ROOM = hot.Statement("touch room", "UPDATE rooms SET last_active = :at WHERE id = :id AND topic = :topic")
 _SAME_TOPIC = select(_rooms.c.id).where(_rooms.c.id == bindparam("r_id"), _rooms.c.topic == bindparam("r_topic"))
-_ACTIVE_MEMBER = update(_members).where(_members.c.id == bindparam("m_id")).values(last_active=bindparam("m_at"))
-_ACTIVE_ROOM = update(_rooms).where(_rooms.c.id == bindparam("r_id")).values(last_active=bindparam("r_at"))
+_ACTIVE_MEMBER = hot.Statement("active member", "UPDATE members SET last_active = :at WHERE id = :id")
+_ACTIVE_ROOM = hot.Statement("active room", "UPDATE rooms SET last_active = :at WHERE id = :id")
 _FRIEND = select(_members.c.friend).where(_members.c.id == bindparam("m_id"))
 # A member first seen by a message was in the group before: since the bot's first sight of the group (its row).
-_FIRST_SIGHT = select(_rooms.c.first_seen).where(_rooms.c.id == bindparam("p_room")).scalar_subquery()
-_PRESENT: dict[str, Insert] = {}
-_COUNTED: dict[str, Insert] = {}
+# (The room's id twice: PostgreSQL gives one parameter one type, and the two columns' types differ.)
+_PRESENT = hot.Statement(
+    "present",
+    "INSERT INTO room_members (room_id, member_id, joined_at, active)"
+    " VALUES (:room, :member, (SELECT first_seen FROM rooms WHERE id = :first_room), :active) ON CONFLICT DO NOTHING",
+)
+_COUNTED = hot.Statement(
+    "count message",
+    "INSERT INTO message_days (member_id, day, messages) VALUES (:member, :day, 1)"
+    " ON CONFLICT (member_id, day) DO UPDATE SET messages = message_days.messages + 1",
+)
 
 
 async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime, *, account: str | None = None) -> bool:
     """True the first time an event id is seen; False for a redelivery. In a fleet, `account` saw it."""
-    row = {"id": event_id, "at": at, **({"account": account} if account is not None else {})}
-    result = await conn.execute(dialect.insert_ignore(conn, SeenEvent.__table__), row)
-    return result.rowcount == 1
+    return await hot.execute(conn, _SEEN, {"id": event_id, "at": at, "account": account}) == 1
 
 
 async def upsert_member(conn: AsyncConnection, member: MemberRef, at: datetime, *, active: bool) -> None:
@@ -59,18 +62,19 @@ async def upsert_member(conn: AsyncConnection, member: MemberRef, at: datetime, 
             await conn.execute(update(_members).where(_members.c.id == member.id).values(**seen, **friend))
         return
     if seen and friend:
-        same = await conn.execute(
-            _TOUCH_FRIEND, {"m_id": member.id, "m_name": member.name, "m_at": at, "m_friend": member.friend}
-        )
+        params = {"id": member.id, "name": member.name, "at": at, "friend": member.friend}
+        same = await hot.execute(conn, _TOUCH_FRIEND, params)
     elif seen:
-        same = await conn.execute(_TOUCH_MEMBER, {"m_id": member.id, "m_name": member.name, "m_at": at})
+        same = await hot.execute(conn, _TOUCH_MEMBER, {"id": member.id, "name": member.name, "at": at})
     else:
-        same = await conn.execute(
-            update(_members)
-            .where(_members.c.id == member.id, _members.c.name == member.name)
-            .values(name=member.name, **friend)
-        )
-    if same.rowcount:
+        same = (
+            await conn.execute(
+                update(_members)
+                .where(_members.c.id == member.id, _members.c.name == member.name)
+                .values(name=member.name, **friend)
+            )
+        ).rowcount
+    if same:
         return
     row = {"id": member.id, "name": member.name, "first_seen": at, **seen, **friend}
     if not (await conn.execute(dialect.insert_ignore(conn, _members), row)).rowcount:
@@ -94,7 +98,7 @@ async def upsert_room(
             await conn.execute(dialect.insert_ignore(conn, _rooms), values)
         return
     if touch:
-        same = (await conn.execute(_TOUCH_ROOM, {"r_id": room.id, "r_topic": room.topic, "r_at": at})).rowcount
+        same = await hot.execute(conn, _TOUCH_ROOM, {"id": room.id, "topic": room.topic, "at": at})
     else:
         same = (await conn.execute(_SAME_TOPIC, {"r_id": room.id, "r_topic": room.topic})).first() is not None
     if same:
@@ -124,13 +128,7 @@ async def record(conn: AsyncConnection, event: Event, at: datetime, *, today: da
         return
     where = {"room_id": room.id, "member_id": member.id}
     if event.membership == "present":  # no join seen: in the group since the bot first saw it (days_in_room)
-        name = conn.dialect.name
-        present = _PRESENT.get(name)
-        if present is None:
-            present = _PRESENT[name] = dialect.insert_ignore(conn, _room_members).values(
-                room_id=bindparam("p_room"), member_id=bindparam("p_member"), joined_at=_FIRST_SIGHT, active=True
-            )
-        await conn.execute(present, {"p_room": room.id, "p_member": member.id})
+        await hot.execute(conn, _PRESENT, {"room": room.id, "first_room": room.id, "member": member.id, "active": True})
     elif event.membership == "joined":
         inviter = event.inviter.id if event.inviter else None
         row = {**where, "joined_at": at, "inviter_id": inviter, "active": True}
@@ -145,22 +143,16 @@ async def record_activity(conn: AsyncConnection, event: Event, at: datetime, *, 
     messages that day; in a fleet only the group's speaker writes it, so it is counted once."""
     member, room = event.member, event.room
     if member is not None and event.active:
-        await conn.execute(_ACTIVE_MEMBER, {"m_id": member.id, "m_at": at})
+        await hot.execute(conn, _ACTIVE_MEMBER, {"id": member.id, "at": at})
         if room is not None and event.kind == "message":
             await count_message(conn, member.id, today)
     if room is not None:
-        await conn.execute(_ACTIVE_ROOM, {"r_id": room.id, "r_at": at})
+        await hot.execute(conn, _ACTIVE_ROOM, {"id": room.id, "at": at})
 
 
 async def count_message(conn: AsyncConnection, member_id: str, day: date) -> None:
-    """One more message of the member's on that local day: one statement, built once per database kind."""
-    name = conn.dialect.name
-    counted = _COUNTED.get(name)
-    if counted is None:
-        row = {"member_id": bindparam("d_member"), "day": bindparam("d_day"), "messages": 1}
-        more = {"messages": _message_days.c.messages + 1}
-        counted = _COUNTED[name] = dialect.upsert(conn, _message_days, row, ["member_id", "day"], more)
-    await conn.execute(counted, {"d_member": member_id, "d_day": day})
+    """One more message of the member's on that local day: one statement."""
+    await hot.execute(conn, _COUNTED, {"member": member_id, "day": day})
 
 
 async def mark_left(conn: AsyncConnection, room_id: str, member_id: str, at: datetime) -> None:

@@ -66,11 +66,21 @@ def describe(exc: BaseException) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
+# SQL texts sqlite3 keeps prepared per connection (default 128): the hot statements (bot/store/hot.py) and
+# SQLAlchemy's must not push each other out.
+CACHED_STATEMENTS = 512
+
+
 def engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite") and (":memory:" in url or url.endswith("://")):
+    if not url.startswith("sqlite"):
+        return {}
+    if ":memory:" in url or url.endswith("://"):
         # One shared connection, or every connection would see its own empty database.
-        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-    return {}
+        return {
+            "poolclass": StaticPool,
+            "connect_args": {"check_same_thread": False, "cached_statements": CACHED_STATEMENTS},
+        }
+    return {"connect_args": {"cached_statements": CACHED_STATEMENTS}}
 
 
 def configure(engine: Engine | AsyncEngine, *, synchronous: str = "NORMAL") -> None:

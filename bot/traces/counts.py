@@ -5,20 +5,21 @@ An event is counted only once its transaction committed."""
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Insert, bindparam
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.console.tables import TraceCount
+from bot.store import hot
 
 FLUSH_EVERY = 200
 FLUSH_AFTER = timedelta(minutes=1)
 
-_counts = TraceCount.__table__
+_UPSERT = hot.Statement(
+    "chatter",
+    "INSERT INTO trace_counts (day, room_id, events) VALUES (:day, :room_id, :n)"
+    " ON CONFLICT (day, room_id) DO UPDATE SET events = trace_counts.events + excluded.events",
+)
 Counts = Counter[tuple[date, str]]
 
 
@@ -50,15 +51,4 @@ class Chatter:
 
 async def write_counts(conn: AsyncConnection, counts: Counts) -> None:
     rows = [{"day": day, "room_id": room_id, "n": n} for (day, room_id), n in counts.items()]
-    if rows:
-        await conn.execute(_upsert(conn.dialect.name), rows)
-
-
-@functools.cache
-def _upsert(dialect_name: str) -> Insert:
-    """Built once per backend (building costs more than running it)."""
-    module = postgresql if dialect_name == "postgresql" else sqlite
-    stmt = module.insert(_counts).values(day=bindparam("day"), room_id=bindparam("room_id"), events=bindparam("n"))
-    return stmt.on_conflict_do_update(
-        index_elements=["day", "room_id"], set_={"events": _counts.c.events + stmt.excluded.events}
-    )
+    await hot.executemany(conn, _UPSERT, rows)

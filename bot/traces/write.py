@@ -6,16 +6,20 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console.tables import Trace
 from bot.events import Event
+from bot.store import hot
 from bot.traces.recorder import Recorder
 
 MAX_TEXT = 2000  # characters of the member's message a trace keeps
 
-_INSERT = insert(Trace.__table__)
+_INSERT = hot.insert(
+    "trace",
+    Trace.__table__,
+    ["at", "event_key", "kind", "room_id", "member_id", "text", "stage", "name", "outcome", "summary", "steps"],
+)
 
 
 async def write(conn: AsyncConnection, event: Event, now: datetime, recorder: Recorder) -> None:
@@ -42,4 +46,4 @@ async def write(conn: AsyncConnection, event: Event, now: datetime, recorder: Re
         }
         for run in recorder.runs
     ]
-    await conn.execute(_INSERT, rows)  # one statement, cached; several rows go as one multi-row INSERT
+    await hot.executemany(conn, _INSERT, rows)
