@@ -98,7 +98,7 @@ async def _run(
     if statement.defaults:
         rows = [{**statement.defaults, **row} for row in rows]
     if isinstance(conn, InlineConnection):
-        return _sqlite(conn.sync_connection, statement, rows, fetch)
+        return _sqlite(conn, statement, rows, fetch)
     if conn.dialect.driver == "asyncpg":
         return await _asyncpg(conn, statement, rows, fetch)
     if conn.dialect.name != "sqlite":
@@ -113,9 +113,9 @@ async def _run(
 
 
 def _sqlite(
-    sync: Connection, statement: Statement, rows: Sequence[Mapping[str, Any]], fetch: bool
+    conn: InlineConnection, statement: Statement, rows: Sequence[Mapping[str, Any]], fetch: bool
 ) -> tuple[int, list[Row]]:
-    driver = sync.connection.driver_connection
+    driver = conn.driver
     values = [_sqlite_values(row) for row in rows]
     try:
         if len(values) == 1:
@@ -125,7 +125,8 @@ def _sqlite(
         found = [_sqlite_row(statement, r) for r in cursor.fetchall()] if fetch else []
         return cursor.rowcount, found
     except Exception as exc:  # as SQLAlchemy's own statements: its exception, and watch_failures sees it
-        sync._handle_dbapi_exception(exc, statement.sql, values[0] if len(values) == 1 else values, None, None)
+        params = values[0] if len(values) == 1 else values
+        conn.sync_connection._handle_dbapi_exception(exc, statement.sql, params, None, None)
         raise  # unreachable: the line above raises
 
 

@@ -8,6 +8,7 @@ is faster than any hand-over. PostgreSQL keeps SQLAlchemy's asyncio driver.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ class InlineConnection:
 
     def __init__(self, sync: Connection) -> None:
         self.sync_connection = sync
+        self.driver: sqlite3.Connection = sync.connection.driver_connection  # for what runs on the driver itself
         self._depth = 0  # savepoints open
 
     @property
@@ -61,14 +63,14 @@ class InlineConnection:
     def _undo(self, name: str) -> None:
         """Back to the savepoint. When SQLite has rolled the whole transaction back itself (some disk-full and I/O
         errors do), there is none: the unit fails as a whole, with the error that did it (dialect.watch_failures)."""
-        if self.sync_connection.connection.driver_connection.in_transaction:
+        if self.driver.in_transaction:
             self._driver_sql(f"ROLLBACK TO {name}")
             self._driver_sql(f"RELEASE {name}")
 
     def _driver_sql(self, sql: str) -> None:
         sync = self.sync_connection
         try:
-            sync.connection.driver_connection.execute(sql)
+            self.driver.execute(sql)
         except Exception as exc:  # as SQLAlchemy's own statements: its exception, and watch_failures sees it
             sync._handle_dbapi_exception(exc, sql, (), None, None)
             raise  # unreachable: the line above raises
