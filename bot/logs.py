@@ -164,10 +164,17 @@ class LineFormatter(logging.Formatter):
     def __init__(self, tz: tzinfo) -> None:
         super().__init__(FORMAT)
         self.tz = tz
+        self._second: tuple[int, str, str] = (-1, "", "")  # the last second stamped: its date-time and its offset
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        moment = datetime.fromtimestamp(record.created, self.tz)
-        return f"{moment:%Y-%m-%d %H:%M:%S}.{int(record.msecs):03d}{moment:%z}"
+        """The record's second is formatted once however many lines it has (a busy bot logs hundreds a second)."""
+        whole = int(record.created)
+        second, stamp, offset = self._second
+        if whole != second:
+            moment = datetime.fromtimestamp(whole, self.tz)
+            stamp, offset = f"{moment:%Y-%m-%d %H:%M:%S}", f"{moment:%z}"
+            self._second = (whole, stamp, offset)
+        return f"{stamp}.{int(record.msecs):03d}{offset}"
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = printable(_message(record))

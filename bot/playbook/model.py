@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from bot.playbook.errors import Location
@@ -29,6 +30,13 @@ class Call:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @cached_property
+    def written(self) -> dict[str, Any]:
+        """Its options as the playbook writes them (defaults left out), as every trace of it shows them: dumped
+        once, not on each run (the options never change after loading)."""
+        dump = getattr(self.params, "model_dump", None)
+        return {} if dump is None else dump(exclude_defaults=True)  # type: ignore[no-any-return]
 
 
 def moderates(trigger: Call) -> bool:

@@ -27,6 +27,8 @@ def plain(value: Any) -> Any:
     """A value as the trace's JSON keeps it: scalars as they are, long texts cut, anything else as text."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
+    if type(value) is str:  # the commonest: no walk, no conversion
+        return value if len(value) <= MAX_VALUE else value[:MAX_VALUE] + "…"
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value[:20]]
     if isinstance(value, dict):
@@ -37,11 +39,7 @@ def plain(value: Any) -> Any:
 
 def params_of(call: Call) -> dict[str, Any]:
     """A call's options as written (defaults left out), for the trace."""
-    params = call.params
-    dump = getattr(params, "model_dump", None)
-    if dump is None:
-        return {}
-    return plain(dump(exclude_defaults=True))  # type: ignore[no-any-return]
+    return plain(call.written)  # type: ignore[no-any-return]
 
 
 @dataclass(slots=True)
