@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.playbook.errors import Location
 from bot.registry import Spec
+from bot.shown import plain
 
 TOP_KEYS = ("id", "name", "description", "enabled", "rooms", "when", "if", "do")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -33,10 +34,10 @@ class Call:
 
     @cached_property
     def written(self) -> dict[str, Any]:
-        """Its options as the playbook writes them (defaults left out), as every trace of it shows them: dumped
-        once, not on each run (the options never change after loading)."""
+        """Its options as the playbook writes them (defaults left out), in the form every trace of it shows them
+        (bot/shown.py): made once, not on each run (the options never change after loading; nobody changes it)."""
         dump = getattr(self.params, "model_dump", None)
-        return {} if dump is None else dump(exclude_defaults=True)  # type: ignore[no-any-return]
+        return {} if dump is None else plain(dump(exclude_defaults=True))  # type: ignore[no-any-return]
 
 
 def moderates(trigger: Call) -> bool:
