@@ -32,6 +32,10 @@ LIBRARY_LEVELS = {"apscheduler": logging.WARNING}  # the least level these libra
 # hpack dumps whole header blocks at DEBUG: a secret in one is Huffman-coded, which no text match finds
 _HPACK_BLOCKS = frozenset({"Encoded header block to %s", "Decoding %s"})
 
+# What the logging module gathers for every record and FORMAT never shows (a system call for the process id, the
+# thread's and process's names): a busy bot logs a line per event, so `setup` has it skip them and `close` restores.
+_UNSHOWN = ("logThreads", "logProcesses", "logMultiprocessing")
+
 _secrets: set[str] = set()
 _handlers: list[logging.Handler] = []
 
@@ -84,11 +88,15 @@ def setup(
     root.setLevel(min(least for _handler, least in handlers))
     for name, least in LIBRARY_LEVELS.items():
         logging.getLogger(name).setLevel(least)
+    for flag in _UNSHOWN:
+        setattr(logging, flag, False)
 
 
 def close() -> None:
     """Undo `setup`: our handlers leave the root logger and the log file is closed."""
     root = logging.getLogger()
+    for flag in _UNSHOWN:
+        setattr(logging, flag, True)
     while _handlers:
         handler = _handlers.pop()
         root.removeHandler(handler)

@@ -235,7 +235,7 @@ class Expr:
 
     def evaluate(self, variables: Mapping[str, Any]) -> bool:
         try:
-            return bool(self._compiled(**variables))
+            return bool(self._compiled(variables))
         except TemplateError as exc:
             raise RenderError(f"expression {self.source!r}: {exc}") from exc
         except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
