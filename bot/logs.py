@@ -32,6 +32,10 @@ LIBRARY_LEVELS = {"apscheduler": logging.WARNING}  # the least level these libra
 # hpack dumps whole header blocks at DEBUG: a secret in one is Huffman-coded, which no text match finds
 _HPACK_BLOCKS = frozenset({"Encoded header block to %s", "Decoding %s"})
 
+# What the logging module gathers for every record and FORMAT never shows (a system call for the process id, the
+# thread's and process's names): a busy bot logs a line per event, so `setup` has it skip them and `close` restores.
+_UNSHOWN = ("logThreads", "logProcesses", "logMultiprocessing")
+
 _secrets: set[str] = set()
 _handlers: list[logging.Handler] = []
 
@@ -84,11 +88,15 @@ def setup(
     root.setLevel(min(least for _handler, least in handlers))
     for name, least in LIBRARY_LEVELS.items():
         logging.getLogger(name).setLevel(least)
+    for flag in _UNSHOWN:
+        setattr(logging, flag, False)
 
 
 def close() -> None:
     """Undo `setup`: our handlers leave the root logger and the log file is closed."""
     root = logging.getLogger()
+    for flag in _UNSHOWN:
+        setattr(logging, flag, True)
     while _handlers:
         handler = _handlers.pop()
         root.removeHandler(handler)
@@ -164,10 +172,17 @@ class LineFormatter(logging.Formatter):
     def __init__(self, tz: tzinfo) -> None:
         super().__init__(FORMAT)
         self.tz = tz
+        self._second: tuple[int, str, str] = (-1, "", "")  # the last second stamped: its date-time and its offset
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        moment = datetime.fromtimestamp(record.created, self.tz)
-        return f"{moment:%Y-%m-%d %H:%M:%S}.{int(record.msecs):03d}{moment:%z}"
+        """The record's second is formatted once however many lines it has (a busy bot logs hundreds a second)."""
+        whole = int(record.created)
+        second, stamp, offset = self._second
+        if whole != second:
+            moment = datetime.fromtimestamp(whole, self.tz)
+            stamp, offset = f"{moment:%Y-%m-%d %H:%M:%S}", f"{moment:%z}"
+            self._second = (whole, stamp, offset)
+        return f"{stamp}.{int(record.msecs):03d}{offset}"
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = printable(_message(record))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,14 +18,20 @@ from bot.textnorm import normalize
 _opt_outs = OptOut.__table__
 
 
+@lru_cache(maxsize=16)
+def _normalized(words: tuple[str, ...]) -> frozenset[str]:
+    """The words as messages are matched (normalised once, not for every message of every member)."""
+    return frozenset(normalize(w) for w in words)
+
+
 async def answer(conn: AsyncConnection, event: MessageEvent, words: OptOutSection, at: datetime) -> str | None:
     """The confirmation when the message is an opt-out or opt-in word (then no playbook runs); else None."""
     text = normalize(event.text)
-    if text in {normalize(w) for w in words.stop}:
+    if text in _normalized(tuple(words.stop)):
         row = {"member_id": event.sender.id, "at": at}
         await conn.execute(dialect.insert_ignore(conn, _opt_outs), row)
         return words.stopped
-    if text in {normalize(w) for w in words.resume}:
+    if text in _normalized(tuple(words.resume)):
         await conn.execute(delete(_opt_outs).where(_opt_outs.c.member_id == event.sender.id))
         return words.resumed
     return None

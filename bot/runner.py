@@ -49,10 +49,14 @@ async def _call(ctx: RunContext, call: Call) -> object:
         raise StepFailed(call.location, call.name, exc) from exc
 
 
+def _claims(call: Call) -> bool:
+    return call.spec.claims
+
+
 async def conditions_hold(ctx: RunContext, conditions: tuple[Call, ...], *, deciding: bool = False) -> bool:
     """All must hold. Conditions that record a use (once, cooldown) go last. `deciding`: the playbook's own
     `if:` (its trace then says why the run stopped), not a `choose` branch."""
-    ordered = sorted(conditions, key=lambda c: c.spec.claims)
+    ordered = sorted(conditions, key=_claims) if len(conditions) > 1 else conditions
     trace = ctx.trace
     for cond in ordered:
         held = bool(await _call(ctx, cond))

@@ -44,6 +44,8 @@ def split_command(folded: str) -> tuple[str, list[str]] | None:
 def printable(text: str) -> str:
     """Member data made safe for a terminal: control characters (escape sequences, newlines, bidi marks
     that could hide or forge a line) are shown escaped, like \\x1b or \\n, instead of acting."""
+    if text.isprintable():  # nearly every line: nothing to escape, no walk character by character
+        return text
     return "".join(
         ch if ch.isprintable() or unicodedata.category(ch) == "Zs" else ch.encode("unicode_escape").decode("ascii")
         for ch in text

@@ -274,3 +274,22 @@ async def test_conditions_that_fail_send_nothing_and_write_nothing() -> None:
         await bot.advance(timedelta(hours=2))
         assert await bot.say("u1", "领取", room="r1") == []  # once: ever
         assert await bot.field("u1", "points") == 5
+
+
+async def test_texts_and_expressions_written_by_the_operator_still_have_jinjas_helpers() -> None:
+    """`range` and friends (Jinja's globals) reach every text and `expr:`, each time it runs."""
+    counted = """
+        id: count
+        when:
+          - message: {text: 数数}
+        if:
+          - expr: "member.name in ['小明', '小红'] and range(3) | list == [0, 1, 2]"
+        do:
+          - reply: "{% for i in range(3) %}{{ i + 1 }}{% endfor %} {{ member.name }}"
+    """
+    async with TestBot.running(playbooks(counted)) as bot:
+        for member_id, name in (("u1", "小明"), ("u2", "小红"), ("u3", "小刚")):
+            bot.member(member_id, name)
+        assert texts(await bot.say("u1", "数数", room="r1")) == ["123 小明"]
+        assert texts(await bot.say("u2", "数数", room="r1")) == ["123 小红"]
+        assert texts(await bot.say("u3", "数数", room="r1")) == []

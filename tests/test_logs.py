@@ -119,6 +119,23 @@ def test_times_are_in_the_configured_timezone() -> None:
     assert logs.LineFormatter(ZoneInfo("America/New_York")).format(record).startswith("2023-11-14 17:13:20.250-0500")
 
 
+def test_one_formatter_stamps_each_record_with_its_own_second_and_offset_across_a_clock_change() -> None:
+    """The formatter keeps the last second it stamped: a record in another second, or after daylight saving
+    starts, still gets its own time and offset."""
+
+    def line(created: float) -> str:
+        record = logging.makeLogRecord({"name": "qunguan.x", "levelname": "INFO", "msg": "hi", "created": created})
+        record.msecs = int((created - int(created)) * 1000)
+        return formatter.format(record)
+
+    formatter = logs.LineFormatter(ZoneInfo("America/New_York"))
+    before = datetime(2026, 3, 8, 6, 59, 59, tzinfo=UTC).timestamp()  # 01:59:59 EST, a second before 03:00 EDT
+    assert line(before + 0.5) == "2026-03-08 01:59:59.500-0500 INFO qunguan.x: hi"
+    assert line(before + 0.75) == "2026-03-08 01:59:59.750-0500 INFO qunguan.x: hi"
+    assert line(before + 1.25) == "2026-03-08 03:00:00.250-0400 INFO qunguan.x: hi"
+    assert line(before + 0.5) == "2026-03-08 01:59:59.500-0500 INFO qunguan.x: hi"
+
+
 def test_v_and_q_move_the_configured_level() -> None:
     assert logs.level("INFO") == logging.INFO
     assert logs.level("INFO", verbose=1) == logging.DEBUG

@@ -125,29 +125,31 @@ class TriggerIndex:
     def _match_message(self, event: MessageEvent) -> list[Match]:
         folded = fold(event.text)
         text = folded.casefold()
-        base = message_vars(event)
-        found: list[Match] = []
+        found: list[tuple[Playbook, Call, dict[str, Any]]] = []  # with what its trigger adds to `message`
         for pb, trig in self.exact.get(text, ()):
             if _where_ok(trig.params.where, event):
-                found.append(Match(pb, trig, base))
+                found.append((pb, trig, {}))
         command = split_command(folded)
         if command is not None:
             name, args = command
             for pb, trig in self.commands.get(name, ()):
                 if _where_ok(trig.params.where, event):
-                    found.append(Match(pb, trig, {**base, "args": args, "command": name}))
+                    found.append((pb, trig, {"args": args, "command": name}))
         if self._automaton is not None and text:
             for word in self.keywords_in(text):
                 for pb, trig in self.keyword_hits[word]:
                     if _where_ok(trig.params.where, event):
-                        found.append(Match(pb, trig, base))
+                        found.append((pb, trig, {}))
         for pb, trig in self.regexes:
             if not _where_ok(trig.params.where, event):
                 continue
             hit = trig.params.regex.search(folded)
             if hit:
-                found.append(Match(pb, trig, {**base, "groups": hit.groupdict()}))
-        return found
+                found.append((pb, trig, {"groups": hit.groupdict()}))
+        if not found:
+            return []  # most chat starts nothing: its `message` variable is never built
+        base = message_vars(event)
+        return [Match(pb, trig, {**base, **extra} if extra else base) for pb, trig, extra in found]
 
     def keywords_in(self, text: str) -> set[str]:
         """The indexed keywords a normalised text contains."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from bot.playbook.errors import Location
 from bot.registry import Spec
+from bot.shown import plain
 
 TOP_KEYS = ("id", "name", "description", "enabled", "rooms", "when", "if", "do")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -29,6 +31,13 @@ class Call:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @cached_property
+    def written(self) -> dict[str, Any]:
+        """Its options as the playbook writes them (defaults left out), in the form every trace of it shows them
+        (bot/shown.py): made once, not on each run (the options never change after loading; nobody changes it)."""
+        dump = getattr(self.params, "model_dump", None)
+        return {} if dump is None else plain(dump(exclude_defaults=True))  # type: ignore[no-any-return]
 
 
 def moderates(trigger: Call) -> bool:

@@ -15,7 +15,15 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.playbook.errors import did_you_mean
 
-ENV = SandboxedEnvironment(
+
+class _Environment(SandboxedEnvironment):
+    def make_globals(self, d: Mapping[str, Any] | None) -> dict[str, Any]:  # type: ignore[override]
+        """A template's globals as a plain dict, not Jinja's ChainMap over the environment's: each render copies
+        them into its context, and a ChainMap copies several times slower (the globals never change once loaded)."""
+        return {**self.globals, **(d or {})}
+
+
+ENV = _Environment(
     undefined=StrictUndefined,
     autoescape=False,
     trim_blocks=True,
@@ -227,7 +235,7 @@ class Expr:
 
     def evaluate(self, variables: Mapping[str, Any]) -> bool:
         try:
-            return bool(self._compiled(**variables))
+            return bool(self._compiled(variables))
         except TemplateError as exc:
             raise RenderError(f"expression {self.source!r}: {exc}") from exc
         except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:

@@ -23,9 +23,9 @@ class Friends(Stage):
 
     async def handle(self, turn: Turn) -> bool:
         event = turn.event
-        account = self.runtime.config.account
         if event.kind != "friend":
             return False
+        account = self.runtime.config.account
         member, hello = event.member, event.hello  # type: ignore[union-attr]
         assert member is not None
         policy = self.runtime.config.friends

@@ -4,13 +4,15 @@ no stage but the empty Recorder itself."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.shown import plain
 
 if TYPE_CHECKING:
     from bot.playbook.model import Call
 
 MAX_STEPS = 60  # a for_each over a thousand members keeps its first steps and counts the rest
-MAX_VALUE = 200  # characters of one recorded value
 ONCE = {
     "day": "今天已经执行过（每天一次）",
     "week": "本周已经执行过（每周一次）",
@@ -23,25 +25,9 @@ COMMAND_OUTCOMES = {"refused": "skipped", "usage": "skipped", "failed": "failed"
 COMMAND_RESULTS = {"ok": "已执行", "refused": "被拒绝", "usage": "用法不对", "failed": "未完成", "error": "出错"}
 
 
-def plain(value: Any) -> Any:
-    """A value as the trace's JSON keeps it: scalars as they are, long texts cut, anything else as text."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value[:20]]
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in list(value.items())[:20]}
-    text = str(getattr(value, "source", value))  # a template or an expression as written
-    return text if len(text) <= MAX_VALUE else text[:MAX_VALUE] + "…"
-
-
 def params_of(call: Call) -> dict[str, Any]:
-    """A call's options as written (defaults left out), for the trace."""
-    params = call.params
-    dump = getattr(params, "model_dump", None)
-    if dump is None:
-        return {}
-    return plain(dump(exclude_defaults=True))  # type: ignore[no-any-return]
+    """A call's options as written (defaults left out), for the trace (kept in that form by the call)."""
+    return call.written
 
 
 @dataclass(slots=True)
@@ -155,18 +141,27 @@ class Traced(Protocol):
     vars: dict[str, Any]
 
 
-def variables(ctx: Traced, refs: Any) -> dict[str, Any]:
+def variables(ctx: Traced, refs: frozenset[tuple[str, str | None]]) -> dict[str, Any]:
     """The values of the variables an expression names (member.points, message.text, ...), as it saw them."""
     values: dict[str, Any] = {}
-    dotted = {name for name, attr in refs if attr is not None}
-    for name, attr in sorted(refs, key=lambda ref: (ref[0], ref[1] or "")):
-        if attr is None and name in dotted:
-            continue
+    for name, attr, label in _shown_refs(refs):
         value = ctx.vars.get(name)
         if attr is not None:
             value = value.get(attr) if isinstance(value, dict) else None
-        values[f"{name}.{attr}" if attr else name] = plain(value)
+        values[label] = plain(value)
     return values
+
+
+@lru_cache(maxsize=1024)
+def _shown_refs(refs: frozenset[tuple[str, str | None]]) -> tuple[tuple[str, str | None, str], ...]:
+    """The variables an expression names, in the order a trace lists them (a bare `member` is left out when
+    `member.points` is there), worked out once per expression."""
+    dotted = {name for name, attr in refs if attr is not None}
+    return tuple(
+        (name, attr, f"{name}.{attr}" if attr else name)
+        for name, attr in sorted(refs, key=lambda ref: (ref[0], ref[1] or ""))
+        if not (attr is None and name in dotted)
+    )
 
 
 def seen(ctx: Traced, value: Any) -> None:
