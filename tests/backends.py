@@ -3,7 +3,9 @@ Debian's `postgresql`.
 
 Started on first use (a run that touches only SQLite pays nothing), on a free loopback port, in a temporary
 folder owned by a non-root user (initdb refuses root), with fsync off: it is thrown away at the end. Each
-test gets a database of its own, so tests never see each other's rows.
+test gets a database of its own, so tests never see each other's rows: a copy of a template the bot has migrated
+once (`CREATE DATABASE ... TEMPLATE`, a file copy: creating the schema anew took most of a short test's time), or
+an empty one for the tests about what a first open or `qunguan migrate` does to an empty database.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 START_TIMEOUT = 60  # seconds pg_ctl waits for the server; it is ready in about one
 USER = "qunguan"
+TEMPLATE = "qunguan_template"  # migrated once per session; each test's database is a copy of it
 
 
 def in_ci() -> bool:
@@ -80,6 +83,7 @@ class Cluster:
     _as: list[str]
     _bin: Path
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _template: bool = False
 
     @classmethod
     def start(cls) -> Cluster:
@@ -123,11 +127,31 @@ class Cluster:
     def url(self, database: str) -> str:
         return f"postgresql+asyncpg://{USER}@127.0.0.1:{self.port}/{database}"
 
-    def create(self) -> str:
-        """A new empty database; its URL."""
+    def create(self, *, empty: bool = True) -> str:
+        """A new database; its URL. Empty, or (`empty=False`) a copy of the template: what a bot's first open
+        of an empty database leaves, today's schema and no rows."""
         name = f"t{next(self._names)}"
-        asyncio.run(self._admin(f'CREATE DATABASE "{name}"'))
+        if empty:
+            asyncio.run(self._admin(f'CREATE DATABASE "{name}"'))
+        else:
+            self._migrated_template()
+            asyncio.run(self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
         return self.url(name)
+
+    def _migrated_template(self) -> None:
+        """The template, made on first use by the bot's own migration (every ability's tables); closed before
+        it is copied (PostgreSQL copies only a database nobody is connected to)."""
+        if self._template:
+            return
+        from bot.store.database import Store
+
+        async def migrate() -> None:
+            store = await Store.open(self.url(TEMPLATE))
+            await store.close()
+
+        asyncio.run(self._admin(f'CREATE DATABASE "{TEMPLATE}"'))
+        asyncio.run(migrate())
+        self._template = True
 
     def drop(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
