@@ -6,8 +6,10 @@ generated-input fuzzing. CI runs everything.
 
 A module opts in with `pytestmark = pytest.mark.usefixtures("backend")`: each of its tests then runs once
 per backend, and every `TestBot` it makes without naming a database opens that backend (an in-memory
-SQLite database, or a fresh PostgreSQL database of its own). A test that needs a database to survive a
-restart uses `backend.database`. Tests about SQLite itself say `@pytest.mark.sqlite_only`.
+SQLite database, or a fresh PostgreSQL database of its own: a copy of a migrated template). A test that needs a
+database to survive a restart uses `backend.database`. Tests about SQLite itself say `@pytest.mark.sqlite_only`;
+tests about what happens to an empty database (the first open, `qunguan migrate`, upgrades) say
+`@pytest.mark.empty_database` (on SQLite `backend.database` is always a file not made yet).
 
 Outside CI a machine without PostgreSQL's server binaries skips the PostgreSQL runs with the reason;
 under CI=true nothing skips (.ci/run installs Debian's postgresql first).
@@ -66,7 +68,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp
         yield Backend(name, str(tmp_path / "q.db"))
         return
     cluster: Cluster = request.getfixturevalue("postgres_cluster")
-    url = cluster.create()
+    url = cluster.create(empty=request.node.get_closest_marker("empty_database") is not None)
     monkeypatch.setattr(bot.testing, "DATABASE", url)
     try:
         yield Backend(name, url)

@@ -127,6 +127,7 @@ async def tables_in(database: str) -> set[str]:
         await engine.dispose()
 
 
+@pytest.mark.empty_database
 @pytest.mark.parametrize("opener", OPENERS)
 def test_a_fresh_database_gets_every_table_whatever_opens_it_first(
     opener: str, backend: Backend, tmp_path: Path

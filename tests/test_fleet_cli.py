@@ -163,6 +163,7 @@ def test_a_silent_account_is_offline(tmp_path: Path, backend: Backend, monkeypat
     ]
 
 
+@pytest.mark.empty_database
 def test_it_never_creates_a_database_nor_a_table(
     tmp_path: Path, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:

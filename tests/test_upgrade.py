@@ -14,7 +14,7 @@ from bot.store import Store
 from bot.store.migrations import SCHEMA_VERSION
 from bot.testing import TestBot
 
-pytestmark = pytest.mark.usefixtures("backend")
+pytestmark = [pytest.mark.usefixtures("backend"), pytest.mark.empty_database]
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = Config(staff=StaffSection(owner=["boss"], staff=["clerk"]))

@@ -1,4 +1,4 @@
-"""Browser tests: the console served for real (uvicorn on the test's event loop, a SQLite file, the virtual
+"""Browser tests: the console served for real (uvicorn on the session's event loop, a SQLite file, the virtual
 clock) and driven by Debian's Chromium, headless, through Playwright (executable_path: nothing downloaded).
 
 Outside CI a machine without Chromium skips these tests with the reason; under CI=true nothing skips
@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from backends import missing
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from bot.config import Config, StaffSection, WebSection
 from bot.console.guard import Console
@@ -46,8 +47,18 @@ def chromium_path() -> str | None:
     return os.environ.get("QUNGUAN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests here run on the session's event loop, the one the shared Chromium is driven from."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)  # before the default one
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the session (starting it took a few seconds per test); each test's pages live in
+    browser contexts of their own, closed after it (`live`), so no cookie or storage reaches the next test."""
     path = chromium_path()
     if path is None:
         missing("no Chromium: install Debian's chromium (and fonts-wqy-microhei) to run the console's browser tests")
@@ -67,6 +78,7 @@ class Live:
     base: str
     browser: Browser
     errors: list[str] = field(default_factory=list)  # JavaScript errors on any page: tests assert there were none
+    contexts: list[BrowserContext] = field(default_factory=list)  # the test's own, closed after it
 
     async def link(self, member_id: str) -> str:
         """A one-time link the bot answers /后台 with, pointing at the live address."""
@@ -77,6 +89,7 @@ class Live:
 
     async def page(self, *, phone: bool = False) -> Page:
         context = await self.browser.new_context(viewport=PHONE if phone else DESKTOP, locale="zh-CN")
+        self.contexts.append(context)
         page = await context.new_page()
         page.set_default_timeout(10_000)
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
@@ -92,7 +105,7 @@ class Live:
         return page
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def live(browser: Browser, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Live]:
     """The console of a bot on a SQLite file. A test module may set PLAYBOOKS (dict or folder) and CONFIG."""
     playbooks = getattr(request.module, "PLAYBOOKS", {})
@@ -101,7 +114,12 @@ async def live(browser: Browser, tmp_path: Path, request: pytest.FixtureRequest)
         folder = playbooks if isinstance(playbooks, Path) else None
         console = Console(bot.bot.store, bot.bot.config, bot.clock, folder)
         async with serving(console, "127.0.0.1:0") as address:
-            yield Live(bot, f"http://{address}", browser)
+            live = Live(bot, f"http://{address}", browser)
+            try:
+                yield live
+            finally:
+                for context in live.contexts:
+                    await context.close()
 
 
 async def shoot(page: Page, name: str) -> None:

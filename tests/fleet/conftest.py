@@ -24,14 +24,14 @@ def _wechaty_installed() -> None:
 
 @pytest.fixture(scope="module")
 def fleet(postgres_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    """Three gateways, three processes and one database for the module; `fleet.schedule_at` is when the
-    scheduled playbook fires (Asia/Shanghai, the config's timezone)."""
+    """Three gateways, three processes and one database (a copy of the migrated template) for the module;
+    `fleet.schedule_at` is when the scheduled playbook fires (Asia/Shanghai, the config's timezone)."""
     home = tmp_path_factory.mktemp("fleet")
     playbooks = home / "playbooks"
     playbooks.mkdir()
     at = (datetime.now(ZoneInfo("Asia/Shanghai")) + SCHEDULE_AFTER).replace(microsecond=0)
     write_playbooks(playbooks, at)
-    url = postgres_cluster.create()
+    url = postgres_cluster.create(empty=False)
     running = Fleet.start(postgres_cluster, url, home, playbooks)
     running.schedule_at = at
     try:
