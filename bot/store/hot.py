@@ -176,10 +176,7 @@ async def _asyncpg(
     sql, names = statement.positional()
     args = [[_pg_value(row[name]) for name in names] for row in rows]
     try:
-        if adapted._transaction is None:
-            async with adapted._execute_mutex:
-                if adapted._transaction is None:
-                    await adapted._start_transaction()
+        await begun(adapted)
         prepared = pooled.info.setdefault(_PREPARED, {})
         ps = prepared.get(statement)
         if ps is None:
@@ -192,8 +189,8 @@ async def _asyncpg(
         count = int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else -1
         return count, [tuple(r) for r in found] if fetch else []
     except Exception as exc:
-        await _pg_failed(conn, adapted, exc, sql, args)
-        raise  # unreachable: _pg_failed raises
+        await pg_failed(conn, adapted, exc, sql, args)
+        raise  # unreachable: pg_failed raises
 
 
 def _pg_value(value: Any) -> Any:
@@ -202,7 +199,16 @@ def _pg_value(value: Any) -> Any:
     return value
 
 
-async def _pg_failed(conn: AsyncConnection, adapted: Any, exc: Exception, sql: str, args: list[list[Any]]) -> None:
+async def begun(adapted: Any) -> None:
+    """SQLAlchemy's asyncpg adapter begins its transaction lazily, on its first statement: begin it the same way
+    when a driver statement comes first."""
+    if adapted._transaction is None:
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+
+
+async def pg_failed(conn: AsyncConnection, adapted: Any, exc: Exception, sql: str, args: list[list[Any]]) -> None:
     """asyncpg's error as SQLAlchemy's own statements raise it (translated, watched, the connection invalidated
     when it is lost)."""
     try:
