@@ -57,15 +57,14 @@ async def test_a_rolled_back_savepoint_takes_sqlalchemys_and_the_drivers_writes_
 
 
 async def test_savepoints_nest_and_an_inner_one_rolls_back_alone(store: Store) -> None:
-    async with store.unit() as conn:
-        async with savepoint(conn):  # the unit's first statement: PostgreSQL's transaction begins here
-            await add_points(conn, "u1", 1, at=NOW)
-            with pytest.raises(RuntimeError):
-                async with savepoint(conn):
-                    await add_points(conn, "u1", 2, at=NOW)
-                    raise RuntimeError("inner")
+    async with store.unit() as conn, savepoint(conn):  # the unit's first statement: PostgreSQL begins here
+        await add_points(conn, "u1", 1, at=NOW)
+        with pytest.raises(RuntimeError):
             async with savepoint(conn):
-                await add_points(conn, "u1", 4, at=NOW)
+                await add_points(conn, "u1", 2, at=NOW)
+                raise RuntimeError("inner")
+        async with savepoint(conn):
+            await add_points(conn, "u1", 4, at=NOW)
     assert await ledger(store) == [1, 4]
 
 
