@@ -5,6 +5,7 @@ fails the whole unit even where code caught it."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
@@ -133,3 +134,21 @@ async def test_an_events_savepoints_go_to_the_driver_not_through_sqlalchemy() ->
         assert not [s for s in said if "SAVEPOINT" in s.upper()]
         assert (await bot.rows(select(func.count()).select_from(Checkin.__table__)))[0][0] == 0
         assert (await bot.rows(select(SeenEvent.__table__.c.id)))[0][0] == "wx-1"
+
+
+async def test_a_savepoint_rolled_back_after_released_ones_takes_only_its_own_writes(store: Store) -> None:
+    """As a batch of events: each one's savepoint after the last one's released; one rolls back alone, and one
+    rolled back takes the playbook savepoints released inside it."""
+    async with store.unit() as conn:
+        for delta, fails in ((1, False), (2, True), (4, False), (8, True), (16, False)):
+            with contextlib.suppress(RuntimeError):
+                async with savepoint(conn):
+                    async with savepoint(conn):
+                        await add_points(conn, "u1", delta, at=NOW)
+                    await conn.execute(PointsEntry.__table__.update().values(reason="批"))
+                    if fails:
+                        raise RuntimeError("the event failed")
+        assert await balance(conn, "u1") == 21
+    assert await ledger(store) == [1, 4, 16]
+    async with store.unit() as conn:
+        assert set((await conn.execute(select(PointsEntry.__table__.c.reason))).scalars()) == {"批"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,7 +21,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.store.hot import begun, pg_failed
 from bot.store.inline import InlineConnection
 
-_DEPTH = "qunguan_savepoints"  # key in the pooled connection's info: savepoints open on it
+_OPEN = "qunguan_savepoints"  # key in the pooled connection's info: the transaction's savepoints (_Open)
+
+
+@dataclass
+class _Open:
+    """The savepoints of one transaction on one connection. A block that ends well leaves its RELEASE pending: it
+    goes in one round trip with the next SAVEPOINT of that depth (or with an outer savepoint's RELEASE or ROLLBACK
+    TO, which ends it anyway; COMMIT ends the rest). Until then the released savepoint only nests what follows
+    inside it, and nothing rolls back to it."""
+
+    transaction: object
+    depth: int = 0
+    pending: set[int] = field(default_factory=set)
+
+    def released(self, depth: int) -> list[str]:
+        """The pending RELEASEs a statement at `depth` must send first (those deeper are ended with them)."""
+        said = [f"RELEASE SAVEPOINT q{depth}"] if depth in self.pending else []
+        self.pending = {d for d in self.pending if d < depth}
+        return said
 
 
 @asynccontextmanager
@@ -36,25 +55,34 @@ async def savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
         return
     pooled = await conn.get_raw_connection()
     adapted: Any = pooled.dbapi_connection
-    depth = pooled.info[_DEPTH] = pooled.info.get(_DEPTH, 0) + 1
+    await _say(conn, adapted, None)
+    state = pooled.info.get(_OPEN)
+    if state is None or state.transaction is not adapted._transaction:
+        state = pooled.info[_OPEN] = _Open(adapted._transaction)
+    state.depth += 1
+    depth = state.depth
     name = f"q{depth}"
     try:
-        await _say(conn, adapted, f"SAVEPOINT {name}", begin=True)
+        await _say(conn, adapted, [*state.released(depth), f"SAVEPOINT {name}"])
         try:
             yield
         except BaseException:
-            await _say(conn, adapted, f"ROLLBACK TO SAVEPOINT {name}")
-            await _say(conn, adapted, f"RELEASE SAVEPOINT {name}")
+            state.released(depth + 1)
+            await _say(conn, adapted, [f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}"])
             raise
-        await _say(conn, adapted, f"RELEASE SAVEPOINT {name}")
+        state.released(depth + 1)
+        state.pending.add(depth)
     finally:
-        pooled.info[_DEPTH] = depth - 1
+        state.depth = depth - 1
 
 
-async def _say(conn: AsyncConnection, adapted: Any, sql: str, *, begin: bool = False) -> None:
+async def _say(conn: AsyncConnection, adapted: Any, statements: list[str] | None) -> None:
+    """`statements` in one round trip (the simple query protocol), in the unit's transaction (None: begin it)."""
+    sql = "; ".join(statements or ["BEGIN"])
     try:
-        if begin:
+        if statements is None:
             await begun(adapted)
-        await adapted._connection.execute(sql)
+        else:
+            await adapted._connection.execute(sql)
     except Exception as exc:
         await pg_failed(conn, adapted, exc, sql, [[]])
