@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.hot import begun, pg_failed
+from bot.store.hot import begun, pg_failed, raw
 from bot.store.inline import InlineConnection
 
 _OPEN = "qunguan_savepoints"  # key in the pooled connection's info: the transaction's savepoints (_Open)
@@ -53,7 +53,7 @@ async def savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
         async with conn.begin_nested():
             yield
         return
-    pooled = await conn.get_raw_connection()
+    pooled = await raw(conn)
     adapted: Any = pooled.dbapi_connection
     await _say(conn, adapted, None)
     state = pooled.info.get(_OPEN)
