@@ -207,3 +207,27 @@ async def test_a_drop_opened_in_the_middle_of_a_burst_takes_the_claims_after_it(
         )
         assert texts(sent)[0] == "开抢！"
         assert [m.mentions[0].id for m in sent if "抢到了" in m.text] == ["u2", "u3"]
+
+
+async def test_once_and_cooldown_hold_inside_one_burst() -> None:
+    greet_once = """
+        id: hello-once
+        when:
+          - message: {text: 早}
+        if: [{once: {per: day}}]
+        do:
+          - reply: "{{ member.name }} 早上好"
+    """
+    cooled = """
+        id: menu
+        when:
+          - message: {text: 菜单}
+        if: [{cooldown: 10m}]
+        do:
+          - reply: 今日菜单：奶茶
+    """
+    async with TestBot.running({"hello-once": greet_once, "menu": cooled}, start=START) as bot:
+        said = [bot.message(m, "早", room="r1") for m in ("u1", "u1", "u2", "u1")]
+        said += [bot.message(m, "菜单", room="r1") for m in ("u3", "u4", "u5")]
+        sent = await bot.burst(said)
+        assert texts(sent) == ["u1 早上好", "u2 早上好", "今日菜单：奶茶"]
