@@ -258,27 +258,29 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def census(playbooks: PlaybookSet, template: Path, seed: int, events: int) -> dict[str, Any]:
-    """Statements (by kind) and transactions per event, counted at the database driver."""
+    """Statements (by kind) and transactions per event, counted at the database driver (sqlite3's trace callback):
+    the hot statements go to the driver without SQLAlchemy, so SQLAlchemy's events would miss them."""
     kinds: Counter[str] = Counter()
-    commits = 0
+    traced: list[Any] = []
+
+    def on_statement(statement: str) -> None:
+        kinds[statement.split(None, 1)[0].upper()] += 1
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.set_trace_callback(on_statement)
+        traced.append(dbapi_connection)
+
     async with session(playbooks, template, seed) as s:
         engine = s.bot.store.engine
         sync_engine = getattr(engine, "sync_engine", engine)  # SQLite runs inline on a sync engine
-
-        def on_statement(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-            kinds[statement.split(None, 1)[0].upper()] += 1
-
-        def on_commit(_conn: Any) -> None:
-            nonlocal commits
-            commits += 1
-
-        event.listen(sync_engine, "before_cursor_execute", on_statement)
-        event.listen(sync_engine, "commit", on_commit)
+        event.listen(sync_engine, "checkout", on_checkout)
         try:
             await drive(s, events)
         finally:
-            event.remove(sync_engine, "before_cursor_execute", on_statement)
-            event.remove(sync_engine, "commit", on_commit)
+            event.remove(sync_engine, "checkout", on_checkout)
+            for dbapi_connection in traced:
+                dbapi_connection.set_trace_callback(None)
+    commits = kinds["COMMIT"]
     per = {kind: round(n / events, 2) for kind, n in kinds.most_common()}
     return {
         "events": events,

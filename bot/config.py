@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import typing
 from collections.abc import Mapping
@@ -39,6 +40,16 @@ from bot.textnorm import fold
 ROLES = ("owner", "admin", "staff")
 S = TypeVar("S", bound=BaseModel)
 _KNOWN_ERRORS = frozenset(typing.get_args(ErrorType))
+_zone = functools.cache(ZoneInfo)  # Config.tz, asked once per event: the zone by its name, built once
+
+
+class _Memo(dict[type[BaseModel], BaseModel]):
+    """Config.section()'s answers: no part of the config's value, so two equal configs stay equal."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Memo)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class BotSection(Params):
@@ -148,6 +159,8 @@ class Config(Params):
     _sections: dict[str, BaseModel] = PrivateAttr(default_factory=dict)  # the abilities' sections config.yaml gave
     _account: str = PrivateAttr(default=SINGLE)  # the account this process runs (bot/fleet/accounts.py)
     _shop: Config | None = PrivateAttr(default=None)  # config.yaml as written, before an account's view of it
+    # section()'s answers: a config is replaced on reload, never changed, and model_copy cannot change sections
+    _built: _Memo = PrivateAttr(default_factory=lambda: _Memo())
 
     @classmethod
     def sections(cls) -> dict[str, type[BaseModel]]:
@@ -207,12 +220,20 @@ class Config(Params):
         return data
 
     def section(self, schema: type[S]) -> S:
-        """An ability's section of config.yaml, as the file gave it or else its defaults."""
+        """An ability's section of config.yaml, as the file gave it or else its defaults (found once per config:
+        every moderated message asks)."""
+        private = self.__pydantic_private__
+        assert private is not None
+        built = private["_built"].get(schema)
+        if built is not None:
+            return built  # type: ignore[return-value]
         key = next((key for key, model in self.sections().items() if model is schema), None)
         if key is None:
             raise LookupError(f"{schema.__name__} is not a config section: declare it with @config_section")
-        given = self._sections.get(key)
-        return given if isinstance(given, schema) else schema()
+        given = private["_sections"].get(key)
+        section = given if isinstance(given, schema) else schema()
+        private["_built"][schema] = section
+        return section
 
     @field_validator("timezone")
     @classmethod
@@ -233,7 +254,7 @@ class Config(Params):
     @property
     def account(self) -> str:
         """The WeChat account this process runs: `qunguan run --account NAME`, or 'default' outside a fleet."""
-        return self._account
+        return self.__pydantic_private__["_account"]  # type: ignore[index]  # the slot: see role_of
 
     def with_account(self, name: str, shop: Config | None = None) -> Config:
         self._account, self._shop = name, shop
@@ -251,7 +272,7 @@ class Config(Params):
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return _zone(self.timezone)
 
     def with_base(self, base: Path) -> Config:
         self._base = base
@@ -267,8 +288,9 @@ class Config(Params):
         return self.database if self.database == ":memory:" or "://" in self.database else str(self.path(self.database))
 
     def role_of(self, member_id: str) -> str | None:
-        """Role by WeChat id only: a display name never grants anything."""
-        return self._roles.get(member_id)
+        """Role by WeChat id only: a display name never grants anything. Read from pydantic's slot: `self._roles`
+        first fails the ordinary lookup and costs microseconds in BaseModel.__getattr__, twice per event."""
+        return self.__pydantic_private__["_roles"].get(member_id)  # type: ignore[index]
 
     def room_by_id(self, room_id: str) -> RoomSection | None:
         """The `rooms:` entry that binds this group by its id (a topic never binds: bot/rooms.py)."""

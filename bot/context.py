@@ -240,12 +240,16 @@ class RunContext(Context):
         self.members[name] = ref
         self.vars[name] = {"id": ref.id, "name": ref.name, "role": self.config.role_of(ref.id) or "member"}
 
-    def changed(self, member_id: str | None = None) -> None:
-        """A member's stored state changed (None: anyone's may have): reload derived fields on next use."""
+    def changed(self, member_id: str | None = None, **known: Any) -> None:
+        """A member's stored state changed (None: anyone's may have): reload derived fields on next use.
+        `known`: fields whose new value the writer just read back (the balance its UPDATE returned), kept
+        instead of being read again by the next text that names them (None: not known, read it)."""
         for name in MEMBER_VARS:
             view = self.vars.get(name)
             if view is not None and member_id in (None, view["id"]):
-                self.vars[name] = {k: view[k] for k in ("id", "name", "role")}
+                self.vars[name] = {"id": view["id"], "name": view["name"], "role": view["role"]}
+                if member_id is not None:
+                    self.vars[name].update((k, v) for k, v in known.items() if v is not None)
 
     # -- texts
 

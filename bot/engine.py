@@ -183,7 +183,7 @@ class Engine:
         if not turn.trace.runs:
             room = turn.event.room
             self.chatter.add(self.local_day(turn.now), room.id if room else "", turn.now)
-        if not turn.quiet:
+        if not turn.quiet and log.isEnabledFor(logging.INFO):
             sources = ", ".join(dict.fromkeys(row["playbook_id"] for row in queued))
             by = f" by {sources}" if sources else ""
             log.info("handled %s: %d message(s) queued%s", summary(turn.event), len(queued), by)

@@ -92,6 +92,6 @@ async def checkin(ctx: RunContext, p: CheckinParams) -> None:
     if not await hot.execute(ctx.conn, _INSERT, row):
         ctx.vars["checkin"] = {"already": True, "streak": streak, "points": 0}  # another event was first, same day
         return
-    await add_points(ctx.conn, member.id, award, at=ctx.now(), reason=p.reason, playbook_id=ctx.playbook.id)
+    total = await add_points(ctx.conn, member.id, award, at=ctx.now(), reason=p.reason, playbook_id=ctx.playbook.id)
     ctx.vars["checkin"] = {"already": False, "streak": streak, "points": award}
-    ctx.changed(member.id)
+    ctx.changed(member.id, points=total)

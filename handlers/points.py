@@ -104,7 +104,7 @@ async def points(ctx: RunContext, p: PointsParams) -> None:
     )
     if result is None:
         raise RunError(f"{target.name or target.id} has fewer than {-p.add} points")
-    ctx.changed(target.id)
+    ctx.changed(target.id, points=result)
 
 
 def _amount(ctx: CommandContext) -> int:

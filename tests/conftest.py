@@ -1,6 +1,6 @@
 """Test-session wiring: store-touching modules run on SQLite and on PostgreSQL; slow tests are marked.
 
-`python -m pytest -m "not slow"` is the fast suite a developer runs while working (about a minute on 2 cores):
+`python -m pytest -m "not slow"` is the fast suite a developer runs while working (about two minutes on 2 cores):
 no PostgreSQL runs, no integration tests against the real Wechaty gateway, no reliability suite, no
 generated-input fuzzing. CI runs everything.
 

@@ -20,6 +20,8 @@ from bot.config import DATABASE_ENV
 from bot.store.database import database_url
 from bot.store.migrations import schema
 
+pytestmark = pytest.mark.slow  # heavy by nature: kept out of the fast part (README)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 MACHINERY = {

@@ -471,3 +471,24 @@ async def test_a_reply_or_say_with_a_code_in_a_group_never_shows_it_there(caplog
         assert await bot.field("u2", "tags") == ["领过券"]
         warnings = logged(caplog, logging.WARNING)
         assert len(warnings) == 2 and all("careless" in w and "00.yaml:8:" in w for w in warnings)
+
+
+async def test_member_fields_in_a_text_follow_every_write_earlier_in_the_run() -> None:
+    """A balance a write just returned is shown without reading it again: never the one before a later write."""
+    rich = """
+        id: rich
+        when:
+          - message: {text: 签到}
+        do:
+          - reply: "前 {{ member.points }}"
+          - checkin: {points: 5}
+          - reply: "签到后 {{ member.points }}"
+          - points: {add: 3}
+          - reply: "加分后 {{ member.points }}"
+          - points: {add: -20, allow_negative: true}
+          - reply: "扣分后 {{ member.points }}"
+    """
+    async with TestBot.running(playbooks(rich), start=local(2026, 11, 23, 9, 0)) as bot:
+        assert texts(await bot.say("u1", "签到", room="r1")) == ["前 0", "签到后 5", "加分后 8", "扣分后 -12"]
+        await bot.advance_to(local(2026, 11, 24, 9, 0))
+        assert texts(await bot.say("u1", "签到", room="r1")) == ["前 -12", "签到后 -7", "加分后 -4", "扣分后 -24"]

@@ -25,7 +25,7 @@ from bot.store import Store
 from bot.testing import TestBot
 from bot.transfer import pg_tools
 
-pytestmark = pytest.mark.usefixtures("backend")
+pytestmark = [pytest.mark.usefixtures("backend"), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 

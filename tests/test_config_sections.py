@@ -166,3 +166,22 @@ def test_a_section_may_not_take_the_name_of_a_machinery_setting(registry: dict[s
     config_section("sending")(Sending)
     with pytest.raises(RegistrationError, match="'sending' is one of the machinery's settings"):
         Config()
+
+
+def test_a_replaced_config_is_read_afresh_though_each_config_remembers_its_sections(tmp_path: Path) -> None:
+    """Config.section and Config.tz are answered from memory (asked once per event): a config read again after the
+    file changed, or an account's copy with another zone, must give its own answers, not the first config's."""
+    from bot.moderation.config import ModerationSection
+
+    (tmp_path / "config.yaml").write_text("moderation: {exempt_tags: [白名单]}\n", "utf-8")
+    first, _ = load_config(str(tmp_path / "config.yaml"))
+    assert first.section(ModerationSection).exempt_tags == ("白名单",)
+    assert first.section(ModerationSection) is first.section(ModerationSection)
+    (tmp_path / "config.yaml").write_text("timezone: Europe/Berlin\nmoderation: {exempt_tags: [老会员]}\n", "utf-8")
+    second, _ = load_config(str(tmp_path / "config.yaml"))
+    assert second.section(ModerationSection).exempt_tags == ("老会员",)
+    assert Config().section(ModerationSection).exempt_tags == ()
+    assert first.section(ModerationSection).exempt_tags == ("白名单",)
+    assert (first.tz, second.tz) == (ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Berlin"))
+    assert first.model_copy(update={"timezone": "America/New_York"}).tz == ZoneInfo("America/New_York")
+    assert first == Config.model_validate(first.model_dump()).with_base(first.path("."))  # memory is no part of it

@@ -20,6 +20,8 @@ from starlette.requests import Request
 from bot.console import api, guard, sections
 from bot.console.guard import MAX_FORM, MAX_JSON, BadInput
 
+pytestmark = pytest.mark.slow  # heavy by nature: kept out of the fast part (README)
+
 LONG = "长" * 500 + "a" * 9_500  # 10,000 characters (httpx refuses a query over 65,536 once escaped)
 HOSTILE = {  # name -> a query value (httpx percent-encodes it)
     "10,000 characters": LONG,

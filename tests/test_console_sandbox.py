@@ -29,7 +29,7 @@ from bot.store.migrations import schema
 from bot.store.tables import AuditEntry
 from bot.testing import TestBot
 
-pytestmark = pytest.mark.usefixtures("backend")
+pytestmark = [pytest.mark.usefixtures("backend"), pytest.mark.slow]
 
 PUBLIC = "https://shop.example.cn"
 STAFF = StaffSection(owner=["boss"], admin=["mgr"], staff=["clerk", "clerk2"])

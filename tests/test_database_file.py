@@ -26,6 +26,8 @@ from bot.store import Store, StoreError
 from bot.store.database import DatabaseGone
 from bot.testing import TestBot
 
+pytestmark = pytest.mark.slow  # heavy by nature: kept out of the fast part (README)
+
 ROOT = Path(__file__).resolve().parent.parent
 CHECKIN = """
 id: checkin

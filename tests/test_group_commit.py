@@ -5,7 +5,6 @@ and a staff command or an opened window in the middle of a burst is seen by the 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, select
+from store_faults import write_lock
 
 from bot.config import Config, StaffSection
 from bot.events import Outgoing
@@ -136,23 +136,8 @@ async def test_a_failing_event_rolls_back_alone_and_the_others_of_its_burst_stan
         assert texts(await bot.say("bad", "签到", room="r1")) == ["bad 签到成功，共 5 分"]  # nothing of it stood
 
 
-@contextmanager
-def write_lock(path: Path) -> Iterator[None]:
-    """Another process holds SQLite's write lock on the file."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.rollback()
-        other.close()
-
-
-async def test_a_burst_that_cannot_commit_sends_nothing_and_is_handled_once_in_order_later(
-    tmp_path: Path, backend: Any
-) -> None:
-    if backend.name != "sqlite":
-        pytest.skip("another process's write lock is SQLite's; PostgreSQL locks rows, not the database")
+@pytest.mark.sqlite_only  # another process's write lock is SQLite's; PostgreSQL locks rows, not the database
+async def test_a_burst_that_cannot_commit_sends_nothing_and_is_handled_once_in_order_later(tmp_path: Path) -> None:
     database = tmp_path / "q.db"
     said = [f"m{i}" for i in range(12)]
     async with TestBot.running({"checkin": CHECKIN}, start=START, database=str(database)) as bot:
@@ -164,9 +149,8 @@ async def test_a_burst_that_cannot_commit_sends_nothing_and_is_handled_once_in_o
         assert [r.member_id for r in await bot.rows(select(Checkin).order_by(Checkin.id))] == said
 
 
-async def test_a_full_intake_makes_the_connector_wait_and_loses_nothing(tmp_path: Path, backend: Any) -> None:
-    if backend.name != "sqlite":
-        pytest.skip("another process's write lock is SQLite's")
+@pytest.mark.sqlite_only  # the store kept in trouble by another process's write lock
+async def test_a_full_intake_makes_the_connector_wait_and_loses_nothing(tmp_path: Path) -> None:
     database = tmp_path / "q.db"
     async with TestBot.running({"checkin": CHECKIN}, start=START, database=str(database)) as bot:
         intake = bot.bot.intake
@@ -207,3 +191,27 @@ async def test_a_drop_opened_in_the_middle_of_a_burst_takes_the_claims_after_it(
         )
         assert texts(sent)[0] == "开抢！"
         assert [m.mentions[0].id for m in sent if "抢到了" in m.text] == ["u2", "u3"]
+
+
+async def test_once_and_cooldown_hold_inside_one_burst() -> None:
+    greet_once = """
+        id: hello-once
+        when:
+          - message: {text: 早}
+        if: [{once: {per: day}}]
+        do:
+          - reply: "{{ member.name }} 早上好"
+    """
+    cooled = """
+        id: menu
+        when:
+          - message: {text: 菜单}
+        if: [{cooldown: 10m}]
+        do:
+          - reply: 今日菜单：奶茶
+    """
+    async with TestBot.running({"hello-once": greet_once, "menu": cooled}, start=START) as bot:
+        said = [bot.message(m, "早", room="r1") for m in ("u1", "u1", "u2", "u1")]
+        said += [bot.message(m, "菜单", room="r1") for m in ("u3", "u4", "u5")]
+        sent = await bot.burst(said)
+        assert texts(sent) == ["u1 早上好", "u2 早上好", "今日菜单：奶茶"]

@@ -23,7 +23,7 @@ from bot.store.migrations import SCHEMA_VERSION, schema
 from bot.testing import TestBot
 from bot.transfer import copy
 
-pytestmark = [pytest.mark.usefixtures("backend"), pytest.mark.empty_database]
+pytestmark = [pytest.mark.usefixtures("backend"), pytest.mark.empty_database, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENERS = 4

@@ -113,3 +113,16 @@ def test_the_counter_forgets_the_least_recent_members_beyond_its_bound() -> None
     assert len(counter) <= 100
     assert not counter.hit(rule, "r1", "u0", "x", now)  # forgotten: this is its first message again
     assert counter.hit(rule, "r1", "u999", "x", now)
+
+
+def test_a_member_still_flooding_is_remembered_while_quieter_ones_are_forgotten() -> None:
+    """Least recently *seen*, not first seen, goes: alts flooding past the bound cannot wipe a flooder's count."""
+    counter = FloodCounter(max_members=100)
+    rule = FloodRule("messages", 3, timedelta(seconds=10))
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    assert not counter.hit(rule, "r1", "spammer", "x", now)
+    for n in range(150):
+        counter.hit(rule, "r1", f"alt{n}", "x", now)
+        if n == 90:
+            assert not counter.hit(rule, "r1", "spammer", "x", now)  # seen again: now among the most recent
+    assert counter.hit(rule, "r1", "spammer", "x", now)  # the third within 10s: still counted

@@ -9,14 +9,12 @@ import json
 import logging
 import sqlite3
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from store_faults import FullDisk, write_lock
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -42,38 +40,6 @@ def checkins(path: Path) -> list[str]:
     """Who has checked in, read by another connection (WAL readers are not blocked by the write lock)."""
     with sqlite3.connect(path) as db:
         return [r[0] for r in db.execute("SELECT member_id FROM checkins ORDER BY id")]
-
-
-@contextmanager
-def write_lock(path: Path) -> Iterator[None]:
-    """Another process holds SQLite's write lock on the file (as `BEGIN IMMEDIATE` in the sqlite3 shell would)."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.rollback()
-        other.close()
-
-
-class FullDisk:
-    """The disk fills up: SQLite's own `max_page_count` keeps the file at the size it has now, so the next
-    write that needs a page fails with 'database or disk is full', as on a full disk."""
-
-    UNLIMITED = 4294967294
-
-    def __init__(self, engine: Engine, path: Path) -> None:
-        with sqlite3.connect(path) as db:
-            self.pages = db.execute("PRAGMA page_count").fetchone()[0]
-        self.engine = engine
-        event.listen(engine, "checkout", self._limit)
-
-    def _limit(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        dbapi_connection.execute(f"PRAGMA max_page_count = {self.pages}")
-
-    def free(self) -> None:
-        """Space is freed: the next connection used may grow the file again."""
-        self.pages = self.UNLIMITED
 
 
 def intake_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

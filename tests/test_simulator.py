@@ -20,6 +20,8 @@ from bot.events import Event, MessageEvent, RoomRef
 from bot.playbook.library import PlaybookSet, load_folder, load_texts
 from bot.simulator.terminal import run_simulator
 
+pytestmark = pytest.mark.slow  # heavy by nature: kept out of the fast part (README)
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text("utf-8")
 SHOP, _ = load_config(str(ROOT / "config.yaml"))  # what a clone runs: wxid_boss is the owner, two member groups

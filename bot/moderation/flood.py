@@ -9,12 +9,10 @@ each keeps only the times it needs.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
-
-from cachetools import LRUCache
 
 MAX_MEMBERS = 20_000  # (rule, group, member) entries remembered; alts by the thousand evict the quietest
 MAX_TEXTS = 16  # different texts remembered per member for `same_text`
@@ -36,7 +34,9 @@ class _Track:
 class FloodCounter:
     def __init__(self, max_members: int = MAX_MEMBERS) -> None:
         # (rule, group, member) -> the member's tracks: one for `messages`, one per recent text for `same_text`
-        self._members: LRUCache[tuple[FloodRule, str, str], dict[str, _Track]] = LRUCache(max_members)
+        # least recently seen first (an OrderedDict: cachetools' LRUCache cost more than the counting, per message)
+        self._members: OrderedDict[tuple[FloodRule, str, str], dict[str, _Track]] = OrderedDict()
+        self._max = max_members
 
     def __len__(self) -> int:
         return len(self._members)
@@ -44,9 +44,14 @@ class FloodCounter:
     def hit(self, rule: FloodRule, room_id: str, member_id: str, text: str, now: datetime) -> bool:
         """Count one message (its folded text, for `same_text`); True when the rule fires for it."""
         key = (rule, room_id, member_id)
-        tracks = self._members.get(key)
+        members = self._members
+        tracks = members.get(key)
         if tracks is None:
-            tracks = self._members[key] = {}
+            if len(members) >= self._max:
+                members.popitem(last=False)
+            tracks = members[key] = {}
+        else:
+            members.move_to_end(key)
         track_key = text if rule.kind == "same_text" else ""
         track = tracks.get(track_key)
         if track is None:

@@ -17,6 +17,7 @@ from bot.store import dialect, hot
 from bot.store.tables import OutboxMessage
 
 TABLE = OutboxMessage.__table__
+_MENTIONS = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), built once
 log = logging.getLogger("qunguan.outbox")
 
 
@@ -79,7 +80,7 @@ def entry(
         "room_topic": m.room.topic if m.room else "",
         "member_id": m.member.id if m.member else None,
         "member_name": m.member.name if m.member else "",
-        "mentions": json.dumps([[x.id, x.name] for x in m.mentions], ensure_ascii=False),
+        "mentions": _MENTIONS([[x.id, x.name] for x in m.mentions]) if m.mentions else "[]",
         "invite": m.invite,
         "accept": m.accept,
         "remove": m.remove,

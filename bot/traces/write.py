@@ -14,6 +14,8 @@ from bot.store import hot
 from bot.traces.recorder import Recorder
 
 MAX_TEXT = 2000  # characters of the member's message a trace keeps
+# json.dumps(steps, ensure_ascii=False, default=str) with its encoder built once, not once per run: the same bytes
+_STEPS = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 _INSERT = hot.insert(
     "trace",
@@ -42,7 +44,7 @@ async def write(conn: AsyncConnection, event: Event, now: datetime, recorder: Re
             "name": run.name,
             "outcome": run.outcome,
             "summary": run.summary,
-            "steps": json.dumps(run.steps_json(), ensure_ascii=False, default=str),
+            "steps": _STEPS(run.steps_json()),
         }
         for run in recorder.runs
     ]
