@@ -21,6 +21,7 @@ from bot.context import Context, RunContext, Runtime
 from bot.events import MemberRef, MessageEvent, Outgoing, RoomRef
 from bot.playbook.model import walk_steps
 from bot.registry import RANK, REGISTRY, StaffCommand
+from bot.store.savepoint import savepoint
 from bot.store.tables import AuditEntry, Member
 from bot.textnorm import fold, split_command
 
@@ -272,7 +273,7 @@ async def run(
         result, text = "usage", f"命令太长（{length} 字），最多 {command.max_length} 字\n用法：{command.usage}"
     else:
         try:
-            async with conn.begin_nested():
+            async with savepoint(conn):
                 text = await command.handler(ctx)
             result, ran = ctx.result, True
             on_commit.extend(ctx.on_commit)

@@ -36,6 +36,7 @@ from bot.runner import run_playbook
 from bot.stages import Stage, Turn, pipeline
 from bot.store import Store, StoreError, dialect
 from bot.store.activity import known_room, set_friend
+from bot.store.savepoint import savepoint
 from bot.traces import Recorder
 from bot.traces.counts import Chatter, write_counts
 from bot.traces.write import write
@@ -162,7 +163,7 @@ class Engine:
         """The stages' writes for one event, in its savepoint: True when it was acted on, False for a duplicate."""
         turn.conn, turn.now = conn, self.clock.now()
         try:
-            async with conn.begin_nested():
+            async with savepoint(conn):
                 for stage in self.stages:
                     if await stage.handle(turn):
                         break

@@ -9,6 +9,7 @@ from datetime import timedelta
 from bot.context import MEMBER_VARS, RunContext, SkipAction
 from bot.playbook.errors import Location
 from bot.playbook.model import Call, Choose, Step
+from bot.store.savepoint import savepoint
 from bot.traces import seen
 
 log = logging.getLogger("qunguan.engine")
@@ -115,7 +116,7 @@ async def run_playbook(ctx: RunContext, steps: tuple[Step, ...], *, check: bool)
     pb = ctx.playbook
     outcome = Outcome()
     try:
-        async with ctx.conn.begin_nested():
+        async with savepoint(ctx.conn):
             try:
                 if check and not await conditions_hold(ctx, pb.conditions, deciding=True):
                     return outcome

@@ -22,6 +22,7 @@ from bot.playbook.types import Duration, LocalDateTime, Params
 from bot.registry import action, member_field, resource, staff_command
 from bot.staff_actions import Actor, Outcome, staff_action
 from bot.store import dialect, hot
+from bot.store.savepoint import savepoint
 from bot.store.tables import Member
 from handlers.orders import AmountError, OrdersSection, amount_like, parse_amount, record_order, yuan
 
@@ -159,7 +160,7 @@ async def issue(
     while True:
         code = new_code(batch.code_prefix)
         try:
-            async with conn.begin_nested():
+            async with savepoint(conn):
                 await hot.execute(conn, _COUPON, {"code": code, **row})
             return Issued(code, expires_at)
         except IntegrityError:

@@ -20,6 +20,7 @@ from bot.context import FieldContext, RunContext
 from bot.playbook.types import Duration, LocalDateTime, Params, TextField
 from bot.registry import action, member_field, resource, segment_filter
 from bot.store import dialect
+from bot.store.savepoint import savepoint
 from bot.store.tables import Member
 from bot.textnorm import fold, fold_words
 from bot.triggers import Nothing
@@ -137,7 +138,7 @@ async def exchange_points(
     UPDATE, the coupons' per-member key and the guarded debit decide, so concurrent exchanges cannot oversell."""
     title = reward.title or batch.title
     try:
-        async with conn.begin_nested():
+        async with savepoint(conn):
             issued = await issue(conn, batch, member_id, now=now, tz=tz, playbook_id=playbook_id)
             if not isinstance(issued, Issued):
                 raise _Refused(issued)

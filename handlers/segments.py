@@ -22,6 +22,7 @@ from bot.registry import MEMBER, REGISTRY, action, config_section, member_field
 from bot.runner import StepFailed, run_steps
 from bot.staff_actions import member_column
 from bot.store.activity import known_rooms
+from bot.store.savepoint import savepoint
 from bot.store.tables import Member, OptOut, RoomMember
 from handlers.tags import Names, TagsCondition, tags_clause
 
@@ -360,7 +361,7 @@ async def for_each(ctx: RunContext, p: ForEachParams) -> None:
                 continue
             ctx.set_member("member", MemberRef(row.id, row.name))
             try:
-                async with ctx.conn.begin_nested():
+                async with savepoint(ctx.conn):
                     before = len(ctx.outgoing)
                     try:
                         await run_steps(ctx, body)

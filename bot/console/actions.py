@@ -15,6 +15,7 @@ from bot.console import auth
 from bot.console.guard import BadInput, command_role, console_of, error
 from bot.registry import RANK
 from bot.staff_actions import ACTIONS, Actor, Outcome, member_ref
+from bot.store.savepoint import savepoint
 
 log = logging.getLogger("qunguan.console")
 MAX_ID = 200  # characters of a WeChat id in a path
@@ -65,7 +66,7 @@ async def run(
                 return error("没有这个成员", 404)
             options["member"] = member
         try:
-            async with conn.begin_nested():
+            async with savepoint(conn):
                 done = await ACTIONS[command](conn, actor, **options)
         except UsageError as exc:
             done = Outcome("usage", str(exc), member_id)

@@ -10,6 +10,7 @@ from bot.context import RunContext
 from bot.playbook.errors import Location
 from bot.playbook.model import Playbook
 from bot.stages.stage import Stage, Turn
+from bot.store.savepoint import savepoint
 
 log = logging.getLogger("qunguan.engine")
 BUILT_IN = "(built in)"
@@ -28,7 +29,7 @@ class Guards(Stage):
             )
             ctx = RunContext.of(self.runtime, turn.conn, event, source, None)
             try:
-                async with turn.conn.begin_nested():
+                async with savepoint(turn.conn):
                     handled = await guard.func(ctx)
             except Exception:
                 log.exception("guard %s failed on %s; the event goes on", guard.name, event.id)

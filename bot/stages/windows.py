@@ -10,6 +10,7 @@ from typing import Any
 from bot.context import RunContext
 from bot.events import MemberRef, RoomRef
 from bot.stages.stage import Stage, Turn
+from bot.store.savepoint import savepoint
 from bot.windows import OpenWindow, mark_closed
 
 log = logging.getLogger("qunguan.engine")
@@ -68,7 +69,7 @@ async def _step(ctx: RunContext, step: Coroutine[Any, Any, None], what: str) -> 
     trace = ctx.trace
     assert trace is not None
     try:
-        async with ctx.conn.begin_nested():
+        async with savepoint(ctx.conn):
             await step
     except Exception as exc:
         log.exception("window of playbook %s (%s) failed", ctx.playbook.id, ctx.playbook.path)

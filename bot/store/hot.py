@@ -170,16 +170,13 @@ def _utc(value: datetime) -> datetime:
 async def _asyncpg(
     conn: AsyncConnection, statement: Statement, rows: Sequence[Mapping[str, Any]], fetch: bool
 ) -> tuple[int, list[Row]]:
-    pooled = await conn.get_raw_connection()
+    pooled = await raw(conn)
     adapted: Any = pooled.dbapi_connection  # SQLAlchemy's adapter: it begins the transaction on first use
     driver = pooled.driver_connection
     sql, names = statement.positional()
     args = [[_pg_value(row[name]) for name in names] for row in rows]
     try:
-        if adapted._transaction is None:
-            async with adapted._execute_mutex:
-                if adapted._transaction is None:
-                    await adapted._start_transaction()
+        await begun(adapted)
         prepared = pooled.info.setdefault(_PREPARED, {})
         ps = prepared.get(statement)
         if ps is None:
@@ -192,8 +189,8 @@ async def _asyncpg(
         count = int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else -1
         return count, [tuple(r) for r in found] if fetch else []
     except Exception as exc:
-        await _pg_failed(conn, adapted, exc, sql, args)
-        raise  # unreachable: _pg_failed raises
+        await pg_failed(conn, adapted, exc, sql, args)
+        raise  # unreachable: pg_failed raises
 
 
 def _pg_value(value: Any) -> Any:
@@ -202,7 +199,23 @@ def _pg_value(value: Any) -> Any:
     return value
 
 
-async def _pg_failed(conn: AsyncConnection, adapted: Any, exc: Exception, sql: str, args: list[list[Any]]) -> None:
+async def raw(conn: AsyncConnection) -> Any:
+    """The pooled connection under the unit's AsyncConnection. Once connected it is an attribute away:
+    get_raw_connection's greenlet hop cost more than a short statement's Python side."""
+    found = conn.sync_connection._dbapi_connection if conn.sync_connection is not None else None
+    return found if found is not None else await conn.get_raw_connection()
+
+
+async def begun(adapted: Any) -> None:
+    """SQLAlchemy's asyncpg adapter begins its transaction lazily, on its first statement: begin it the same way
+    when a driver statement comes first."""
+    if adapted._transaction is None:
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+
+
+async def pg_failed(conn: AsyncConnection, adapted: Any, exc: Exception, sql: str, args: list[list[Any]]) -> None:
     """asyncpg's error as SQLAlchemy's own statements raise it (translated, watched, the connection invalidated
     when it is lost)."""
     try:
