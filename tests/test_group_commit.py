@@ -136,6 +136,31 @@ async def test_a_failing_event_rolls_back_alone_and_the_others_of_its_burst_stan
         assert texts(await bot.say("bad", "签到", room="r1")) == ["bad 签到成功，共 5 分"]  # nothing of it stood
 
 
+class FaultyBefore(Stage):
+    """A defect in one event's reads ahead of the transaction (`before`): the whole batch it was in fails."""
+
+    name = "faulty-before"
+
+    async def before(self, turn: Turn) -> None:
+        if getattr(turn.event, "text", "") == "签到" and turn.event.sender.id == "bad":  # type: ignore[attr-defined]
+            raise RuntimeError("a defect before")
+
+    async def handle(self, turn: Turn) -> bool:
+        return False
+
+
+async def test_a_batch_failing_as_a_whole_is_tried_again_one_by_one_and_only_the_bad_event_is_lost(
+    tmp_path: Path,
+) -> None:
+    async with TestBot.running({"checkin": CHECKIN}, start=START, database=str(tmp_path / "q.db")) as bot:
+        bot.engine.stages.insert(0, FaultyBefore(bot.engine))
+        sent = await bot.burst([bot.message(m, "签到", room="r1") for m in ("u1", "u2", "bad", "u3")])
+        assert texts(sent) == [f"{m} 签到成功，共 5 分" for m in ("u1", "u2", "u3")]
+        assert [r.member_id for r in await bot.rows(select(Checkin).order_by(Checkin.id))] == ["u1", "u2", "u3"]
+        letters = (tmp_path / "q.dead-letters.jsonl").read_text(encoding="utf-8")
+        assert letters.count("\n") == 1 and "a defect before" in letters
+
+
 @pytest.mark.sqlite_only  # another process's write lock is SQLite's; PostgreSQL locks rows, not the database
 async def test_a_burst_that_cannot_commit_sends_nothing_and_is_handled_once_in_order_later(tmp_path: Path) -> None:
     database = tmp_path / "q.db"
