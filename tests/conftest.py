@@ -17,13 +17,14 @@ under CI=true nothing skips (.ci/run installs Debian's postgresql first).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from backends import Backend, Cluster, Unavailable, missing
 
 import bot.testing
+from bot.store import Store
 
 # The PostgreSQL runs are slow (a cluster to start, a database per test): the fast suite (`-m "not slow"`) is
 # SQLite's; CI runs both.
@@ -74,3 +75,13 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp
         yield Backend(name, url)
     finally:
         cluster.drop(url)
+
+
+@pytest.fixture
+async def store(backend: Backend) -> AsyncIterator[Store]:
+    """The store on the test's backend database (a file on SQLite), opened and migrated; closed after the test."""
+    opened = await Store.open(backend.database)
+    try:
+        yield opened
+    finally:
+        await opened.close()

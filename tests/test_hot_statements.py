@@ -5,7 +5,7 @@ even where code caught it, times come back aware UTC and dates as dates, and eac
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import asyncpg
@@ -34,15 +34,6 @@ do:
   - points: {add: -1000, reason: 贪心}
   - reply: 不会到这里
 """
-
-
-@pytest.fixture
-async def store(backend: Backend) -> AsyncIterator[Store]:
-    opened = await Store.open(backend.database)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 class Undo(Exception):

@@ -6,7 +6,6 @@ fails the whole unit even where code caught it."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -26,15 +25,6 @@ from handlers.points import PointsEntry, add_points, balance
 pytestmark = pytest.mark.usefixtures("backend")
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone(timedelta(hours=8)))
-
-
-@pytest.fixture
-async def store(backend: Backend) -> AsyncIterator[Store]:
-    opened = await Store.open(backend.database)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def ledger(store: Store) -> list[int]:
