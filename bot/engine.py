@@ -36,6 +36,7 @@ from bot.runner import run_playbook
 from bot.stages import Stage, Turn, pipeline
 from bot.store import Store, StoreError, dialect
 from bot.store.activity import known_room, set_friend
+from bot.store.deferred import Deferred
 from bot.store.savepoint import savepoint
 from bot.traces import Recorder
 from bot.traces.counts import Chatter, write_counts
@@ -128,6 +129,7 @@ class Engine:
             return [False]
         outcomes: list[bool | Exception] = []
         kept: list[Turn] = []
+        later = Deferred()  # the events' outbox and trace rows, written together before the commit
         counts = self.chatter.due(self.clock.now())  # other chatter's counts, written with these events
         try:
             async with self.store.unit() as conn:
@@ -137,12 +139,13 @@ class Engine:
                         if starts_apart(event):
                             break
                         turn = await self._prepare(event)
-                    outcome = False if turn.ignored else await self._handle(conn, turn)
+                    outcome = False if turn.ignored else await self._handle(conn, turn, later)
                     outcomes.append(outcome)
                     if outcome is True:
                         kept.append(turn)
                         if turn.after or turn.opened or turn.closed:
                             break
+                await later.write(conn)
                 await write_counts(conn, counts)
         except BaseException:
             self.chatter.restore(counts)
@@ -159,9 +162,11 @@ class Engine:
             await stage.before(turn)
         return turn
 
-    async def _handle(self, conn: AsyncConnection, turn: Turn) -> bool | Exception:
-        """The stages' writes for one event, in its savepoint: True when it was acted on, False for a duplicate."""
+    async def _handle(self, conn: AsyncConnection, turn: Turn, later: Deferred) -> bool | Exception:
+        """The stages' writes for one event, in its savepoint: True when it was acted on, False for a duplicate.
+        Its outbox and trace rows join `later` once the savepoint stood."""
         turn.conn, turn.now = conn, self.clock.now()
+        rows = Deferred()
         try:
             async with savepoint(conn):
                 for stage in self.stages:
@@ -169,12 +174,13 @@ class Engine:
                         break
                 if turn.duplicate:
                     return False
-                await self.outbox.queue(conn, turn.queued)
-                await write(conn, turn.event, turn.now, turn.trace)
+                await self.outbox.queue(conn, turn.queued, later=rows)
+                await write(conn, turn.event, turn.now, turn.trace, later=rows)
         except Exception as exc:
             if dialect.transient(exc) or isinstance(exc, StoreError):
                 raise
             return exc
+        later.take(rows)
         return True
 
     async def _committed(self, turn: Turn) -> None:

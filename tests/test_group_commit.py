@@ -17,6 +17,7 @@ from sqlalchemy import event, select
 from store_faults import write_lock
 
 from bot.config import Config, StaffSection
+from bot.console.tables import Trace
 from bot.events import Outgoing
 from bot.stages import Stage, Turn
 from bot.testing import TestBot
@@ -159,6 +160,37 @@ async def test_a_batch_failing_as_a_whole_is_tried_again_one_by_one_and_only_the
         assert [r.member_id for r in await bot.rows(select(Checkin).order_by(Checkin.id))] == ["u1", "u2", "u3"]
         letters = (tmp_path / "q.dead-letters.jsonl").read_text(encoding="utf-8")
         assert letters.count("\n") == 1 and "a defect before" in letters
+
+
+REFUSE = {  # the database itself refuses one reply's outbox row (a fault at the edge: a constraint, a full table)
+    "sqlite": [
+        "CREATE TRIGGER refuse BEFORE INSERT ON outbox WHEN NEW.text LIKE 'bad %'"
+        " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.text LIKE 'bad %' THEN"
+        " RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+
+
+async def test_an_outbox_row_the_database_refuses_loses_only_its_own_event_and_the_burst_stands(
+    tmp_path: Path,
+) -> None:
+    """The burst's outbox and trace rows are written together just before the commit (bot/store/deferred.py): one
+    refused row fails that write, and the events are tried again one by one; the bad one alone is lost, with its
+    check-in, and nothing is sent for it."""
+    async with TestBot.running({"checkin": CHECKIN}, start=START, database=str(tmp_path / "q.db")) as bot:
+        async with bot.bot.store.unit() as conn:
+            for sql in REFUSE[conn.dialect.name]:
+                await conn.exec_driver_sql(sql)
+        sent = await bot.burst([bot.message(m, "签到", room="r1") for m in ("u1", "bad", "u2")])
+        assert texts(sent) == ["u1 签到成功，共 5 分", "u2 签到成功，共 5 分"]
+        assert [r.member_id for r in await bot.rows(select(Checkin).order_by(Checkin.id))] == ["u1", "u2"]
+        assert {r.member_id for r in await bot.rows(select(Trace))} == {"u1", "u2"}
+        letters = (tmp_path / "q.dead-letters.jsonl").read_text(encoding="utf-8")
+        assert letters.count("\n") == 1 and '"bad"' in letters and "refused" in letters
 
 
 @pytest.mark.sqlite_only  # another process's write lock is SQLite's; PostgreSQL locks rows, not the database

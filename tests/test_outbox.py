@@ -164,8 +164,8 @@ async def test_rows_are_written_in_the_event_transaction_so_they_commit_with_it_
     try:
         queue = bot.outbox.queue
 
-        async def queue_then_crash(conn: Any, entries: Any) -> None:
-            await queue(conn, entries)
+        async def queue_then_crash(conn: Any, entries: Any, **how: Any) -> None:
+            await queue(conn, entries, **how)
             raise RuntimeError("power cut before the commit")
 
         monkeypatch.setattr(bot.outbox, "queue", queue_then_crash)

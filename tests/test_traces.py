@@ -163,7 +163,7 @@ async def test_a_switched_off_playbook_is_traced_as_skipped() -> None:
 async def test_a_rolled_back_event_leaves_no_trace_and_no_count(monkeypatch: pytest.MonkeyPatch) -> None:
     async with TestBot.running(playbooks(CHECKIN)) as bot:
 
-        async def broken(*args: object) -> None:
+        async def broken(*args: object, **how: object) -> None:
             raise RuntimeError("disk full")
 
         monkeypatch.setattr(bot.engine.outbox, "queue", broken)

@@ -22,6 +22,7 @@ from bot.outbox import routing
 from bot.outbox.delivery import Delivery
 from bot.outbox.rows import INSERT, entry
 from bot.store import Store, hot
+from bot.store.deferred import Deferred
 
 
 class Outbox(Delivery):
@@ -75,12 +76,17 @@ class Outbox(Delivery):
             )
         return routing.hint(rows, self.config, event.room.id if event.room is not None else None)
 
-    async def queue(self, conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:
-        """Write rows in the caller's transaction; a dedup key already there is skipped, not queued twice. In a
-        fleet each row's sender is chosen first (routing.py)."""
+    async def queue(
+        self, conn: AsyncConnection, entries: Sequence[dict[str, Any]], *, later: Deferred | None = None
+    ) -> None:
+        """Write rows in the caller's transaction (`later`: with the rest of a batch's, before its commit); a dedup
+        key already there is skipped, not queued twice. In a fleet each row's sender is chosen first (routing.py)."""
         if entries:
             await routing.assign(conn, self.config, entries, self.clock.now())
-            await hot.executemany(conn, INSERT, entries)
+            if later is not None:
+                later.add(INSERT, entries)
+            else:
+                await hot.executemany(conn, INSERT, entries)
 
     async def released(self) -> None:
         """The transaction that queued rows has committed: paced, wake the worker; unpaced, send them now."""

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -132,12 +133,18 @@ def _sqlite(
 
 def _sqlite_values(row: Mapping[str, Any]) -> Mapping[str, Any]:
     """SQLAlchemy's SQLite storage: times as naive UTC text, dates as ISO text (a naive time is refused)."""
-    if not any(isinstance(value, date) for value in row.values()):
-        return row
-    return {key: _sqlite_value(value) if isinstance(value, date) else value for key, value in row.items()}
+    stored: dict[str, Any] | None = None
+    for key, value in row.items():
+        if isinstance(value, date):
+            if stored is None:
+                stored = dict(row)
+            stored[key] = _sqlite_value(value)
+    return row if stored is None else stored
 
 
+@lru_cache(maxsize=64, typed=True)
 def _sqlite_value(value: date) -> str:
+    """Cached: the statements of an event (and a batch) write the same few times and days many times over."""
     if not isinstance(value, datetime):
         return value.isoformat()
     if value.tzinfo is not UTC:

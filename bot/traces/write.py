@@ -1,5 +1,5 @@
-"""Writing an event's traces in the event's own transaction: one INSERT of all its rows. A rolled-back event
-leaves none."""
+"""Writing an event's traces in the event's own transaction: one INSERT of all its rows, or with a batch's other
+events' rows before its commit (`later`, bot/store/deferred.py). A rolled-back event leaves none."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console.tables import Trace
 from bot.events import Event
 from bot.store import hot
+from bot.store.deferred import Deferred
 from bot.traces.recorder import Recorder
 
 MAX_TEXT = 2000  # characters of the member's message a trace keeps
@@ -24,7 +25,9 @@ _INSERT = hot.insert(
 )
 
 
-async def write(conn: AsyncConnection, event: Event, now: datetime, recorder: Recorder) -> None:
+async def write(
+    conn: AsyncConnection, event: Event, now: datetime, recorder: Recorder, *, later: Deferred | None = None
+) -> None:
     if not recorder.runs:
         return
     room, member = event.room, event.member
@@ -48,4 +51,7 @@ async def write(conn: AsyncConnection, event: Event, now: datetime, recorder: Re
         }
         for run in recorder.runs
     ]
-    await hot.executemany(conn, _INSERT, rows)
+    if later is not None:
+        later.add(_INSERT, rows)
+    else:
+        await hot.executemany(conn, _INSERT, rows)
