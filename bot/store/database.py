@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from bot.clock import Clock, SystemClock
 from bot.store import dialect
+from bot.store.checkpoint import BACKSTOP, Checkpointer
 from bot.store.inline import InlineConnection
 from bot.store.migrations import SchemaError, migrate
 
@@ -91,8 +92,16 @@ class Store:
     (device and inode, one stat). Deleted or replaced, the bot would write into a file nobody will read again;
     instead every unit raises DatabaseGone from then on and `gone()` returns, so the bot stops."""
 
-    def __init__(self, engine: Engine | AsyncEngine, *, clock: Clock | None = None, file: Path | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine | AsyncEngine,
+        *,
+        clock: Clock | None = None,
+        file: Path | None = None,
+        checkpoints: Checkpointer | None = None,
+    ) -> None:
         self.engine = engine
+        self.checkpoints = checkpoints  # an inline SQLite file's WAL checkpoints, on a thread (checkpoint.py)
         self.clock: Clock = clock or SystemClock()  # waits for another process's write lock go through it
         self.file = file
         self.lost: DatabaseGone | None = None
@@ -134,9 +143,10 @@ class Store:
         options = dialect.engine_options(url)
         inline = url.startswith("sqlite://")
         engine = create_engine(url, **options) if inline else create_async_engine(url, **options)
-        dialect.configure(engine, synchronous=synchronous)
+        checkpoints = Checkpointer(file, synchronous=synchronous) if inline and file is not None else None
+        dialect.configure(engine, synchronous=synchronous, autocheckpoint=BACKSTOP if checkpoints else None)
         dialect.watch_failures(engine)
-        return cls(engine, clock=clock, file=file)
+        return cls(engine, clock=clock, file=file, checkpoints=checkpoints)
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[AsyncConnection]:
@@ -160,6 +170,8 @@ class Store:
                         if (failure := dialect.take_failure(sync)) is not None:
                             raise failure
                         sync.commit()
+                        if self.checkpoints is not None:
+                            self.checkpoints.committed()
                     except BaseException:
                         dialect.take_failure(sync)
                         sync.rollback()
@@ -199,6 +211,8 @@ class Store:
         return self.lost
 
     async def close(self) -> None:
+        if self.checkpoints is not None:
+            await self.checkpoints.close()
         if isinstance(self.engine, AsyncEngine):
             await self.engine.dispose()
         else:

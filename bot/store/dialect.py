@@ -83,8 +83,9 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"connect_args": {"cached_statements": CACHED_STATEMENTS}}
 
 
-def configure(engine: Engine | AsyncEngine, *, synchronous: str = "NORMAL") -> None:
-    """SQLite: WAL, real BEGIN IMMEDIATE transactions (so SAVEPOINT works), busy timeout."""
+def configure(engine: Engine | AsyncEngine, *, synchronous: str = "NORMAL", autocheckpoint: int | None = None) -> None:
+    """SQLite: WAL, real BEGIN IMMEDIATE transactions (so SAVEPOINT works), busy timeout; `autocheckpoint`: the WAL
+    pages at which a commit checkpoints (SQLite's default otherwise; bot/store/checkpoint.py)."""
     if engine.dialect.name != "sqlite":
         return
     memory = engine.url.database in (None, "", ":memory:")
@@ -102,6 +103,8 @@ def configure(engine: Engine | AsyncEngine, *, synchronous: str = "NORMAL") -> N
         # bot: fail at once here, and wait in Store.unit, which retries through the clock (begin_waiting).
         cursor.execute(f"PRAGMA busy_timeout={0 if inline else 10000}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if autocheckpoint is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
