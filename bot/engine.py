@@ -164,9 +164,9 @@ class Engine:
 
     async def _handle(self, conn: AsyncConnection, turn: Turn, later: Deferred) -> bool | Exception:
         """The stages' writes for one event, in its savepoint: True when it was acted on, False for a duplicate.
-        Its outbox and trace rows join `later` once the savepoint stood."""
+        Its outbox and trace rows (and its group's last activity) join `later` once the savepoint stood."""
         turn.conn, turn.now = conn, self.clock.now()
-        rows = Deferred()
+        rows = turn.later = later.of()
         try:
             async with savepoint(conn):
                 for stage in self.stages:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from bot.config import Config, StaffSection
 from bot.console.tables import Trace
 from bot.events import Outgoing
 from bot.stages import Stage, Turn
+from bot.store.tables import Room, TopicChange
 from bot.testing import TestBot
 from handlers.checkin import Checkin
 from handlers.coupons import Coupon
@@ -110,6 +111,24 @@ async def test_the_same_event_twice_in_one_burst_acts_once() -> None:
         first = bot.message("u1", "签到", room="r1", event_id="wx-1")
         sent = await bot.burst([first, bot.message("u2", "签到", room="r1"), first])
         assert texts(sent) == ["u1 签到成功，共 5 分", "u2 签到成功，共 5 分"]
+
+
+async def test_a_group_renamed_in_the_middle_of_a_burst_keeps_its_new_name_and_its_last_activity() -> None:
+    async with TestBot.running({"echo": ECHO}, start=START) as bot:
+        await bot.say("u0", "早", room=bot.room("r1", "秒杀群").id)
+        later = START + timedelta(minutes=5)
+        bot.clock.set(later)
+        before = [bot.message(m, "你好", room="r1") for m in ("u1", "u2")]
+        bot.room("r1", "秒杀二群")
+        after = [bot.message(m, "你好", room="r1") for m in ("u3", "u4")]
+        assert texts(await bot.burst(before + after)) == ["你好呀"] * 4
+        [room] = await bot.rows(select(Room))
+        assert (room.topic, room.last_active.replace(tzinfo=None)) == (
+            "秒杀二群",
+            later.astimezone(UTC).replace(tzinfo=None),
+        )
+        topics = await bot.rows(select(TopicChange).order_by(TopicChange.id))
+        assert [t.topic for t in topics] == ["秒杀群", "秒杀二群"]
 
 
 class Faulty(Stage):

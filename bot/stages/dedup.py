@@ -35,7 +35,8 @@ class Dedup(Stage):
             return True
         if turn.managed and event.recorded:
             today = turn.now.astimezone(self.runtime.config.tz).date()
-            await record(turn.conn, event, turn.now, today=today, activity=not (self.fleet and event.room is not None))
+            activity = not (self.fleet and event.room is not None)
+            await record(turn.conn, event, turn.now, today=today, activity=activity, later=turn.later)
             if event.kind == "rename":
                 rooms = self.runtime.rooms
                 turn.after.append(lambda: rooms.tell_renamed(event))  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.events import Event
+from bot.store.deferred import Deferred
 from bot.traces import Recorder
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Turn:
     cached: list[Callable[[], None]] = field(default_factory=list)  # the same, for what no later event depends on
     paused: list[tuple[RunContext, timedelta, tuple[Step, ...]]] = field(default_factory=list)  # runs at `wait:`
     trace: Recorder = field(default_factory=Recorder)  # what it did at the stages it reached (bot/traces)
+    later: Deferred | None = None  # its rows written just before the commit (bot/store/deferred.py)
 
     def keep(self, runtime: Runtime, ctx: RunContext, source: str) -> None:
         """What a run that succeeded decided: its messages queued, its windows opened and closed."""

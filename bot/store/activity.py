@@ -12,6 +12,7 @@ from bot.events import Event, MemberRef, RoomRef
 from bot.fleet import friendships
 from bot.fleet.settings import SINGLE
 from bot.store import dialect, hot
+from bot.store.deferred import Deferred
 from bot.store.tables import Member, NameChange, Room, RoomMember, SeenEvent, TopicChange
 
 _members = Member.__table__
@@ -85,11 +86,23 @@ async def upsert_member(conn: AsyncConnection, member: MemberRef, at: datetime, 
 
 
 async def upsert_room(
-    conn: AsyncConnection, room: RoomRef, at: datetime, *, by: MemberRef | None = None, touch: bool = True
+    conn: AsyncConnection,
+    room: RoomRef,
+    at: datetime,
+    *,
+    by: MemberRef | None = None,
+    touch: bool = True,
+    later: Deferred | None = None,
 ) -> None:
     """Keep the room row current; a new topic is also kept in room_topics (with who changed it, if known).
-    `touch`: the group was active now (`last_active`); a fleet's accounts that do not speak for it leave that."""
+    `touch`: the group was active now (`last_active`); a fleet's accounts that do not speak for it leave that.
+    `later` (a batch's): once an event of the batch found the row current, the group's last activity is written
+    once, the latest, before the commit (nothing reads it meanwhile but the console)."""
     touched = {"last_active": at} if touch else {}
+    if touch and later is not None and room.topic:
+        later.put(_ACTIVE_ROOM, room.id, {"id": room.id, "at": at})
+        if later.topic(room.id) == room.topic:
+            return
     if not room.topic:
         values = {"id": room.id, "first_seen": at, "last_active": at}
         if touch:
@@ -101,6 +114,8 @@ async def upsert_room(
         same = await hot.execute(conn, _TOUCH_ROOM, {"id": room.id, "topic": room.topic, "at": at})
     else:
         same = (await conn.execute(_SAME_TOPIC, {"r_id": room.id, "r_topic": room.topic})).first() is not None
+    if later is not None:
+        later.found(room.id, room.topic)
     if same:
         return
     row = {"id": room.id, "topic": room.topic, "first_seen": at, "last_active": at}
@@ -110,7 +125,15 @@ async def upsert_room(
     )
 
 
-async def record(conn: AsyncConnection, event: Event, at: datetime, *, today: date, activity: bool = True) -> None:
+async def record(
+    conn: AsyncConnection,
+    event: Event,
+    at: datetime,
+    *,
+    today: date,
+    activity: bool = True,
+    later: Deferred | None = None,
+) -> None:
     """Keep members, rooms and room membership current from what the event says about itself (bot/events.py);
     a group message counts for its member's local day `today` (private ones are no group activity).
     `activity=False`: membership only; in a fleet the group's speaker alone counts activity (`record_activity`)."""
@@ -123,7 +146,7 @@ async def record(conn: AsyncConnection, event: Event, at: datetime, *, today: da
         if other is not None:
             await upsert_member(conn, other, at, active=False)
     if room is not None:
-        await upsert_room(conn, room, at, by=event.by, touch=activity)
+        await upsert_room(conn, room, at, by=event.by, touch=activity, later=later)
     if member is None or room is None or event.membership is None:
         return
     where = {"room_id": room.id, "member_id": member.id}
