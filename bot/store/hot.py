@@ -14,10 +14,10 @@ SQLAlchemy and SQLModel stay for the schema, migrations and every other statemen
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -104,8 +104,7 @@ async def _run(
         return await _asyncpg(conn, statement, rows, fetch)
     if conn.dialect.name != "sqlite":
         raise NotImplementedError(f"hot statements on {conn.dialect.name}+{conn.dialect.driver}")
-    values = [_sqlite_values(row) for row in rows]
-    result = await conn.exec_driver_sql(statement.sql, values if len(values) > 1 else values[0])  # type: ignore[arg-type]
+    result = await conn.exec_driver_sql(statement.sql, rows if len(rows) > 1 else rows[0])  # type: ignore[arg-type]
     found = [_sqlite_row(statement, tuple(r)) for r in result] if fetch else []
     return result.rowcount, found
 
@@ -117,39 +116,29 @@ def _sqlite(
     conn: InlineConnection, statement: Statement, rows: Sequence[Mapping[str, Any]], fetch: bool
 ) -> tuple[int, list[Row]]:
     driver = conn.driver
-    values = [_sqlite_values(row) for row in rows]
     try:
-        if len(values) == 1:
-            cursor = driver.execute(statement.sql, values[0])
-        else:
-            cursor = driver.executemany(statement.sql, values)
+        cursor = driver.execute(statement.sql, rows[0]) if len(rows) == 1 else driver.executemany(statement.sql, rows)
         found = [_sqlite_row(statement, r) for r in cursor.fetchall()] if fetch else []
         return cursor.rowcount, found
+    except ValueError:  # a value the adapters refused (a naive time): the caller's mistake, as it was raised
+        raise
     except Exception as exc:  # as SQLAlchemy's own statements: its exception, and watch_failures sees it
-        params = values[0] if len(values) == 1 else values
+        params = rows[0] if len(rows) == 1 else rows
         conn.sync_connection._handle_dbapi_exception(exc, statement.sql, params, None, None)
         raise  # unreachable: the line above raises
 
 
-def _sqlite_values(row: Mapping[str, Any]) -> Mapping[str, Any]:
-    """SQLAlchemy's SQLite storage: times as naive UTC text, dates as ISO text (a naive time is refused)."""
-    stored: dict[str, Any] | None = None
-    for key, value in row.items():
-        if isinstance(value, date):
-            if stored is None:
-                stored = dict(row)
-            stored[key] = _sqlite_value(value)
-    return row if stored is None else stored
-
-
-@lru_cache(maxsize=64, typed=True)
-def _sqlite_value(value: date) -> str:
-    """Cached: the statements of an event (and a batch) write the same few times and days many times over."""
-    if not isinstance(value, datetime):
-        return value.isoformat()
+def _sqlite_time(value: datetime) -> str:
+    """SQLAlchemy's SQLite storage of a time: naive UTC text (a naive time is refused)."""
     if value.tzinfo is not UTC:
         value = _utc(value)
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+# sqlite3's adapters, for the process: times and dates become that text as sqlite3 binds them, in C, with no pass
+# over each row's values in Python. SQLAlchemy's own statements hand sqlite3 text already (its column types).
+sqlite3.register_adapter(datetime, _sqlite_time)
+sqlite3.register_adapter(date, date.isoformat)
 
 
 def _sqlite_row(statement: Statement, row: Row) -> Row:
