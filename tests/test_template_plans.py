@@ -107,6 +107,8 @@ EDGE_TEXTS = [
     "{% if member.name %}{{ member.name }}{% endif %}",
     "{{ member.name | upper }}",
     "\n\n{{ member.name }}\n\n",
+    "满 100% 返 {{ member.points }}%s %% %(name)s",
+    "{# only a note #}",
 ]
 EDGE_EXPRS = [
     "member.items",
@@ -334,6 +336,13 @@ def test_the_check_in_text_and_condition_are_answered_by_their_plans() -> None:
     assert expr._plan(RUN) is False
     assert Expr("warn.count >= 3 or member.days_in_room < 1")._plan is not None
     assert Text("{% for c in member.wallet %}{{ c.code }}{% endfor %}")._plan is None
+
+
+def test_the_plan_itself_keeps_percent_signs_and_a_members_name_as_written() -> None:
+    text = Text("满 100%% 返 {{ member.points }}%s %(name)s，{{ member.name }}")
+    variables = {"member": {"name": "%s{{ 7*7 }}", "points": 3}}
+    assert text._plan is not None
+    assert text._plan(variables) == "满 100%% 返 3%s %(name)s，%s{{ 7*7 }}" == jinja_render(text.source, variables)
 
 
 def test_a_member_named_like_a_template_is_shown_as_typed() -> None:

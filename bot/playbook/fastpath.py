@@ -66,9 +66,22 @@ def _path(node: nodes.Node) -> Getter:
     if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in _SPECIAL_NAMES:
         raise _NotPlain
     name, path = node.name, tuple(reversed(keys))
+    # A global (`range`) or an undefined name, a key that is not there: KeyError, Jinja's to answer.
+    if not path:
+        return lambda variables: variables[name]
+    if len(path) == 1:
+        key = path[0]
+
+        def field(variables: dict[str, Any]) -> Any:
+            value = variables[name]
+            if type(value) is not dict:
+                raise GiveUp
+            return value[key]
+
+        return field
 
     def get(variables: dict[str, Any]) -> Any:
-        value = variables[name]  # a global (`range`) or an undefined name: KeyError, Jinja's to answer
+        value = variables[name]
         for key in path:
             if type(value) is not dict:
                 raise GiveUp
@@ -209,35 +222,49 @@ def _shown(node: nodes.Node, guard: str, env: Any) -> Getter:
     if isinstance(node, nodes.Filter) and node.name == guard:
         if node.node is None or len(node.args) != 1 or node.kwargs or node.dyn_args or node.dyn_kwargs:
             raise _NotPlain
-        get = _scalar(_expression(node.node, env))
+        get = _expression(node.node, env)
 
         def filled(variables: dict[str, Any]) -> str:
             value = get(variables)
+            if value is None or type(value) not in _SCALARS:
+                raise GiveUp
             text = str(value)
-            if value is None or not text.strip():
+            if not text.strip():
                 raise GiveUp  # Jinja's guard raises EmptyValue, after whatever came before it
             return text
 
         return filled
-    get = _scalar(_expression(node, env))
-    return lambda variables: str(get(variables))
+    get = _expression(node, env)
+
+    def shown(variables: dict[str, Any]) -> str:
+        value = get(variables)
+        if type(value) not in _SCALARS:
+            raise GiveUp
+        return str(value)
+
+    return shown
 
 
 def plan_text(ast: nodes.Template, guard: str, env: Any) -> Plan | None:
     """The rendered text (before strip), or None when the template has statements, filters, calls, ..."""
-    parts: list[str | Getter] = []
+    layout: list[str] = []  # the text around the values, as a %-format
+    values: list[Getter] = []
     try:
         for output in ast.body:
             if not isinstance(output, nodes.Output):
                 raise _NotPlain
             for child in output.nodes:
-                parts.append(child.data if isinstance(child, nodes.TemplateData) else _shown(child, guard, env))
+                if isinstance(child, nodes.TemplateData):
+                    layout.append(child.data.replace("%", "%%"))
+                else:
+                    values.append(_shown(child, guard, env))
+                    layout.append("%s")
     except _NotPlain:
         return None
-    fixed = tuple(parts)
+    form, shown = "".join(layout), tuple(values)
 
     def render(variables: dict[str, Any]) -> str:
         _keys_are_names(variables)
-        return "".join([part if type(part) is str else part(variables) for part in fixed])
+        return form % tuple([value(variables) for value in shown])
 
     return render
