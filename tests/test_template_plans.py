@@ -172,10 +172,16 @@ class Loud:
 
     def __init__(self) -> None:
         self.shown = 0
+        self.asked = 0
 
     def __str__(self) -> str:
         self.shown += 1
         return "响亮"
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance() asks for it
+        self.asked += 1
+        return Loud
 
 
 SCALARS: list[Any] = ["会员1", "", "   ", "{{ 7*7 }}", "{% for x in y %}", "x", 0, 7, -1, 10, 2.5, True, False, None]
@@ -365,6 +371,10 @@ def test_a_value_with_its_own_code_runs_it_once_even_when_the_text_then_fails() 
     assert loud.shown == 1
     assert Expr("member == 1 or member").evaluate({"member": loud}) is True
     assert loud.shown == 1
+    asked = loud.asked
+    outcome = _outcome(Expr("member is defined and nobody").evaluate, {"member": loud})
+    assert outcome[0] == "error"
+    assert loud.asked == asked + 1
 
 
 @pytest.mark.parametrize(

@@ -169,7 +169,14 @@ def _test(node: nodes.Test, env: Any) -> Getter:
     if node.name not in ("defined", "undefined") or node.args or node.kwargs or node.dyn_args or node.dyn_kwargs:
         raise _NotPlain
     test, get = env.tests[node.name], _expression(node.node, env)
-    return lambda variables: test(get(variables))
+
+    def holds(variables: dict[str, Any]) -> Any:
+        value = get(variables)
+        if type(value) not in _TRUTHY:
+            raise GiveUp  # the test asks the value for its class: an object may answer with code of its own
+        return test(value)
+
+    return holds
 
 
 def _const(node: nodes.Const) -> Getter:
