@@ -18,10 +18,10 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import Environment, nodes
 
 Getter = Callable[[dict[str, Any]], Any]
-Plan = Callable[[dict[str, Any]], Any]
+Plan = Callable[[dict[str, Any]], str]
 
 # Values a plan prints or compares; their str(), bool() and comparisons run no code but Python's own.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -131,7 +131,7 @@ def _and(left: Getter, right: Getter) -> Getter:
     return both
 
 
-def _compare(node: nodes.Compare, env: Any) -> Getter:
+def _compare(node: nodes.Compare, env: Environment) -> Getter:
     """`a == b`, `a < b <= c`, `'x' in s`: Python's chained comparison, as Jinja writes it."""
     first = _scalar(_expression(node.expr, env))
     steps: list[tuple[Callable[[Any, Any], Any], Getter]] = []
@@ -164,7 +164,7 @@ def _member(needle: Any, haystack: Any) -> bool:
     return needle in haystack
 
 
-def _test(node: nodes.Test, env: Any) -> Getter:
+def _test(node: nodes.Test, env: Environment) -> Getter:
     """`room is defined`: the environment's own test, on a value that is there (one that is not is Jinja's)."""
     if node.name not in ("defined", "undefined") or node.args or node.kwargs or node.dyn_args or node.dyn_kwargs:
         raise _NotPlain
@@ -186,7 +186,7 @@ def _const(node: nodes.Const) -> Getter:
     return lambda _variables: value
 
 
-def _expression(node: nodes.Node, env: Any) -> Getter:
+def _expression(node: nodes.Node, env: Environment) -> Getter:
     if isinstance(node, (nodes.Name, nodes.Getattr, nodes.Getitem)):
         return _path(node)
     if isinstance(node, nodes.Const):
@@ -210,7 +210,7 @@ def _keys_are_names(variables: dict[str, Any]) -> None:
     "".join(variables)
 
 
-def plan_expression(node: nodes.Expr, env: Any) -> Callable[[dict[str, Any]], bool] | None:
+def plan_expression(node: nodes.Expr, env: Environment) -> Callable[[dict[str, Any]], bool] | None:
     """The condition's truth, or None when its shape needs Jinja."""
     try:
         truth = _truth(_expression(node, env))
@@ -224,7 +224,7 @@ def plan_expression(node: nodes.Expr, env: Any) -> Callable[[dict[str, Any]], bo
     return holds
 
 
-def _shown(node: nodes.Node, guard: str, env: Any) -> Getter:
+def _shown(node: nodes.Node, guard: str, env: Environment) -> Getter:
     """One `{{ ... }}`: its text; a guarded field (see templates.FILLED) must show something."""
     if isinstance(node, nodes.Filter) and node.name == guard:
         if node.node is None or len(node.args) != 1 or node.kwargs or node.dyn_args or node.dyn_kwargs:
@@ -252,7 +252,7 @@ def _shown(node: nodes.Node, guard: str, env: Any) -> Getter:
     return shown
 
 
-def plan_text(ast: nodes.Template, guard: str, env: Any) -> Plan | None:
+def plan_text(ast: nodes.Template, guard: str, env: Environment) -> Plan | None:
     """The rendered text (before strip), or None when the template has statements, filters, calls, ..."""
     layout: list[str] = []  # the text around the values, as a %-format
     values: list[Getter] = []
