@@ -7,13 +7,15 @@ just eight characters.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.playbook.errors import did_you_mean
+from bot.playbook.fastpath import plan_expression, plan_text
 
 
 class _Environment(SandboxedEnvironment):
@@ -182,13 +184,16 @@ class Text:
     """A text from a playbook. Plain strings skip Jinja entirely (the common case).
 
     A template is parsed and checked when loaded and compiled when first rendered: compiling is most of the
-    cost of loading a thousand playbooks, and many texts never run in a given process."""
+    cost of loading a thousand playbooks, and many texts never run in a given process. Texts of the common
+    shapes (`{{ member.name }}`) are rendered by a plan (bot/playbook/fastpath.py) and reach Jinja only when
+    the plan gives up."""
 
-    __slots__ = ("_template", "filled", "refs", "source", "templated")
+    __slots__ = ("_plan", "_template", "filled", "refs", "source", "templated")
 
     def __init__(self, source: str) -> None:
         self.source = source
         self._template: Any = None
+        self._plan: Callable[[dict[str, Any]], str] | None = None
         self.refs: frozenset[tuple[str, str | None]] = frozenset()
         self.filled: frozenset[str] = frozenset()  # the codes, dates and names it shows, like 'coupon.code'
         self.templated = any(m in source for m in _MARKERS)
@@ -200,11 +205,17 @@ class Text:
                 raise _plain_syntax_error(exc) from None
             self.refs = _refs(ast)
             self.filled = frozenset(name for _output, _i, name in _guarded(ast))
+            self._plan = plan_text(_guard(ast), _GUARD, ENV)
 
     def render(self, variables: Mapping[str, Any]) -> str:
         """The text; EmptyValue when a code, a date or a name in it would show empty."""
         if not self.templated:
             return self.source.strip()
+        if self._plan is not None and type(variables) is dict:
+            try:
+                return self._plan(variables).strip()
+            except Exception:  # the plan gave up: Jinja answers, with its result or its error
+                pass
         try:
             if self._template is None:
                 self._template = ENV.from_string(_guard(ENV.parse(self.source)))
@@ -219,9 +230,10 @@ class Text:
 
 
 class Expr:
-    """A sandboxed boolean expression (`expr:` conditions, `choose` branches)."""
+    """A sandboxed boolean expression (`expr:` conditions, `choose` branches); one of the common shapes is
+    evaluated by a plan (bot/playbook/fastpath.py), and by Jinja when the plan gives up."""
 
-    __slots__ = ("_compiled", "refs", "source")
+    __slots__ = ("_compiled", "_plan", "refs", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -232,8 +244,15 @@ class Expr:
         except TemplateSyntaxError as exc:
             raise _plain_syntax_error(exc, expression=True) from None
         self.refs = _refs(ast)
+        # The expression exactly as compile_expression parsed it (no wrapper around it).
+        self._plan = plan_expression(Parser(ENV, source, state="variable").parse_expression(), ENV)
 
     def evaluate(self, variables: Mapping[str, Any]) -> bool:
+        if self._plan is not None and type(variables) is dict:
+            try:
+                return self._plan(variables)
+            except Exception:  # the plan gave up: Jinja answers, with its result or its error
+                pass
         try:
             return bool(self._compiled(variables))
         except TemplateError as exc:
