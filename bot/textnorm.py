@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u180e"), None)
+# One event's text is folded by several stages (optout, moderation, commands, triggers, `message.url`): the last
+# texts folded are kept, so each is worked out once. A handful is enough; a flood of distinct texts only evicts.
+_RECENT = 64
 
 
+@lru_cache(maxsize=_RECENT)
 def fold(text: str) -> str:
     """Full-width to half-width (NFKC), invisible characters dropped, trimmed."""
     return unicodedata.normalize("NFKC", text).translate(_INVISIBLE).strip()
 
 
+@lru_cache(maxsize=_RECENT)
 def normalize(text: str) -> str:
     """`fold`, then case-folded: the key exact texts, keywords and commands match on."""
     return fold(text).casefold()
@@ -23,6 +29,7 @@ _PLUS = dict.fromkeys(map(ord, "+\u2795\u271a\u2719\U0001f7a1"), "加")
 _NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
 
 
+@lru_cache(maxsize=_RECENT)
 def fold_words(text: str) -> str:
     """`normalize`, a plus sign read as 加, and everything but letters and digits dropped: the form word lists and
     same-text floods match on, so that spaces, punctuation, symbols, emoji and invisible characters put between
