@@ -184,15 +184,18 @@ class RunContext(Context):
         self.opened: list[OpenWindow] = []
         self.closed: list[int] = []
         config = runtime.config
+        bot_name = config.bot.name
         self.vars: dict[str, Any] = {
-            "now": self.local_now(),
-            "bot": {"name": config.bot.name},
-            "config": {"bot_name": config.bot.name, "timezone": config.timezone},
+            "now": runtime.clock.now().astimezone(config.tz),
+            "bot": {"name": bot_name},
+            "config": {"bot_name": bot_name, "timezone": config.timezone},
         }
         self.call: Call | None = None  # the action running now (for_each reads its nested `do` here)
         self.trace: Run | None = None  # this run's trace (bot/traces), when the event reached a traced stage
         # Every variable the playbook's triggers document is defined: None when this event has none.
-        self.vars.update(dict.fromkeys(name for t in playbook.triggers for name in t.spec.sets))
+        for trigger in playbook.triggers:
+            if trigger.spec.sets:
+                self.vars.update(dict.fromkeys(trigger.spec.sets))
         if inviter is not None and member is not None and inviter.id == member.id:
             inviter = None  # WeChat may name a member as their own inviter: that is nobody inviting
         for name, ref in (("member", member), ("inviter", inviter)):
