@@ -4,6 +4,7 @@ is worked out once and reused: a text must never be matched as an earlier messag
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
@@ -67,7 +68,18 @@ EXCHANGES = [
     ("你好", []),
 ]
 
-HOSTILE = [text for text, _ in EXCHANGES] + ["", "  ", "\u200b", "ＡＢＣ\u2060ｄｅｆ", "➕Ｖ 123", "ﬁ"]
+HOSTILE = [text for text, _ in EXCHANGES] + [
+    "",
+    "  ",
+    "\u200b",
+    "ＡＢＣ\u2060ｄｅｆ",
+    "➕Ｖ 123",
+    "ﬁ",
+    "+v\u180e信",
+    "\u271a微\u200e信 \U0001f7a1V\u2719",
+    "ｗｗｗ．ＥＶＩＬ．ｔｏｐ／x\u200f",
+    "\ufeff加\u200c微\u200d信\u2060",
+]
 
 
 def reference_fold(text: str) -> str:
@@ -78,11 +90,19 @@ def reference_fold(text: str) -> str:
     )
 
 
+def reference_fold_words(text: str) -> str:
+    plus_as_jia = (
+        reference_fold(text).casefold().translate(dict.fromkeys(map(ord, "+\u2795\u271a\u2719\U0001f7a1"), "加"))
+    )
+    return re.sub(r"[\W_]+", "", plus_as_jia)
+
+
 def test_folding_gives_each_text_its_own_form_however_often_and_in_whatever_order_it_is_asked() -> None:
     for texts in (HOSTILE, HOSTILE[::-1], HOSTILE * 2):
         for text in texts:
             assert fold(text) == reference_fold(text)
             assert normalize(text) == reference_fold(text).casefold()
+            assert fold_words(text) == reference_fold_words(text)
     assert fold_words("加\u200b微\u3000信") == fold_words("加 微-信") == "加微信"
     assert fold_words("➕Ｖ") == "加v"
 
