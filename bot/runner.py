@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from operator import is_
-from typing import Any
 
 from bot.context import MEMBER_VARS, RunContext, SkipAction
 from bot.playbook.errors import Location
@@ -76,17 +74,10 @@ async def _action(ctx: RunContext, call: Call) -> None:
         await _call(ctx, call)
         return
     step = trace.action(call)
-    before, known = len(ctx.outgoing), ctx.vars.copy()
+    before, known = len(ctx.outgoing), dict(ctx.vars)
     result = await _call(ctx, call)
-    trace.did(step, result, [o.text for o in ctx.outgoing[before:] if o.text], _made(known, ctx.vars))
-
-
-def _made(known: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
-    """The variables an action set for the steps after it (coupon.code, ...), the members left out. Most actions
-    (a reply) set none: the same keys holding the same objects, in the same order, say so without a lookup."""
-    if len(now) == len(known) and all(map(is_, now.values(), known.values())) and all(map(is_, now, known)):
-        return {}
-    return {k: v for k, v in now.items() if k not in MEMBER_VARS and known.get(k) is not v}
+    made = {k: v for k, v in ctx.vars.items() if k not in MEMBER_VARS and known.get(k) is not v}  # coupon.code, ...
+    trace.did(step, result, [o.text for o in ctx.outgoing[before:] if o.text], made)
 
 
 async def run_steps(ctx: RunContext, steps: tuple[Step, ...]) -> None:
