@@ -12,9 +12,10 @@ provide (`member.points`, `member.streak`, ...) are loaded only when a text or e
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -82,6 +83,13 @@ def member_loader(registry: Registry, name: str, resources: Mapping[str, Mapping
         if load is not None and entry is not None:
             return lambda ctx, member_id: load(ctx, member_id, entry)
     return None
+
+
+@lru_cache(maxsize=1024)
+def _member_fields(refs: frozenset[tuple[str, str | None]]) -> tuple[tuple[str, str], ...]:
+    """The member fields (member.points, inviter.name) among what a text or expression names: the only names a
+    run may have to load, picked out once per text, not on each render."""
+    return tuple((name, attr) for name, attr in refs if name in MEMBER_VARS and attr is not None)
 
 
 class RunError(Exception):
@@ -184,15 +192,18 @@ class RunContext(Context):
         self.opened: list[OpenWindow] = []
         self.closed: list[int] = []
         config = runtime.config
+        bot_name = config.bot.name
         self.vars: dict[str, Any] = {
-            "now": self.local_now(),
-            "bot": {"name": config.bot.name},
-            "config": {"bot_name": config.bot.name, "timezone": config.timezone},
+            "now": runtime.clock.now().astimezone(config.tz),
+            "bot": {"name": bot_name},
+            "config": {"bot_name": bot_name, "timezone": config.timezone},
         }
         self.call: Call | None = None  # the action running now (for_each reads its nested `do` here)
         self.trace: Run | None = None  # this run's trace (bot/traces), when the event reached a traced stage
         # Every variable the playbook's triggers document is defined: None when this event has none.
-        self.vars.update(dict.fromkeys(name for t in playbook.triggers for name in t.spec.sets))
+        for trigger in playbook.triggers:
+            if trigger.spec.sets:
+                self.vars.update(dict.fromkeys(trigger.spec.sets))
         if inviter is not None and member is not None and inviter.id == member.id:
             inviter = None  # WeChat may name a member as their own inviter: that is nobody inviting
         for name, ref in (("member", member), ("inviter", inviter)):
@@ -253,12 +264,15 @@ class RunContext(Context):
 
     # -- texts
 
-    async def _prepare(self, refs: Iterable[tuple[str, str | None]]) -> None:
+    async def _prepare(self, refs: frozenset[tuple[str, str | None]]) -> None:
+        wanted = _member_fields(refs)
+        if not wanted:
+            return
         registry, resources = self._runtime.registry, self._runtime.playbooks.resources
         fields: FieldContext | None = None
-        for name, attr in refs:
-            view = self.vars.get(name) if name in MEMBER_VARS else None
-            if view is None or attr is None or attr in view:
+        for name, attr in wanted:
+            view = self.vars.get(name)
+            if view is None or attr in view:
                 continue
             loader = member_loader(registry, attr, resources)  # an ability's field, or one `fields:` declares
             if loader is not None:

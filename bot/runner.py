@@ -83,22 +83,28 @@ async def _action(ctx: RunContext, call: Call) -> None:
 async def run_steps(ctx: RunContext, steps: tuple[Step, ...]) -> None:
     for step in steps:
         if isinstance(step, Choose):
-            for branch in step.branches:
-                if await conditions_hold(ctx, branch.conditions):
-                    await run_steps(ctx, branch.steps)
-                    break
-            else:
-                await run_steps(ctx, step.otherwise)
+            await _choose(ctx, step)
         else:
             await _action(ctx, step)
+
+
+async def _choose(ctx: RunContext, choose: Choose) -> None:
+    for branch in choose.branches:
+        if await conditions_hold(ctx, branch.conditions):
+            await run_steps(ctx, branch.steps)
+            return
+    await run_steps(ctx, choose.otherwise)
 
 
 async def run_until_wait(ctx: RunContext, steps: tuple[Step, ...]) -> tuple[timedelta, tuple[Step, ...]] | None:
     """Run top-level steps up to a `wait`; return the pause and the steps after it."""
     for i, step in enumerate(steps):
-        if isinstance(step, Call) and step.name == "wait":
+        if isinstance(step, Choose):
+            await _choose(ctx, step)
+        elif step.name == "wait":
             return step.params.span, steps[i + 1 :]
-        await run_steps(ctx, (step,))
+        else:
+            await _action(ctx, step)
     return None
 
 

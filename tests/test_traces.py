@@ -140,6 +140,30 @@ async def test_a_moderation_rule_is_traced_under_its_stage() -> None:
         assert steps(trace)[0]["result"] == {"queued": ["请勿发广告"]}
 
 
+CHECKIN_TWICE = """
+    id: twice
+    when:
+      - message: {text: 签到}
+    do:
+      - checkin: {points: 5}
+      - reply: "连续 {{ checkin.streak }} 天"
+      - checkin: {points: 5}
+      - points: 1
+"""
+
+
+async def test_each_action_step_says_which_variables_it_set_and_a_reply_sets_none() -> None:
+    async with TestBot.running(playbooks(CHECKIN_TWICE)) as bot:
+        await bot.say("u1", "签到", room="r1")
+        [trace] = await traces(bot)
+        first, reply, again, points = (step["result"] for step in steps(trace))
+        assert first["set"] == {"checkin": {"already": False, "streak": 1, "points": 5}}
+        assert reply == {"queued": ["连续 1 天"]}
+        # the same variable set again, to a new value: shown again (the member's reloaded fields never are)
+        assert again["set"] == {"checkin": {"already": True, "streak": 1, "points": 0}}
+        assert "set" not in points
+
+
 async def test_a_failing_playbook_is_traced_with_the_file_and_line_of_the_step() -> None:
     async with TestBot.running(playbooks(SPEND)) as bot:
         await bot.say("u1", "兑换", room="r1")

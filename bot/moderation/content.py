@@ -65,6 +65,8 @@ _QR_BOUNDARY = "/?#&"
 
 def _urls(folded: str) -> list[str]:
     """The URLs of a folded text, in order; if none, those it spells out with spaces between the characters."""
+    if "." not in folded and ":" not in folded:  # every URL has a dot (a host, www.) or a scheme's ://
+        return []  # most chat: not scanned by the URL patterns, character by character
     found = [m.group().rstrip(_TRAILING) for m in _URL.finditer(folded)]
     if not found and _SPACES.search(folded):
         found = [m.group().rstrip(_TRAILING) for m in _SPACED.finditer(_SPACES.sub("", folded))]
@@ -123,6 +125,6 @@ def present(event: MessageEvent, allow: AllowList) -> set[str]:
         text = fold(event.text)
         if any(not allowed_link(url, allow) for url in _urls(text)):
             found.add("link")
-        if _PHONE.search(text):
+        if "1" in text and _PHONE.search(text):  # every mobile number starts 1 (most chat has no 1: no scan)
             found.add("phone")
     return found

@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 MAX_MEMBERS = 20_000  # (rule, group, member) entries remembered; alts by the thousand evict the quietest
 MAX_TEXTS = 16  # different texts remembered per member for `same_text`
 
 
-@dataclass(frozen=True, slots=True)
-class FloodRule:
+class FloodRule(NamedTuple):
+    """A tuple: every message looks its member up by (rule, group, member), and a tuple hashes in C where a frozen
+    dataclass runs a Python __hash__ (twice per rule per message)."""
+
     kind: Literal["messages", "same_text"]
     count: int
     within: timedelta

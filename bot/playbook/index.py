@@ -50,6 +50,8 @@ def message_vars(event: MessageEvent) -> dict[str, Any]:
 
 def _unique(found: list[Match]) -> list[Match]:
     """Each playbook once, in playbook order."""
+    if len(found) < 2:  # the commonest: one playbook (a check-in) or none
+        return found
     seen: set[str] = set()
     unique = []
     for m in sorted(found, key=lambda m: m.playbook.order):
