@@ -116,3 +116,23 @@ async def test_moderation_and_triggers_read_hostile_text_as_a_person_sees_it_mes
                 assert [m.text for m in sent] == answers, typed
     finally:
         await bot.close()
+
+
+def test_huge_pasted_texts_are_not_kept_after_their_event() -> None:
+    """A flood of huge pastes (a spammer's megabyte lines): folding each once must not keep them in memory."""
+    import gc
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(16):
+            text = f"{i}" + "加微信 ＡＢＣ\u200b" * 100_000  # about a megabyte each
+            fold_words(text)
+            fold(text)
+            del text
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 2_000_000, f"{kept:,} bytes kept after the texts were gone"
