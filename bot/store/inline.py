@@ -9,8 +9,7 @@ is faster than any hand-over. PostgreSQL keeps SQLAlchemy's asyncio driver.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect, Executable, Result
@@ -42,23 +41,11 @@ class InlineConnection:
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(self.sync_connection, *args)
 
-    @asynccontextmanager
-    async def begin_nested(self) -> AsyncIterator[None]:
+    def begin_nested(self) -> _Savepoint:
         """A savepoint: released when the block ends, rolled back if it raises. Said to the driver itself: every
         event and every playbook run has one, and SQLAlchemy's nested transaction cost ten times the statements.
         Savepoints nest; each level has its own name, and SQLite finds the innermost of a name."""
-        self._depth += 1
-        name = f"q{self._depth}"
-        self._driver_sql(f"SAVEPOINT {name}")
-        try:
-            yield
-        except BaseException:
-            self._undo(name)
-            raise
-        else:
-            self._driver_sql(f"RELEASE {name}")
-        finally:
-            self._depth -= 1
+        return _Savepoint(self)
 
     def _undo(self, name: str) -> None:
         """Back to the savepoint. When SQLite has rolled the whole transaction back itself (some disk-full and I/O
@@ -74,3 +61,33 @@ class InlineConnection:
         except Exception as exc:  # as SQLAlchemy's own statements: its exception, and watch_failures sees it
             sync._handle_dbapi_exception(exc, sql, (), None, None)
             raise  # unreachable: the line above raises
+
+
+class _Savepoint:
+    """InlineConnection.begin_nested's block: a class, not a generator, as two of them wrap every event."""
+
+    __slots__ = ("_conn", "_name")
+
+    def __init__(self, conn: InlineConnection) -> None:
+        self._conn = conn
+        self._name = ""
+
+    async def __aenter__(self) -> None:
+        conn = self._conn
+        conn._depth += 1
+        self._name = f"q{conn._depth}"
+        try:
+            conn._driver_sql(f"SAVEPOINT {self._name}")
+        except BaseException:
+            conn._depth -= 1
+            raise
+
+    async def __aexit__(self, kind: type[BaseException] | None, _exc: BaseException | None, _tb: Any) -> None:
+        conn = self._conn
+        try:
+            if kind is None:
+                conn._driver_sql(f"RELEASE {self._name}")
+            else:
+                conn._undo(self._name)
+        finally:
+            conn._depth -= 1

@@ -12,7 +12,7 @@ SQLAlchemy's begin_nested.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,13 +42,15 @@ class _Open:
         return said
 
 
-@asynccontextmanager
-async def savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
+def savepoint(conn: AsyncConnection) -> AbstractAsyncContextManager[Any]:
     """Released when the block ends, rolled back to (and released) if it raises."""
     if isinstance(conn, InlineConnection):
-        async with conn.begin_nested():
-            yield
-        return
+        return conn.begin_nested()
+    return _driver_savepoint(conn)
+
+
+@asynccontextmanager
+async def _driver_savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
     if conn.dialect.driver != "asyncpg":
         async with conn.begin_nested():
             yield
