@@ -19,7 +19,7 @@ from bot.store import hot
 
 class Deferred:
     """Rows per statement, in the order they were added; keyed rows (`put`), the last per key. An event's own
-    (`of(batch)`) sees what the batch's earlier events established (`topic`) and joins it once it stood (`take`)."""
+    (`batch.of()`) sees what the batch's earlier events established (`topic`) and joins it once it stood (`take`)."""
 
     __slots__ = ("_keyed", "_parent", "_rooms", "_rows")
 
