@@ -57,6 +57,7 @@ def mine(traffic: Traffic, index: int, of: int) -> Iterator[Any]:
 
 @contextlib.asynccontextmanager
 async def session(spec: dict[str, Any]) -> AsyncIterator[fullpath.Session]:
+    from bot import heap
     from bot.app import Bot
     from bot.clock import SystemClock
     from bot.connectors.memory import MemoryConnector
@@ -75,6 +76,7 @@ async def session(spec: dict[str, Any]) -> AsyncIterator[fullpath.Session]:
             governor=True,
             trust_rooms=True,  # the bench's groups are its own: none needs a /绑定
         )
+        heap.settle()  # as `qunguan run` does once the bot is up
         bot.outbox.start = lambda: None  # type: ignore[method-assign]  # replies stay pending, as in fullpath.py
         traffic = Traffic(run="ev", clock_now=clock.now, seed=spec["seed"], playbooks=len(playbooks.playbooks))
         try:

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 
 from bench.workload import CHECKIN_TEXT, Traffic, create_database, fill_members, playbook_texts
-from bot import logs
+from bot import heap, logs
 from bot.app import Bot
 from bot.clock import SystemClock
 from bot.config import Config
@@ -104,6 +104,7 @@ async def session(
             governor=True,
             trust_rooms=True,  # the bench's groups are its own: none needs a /绑定
         )
+        heap.settle()  # as `qunguan run` does once the bot is up
         if not worker:
             # The delivery worker starts on the first released row; held here, rows stay pending in the outbox.
             bot.outbox.start = lambda: None  # type: ignore[method-assign]

@@ -204,6 +204,7 @@ def _stop_for(exc: DatabaseGone) -> NoReturn:
 async def _serve(config: Config, playbooks: PlaybookSet, database: str, connector: Connector, folder: Path) -> None:
     """Run until SIGTERM or SIGINT, then stop the connector and close the store. Raises DatabaseGone when the
     database file is deleted or replaced meanwhile."""
+    from bot import heap
     from bot.app import Bot
     from bot.clock import SystemClock
     from bot.console.guard import Console
@@ -231,6 +232,7 @@ async def _serve(config: Config, playbooks: PlaybookSet, database: str, connecto
             if not starting.done():  # asked to stop while still connecting
                 return
             starting.result()
+            heap.settle()  # what the bot loaded stays out of the collector's way under a burst
             log.info("running; stop with Ctrl+C or SIGTERM")
             await asyncio.wait({stopping, gone}, return_when=asyncio.FIRST_COMPLETED)
             if gone.done():
