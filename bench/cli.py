@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import fullpath, report, runner
+from bench import floor, fullpath, report, runner
 from bench.sizes import FULL, QUICK, TINY, Sizes
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
@@ -66,7 +66,8 @@ def run(args: argparse.Namespace, console: Console | None = None) -> dict[str, A
 
 
 def profile(sizes: Sizes, seed: int, console: Console) -> dict[str, Any]:
-    """Where one event's time goes: statements and transactions per event, and cProfile's top functions."""
+    """Where one event's time goes: statements and transactions per event, what SQLite alone takes for them
+    (bench/floor.py), and cProfile's top functions."""
     main = sizes.playbook_counts[1]
     console.log(f"profile: full path, {main} playbooks, under cProfile")
     with tempfile.TemporaryDirectory(prefix="qunguan-bench-") as tmp:
@@ -74,12 +75,17 @@ def profile(sizes: Sizes, seed: int, console: Console) -> dict[str, Any]:
         playbooks = fullpath.load_playbooks(main)
         census = asyncio.run(fullpath.census(playbooks, template, seed, max(sizes.path_events // 10, 20)))
         found = asyncio.run(fullpath.profile(playbooks, template, seed, events=max(sizes.path_events // 10, 50)))
+        alone = asyncio.run(floor.statement_floor(playbooks, template, seed, max(sizes.path_events // 4, 100)))
     console.print(f"[bold]per event:[/] {census}")
+    console.print(
+        f"[bold]the same statements replayed on sqlite3 alone:[/] {alone['events_per_second']:,} events/s"
+        f" (a ceiling for this schema); µs per event: {alone['us_per_event']}"
+    )
     console.print(f"[bold]event loop waiting on the database thread:[/] {found['wait_share']:.0%} of wall time")
     for order in ("cumulative", "tottime"):
         console.print(f"[bold]top by {order}[/] ({found['events']} events in {found['seconds']} s)")
         console.print(found[order], markup=False, highlight=False, soft_wrap=True)
-    return {"census": census, **found}
+    return {"census": census, "statement_floor": alone, **found}
 
 
 def main(argv: list[str] | None = None) -> None:
