@@ -132,7 +132,7 @@ def _sqlite_time(value: datetime) -> str:
     """SQLAlchemy's SQLite storage of a time: naive UTC text (a naive time is refused)."""
     if value.tzinfo is not UTC:
         value = _utc(value)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat(" ", "microseconds")[:-6]  # less its "+00:00": no naive copy made per value
 
 
 # sqlite3's adapters, for the process: times and dates become that text as sqlite3 binds them, in C, with no pass
