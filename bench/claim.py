@@ -22,6 +22,7 @@ from bench import fullpath
 from bench.report import Row, Target
 from bench.sizes import Sizes
 from bench.workload import ROOMS, member, playbook_texts, room
+from bot import eventloop
 from bot.clock import SystemClock
 from bot.config import Config, StaffSection
 from bot.events import MemberRef, MessageEvent
@@ -148,7 +149,7 @@ def group(c: Collecting, folder: Path) -> None:
         c.say(f"claim: {what}, run {run + 1}/{c.runs}")
 
         def one(run: int = run) -> float:
-            latencies, checked = asyncio.run(
+            latencies, checked = eventloop.run(  # the loop `qunguan run` serves on
                 burst(
                     playbooks, template, c.seed + run, members=s.claim_members, stock=s.claim_stock, rate=s.claim_rate
                 )

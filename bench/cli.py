@@ -13,6 +13,7 @@ from rich.console import Console
 
 from bench import floor, fullpath, report, runner
 from bench.sizes import FULL, QUICK, TINY, Sizes
+from bot import eventloop
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
 
@@ -73,9 +74,9 @@ def profile(sizes: Sizes, seed: int, console: Console) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="qunguan-bench-") as tmp:
         template = asyncio.run(fullpath.make_template(Path(tmp), sizes.path_members, seed))
         playbooks = fullpath.load_playbooks(main)
-        census = asyncio.run(fullpath.census(playbooks, template, seed, max(sizes.path_events // 10, 20)))
-        found = asyncio.run(fullpath.profile(playbooks, template, seed, events=max(sizes.path_events // 10, 50)))
-        alone = asyncio.run(floor.statement_floor(playbooks, template, seed, max(sizes.path_events // 4, 100)))
+        census = eventloop.run(fullpath.census(playbooks, template, seed, max(sizes.path_events // 10, 20)))
+        found = eventloop.run(fullpath.profile(playbooks, template, seed, events=max(sizes.path_events // 10, 50)))
+        alone = eventloop.run(floor.statement_floor(playbooks, template, seed, max(sizes.path_events // 4, 100)))
     console.print(f"[bold]per event:[/] {census}")
     console.print(
         f"[bold]the same statements replayed on sqlite3 alone:[/] {alone['events_per_second']:,} events/s"

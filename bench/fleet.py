@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench import fullpath, pg, proc
 from bench.workload import ROOMS, Traffic, room
+from bot import eventloop
 
 if TYPE_CHECKING:
     from bench.report import Row
@@ -261,4 +262,4 @@ def _reference(server: pg.Server, name: str, rows: int) -> float:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(child(json.loads(sys.argv[1])))), flush=True)
+    print(json.dumps(eventloop.run(child(json.loads(sys.argv[1])))), flush=True)

@@ -23,6 +23,7 @@ from bench import analytics, baselines, claim, console_load, fleet, fullpath, ju
 from bench.report import Row, Target
 from bench.sizes import Sizes
 from bench.workload import create_database, fill_customers, fill_members, write_playbooks
+from bot import eventloop
 
 GROUPS = (
     "baseline",
@@ -156,7 +157,7 @@ def path_group(c: Collector, folder: Path) -> None:
             row = c.row(key, labels[key], "msgs/s")
 
             def one(count: int = count, options: dict[str, bool] = options, row: Row = row, run: int = run) -> float:
-                rate, checked = asyncio.run(
+                rate, checked = eventloop.run(  # the loop `qunguan run` serves on
                     fullpath.throughput(
                         sets[count],
                         template,
@@ -171,7 +172,7 @@ def path_group(c: Collector, folder: Path) -> None:
             c.attempt(row, one)
     c.say("full path: counting statements and transactions per event")
     try:
-        c.rows[f"path_{main}"].detail["census"] = asyncio.run(
+        c.rows[f"path_{main}"].detail["census"] = eventloop.run(
             fullpath.census(sets[main], template, c.seed, max(s.path_events // 10, 20))
         )
     except Exception as exc:
@@ -195,7 +196,7 @@ def latency_group(c: Collector, folder: Path) -> None:
     for run in range(c.runs):
         c.say(f"latency: {rate} for {s.latency_seconds:g} s, run {run + 1}/{c.runs}")
         try:
-            values, checked = asyncio.run(
+            values, checked = eventloop.run(
                 fullpath.latency(playbooks, template, c.seed + run, rate=s.latency_rate, seconds=s.latency_seconds)
             )
         except Exception as exc:

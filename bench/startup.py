@@ -10,7 +10,6 @@ import time
 
 _T0 = time.perf_counter()  # before the bot's imports: they are part of starting
 
-import asyncio  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -60,4 +59,6 @@ async def _run(folder: Path, db: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_run(Path(sys.argv[1]), Path(sys.argv[2])))
+    from bot import eventloop  # as `qunguan run` does, and timed: imports are part of starting
+
+    eventloop.run(_run(Path(sys.argv[1]), Path(sys.argv[2])))

@@ -137,6 +137,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the bot (the local simulator unless config or --connector says otherwise)."""
+    from bot import eventloop
     from bot.fleet.accounts import AccountError, run_as
 
     try:
@@ -162,7 +163,7 @@ def run(
     from bot.simulator.terminal import run_simulator
 
     try:
-        asyncio.run(run_simulator(cfg, loaded, database=database, folder=folder))
+        eventloop.run(run_simulator(cfg, loaded, database=database, folder=folder))
     except DatabaseGone as exc:
         _stop_for(exc)
     except StoreError as exc:
@@ -177,11 +178,12 @@ def run(
 
 def _run_wechaty(config: Config, playbooks: PlaybookSet, database: str, folder: Path) -> None:
     """Real WeChat: a connection or login failure is one line and exit 3, never a traceback."""
+    from bot import eventloop
     from bot.connectors.wechaty import ConnectorError, WechatyConnector
 
     try:
         connector = WechatyConnector.from_config(config, database=database)
-        asyncio.run(_serve(config, playbooks, database, connector, folder))
+        eventloop.run(_serve(config, playbooks, database, connector, folder))
     except ConnectorError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_CONNECTOR) from None
