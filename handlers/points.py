@@ -46,6 +46,15 @@ _DEBIT = hot.Statement(  # a balance never goes below zero unless asked
 _MEMBER = hot.insert("new member", _members, ["id", "name", "points", "first_seen"], conflict="DO NOTHING")
 _ENTRY = hot.insert("ledger", _ledger, ["member_id", "delta", "balance", "reason", "playbook_id", "at"])
 _BALANCE = hot.Statement("balance", "SELECT points FROM members WHERE id = :member_id")
+# PostgreSQL: the balance's change and its ledger entry in one round trip; no row when the change found none.
+_ENTERED = (
+    "WITH changed AS ({}) INSERT INTO points_ledger (member_id, delta, balance, reason, playbook_id, at)"
+    " SELECT :member_id, :delta, points, :reason, :playbook_id, :at FROM changed RETURNING balance"
+)
+_FUSED = {
+    _CREDIT: hot.Statement("credit and entry", _ENTERED.format(_CREDIT.sql)),
+    _DEBIT: hot.Statement("debit and entry", _ENTERED.format(_DEBIT.sql)),
+}
 
 
 async def add_points(
@@ -60,15 +69,21 @@ async def add_points(
 ) -> int | None:
     """Change a balance and append the ledger entry; None (nothing written) if it would go below 0."""
     stmt = _DEBIT if delta < 0 and not allow_negative else _CREDIT
-    params = {"member_id": member_id, "delta": delta}
+    fused = hot.fuses(conn)
+    if fused:
+        stmt = _FUSED[stmt]
+        params = {"member_id": member_id, "delta": delta, "reason": reason, "playbook_id": playbook_id, "at": at}
+    else:
+        params = {"member_id": member_id, "delta": delta}
     points = await hot.scalar(conn, stmt, params)
     if points is None:  # no such member yet, or the balance is too low
         await hot.execute(conn, _MEMBER, {"id": member_id, "first_seen": at})
         points = await hot.scalar(conn, stmt, params)
         if points is None:
             return None
-    entry = {"member_id": member_id, "delta": delta, "balance": points, "reason": reason, "at": at}
-    await hot.execute(conn, _ENTRY, {**entry, "playbook_id": playbook_id})
+    if not fused:
+        entry = {"member_id": member_id, "delta": delta, "balance": points, "reason": reason, "at": at}
+        await hot.execute(conn, _ENTRY, {**entry, "playbook_id": playbook_id})
     return int(points)
 
 

@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.stages.stage import Stage, Turn
-from bot.store.activity import mark_seen, record
+from bot.store.activity import mark_seen, mark_seen_touching, record, touches_member
 
 if TYPE_CHECKING:
     from bot.context import Runtime
@@ -29,14 +29,20 @@ class Dedup(Stage):
     async def handle(self, turn: Turn) -> bool:
         event = turn.event
         account = self.runtime.config.account if self.fleet else None
-        if not await mark_seen(turn.conn, event.id, turn.now, account=account):
+        recorded = turn.managed and event.recorded
+        activity = not (self.fleet and event.room is not None)
+        touched = False
+        if recorded and touches_member(event, activity=activity):
+            first, touched = await mark_seen_touching(turn.conn, event, turn.now, account=account)
+        else:
+            first = await mark_seen(turn.conn, event.id, turn.now, account=account)
+        if not first:
             log.debug("duplicate event %s dropped", event.id)
             turn.duplicate = True
             return True
-        if turn.managed and event.recorded:
+        if recorded:
             today = turn.now.astimezone(self.runtime.config.tz).date()
-            activity = not (self.fleet and event.room is not None)
-            await record(turn.conn, event, turn.now, today=today, activity=activity, later=turn.later)
+            await record(turn.conn, event, turn.now, today=today, activity=activity, later=turn.later, touched=touched)
             if event.kind == "rename":
                 rooms = self.runtime.rooms
                 turn.after.append(lambda: rooms.tell_renamed(event))  # type: ignore[arg-type]

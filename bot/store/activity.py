@@ -45,11 +45,50 @@ _COUNTED = hot.Statement(
     "INSERT INTO message_days (member_id, day, messages) VALUES (:member, :day, 1)"
     " ON CONFLICT (member_id, day) DO UPDATE SET messages = message_days.messages + 1",
 )
+# PostgreSQL (hot.fuses): statements that follow each other, in one round trip each pair. The member is touched
+# only if the event was new; what each returned is what the two apart would have.
+_SEEN_TOUCH = hot.Statement(
+    "seen and touch member",
+    "WITH seen AS (INSERT INTO seen_events (id, at, account) VALUES (:id, :at, :account)"
+    " ON CONFLICT DO NOTHING RETURNING 1),"
+    " touched AS (UPDATE members SET last_active = :at, friend = COALESCE(:friend, friend)"
+    " WHERE id = :member AND name = :name"
+    " AND EXISTS (SELECT 1 FROM seen) RETURNING 1)"
+    " SELECT (SELECT count(*) FROM seen), (SELECT count(*) FROM touched)",
+)
+_COUNTED_PRESENT = hot.Statement(
+    "count message and present",
+    f"WITH counted AS ({_COUNTED.sql} RETURNING 1) {_PRESENT.sql}",
+)
 
 
 async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime, *, account: str | None = None) -> bool:
     """True the first time an event id is seen; False for a redelivery. In a fleet, `account` saw it."""
     return await hot.execute(conn, _SEEN, {"id": event_id, "at": at, "account": account}) == 1
+
+
+def touches_member(event: Event, *, activity: bool) -> bool:
+    """Whether `record` keeps the member's row current by its one common statement (a named member, active now;
+    with their friend flag when the platform said it): what `mark_seen_touching` may do beforehand."""
+    member = event.member
+    return member is not None and bool(member.name) and activity and event.active
+
+
+async def mark_seen_touching(
+    conn: AsyncConnection, event: Event, at: datetime, *, account: str | None = None
+) -> tuple[bool, bool]:
+    """`mark_seen` and, when the event is new, the member's "still that name, active now": one round trip on
+    PostgreSQL (hot.fuses), two statements elsewhere. (first time, member row current); `record(touched=True)`
+    then leaves the member's row alone. Only for an event `touches_member` allows."""
+    member = event.member
+    assert member is not None
+    if not hot.fuses(conn):
+        return await mark_seen(conn, event.id, at, account=account), False
+    params = {"id": event.id, "at": at, "account": account, "member": member.id, "name": member.name}
+    params["friend"] = member.friend
+    row = await hot.fetchone(conn, _SEEN_TOUCH, params)
+    assert row is not None
+    return row[0] == 1, row[1] == 1
 
 
 async def upsert_member(conn: AsyncConnection, member: MemberRef, at: datetime, *, active: bool) -> None:
@@ -133,14 +172,20 @@ async def record(
     today: date,
     activity: bool = True,
     later: Deferred | None = None,
+    touched: bool = False,
 ) -> None:
     """Keep members, rooms and room membership current from what the event says about itself (bot/events.py);
     a group message counts for its member's local day `today` (private ones are no group activity).
-    `activity=False`: membership only; in a fleet the group's speaker alone counts activity (`record_activity`)."""
+    `activity=False`: membership only; in a fleet the group's speaker alone counts activity (`record_activity`).
+    `touched`: the member's row was found current and touched already (`mark_seen_touching`)."""
     member, room = event.member, event.room
+    counts = activity and room is not None and event.kind == "message"
+    # PostgreSQL: the message's count goes with the membership statement at the end, in one round trip
+    with_present = counts and hot.fuses(conn) and event.membership == "present"
     if member is not None:
-        await upsert_member(conn, member, at, active=activity and event.active)
-        if activity and room is not None and event.kind == "message":
+        if not touched:
+            await upsert_member(conn, member, at, active=activity and event.active)
+        if counts and not with_present:
             await count_message(conn, member.id, today)
     for other in (event.inviter, event.by):
         if other is not None:
@@ -151,7 +196,11 @@ async def record(
         return
     where = {"room_id": room.id, "member_id": member.id}
     if event.membership == "present":  # no join seen: in the group since the bot first saw it (days_in_room)
-        await hot.execute(conn, _PRESENT, {"room": room.id, "first_room": room.id, "member": member.id, "active": True})
+        params = {"room": room.id, "first_room": room.id, "member": member.id, "active": True}
+        if with_present:
+            await hot.execute(conn, _COUNTED_PRESENT, {**params, "day": today})
+        else:
+            await hot.execute(conn, _PRESENT, params)
     elif event.membership == "joined":
         inviter = event.inviter.id if event.inviter else None
         row = {**where, "joined_at": at, "inviter_id": inviter, "active": True}

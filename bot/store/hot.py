@@ -70,6 +70,13 @@ def insert(name: str, table: Table, columns: Sequence[str], *, conflict: str = "
     return Statement(name, sql, defaults=defaults)
 
 
+def fuses(conn: AsyncConnection) -> bool:
+    """Whether statements that follow each other may go as one (a data-modifying WITH): on PostgreSQL each is a
+    round trip, which costs more than the statement. SQLite has no such WITH, and a statement there is a call into
+    the library, not a round trip."""
+    return not isinstance(conn, InlineConnection) and conn.dialect.driver == "asyncpg"
+
+
 async def execute(conn: AsyncConnection, statement: Statement, params: Mapping[str, Any]) -> int:
     """Run it; the rows it changed."""
     return (await _run(conn, statement, [params], fetch=False))[0]
