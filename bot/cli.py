@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.metadata
 import logging
 import signal
@@ -263,4 +264,12 @@ async def _close(bot: Bot) -> None:
 
 
 def main() -> None:
-    app()
+    """The process. What start-up built (modules, models, tables) lives as long as it does: frozen, the collector
+    never walks it again. At the end what is left goes with the process, not collected object by object: with a
+    thousand playbooks loaded, collecting cost `qunguan check` a third of its time, half of it while exiting."""
+    gc.freeze()
+    gc.enable()
+    try:
+        app()
+    finally:
+        gc.freeze()

@@ -146,3 +146,16 @@ def test_run_rejects_an_unknown_connector(shop: Path) -> None:
     result = runner.invoke(app, ["run", "--connector", "telegram"])
     assert result.exit_code == 2
     assert "未知的连接器 'telegram'；可用的有：simulator、wechaty" in result.output
+
+
+def test_python_dash_m_bot_runs_its_command_with_the_collector_on() -> None:
+    """Start-up imports with the collector off; the command itself (a bot running for weeks) collects as ever,
+    and what start-up built is frozen out of the collector's walks."""
+    probe = (
+        "import gc, runpy, bot.cli\n"
+        "bot.cli.app = lambda: print(gc.isenabled(), gc.get_freeze_count() > 1000)\n"
+        "runpy.run_module('bot', run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
