@@ -133,12 +133,14 @@ def _guarded(ast: nodes.Template) -> list[tuple[nodes.Output, int, str]]:
     return found
 
 
-def _guard(ast: nodes.Template) -> nodes.Template:
-    """Wrap each guarded value in a check that refuses it empty (see FILLED)."""
-    for output, i, name in _guarded(ast):
+def _guard(ast: nodes.Template, guarded: list[tuple[nodes.Output, int, str]] | None = None) -> nodes.Template:
+    """Wrap each guarded value (`guarded`, when the caller has found them) in a check that refuses it empty."""
+    for output, i, name in _guarded(ast) if guarded is None else guarded:
         child = output.nodes[i]
-        check = nodes.Filter(child, _GUARD, [nodes.Const(name)], [], None, None, lineno=child.lineno)
-        output.nodes[i] = check.set_environment(ENV)
+        const = nodes.Const(name)
+        check = nodes.Filter(child, _GUARD, [const], [], None, None, lineno=child.lineno)
+        check.environment = const.environment = ENV  # the value under them has it from the parse
+        output.nodes[i] = check
     return ast
 
 
@@ -182,8 +184,9 @@ def _text(source: str) -> tuple[frozenset[Ref], frozenset[str], Plan | None]:
         _check_names(found.named)
     except TemplateSyntaxError as exc:
         raise _plain_syntax_error(exc) from None
-    filled = frozenset(name for _output, _i, name in _guarded(ast))
-    return found.refs(ast, ENV.globals), filled, plan_text(_guard(ast), _GUARD, ENV)
+    guarded = _guarded(ast)
+    filled = frozenset(name for _output, _i, name in guarded)
+    return found.refs(ast, ENV.globals), filled, plan_text(_guard(ast, guarded), _GUARD, ENV)
 
 
 @functools.lru_cache(maxsize=_CACHED)
