@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from jinja2 import TemplateSyntaxError, meta, nodes
 
+from bot.playbook import simple
 from bot.playbook.errors import Problems
 from bot.playbook.loader import parse_yaml
 from bot.playbook.refs import survey
@@ -207,3 +208,72 @@ def test_an_expression_compiled_only_when_its_plan_gives_up_answers_as_before() 
     plain = Expr("member.role == 'member'")
     assert plain.evaluate({"member": {"role": "member"}}) is True
     assert plain.evaluate({"member": type("M", (), {"role": "member"})()}) is True  # not a dict: Jinja answers
+
+
+SIMPLE_SHAPES = [
+    "{{ member.name }}",
+    "「款0001」有货，{{ member.name }} 可以到店看看。",
+    "{{member.name}}{{ coupon.code }}\n{{ room.topic }} 第{{ checkin.streak }}天",
+    "line one\nline two {{ a.b.c }}\r\nline three\r{{ d }}\n",
+    "{{\n  member.name\n}} 你好\n\n",
+    "trailing newline {{ x }}\n",
+    "two trailing newlines {{ x }}\n\n",
+    "{{ x }}}",
+    "a }} b {{ c }}",
+    "{ {{ x }} }",
+    "{{ x }}{{ y }}",
+    "\n\n{{ x }}",
+    "{{ _private.__class__ }}",
+    "{{ self }}",
+    "{{ member.true }}",
+    "{{ none }}",
+    "{{ true }}",
+    "{{ not_a_keyword.andy }}",
+    "{{ a.if }}",
+    "{{ x.0 }}",
+    "{{ a . b }}",
+    "{{ 名字 }}",
+    "{{ x }",
+    "{{ x",
+    "{{{ x }}",
+    "{{ x }} {% if y %}{% endif %}",
+    "{{ x }} {# note #}",
+    "{{- x -}}",
+    "{{+ x }}",
+    "{{ x | upper }}",
+    "{{ 'a' }}",
+    "  {{ x }}  ",
+    "\t{{ x }}\t\n",
+]
+
+
+def _same_tree(fast: nodes.Node, jinja: nodes.Node) -> None:
+    assert fast == jinja  # node types and fields, all the way down
+    pairs = [(fast, jinja)]
+    while pairs:
+        a, b = pairs.pop()
+        assert (a.lineno, a.environment) == (b.lineno, b.environment), (a, b)
+        pairs.extend(zip(a.iter_child_nodes(), b.iter_child_nodes(), strict=True))
+
+
+@pytest.mark.parametrize("source", SIMPLE_SHAPES)
+def test_a_simple_text_is_built_as_jinja_parses_it(source: str) -> None:
+    fast = simple.parse(source, ENV)
+    jinja = _jinja_template(source)
+    if fast is not None:
+        assert jinja is not None, source
+        _same_tree(fast, jinja)
+
+
+def test_every_text_built_directly_is_the_tree_jinja_parses() -> None:
+    built = 0
+    for source in [*TEMPLATES, *SIMPLE_SHAPES]:
+        fast = simple.parse(source, ENV)
+        if fast is not None:
+            built += 1
+            jinja = _jinja_template(source)
+            assert jinja is not None, source
+            _same_tree(fast, jinja)
+    assert built > 100  # most texts are of the simple shapes
+    for source in ("{{ x }", "{{ x | upper }}", "{{ none }}", "{{ a . b }}", "{{ x }} {# note #}", "{{- x -}}"):
+        assert simple.parse(source, ENV) is None, source

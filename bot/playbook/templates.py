@@ -15,6 +15,7 @@ from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefine
 from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.playbook import simple
 from bot.playbook.errors import did_you_mean
 from bot.playbook.fastpath import Plan, plan_expression, plan_text
 from bot.playbook.refs import Ref, survey
@@ -179,7 +180,7 @@ def _unknown_name(named: list[nodes.Filter | nodes.Test]) -> bool:
 def _text(source: str) -> tuple[frozenset[Ref], frozenset[str], Plan | None]:
     """A template's refs, the fields it must show filled and its plan: once per distinct source."""
     try:
-        ast = ENV.parse(source)
+        ast = simple.parse(source, ENV) or ENV.parse(source)
         found = survey(ast)
         _check_names(found.named)
     except TemplateSyntaxError as exc:
