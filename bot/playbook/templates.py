@@ -50,7 +50,7 @@ ENV.tests["undefined"] = lambda value: not _present(value)
 Scope = Mapping[str, frozenset[str] | None]
 
 _MARKERS = ("{{", "{%", "{#")
-_CACHED = 4096  # distinct texts and expressions analysed once each (a thousand playbooks repeat many)
+_CACHED = 4096  # distinct texts and expressions analysed once each (many playbooks share a condition or a text)
 
 
 # Jinja's parser words for what an operator types.
