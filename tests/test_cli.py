@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli import ELSEWHERE, app
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = len(list((ROOT / "playbooks" / "tests").glob("*.yaml")))  # streams add scenarios in parallel
@@ -146,3 +146,47 @@ def test_run_rejects_an_unknown_connector(shop: Path) -> None:
     result = runner.invoke(app, ["run", "--connector", "telegram"])
     assert result.exit_code == 2
     assert "未知的连接器 'telegram'；可用的有：simulator、wechaty" in result.output
+
+
+def test_python_dash_m_bot_runs_its_command_with_the_collector_on() -> None:
+    """Start-up imports with the collector off; the command itself (a bot running for weeks) collects as ever,
+    and what start-up built is frozen out of the collector's walks."""
+    probe = (
+        "import gc, runpy, bot.cli\n"
+        "bot.cli.app = lambda: print(gc.isenabled(), gc.get_freeze_count() > 1000)\n"
+        "runpy.run_module('bot', run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
+
+
+def test_check_imports_none_of_the_other_commands(shop: Path) -> None:
+    """`qunguan check` runs on every save in an editor: the console, backups, the fleet load only for theirs."""
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['qunguan', 'check', 'playbooks']\n"
+        "try:\n"
+        "    runpy.run_module('bot', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print(exc.code, sorted(m for m in sys.modules if m.endswith('_cli') or m == 'bot.console.server'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "0 []"
+
+
+@pytest.mark.parametrize("command", sorted(ELSEWHERE))
+def test_each_command_held_elsewhere_is_listed_and_answers_help(command: str) -> None:
+    listed = runner.invoke(app, ["--help"])
+    assert listed.exit_code == 0
+    assert f" {command} " in listed.output
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"Usage: root {command}" in result.output
+
+
+def test_a_mistyped_command_is_told_the_closest_of_all() -> None:
+    result = runner.invoke(app, ["restor"])
+    assert result.exit_code == 2
+    assert "Did you mean 'restore'" in result.output

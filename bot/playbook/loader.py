@@ -26,6 +26,7 @@ _FLOAT = re.compile(
     r"|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_STR = "tag:yaml.org,2002:str"
 MAX_DEPTH = 64  # nesting levels a playbook may use; deeper is a mistake (or an attack on the recursion)
 MAX_VALUES = 100_000  # values one file may expand to; the biggest real playbook has a few hundred
 MAX_FILE_BYTES = 1024 * 1024  # a question bank of thousands of questions fits; a pasted log or a dump does not
@@ -140,6 +141,8 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         """A plain value; a tag YAML cannot turn into one (`!!binary` of non-base64, `!!python/...`) is a problem."""
+        if node.tag == _STR:  # most values: the text as written (what the loader's own constructor returns)
+            return node.value
         try:
             return self.loader.construct_object(node, deep=True)
         except Exception:  # `!!int nope` raises ValueError, `!!bool nope` KeyError, `!!python/...` no constructor

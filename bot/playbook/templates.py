@@ -7,15 +7,18 @@ just eight characters.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, nodes
 from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.playbook import simple
 from bot.playbook.errors import did_you_mean
-from bot.playbook.fastpath import plan_expression, plan_text
+from bot.playbook.fastpath import Plan, plan_expression, plan_text
+from bot.playbook.refs import Ref, survey
 
 
 class _Environment(SandboxedEnvironment):
@@ -47,6 +50,7 @@ ENV.tests["undefined"] = lambda value: not _present(value)
 Scope = Mapping[str, frozenset[str] | None]
 
 _MARKERS = ("{{", "{%", "{#")
+_CACHED = 4096  # distinct texts and expressions analysed once each (many playbooks share a condition or a text)
 
 
 # Jinja's parser words for what an operator types.
@@ -130,30 +134,18 @@ def _guarded(ast: nodes.Template) -> list[tuple[nodes.Output, int, str]]:
     return found
 
 
-def _guard(ast: nodes.Template) -> nodes.Template:
-    """Wrap each guarded value in a check that refuses it empty (see FILLED)."""
-    for output, i, name in _guarded(ast):
+def _guard(ast: nodes.Template, guarded: list[tuple[nodes.Output, int, str]] | None = None) -> nodes.Template:
+    """Wrap each guarded value (`guarded`, when the caller has found them) in a check that refuses it empty."""
+    for output, i, name in _guarded(ast) if guarded is None else guarded:
         child = output.nodes[i]
-        check = nodes.Filter(child, _GUARD, [nodes.Const(name)], [], None, None, lineno=child.lineno)
-        output.nodes[i] = check.set_environment(ENV)
+        const = nodes.Const(name)
+        check = nodes.Filter(child, _GUARD, [const], [], None, None, lineno=child.lineno)
+        check.environment = const.environment = ENV  # the value under them has it from the parse
+        output.nodes[i] = check
     return ast
 
 
-def _refs(ast: nodes.Template) -> frozenset[tuple[str, str | None]]:
-    names = meta.find_undeclared_variables(ast)
-    out: set[tuple[str, str | None]] = {(n, None) for n in names}
-    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
-        base = node.node
-        if not (isinstance(base, nodes.Name) and base.name in names):
-            continue
-        if isinstance(node, nodes.Getattr):
-            out.add((base.name, node.attr))
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-            out.add((base.name, node.arg.value))
-    return frozenset(out)
-
-
-def check_refs(refs: frozenset[tuple[str, str | None]], scope: Scope, known: Scope, origin: str) -> list[str]:
+def check_refs(refs: frozenset[Ref], scope: Scope, known: Scope, origin: str) -> list[str]:
     """Messages for variables the run will not have; `known` is every variable there is."""
     problems: list[str] = []
     for name, attr in sorted(refs, key=lambda r: (r[0], r[1] or "")):
@@ -172,12 +164,51 @@ def check_refs(refs: frozenset[tuple[str, str | None]], scope: Scope, known: Sco
     return problems
 
 
-def _check_names(ast: nodes.Template) -> None:
+def _check_names(named: list[nodes.Filter | nodes.Test]) -> None:
     """The errors Jinja would only raise when compiling: a filter or test that does not exist."""
-    for node in ast.find_all((nodes.Filter, nodes.Test)):
+    for node in named:
         kind, known = ("filter", ENV.filters) if isinstance(node, nodes.Filter) else ("test", ENV.tests)
         if node.name not in known:
             raise TemplateSyntaxError(f"no {kind} named '{node.name}'{did_you_mean(node.name, known)}", node.lineno)
+
+
+def _unknown_name(named: list[nodes.Filter | nodes.Test]) -> bool:
+    return any(node.name not in (ENV.filters if isinstance(node, nodes.Filter) else ENV.tests) for node in named)
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _text(source: str) -> tuple[frozenset[Ref], frozenset[str], Plan | None]:
+    """A template's refs, the fields it must show filled and its plan: once per distinct source."""
+    try:
+        ast = simple.parse(source, ENV) or ENV.parse(source)
+        found = survey(ast)
+        _check_names(found.named)
+    except TemplateSyntaxError as exc:
+        raise _plain_syntax_error(exc) from None
+    guarded = _guarded(ast)
+    filled = frozenset(name for _output, _i, name in guarded)
+    return found.refs(ast, ENV.globals), filled, plan_text(_guard(ast, guarded), _GUARD, ENV)
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _expression(source: str) -> tuple[frozenset[Ref], Callable[[dict[str, Any]], bool] | None]:
+    """An expression's refs and plan, from one parse; anything unusual (an error, a filter that does not exist, a
+    name it declares) goes the way Jinja compiles it, whose errors speak of the source as written."""
+    try:
+        parser = Parser(ENV, source, state="variable")
+        tree = parser.parse_expression()
+        found = survey(tree)
+        if parser.stream.eos and found.plain and not _unknown_name(found.named):
+            return found.refs(tree, ENV.globals), plan_expression(tree, ENV)
+    except TemplateSyntaxError:
+        pass
+    try:
+        ENV.compile_expression(source, undefined_to_none=False)
+        ast = ENV.parse("{{ (" + source + ") }}")
+    except TemplateSyntaxError as exc:
+        raise _plain_syntax_error(exc, expression=True) from None
+    tree = Parser(ENV, source, state="variable").parse_expression()
+    return survey(ast).refs(ast, ENV.globals), plan_expression(tree, ENV)
 
 
 class Text:
@@ -194,18 +225,11 @@ class Text:
         self.source = source
         self._template: Any = None
         self._plan: Callable[[dict[str, Any]], str] | None = None
-        self.refs: frozenset[tuple[str, str | None]] = frozenset()
+        self.refs: frozenset[Ref] = frozenset()
         self.filled: frozenset[str] = frozenset()  # the codes, dates and names it shows, like 'coupon.code'
         self.templated = any(m in source for m in _MARKERS)
         if self.templated:
-            try:
-                ast = ENV.parse(source)
-                _check_names(ast)
-            except TemplateSyntaxError as exc:
-                raise _plain_syntax_error(exc) from None
-            self.refs = _refs(ast)
-            self.filled = frozenset(name for _output, _i, name in _guarded(ast))
-            self._plan = plan_text(_guard(ast), _GUARD, ENV)
+            self.refs, self.filled, self._plan = _text(source)
 
     def render(self, variables: Mapping[str, Any]) -> str:
         """The text; EmptyValue when a code, a date or a name in it would show empty."""
@@ -237,15 +261,8 @@ class Expr:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        try:
-            # Compiled first: its errors speak of the source as written, not of the wrapper parsed below.
-            self._compiled = ENV.compile_expression(source, undefined_to_none=False)
-            ast = ENV.parse("{{ (" + source + ") }}")
-        except TemplateSyntaxError as exc:
-            raise _plain_syntax_error(exc, expression=True) from None
-        self.refs = _refs(ast)
-        # The expression exactly as compile_expression parsed it (no wrapper around it).
-        self._plan = plan_expression(Parser(ENV, source, state="variable").parse_expression(), ENV)
+        self._compiled: Any = None  # compiled when a plan first gives up (most never do)
+        self.refs, self._plan = _expression(source)
 
     def evaluate(self, variables: Mapping[str, Any]) -> bool:
         if self._plan is not None and type(variables) is dict:
@@ -254,6 +271,8 @@ class Expr:
             except Exception:  # the plan gave up: Jinja answers, with its result or its error
                 pass
         try:
+            if self._compiled is None:
+                self._compiled = ENV.compile_expression(self.source, undefined_to_none=False)
             return bool(self._compiled(variables))
         except TemplateError as exc:
             raise RenderError(f"expression {self.source!r}: {exc}") from exc
