@@ -10,7 +10,8 @@ a first check-in. Its objects live for one batch (up to 100 events), long enough
 every later collection (gc.freeze), and the first threshold is raised so that a batch's objects die before a
 collection sees them. Garbage is still collected; cycles made later are found as before. Not for tests or
 one-shot commands: a frozen object is never collected until the next `settle()` (which lets the earlier ones go
-first: the bench settles once per bot it starts, in one process).
+first: the bench settles once per bot it starts, in one process). `python -m bot` has frozen its imports already
+(bot/cli.py: main); settling unfreezes them with the rest and freezes again what is alive.
 """
 
 from __future__ import annotations
