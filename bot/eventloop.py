@@ -9,14 +9,17 @@ own loops stay on asyncio's, which the bot runs on just as well.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import uvloop
 
 T = TypeVar("T")
+log = logging.getLogger("qunguan.loop")
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """asyncio.run, on a uvloop loop."""
+    """asyncio.run, on a uvloop loop (said at DEBUG, as asyncio says which selector its loop uses)."""
+    log.debug("event loop: uvloop %s", uvloop.__version__)
     return uvloop.run(main)
