@@ -125,7 +125,8 @@ async def test_completion_offers_the_schemas_action_names_and_a_5_mb_paste_is_re
         " return [before, cm.getValue().length]; })()"
     )
     assert size[0] == size[1]  # nothing pasted
-    assert "内容太大（5.0 MB）：一个剧本文件最多 1 MB" in await page.locator("#status").inner_text()
+    await page.locator("#problems li").first.wait_for()  # the check of the text typed before (0.4 s after it)
+    assert "内容太大（5.0 MB）：一个剧本文件最多 1 MB" in await page.locator("#status").inner_text()  # still said
     assert (folder / "echo.yaml").read_text("utf-8") == ECHO
     assert live.errors == []
 

@@ -71,6 +71,7 @@ const qgEditor = (() => {
     let widgets = [];
     let asked = 0;
     let size = bytes(text);
+    let refused = ""; /* the last paste refused, until the next edit */
     textarea.value = text; /* the first check is of the file, not of an empty editor */
     function hint(cm) {
       const cur = cm.getCursor();
@@ -105,6 +106,7 @@ const qgEditor = (() => {
       if (mine !== asked) return; /* a later edit was sent meanwhile: its answer counts */
       showUnder(cm, answer.problems);
       onProblems(answer, null);
+      if (refused) onRefuse(refused); /* a paste refused since the last edit stays said: the check came later */
       done(answer.problems.map((p) => ({
         from: CodeMirror.Pos(p.line - 1, p.col - 1),
         to: CodeMirror.Pos(p.line - 1, p.col),
@@ -129,10 +131,11 @@ const qgEditor = (() => {
       const added = bytes(change.text.join("\n"));
       if (size + added > LIMIT) {
         change.cancel();
-        onRefuse(`内容太大（${mb(size + added)} MB）：一个剧本文件最多 1 MB，这次粘贴没有放进来。请检查是否复制了别的内容。`);
+        refused = `内容太大（${mb(size + added)} MB）：一个剧本文件最多 1 MB，这次粘贴没有放进来。请检查是否复制了别的内容。`;
+        onRefuse(refused);
       }
     });
-    cm.on("change", () => { size = bytes(cm.getValue()); });
+    cm.on("change", () => { size = bytes(cm.getValue()); refused = ""; });
     cm.on("inputRead", (c, change) => {
       if (/^[A-Za-z_]$/.test(change.text[0] || "") && !c.state.completionActive) c.showHint({ completeSingle: false });
     });
