@@ -19,9 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-
-from bench.fullpath import drive, session
+from bench.fullpath import drive, session, traced
 from bot.playbook.library import PlaybookSet
 from bot.store import hot, inline
 
@@ -47,22 +45,12 @@ def recording(engine: Any) -> Iterator[list[Recorded]]:
         if sql.startswith(("BEGIN", "COMMIT")):
             found.append(("raw", sql, [], False))
 
-    traced: list[sqlite3.Connection] = []
-
-    def on_checkout(dbapi_connection: sqlite3.Connection, _record: Any, _proxy: Any) -> None:
-        dbapi_connection.set_trace_callback(on_traced)
-        traced.append(dbapi_connection)
-
-    sync_engine = getattr(engine, "sync_engine", engine)
     hot._sqlite, inline.InlineConnection._driver_sql = on_hot, on_raw  # type: ignore[assignment,method-assign]
-    event.listen(sync_engine, "checkout", on_checkout)
     try:
-        yield found
+        with traced(engine, on_traced):
+            yield found
     finally:
         hot._sqlite, inline.InlineConnection._driver_sql = run_hot, run_raw  # type: ignore[method-assign]
-        event.remove(sync_engine, "checkout", on_checkout)
-        for dbapi_connection in traced:
-            dbapi_connection.set_trace_callback(None)
 
 
 def replay(database: Path, statements: list[Recorded]) -> dict[str, float]:

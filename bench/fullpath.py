@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,29 +258,37 @@ def percentile(values: list[float], q: float) -> float:
 # -- diagnosis: what one event costs in statements and transactions, and where the time goes
 
 
+@contextlib.contextmanager
+def traced(engine: Any, on_statement: Callable[[str], None]) -> Iterator[None]:
+    """Every statement SQLite runs on the store's connections while inside, as sqlite3's trace callback gives it
+    (the driver's own statements included, which SQLAlchemy's events would miss)."""
+    connections: list[Any] = []
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.set_trace_callback(on_statement)
+        connections.append(dbapi_connection)
+
+    sync_engine = getattr(engine, "sync_engine", engine)  # SQLite runs inline on a sync engine
+    event.listen(sync_engine, "checkout", on_checkout)
+    try:
+        yield
+    finally:
+        event.remove(sync_engine, "checkout", on_checkout)
+        for dbapi_connection in connections:
+            dbapi_connection.set_trace_callback(None)
+
+
 async def census(playbooks: PlaybookSet, template: Path, seed: int, events: int) -> dict[str, Any]:
     """Statements (by kind) and transactions per event, counted at the database driver (sqlite3's trace callback):
     the hot statements go to the driver without SQLAlchemy, so SQLAlchemy's events would miss them."""
     kinds: Counter[str] = Counter()
-    traced: list[Any] = []
 
     def on_statement(statement: str) -> None:
         kinds[statement.split(None, 1)[0].upper()] += 1
 
-    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        dbapi_connection.set_trace_callback(on_statement)
-        traced.append(dbapi_connection)
-
     async with session(playbooks, template, seed) as s:
-        engine = s.bot.store.engine
-        sync_engine = getattr(engine, "sync_engine", engine)  # SQLite runs inline on a sync engine
-        event.listen(sync_engine, "checkout", on_checkout)
-        try:
+        with traced(s.bot.store.engine, on_statement):
             await drive(s, events)
-        finally:
-            event.remove(sync_engine, "checkout", on_checkout)
-            for dbapi_connection in traced:
-                dbapi_connection.set_trace_callback(None)
     commits = kinds["COMMIT"]
     per = {kind: round(n / events, 2) for kind, n in kinds.most_common()}
     return {
