@@ -6,7 +6,8 @@ events, each walking all of them: about 100 ms in which no event is handled (a p
 a first check-in. Its objects live for one batch (up to 100 events), long enough that the default first threshold
 (700 allocations) promoted many of them, which is what triggered the full collections.
 
-`settle()` runs once the bot is up, in the process that serves (`qunguan run`): what exists then is frozen out of
+`settle()` runs once the bot is up, in the process that serves WeChat (`qunguan run`; the simulator, typed by
+hand, needs no such care): what exists then is frozen out of
 every later collection (gc.freeze), and the first threshold is raised so that a batch's objects die before a
 collection sees them. Garbage is still collected; cycles made later are found as before. Not for tests or
 one-shot commands: a frozen object is never collected until the next `settle()` (which lets the earlier ones go

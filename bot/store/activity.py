@@ -84,8 +84,14 @@ async def mark_seen_touching(
     assert member is not None
     if not hot.fuses(conn):
         return await mark_seen(conn, event.id, at, account=account), False
-    params = {"id": event.id, "at": at, "account": account, "member": member.id, "name": member.name}
-    params["friend"] = member.friend
+    params = {
+        "id": event.id,
+        "at": at,
+        "account": account,
+        "member": member.id,
+        "name": member.name,
+        "friend": member.friend,
+    }
     row = await hot.fetchone(conn, _SEEN_TOUCH, params)
     assert row is not None
     return row[0] == 1, row[1] == 1
