@@ -36,9 +36,8 @@ _message_days = MessageDay.__table__
 _tags = MemberTag.__table__
 
 # What the counters look a member up by, where the table's own key leads with another column (checkins and
-# message_days lead with member_id already).
+# message_days lead with member_id already; room_members.inviter_id has its index in bot/store/tables.py).
 Index("ix_window_entries_member", _entries.c.member_id, _entries.c.window_id)
-Index("ix_room_members_inviter", _room_members.c.inviter_id)
 
 MESSAGE_DAYS = 30  # member.messages_30d: today and the 29 local days before it
 

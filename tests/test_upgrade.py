@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from bot.config import Config, StaffSection
 from bot.store import Store
-from bot.store.migrations import SCHEMA_VERSION
+from bot.store.migrations import DROPPED_INDEXES, SCHEMA_VERSION
 from bot.testing import TestBot
 
 pytestmark = [pytest.mark.usefixtures("backend"), pytest.mark.empty_database]
@@ -76,4 +76,38 @@ async def test_a_version_4_database_gets_what_growth_ii_added_and_keeps_its_memb
     tables, outbox, version = await _schema(backend.database)
     assert set(NEW_TABLES) <= tables
     assert "announce" in outbox
+    assert version == str(SCHEMA_VERSION)
+
+
+async def test_a_version_8_database_drops_the_indexes_written_for_nothing_and_keeps_its_rows(backend: Backend) -> None:
+    """Version 8 indexed members.last_active, which every message rewrites, and room_members.inviter_id twice."""
+    store = await Store.open(backend.database)
+    try:
+        async with store.unit() as conn:
+            await conn.execute(
+                text("INSERT INTO members (id, name, points, first_seen) VALUES ('u1', '小王', 500, CURRENT_TIMESTAMP)")
+            )
+            await conn.execute(text("CREATE INDEX ix_members_last_active ON members (last_active)"))
+            await conn.execute(text("CREATE INDEX ix_room_members_inviter ON room_members (inviter_id)"))
+            await conn.execute(text("UPDATE settings SET value = '8' WHERE key = 'schema_version'"))
+    finally:
+        await store.close()
+    async with TestBot.running(ROOT / "playbooks", config=CONFIG, database=backend.database) as bot:
+        await bot.say("u1", "签到", room="r1")
+        assert await bot.field("u1", "points") > 500
+        assert await bot.field("u1", "streak") == 1
+    store = await Store.open(backend.database)
+    try:
+        async with store.unit() as conn:
+
+            def names(sync: object) -> set[str]:
+                found = inspect(sync)
+                return {i["name"] for table in ("members", "room_members") for i in found.get_indexes(table)}
+
+            indexes = await conn.run_sync(names)
+            version = (await conn.execute(text("SELECT value FROM settings WHERE key = 'schema_version'"))).scalar()
+    finally:
+        await store.close()
+    assert indexes.isdisjoint(DROPPED_INDEXES)
+    assert "ix_room_members_inviter_id" in indexes
     assert version == str(SCHEMA_VERSION)

@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 from bot.registry import load_abilities
 from bot.store import tables
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def schema() -> MetaData:
@@ -68,6 +68,17 @@ def add_missing(conn: Connection, metadata: MetaData | None = None) -> None:
             conn.execute(CreateIndex(index, if_not_exists=True))
 
 
+# Indexes a release dropped: each was written for nothing (a column every message rewrites; a second index over
+# columns another one covers already).
+DROPPED_INDEXES = ("ix_members_last_active", "ix_room_members_inviter")
+
+
+def _drop_indexes(conn: Connection) -> None:
+    """Version 9 drops DROPPED_INDEXES; the rows stay, and so does every other index."""
+    for name in DROPPED_INDEXES:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+
+
 STEPS: Mapping[int, Callable[[Connection], None]] = {
     2: _add_new_tables,
     3: _add_new_tables_and_indexes,
@@ -76,6 +87,7 @@ STEPS: Mapping[int, Callable[[Connection], None]] = {
     6: add_missing,  # the web console: one-time login links and sessions
     7: add_missing,  # the console's pages: traces and their counts, and whatever else they keep
     8: add_missing,  # a fleet: accounts on events and the outbox, speaker leases, held events (bot/fleet/tables.py)
+    9: _drop_indexes,
 }
 _KEY = "schema_version"
 # PostgreSQL advisory lock key (any constant bigint, the same in every process): 'qunguan' in ASCII.

@@ -31,7 +31,9 @@ class Member(SQLModel, table=True):
     name: str = ""
     points: int = 0  # kept equal to the ledger sum in the same transaction
     first_seen: datetime
-    last_active: datetime | None = Field(default=None, index=True)
+    # No index: every message rewrites it, and an index would move its entry each time (a page written per
+    # message) for an ordering only a console list uses, which scans the table in milliseconds instead.
+    last_active: datetime | None = None
     friend: bool | None = None  # the bot's WeChat friend, as the platform last said (None: it never said)
 
 
