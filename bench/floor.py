@@ -60,6 +60,7 @@ def replay(database: Path, statements: list[Recorded]) -> dict[str, float]:
     try:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA temp_store=MEMORY")  # as the store's connections (bot/store/dialect.py)
         clock = time.perf_counter
         for kind, sql, rows, fetch in statements:
             start = clock()

@@ -1,11 +1,14 @@
 """What a member's message costs the database: every message rewrites a few columns (the member's last activity,
 the day's count, points), so an index on one of them would move an entry to another page of its index on each
 message, a random page written at every commit for an ordering only a console list uses. A table never keeps two
-indexes over the same columns either: each would be written for nothing."""
+indexes over the same columns either: each would be written for nothing. And an event's savepoints keep the pages
+they may roll back in memory: SQLite's default keeps them in a temporary file, two writes per page."""
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -93,3 +96,37 @@ async def test_no_table_keeps_two_indexes_over_the_same_columns(backend: Backend
         if len(names := sorted(n for n, c in indexes if c == columns)) > 1
     }
     assert twice == {}
+
+
+def _temporary_files() -> set[str]:
+    """SQLite's temporary files this process holds open ("etilqs_…", unlinked once open)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile (the listing's own descriptor)
+            continue
+        if "etilqs_" in target:
+            found.add(target)
+    return found
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the open files in /proc/self/fd")
+async def test_an_events_savepoints_keep_what_they_may_roll_back_in_memory_not_in_a_temporary_file(
+    backend: Backend,
+) -> None:
+    """Looked at as each statement starts, inside the events' savepoints, while members check in and chat."""
+    opened: set[str] = set()
+
+    def on_statement(_statement: str) -> None:
+        opened.update(_temporary_files())
+
+    async with TestBot.running(ROOT / "playbooks", config=CONFIG, database=backend.database) as bot:
+        await bot.say("u1", "大家好", room="r1")
+        with traced(bot.bot.store.engine, on_statement):
+            for member in ("u1", "u2", "u3"):
+                await bot.say(member, "签到", room="r1")
+                await bot.say(member, "今天天气不错", room="r1")
+            assert await bot.field("u3", "streak") == 1
+    assert opened == set()

@@ -103,6 +103,9 @@ def configure(engine: Engine | AsyncEngine, *, synchronous: str = "NORMAL", auto
         # bot: fail at once here, and wait in Store.unit, which retries through the clock (begin_waiting).
         cursor.execute(f"PRAGMA busy_timeout={0 if inline else 10000}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # An event's savepoints keep the pages they may roll back to in a sub-journal, which SQLite otherwise writes
+        # to a temporary file: two writes per page, a dozen pages an event. In memory, they cost nothing to keep.
+        cursor.execute("PRAGMA temp_store=MEMORY")
         if autocheckpoint is not None:
             cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
         cursor.close()
