@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlmodel
@@ -41,6 +42,25 @@ _LAST = hot.Statement(
     dates=(0,),
 )
 _INSERT = hot.insert("checkin", _checkins, ["member_id", "day", "streak", "points", "at"], conflict="DO NOTHING")
+# PostgreSQL (hot.fuses): the last check-in read, the new one written with its streak and award, the points credited
+# and their ledger entry, in one round trip. Each part only when the one before it found or wrote its row; the
+# columns say how far it went: (last streak, new streak, points awarded, balance), NULL where a part did nothing.
+_FUSED = hot.Statement(
+    "check in, credit and entry",
+    "WITH last AS (SELECT day, streak FROM checkins WHERE member_id = :member_id ORDER BY day DESC LIMIT 1),"
+    " next AS (SELECT CASE WHEN last.day = :yesterday THEN last.streak + 1 ELSE 1 END AS streak"
+    " FROM (SELECT 1) AS one LEFT JOIN last ON true WHERE last.day IS NULL OR last.day < :today),"
+    " new AS (INSERT INTO checkins (member_id, day, streak, points, at)"
+    " SELECT :member_id, :today, next.streak, :points + COALESCE((SELECT bonus.points"
+    " FROM unnest(CAST(:bonus_days AS integer[]), CAST(:bonus_points AS integer[])) AS bonus(day, points)"
+    " WHERE bonus.day = next.streak), 0), :at FROM next ON CONFLICT DO NOTHING RETURNING streak, points),"
+    " changed AS (UPDATE members SET points = members.points + new.points FROM new WHERE members.id = :member_id"
+    " RETURNING members.points),"
+    " entry AS (INSERT INTO points_ledger (member_id, delta, balance, reason, playbook_id, at)"
+    " SELECT :member_id, new.points, changed.points, :reason, :playbook_id, :at FROM new, changed RETURNING balance)"
+    " SELECT (SELECT streak FROM last), (SELECT streak FROM next), (SELECT points FROM new),"
+    " (SELECT balance FROM entry)",
+)
 
 
 async def last_checkin(conn: AsyncConnection, member_id: str) -> tuple[date, int] | None:
@@ -67,7 +87,66 @@ class CheckinParams(Params):
     def _days(cls, value: dict[int, int]) -> dict[int, int]:
         if any(day < 1 for day in value):
             raise ValueError("keys are streak days (1, 2, ...), like {7: 20, 30: 100}")
+        for day, points in value.items():
+            if points < 0:
+                raise ValueError(f"values are points added on that streak day, 0 or more; day {day} has {points}")
         return value
+
+
+@dataclass(frozen=True)
+class CheckedIn:
+    """What a check-in decided: `already` (checked in that day before: nothing paid), the streak, the points paid
+    now and the member's balance after them (None when nothing was paid)."""
+
+    already: bool
+    streak: int
+    points: int
+    total: int | None
+
+
+async def check_in(
+    conn: AsyncConnection, member_id: str, today: date, p: CheckinParams, *, at: datetime, playbook_id: str
+) -> CheckedIn:
+    """Once per local day `today`. The date never goes backwards: a check-in dated after today (by a clock that ran
+    fast and was corrected, or before the timezone was moved west) counts as today's, so no day is paid twice."""
+    if hot.fuses(conn):
+        return await _fused(conn, member_id, today, p, at=at, playbook_id=playbook_id)
+    last = await last_checkin(conn, member_id)
+    if last and last[0] >= today:
+        return CheckedIn(True, last[1], 0, None)
+    streak = last[1] + 1 if last and last[0] == today - timedelta(days=1) else 1
+    award = p.points + p.bonus.get(streak, 0)
+    row = {"member_id": member_id, "day": today, "streak": streak, "points": award, "at": at}
+    if not await hot.execute(conn, _INSERT, row):
+        return CheckedIn(True, streak, 0, None)  # another event was first, same day
+    total = await add_points(conn, member_id, award, at=at, reason=p.reason, playbook_id=playbook_id)
+    return CheckedIn(False, streak, award, total)
+
+
+async def _fused(
+    conn: AsyncConnection, member_id: str, today: date, p: CheckinParams, *, at: datetime, playbook_id: str
+) -> CheckedIn:
+    params = {
+        "member_id": member_id,
+        "today": today,
+        "yesterday": today - timedelta(days=1),
+        "points": p.points,
+        "bonus_days": list(p.bonus),
+        "bonus_points": list(p.bonus.values()),
+        "at": at,
+        "reason": p.reason,
+        "playbook_id": playbook_id,
+    }
+    row = await hot.fetchone(conn, _FUSED, params)
+    assert row is not None
+    last_streak, streak, award, total = row
+    if streak is None:
+        return CheckedIn(True, last_streak, 0, None)
+    if award is None:
+        return CheckedIn(True, streak, 0, None)  # another event was first, same day
+    if total is None:  # no member row to credit yet: made and credited as any first credit is
+        total = await add_points(conn, member_id, award, at=at, reason=p.reason, playbook_id=playbook_id)
+    return CheckedIn(False, streak, award, total)
 
 
 @action(
@@ -79,19 +158,7 @@ class CheckinParams(Params):
 async def checkin(ctx: RunContext, p: CheckinParams) -> None:
     """Once per local day. `bonus` adds points on reaching a streak of exactly that many days."""
     member = ctx.target(p.to)
-    today = ctx.local_now().date()
-    last = await last_checkin(ctx.conn, member.id)
-    # The date never goes backwards: a check-in dated after today (by a clock that ran fast and was corrected,
-    # or before the timezone was moved west) counts as today's, so no day is paid twice.
-    if last and last[0] >= today:
-        ctx.vars["checkin"] = {"already": True, "streak": last[1], "points": 0}
-        return
-    streak = last[1] + 1 if last and last[0] == today - timedelta(days=1) else 1
-    award = p.points + p.bonus.get(streak, 0)
-    row = {"member_id": member.id, "day": today, "streak": streak, "points": award, "at": ctx.now()}
-    if not await hot.execute(ctx.conn, _INSERT, row):
-        ctx.vars["checkin"] = {"already": True, "streak": streak, "points": 0}  # another event was first, same day
-        return
-    total = await add_points(ctx.conn, member.id, award, at=ctx.now(), reason=p.reason, playbook_id=ctx.playbook.id)
-    ctx.vars["checkin"] = {"already": False, "streak": streak, "points": award}
-    ctx.changed(member.id, points=total)
+    done = await check_in(ctx.conn, member.id, ctx.local_now().date(), p, at=ctx.now(), playbook_id=ctx.playbook.id)
+    ctx.vars["checkin"] = {"already": done.already, "streak": done.streak, "points": done.points}
+    if done.total is not None:
+        ctx.changed(member.id, points=done.total)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from textwrap import dedent
 from zoneinfo import ZoneInfo
 
@@ -272,74 +272,6 @@ async def test_to_inviter_without_an_inviter_skips_that_action_and_the_run_goes_
         skipped = [line for line in logged(caplog, logging.INFO) if "skipped" in line]
         assert len(skipped) == 2
         assert all("welcome" in line and "no inviter" in line for line in skipped)
-
-
-# -- checkin
-
-
-CHECKIN = """
-    id: checkin
-    when:
-      - message: {text: 签到}
-    do:
-      - checkin: {points: 5, bonus: {7: 20}}
-      - reply: "{{ checkin.already }} {{ checkin.streak }} {{ checkin.points }} {{ member.points }}"
-"""
-
-
-async def test_checkin_once_per_local_day() -> None:
-    """The second check-in the same day awards nothing."""
-    async with TestBot.running(playbooks(CHECKIN), start=local(2026, 11, 23, 9, 0)) as bot:
-        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 1 5 5"]
-        await bot.advance_to(local(2026, 11, 23, 21, 0))
-        assert texts(await bot.say("u1", "签到", room="r2")) == ["True 1 0 5"]
-
-
-async def test_checkins_at_2359_and_0001_shanghai_are_two_days() -> None:
-    """Local midnight divides days: one minute before and two minutes later is a streak of two."""
-    async with TestBot.running(playbooks(CHECKIN), start=local(2026, 11, 23, 23, 59)) as bot:
-        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 1 5 5"]
-        await bot.advance_to(local(2026, 11, 24, 0, 1))
-        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 2 5 10"]
-
-
-async def test_checkin_days_are_local_days_not_utc_days() -> None:
-    """15:59 and 16:01 UTC are one UTC day but two Shanghai days; 23:00 and 01:00 UTC are one Shanghai day."""
-    async with TestBot.running(playbooks(CHECKIN), start=datetime(2026, 11, 23, 15, 59, tzinfo=UTC)) as bot:
-        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 1 5 5"]
-        await bot.advance_to(datetime(2026, 11, 23, 16, 1, tzinfo=UTC))
-        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 2 5 10"]
-        await bot.advance_to(datetime(2026, 11, 24, 23, 0, tzinfo=UTC))  # 07:00 on the 25th, local
-        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 3 5 15"]
-        await bot.advance_to(datetime(2026, 11, 25, 1, 0, tzinfo=UTC))  # 09:00 on the 25th, local
-        assert texts(await bot.say("u1", "签到", room="r1")) == ["True 3 0 15"]
-
-
-async def test_checkin_streak_continues_on_consecutive_days_and_resets_after_a_gap() -> None:
-    """Missing a whole day starts the streak over; `member.streak` shows 0 once it is broken."""
-    async with TestBot.running(playbooks(CHECKIN), start=local(2026, 11, 23, 9, 0)) as bot:
-        streaks = []
-        for _ in range(3):
-            await bot.say("u1", "签到", room="r1")
-            streaks.append(await bot.field("u1", "streak"))
-            await bot.advance(timedelta(days=1))
-        assert streaks == [1, 2, 3]
-        assert await bot.field("u1", "streak") == 3  # the day after: not broken yet
-        await bot.advance(timedelta(days=1))
-        assert await bot.field("u1", "streak") == 0
-        assert texts(await bot.say("u1", "签到", room="r1")) == ["False 1 5 20"]
-
-
-async def test_checkin_bonus_is_paid_on_exactly_the_seventh_day() -> None:
-    """Bonus days are exact: day 6 and day 8 earn the base points only."""
-    async with TestBot.running(playbooks(CHECKIN), start=local(2026, 11, 23, 20, 0)) as bot:
-        awarded = []
-        for _ in range(8):
-            [reply] = await bot.say("u1", "签到", room="r1")
-            awarded.append(int(reply.text.split()[2]))
-            await bot.advance(timedelta(days=1, hours=-1))  # a little earlier each day, still consecutive
-        assert awarded == [5, 5, 5, 5, 5, 5, 25, 5]
-        assert await bot.field("u1", "points") == 60
 
 
 # -- choose

@@ -1,5 +1,5 @@
-"""What every group message records about its member, on both databases (on PostgreSQL the seen mark and the
-member's row go in one statement, the day's count and the membership in another: bot/store/activity.py): a
+"""What every group message records about its member, on both databases (on PostgreSQL the seen mark, the
+member's row, the day's count and the membership go in one statement where they can: bot/store/activity.py): a
 redelivery records nothing twice, a renamed member keeps the new name and the rename, a new member gets a row,
 and each message counts once for the shop's day and keeps the member in the group."""
 
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.events import MessageEvent
-from bot.store.tables import Member, MessageDay, NameChange, RoomMember
+from bot.store.tables import Member, MessageDay, NameChange, Room, RoomMember
 from bot.testing import TestBot
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -63,3 +63,18 @@ async def test_a_message_redelivered_after_a_rename_records_nothing_twice_and_th
         name, later, went_by, counted, _present = await _member(bot, "u1")
         assert (name, went_by, counted) == ("改名后的小王", ["u1", "改名后的小王"], 3)
         assert later is not None and later > active
+
+
+async def test_a_known_members_first_message_in_a_new_group_counts_once_and_joins_them_at_its_first_sight() -> None:
+    """On PostgreSQL the seen mark, the member's row, the day's count and the membership go in one statement, but
+    the membership needs the group's row, which this message makes: it is written after it, once."""
+    async with TestBot.running({"playbooks/quiet.yaml": QUIET}, start=START) as bot:
+        await bot.seed("u1", rooms=["r1"], joined=START)
+        await bot.advance(timedelta(minutes=5))
+        await bot.say("u1", "新群你好", room="r2")
+        await bot.say("u1", "再来一句", room="r2")
+        rooms, members = Room.__table__, RoomMember.__table__
+        [(first_seen,)] = await bot.rows(select(rooms.c.first_seen).where(rooms.c.id == "r2"))
+        joined = select(members.c.joined_at, members.c.active).where(members.c.room_id == "r2")
+        assert [tuple(r) for r in await bot.rows(joined)] == [(first_seen, True)]
+        assert await bot.rows(select(MessageDay.__table__.c.messages)) == [(2,)]

@@ -656,6 +656,17 @@ CASES = [
         yaml("""
         id: t
         when:
+          - join: {}
+        do:
+          - checkin: {points: 5, bonus: {7: -20}}
+        """),
+        [f"{P}:5:33: 'bonus' values are points added on that streak day, 0 or more; day 7 has -20"],
+        id="checkin-bonus-takes-points",
+    ),
+    pytest.param(
+        yaml("""
+        id: t
+        when:
           - message: {text: 签到}
         do:
           - points: {add: 20, to: inviter}

@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.stages.stage import Stage, Turn
-from bot.store.activity import mark_seen, mark_seen_touching, record, touches_member
+from bot.store.activity import Seen, mark_seen, mark_seen_touching, record, touches_member
 
 if TYPE_CHECKING:
     from bot.context import Runtime
@@ -31,18 +31,17 @@ class Dedup(Stage):
         account = self.runtime.config.account if self.fleet else None
         recorded = turn.managed and event.recorded
         activity = not (self.fleet and event.room is not None)
-        touched = False
+        today = turn.now.astimezone(self.runtime.config.tz).date()
         if recorded and touches_member(event, activity=activity):
-            first, touched = await mark_seen_touching(turn.conn, event, turn.now, account=account)
+            seen = await mark_seen_touching(turn.conn, event, turn.now, today=today, account=account)
         else:
-            first = await mark_seen(turn.conn, event.id, turn.now, account=account)
-        if not first:
+            seen = Seen(await mark_seen(turn.conn, event.id, turn.now, account=account))
+        if not seen.first:
             log.debug("duplicate event %s dropped", event.id)
             turn.duplicate = True
             return True
         if recorded:
-            today = turn.now.astimezone(self.runtime.config.tz).date()
-            await record(turn.conn, event, turn.now, today=today, activity=activity, later=turn.later, touched=touched)
+            await record(turn.conn, event, turn.now, today=today, activity=activity, later=turn.later, seen=seen)
             if event.kind == "rename":
                 rooms = self.runtime.rooms
                 turn.after.append(lambda: rooms.tell_renamed(event))  # type: ignore[arg-type]

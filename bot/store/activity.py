@@ -3,6 +3,7 @@ each member's group messages per local day."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import bindparam, insert, select, update
@@ -45,21 +46,49 @@ _COUNTED = hot.Statement(
     "INSERT INTO message_days (member_id, day, messages) VALUES (:member, :day, 1)"
     " ON CONFLICT (member_id, day) DO UPDATE SET messages = message_days.messages + 1",
 )
-# PostgreSQL (hot.fuses): statements that follow each other, in one round trip each pair. The member is touched
-# only if the event was new; what each returned is what the two apart would have.
-_SEEN_TOUCH = hot.Statement(
-    "seen and touch member",
+# PostgreSQL (hot.fuses): statements that follow each other, in one round trip. The member is touched only if the
+# event was new; what each returned is what the statements apart would have.
+_SEEN_TOUCH_CTE = (
     "WITH seen AS (INSERT INTO seen_events (id, at, account) VALUES (:id, :at, :account)"
     " ON CONFLICT DO NOTHING RETURNING 1),"
     " touched AS (UPDATE members SET last_active = :at, friend = COALESCE(:friend, friend)"
     " WHERE id = :member AND name = :name"
     " AND EXISTS (SELECT 1 FROM seen) RETURNING 1)"
-    " SELECT (SELECT count(*) FROM seen), (SELECT count(*) FROM touched)",
+)
+_SEEN_TOUCH = hot.Statement(
+    "seen and touch member",
+    f"{_SEEN_TOUCH_CTE} SELECT (SELECT count(*) FROM seen), (SELECT count(*) FROM touched), false",
+)
+# A group message of a member already in the group: the day's count and the membership too, once the member's row
+# was found current (the count needs it); the membership only where the group's row is there (its first sight is
+# the member's joined_at), which the last column says.
+_SEEN_TOUCH_COUNT = hot.Statement(
+    "seen, touch member, count message and present",
+    f"{_SEEN_TOUCH_CTE},"
+    " counted AS (INSERT INTO message_days (member_id, day, messages)"
+    " SELECT :member, CAST(:day AS date), 1 WHERE EXISTS (SELECT 1 FROM touched)"
+    " ON CONFLICT (member_id, day) DO UPDATE SET messages = message_days.messages + 1 RETURNING 1),"
+    " present AS (INSERT INTO room_members (room_id, member_id, joined_at, active)"
+    " SELECT :room, :member, first_seen, true FROM rooms WHERE id = :first_room AND EXISTS (SELECT 1 FROM touched)"
+    " ON CONFLICT DO NOTHING RETURNING 1)"
+    " SELECT (SELECT count(*) FROM seen), (SELECT count(*) FROM touched),"
+    " EXISTS (SELECT 1 FROM rooms WHERE id = :first_room)",
 )
 _COUNTED_PRESENT = hot.Statement(
     "count message and present",
     f"WITH counted AS ({_COUNTED.sql} RETURNING 1) {_PRESENT.sql}",
 )
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What `mark_seen_touching` did: `first`, the event is new; `touched`, the member's row was current and is
+    touched; `counted`, the day's message count is done too, and `present`, the membership."""
+
+    first: bool
+    touched: bool = False
+    counted: bool = False
+    present: bool = False
 
 
 async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime, *, account: str | None = None) -> bool:
@@ -75,15 +104,15 @@ def touches_member(event: Event, *, activity: bool) -> bool:
 
 
 async def mark_seen_touching(
-    conn: AsyncConnection, event: Event, at: datetime, *, account: str | None = None
-) -> tuple[bool, bool]:
-    """`mark_seen` and, when the event is new, the member's "still that name, active now": one round trip on
-    PostgreSQL (hot.fuses), two statements elsewhere. (first time, member row current); `record(touched=True)`
-    then leaves the member's row alone. Only for an event `touches_member` allows."""
+    conn: AsyncConnection, event: Event, at: datetime, *, today: date, account: str | None = None
+) -> Seen:
+    """`mark_seen` and, when the event is new, the member's "still that name, active now" (and for a group message
+    of a member present, the day's count and the membership): one round trip on PostgreSQL (hot.fuses); elsewhere
+    only the seen mark. `record(seen=...)` then leaves out what was done. Only for an event `touches_member` allows."""
     member = event.member
     assert member is not None
     if not hot.fuses(conn):
-        return await mark_seen(conn, event.id, at, account=account), False
+        return Seen(await mark_seen(conn, event.id, at, account=account))
     params = {
         "id": event.id,
         "at": at,
@@ -92,9 +121,15 @@ async def mark_seen_touching(
         "name": member.name,
         "friend": member.friend,
     }
-    row = await hot.fetchone(conn, _SEEN_TOUCH, params)
+    room = event.room
+    counts = room is not None and event.kind == "message" and event.membership == "present"
+    if counts:
+        assert room is not None
+        params |= {"day": today, "room": room.id, "first_room": room.id}
+    row = await hot.fetchone(conn, _SEEN_TOUCH_COUNT if counts else _SEEN_TOUCH, params)
     assert row is not None
-    return row[0] == 1, row[1] == 1
+    touched = row[1] == 1
+    return Seen(row[0] == 1, touched, counted=counts and touched, present=counts and touched and bool(row[2]))
 
 
 async def upsert_member(conn: AsyncConnection, member: MemberRef, at: datetime, *, active: bool) -> None:
@@ -178,18 +213,19 @@ async def record(
     today: date,
     activity: bool = True,
     later: Deferred | None = None,
-    touched: bool = False,
+    seen: Seen | None = None,
 ) -> None:
     """Keep members, rooms and room membership current from what the event says about itself (bot/events.py);
     a group message counts for its member's local day `today` (private ones are no group activity).
     `activity=False`: membership only; in a fleet the group's speaker alone counts activity (`record_activity`).
-    `touched`: the member's row was found current and touched already (`mark_seen_touching`)."""
+    `seen`: what `mark_seen_touching` did already (the member's row touched, the count, the membership)."""
     member, room = event.member, event.room
-    counts = activity and room is not None and event.kind == "message"
+    seen = seen or Seen(True)
+    counts = activity and room is not None and event.kind == "message" and not seen.counted
     # PostgreSQL: the message's count goes with the membership statement at the end, in one round trip
     with_present = counts and hot.fuses(conn) and event.membership == "present"
     if member is not None:
-        if not touched:
+        if not seen.touched:
             await upsert_member(conn, member, at, active=activity and event.active)
         if counts and not with_present:
             await count_message(conn, member.id, today)
@@ -198,7 +234,7 @@ async def record(
             await upsert_member(conn, other, at, active=False)
     if room is not None:
         await upsert_room(conn, room, at, by=event.by, touch=activity, later=later)
-    if member is None or room is None or event.membership is None:
+    if member is None or room is None or event.membership is None or seen.present:
         return
     where = {"room_id": room.id, "member_id": member.id}
     if event.membership == "present":  # no join seen: in the group since the bot first saw it (days_in_room)

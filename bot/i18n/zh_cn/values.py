@@ -102,6 +102,9 @@ MESSAGES = {
     "keys are streak days (1, 2, ...), like {{7: 20, 30: 100}}": (
         "的键是连续签到的天数（1、2……），例如 {{7: 20, 30: 100}}"
     ),
+    "values are points added on that streak day, 0 or more; day {day} has {points}": (
+        "的值是连续签到到那一天时加的积分，不能是负数；第 {day} 天现在是 {points}"
+    ),
     "must be a number or a comparison like '>=14'; got {got}": "必须是数字或比较式，例如 '>=14'；现在是 {got}",
     "must be a number or a comparison like '>=14' or '<7'": "必须是数字或比较式，例如 '>=14' 或 '<7'",
     "must be a number like 500 or a quantile from p1 to p99 like p80": (
