@@ -174,7 +174,7 @@ class Engine:
                         break
                 if turn.duplicate:
                     return False
-                await self.outbox.queue(conn, turn.queued, later=rows)
+                await self.outbox.queue(conn, turn.queued, later=rows, speaker=turn.speaker)
                 await write(conn, turn.event, turn.now, turn.trace, later=rows)
         except Exception as exc:
             if dialect.transient(exc) or isinstance(exc, StoreError):

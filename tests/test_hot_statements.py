@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import asyncpg
 import pytest
 from backends import Backend, Cluster
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from bot.store import Store, dialect, hot
@@ -229,55 +229,3 @@ async def test_postgresql_connection_lost_in_a_raw_statement_fails_the_unit_and_
     finally:
         await admin.close()
         await store.close()
-
-
-class RoundTrips:
-    """asyncpg's protocol under a connection, counting each call that waits for the server's answer."""
-
-    WAITS = frozenset({"query", "prepare", "bind", "bind_execute", "bind_execute_many", "execute", "close_statement"})
-
-    def __init__(self, protocol: object, counts: list[int]) -> None:
-        self._protocol = protocol
-        self._counts = counts
-
-    def __getattr__(self, name: str) -> object:
-        if name in self.WAITS:
-            self._counts[0] += 1
-        return getattr(self._protocol, name)
-
-
-CHECK_IN_ONLY = """
-id: checkin
-when:
-  - message: {text: 签到}
-do:
-  - checkin: {points: 5}
-"""
-
-
-@pytest.mark.slow
-@pytest.mark.sqlite_only  # the `backend` runs once: these open PostgreSQL themselves
-async def test_a_first_check_in_on_postgresql_is_four_round_trips_beside_its_batchs_share(pg_url: str) -> None:
-    """A known member's first check-in in a burst: the event's savepoint, its seen mark with the member's activity,
-    the day's count and the membership, the playbook run's savepoint, and the check-in with its points and ledger
-    entry. The batch's own (BEGIN, the group, traces, COMMIT) are the same for a burst of 5 and one of 15."""
-    counts = [0]
-    async with TestBot.running({"checkin": CHECK_IN_ONLY}, database=pg_url) as bot:
-
-        def counting(dbapi_connection: object, _record: object, _proxy: object) -> None:
-            driver = dbapi_connection._connection  # type: ignore[attr-defined]
-            if not isinstance(driver._protocol, RoundTrips):
-                driver._protocol = RoundTrips(driver._protocol, counts)
-
-        event.listen(bot.bot.store.engine.sync_engine, "checkout", counting)
-        members = [f"m{i}" for i in range(22)]
-        for member in members:
-            await bot.seed(member, rooms=["r1"], joined=bot.clock.now())
-        await bot.burst([bot.message(m, "签到", room="r1") for m in members[:2]])  # every statement prepared
-        spent = []
-        for burst in (members[2:7], members[7:22]):
-            counts[0] = 0
-            await bot.burst([bot.message(m, "签到", room="r1") for m in burst])
-            spent.append(counts[0])
-        assert (await bot.rows(select(func.count()).select_from(Checkin.__table__)))[0][0] == 22
-    assert (spent[1] - spent[0]) / 10 == 4, spent

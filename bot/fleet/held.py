@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.deadletters import decode, encode
 from bot.events import Event
+from bot.fleet import leases
 from bot.fleet.tables import HeldEvent, SpeakerLease
 from bot.store import hot
 
@@ -30,6 +31,16 @@ _DONE = hot.insert(
     _held,
     ["key", "room_id", "at", "account", "event", "done"],
     conflict="(key) DO UPDATE SET done = :done, event = '' WHERE NOT held_events.done",
+)
+# PostgreSQL (hot.fuses): the speaker's lease taken or extended (leases.speak) and the event's key marked done (`done`)
+# in one round trip, the key only when the lease is this account's: (speaks, done now).
+_SPEAK_DONE = hot.Statement(
+    "speak and held done",
+    f"WITH spoke AS ({leases.SPEAK.sql} RETURNING 1),"
+    " marked AS (INSERT INTO held_events (key, room_id, at, account, event, done)"
+    " SELECT :key, :room_id, :at, :account, '', true WHERE EXISTS (SELECT 1 FROM spoke)"
+    " ON CONFLICT (key) DO UPDATE SET done = true, event = '' WHERE NOT held_events.done RETURNING 1)"
+    " SELECT (SELECT count(*) FROM spoke), (SELECT count(*) FROM marked)",
 )
 _HOLD = hot.insert("hold", _held, ["key", "room_id", "at", "account", "event", "done"], conflict="DO NOTHING")
 
@@ -54,6 +65,22 @@ async def done(conn: AsyncConnection, code: str, event: Event, account: str) -> 
     assert event.room is not None
     values = {"key": code, "room_id": event.room.id, "at": event.at, "account": account, "done": True}
     return await hot.execute(conn, _DONE, values) == 1
+
+
+async def speak_done(
+    conn: AsyncConnection, code: str, event: Event, account: str, now: datetime, lease: timedelta
+) -> tuple[bool, bool]:
+    """Whether `account` speaks for the event's group (leases.speak) and, if it does, whether the key is done now
+    (`done`): one round trip on PostgreSQL."""
+    assert event.room is not None
+    room_id = event.room.id
+    if not hot.fuses(conn):
+        speaks = await leases.speak(conn, room_id, account, now, lease)
+        return speaks, speaks and await done(conn, code, event, account)
+    values = {"room_id": room_id, "account": account, "since": now, "expires_at": now + lease}
+    row = await hot.fetchone(conn, _SPEAK_DONE, {**values, "key": code, "at": event.at})
+    assert row is not None
+    return row[0] == 1, row[1] == 1
 
 
 async def hold(conn: AsyncConnection, code: str, event: Event, account: str) -> None:

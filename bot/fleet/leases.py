@@ -23,7 +23,7 @@ _rooms = AccountRoom.__table__
 _SPEAKER = hot.Statement(
     "speaker", "SELECT account, expires_at FROM speaker_leases WHERE room_id = :room_id", times=(1,)
 )
-_SPEAK = hot.insert(
+SPEAK = hot.insert(
     "speak",
     _leases,
     ["room_id", "account", "since", "expires_at"],
@@ -45,7 +45,7 @@ async def speak(conn: AsyncConnection, room_id: str, account: str, now: datetime
     taken over by the takeover duty, which also takes over what its holder left undone). On PostgreSQL the row
     stays locked until the event commits, so no takeover slips in between the check and the event's writes."""
     values = {"room_id": room_id, "account": account, "since": now, "expires_at": now + lease}
-    return await hot.execute(conn, _SPEAK, values) == 1
+    return await hot.execute(conn, SPEAK, values) == 1
 
 
 async def take_over(

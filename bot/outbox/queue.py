@@ -77,12 +77,18 @@ class Outbox(Delivery):
         return routing.hint(rows, self.config, event.room.id if event.room is not None else None)
 
     async def queue(
-        self, conn: AsyncConnection, entries: Sequence[dict[str, Any]], *, later: Deferred | None = None
+        self,
+        conn: AsyncConnection,
+        entries: Sequence[dict[str, Any]],
+        *,
+        later: Deferred | None = None,
+        speaker: tuple[str, str] | None = None,
     ) -> None:
         """Write rows in the caller's transaction (`later`: with the rest of a batch's, before its commit); a dedup
-        key already there is skipped, not queued twice. In a fleet each row's sender is chosen first (routing.py)."""
+        key already there is skipped, not queued twice. In a fleet each row's sender is chosen first (routing.py;
+        `speaker`: (group, account) the transaction found speaking for that group)."""
         if entries:
-            await routing.assign(conn, self.config, entries, self.clock.now())
+            await routing.assign(conn, self.config, entries, self.clock.now(), speaker=speaker)
             if later is not None:
                 later.add(INSERT, entries)
             else:

@@ -32,12 +32,21 @@ def hint(rows: list[dict[str, Any]], config: Config, room_id: str | None) -> lis
     return rows
 
 
-async def assign(conn: AsyncConnection, config: Config, rows: Sequence[dict[str, Any]], now: datetime) -> None:
-    """Set each row's `account` (in place) and drop the hints; outside a fleet, nothing to do."""
+async def assign(
+    conn: AsyncConnection,
+    config: Config,
+    rows: Sequence[dict[str, Any]],
+    now: datetime,
+    *,
+    speaker: tuple[str, str] | None = None,
+) -> None:
+    """Set each row's `account` (in place) and drop the hints; outside a fleet, nothing to do. `speaker`: (group,
+    account) the caller's transaction found speaking for that group, whose lease it holds until it commits: not
+    read again."""
     if not config.accounts:
         return
     me = config.account
-    speakers: dict[str, str | None] = {}
+    speakers: dict[str, str | None] = dict([speaker]) if speaker is not None else {}
 
     async def speaker(room_id: str) -> str | None:
         if room_id not in speakers:

@@ -32,8 +32,8 @@ class Dedup(Stage):
         recorded = turn.managed and event.recorded
         activity = not (self.fleet and event.room is not None)
         today = turn.now.astimezone(self.runtime.config.tz).date()
-        if recorded and touches_member(event, activity=activity):
-            seen = await mark_seen_touching(turn.conn, event, turn.now, today=today, account=account)
+        if recorded and touches_member(event):
+            seen = await mark_seen_touching(turn.conn, event, turn.now, today=today, activity=activity, account=account)
         else:
             seen = Seen(await mark_seen(turn.conn, event.id, turn.now, account=account))
         if not seen.first:

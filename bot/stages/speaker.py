@@ -53,14 +53,19 @@ class Speaker(Stage):
             return False
         await self._keep_rooms(conn, event, room, now)
         key = held.key(event)
-        if await self._speaks(conn, room.id, now):
-            if not await held.done(conn, key, event, self.account):
+        speaks, first = False, False
+        if not (self.stopped or room.id in self.released):
+            speaks, first = await held.speak_done(conn, key, event, self.account, now, self.lease)
+        if speaks:
+            if not first:
                 log.debug("event %s was acted on through another account's copy", event.id)
                 turn.duplicate = True
                 return True
+            turn.speaker = (room.id, self.account)
             if turn.managed:
                 today = turn.now.astimezone(self.runtime.config.tz).date()
-                await record_activity(conn, event, now, today=today)
+                assert turn.later is not None  # the engine's: every event in a transaction has one
+                await record_activity(conn, event, now, today=today, later=turn.later)
             return False
         await held.hold(conn, key, event, self.account)
         turn.duplicate = True  # not this account's to act on: no reply, no trace, no count
@@ -82,11 +87,6 @@ class Speaker(Stage):
         if len(self._friends) > FRIENDS_KEPT:
             self._friends.clear()
         self._friends.update(said)
-
-    async def _speaks(self, conn: AsyncConnection, room_id: str, now: datetime) -> bool:
-        if self.stopped or room_id in self.released:
-            return False
-        return await leases.speak(conn, room_id, self.account, now, self.lease)
 
     async def _keep_rooms(self, conn: AsyncConnection, event: Event, room: RoomRef, now: datetime) -> None:
         """account_rooms: the groups this account is in, once per group and process; left when it leaves."""

@@ -48,6 +48,7 @@ class Turn:
     paused: list[tuple[RunContext, timedelta, tuple[Step, ...]]] = field(default_factory=list)  # runs at `wait:`
     trace: Recorder = field(default_factory=Recorder)  # what it did at the stages it reached (bot/traces)
     later: Deferred | None = None  # its rows written just before the commit (bot/store/deferred.py)
+    speaker: tuple[str, str] | None = None  # (group, account): this account speaks for it, its lease held till commit
 
     def keep(self, runtime: Runtime, ctx: RunContext, source: str) -> None:
         """What a run that succeeded decided: its messages queued, its windows opened and closed."""

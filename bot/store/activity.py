@@ -46,33 +46,30 @@ _COUNTED = hot.Statement(
     "INSERT INTO message_days (member_id, day, messages) VALUES (:member, :day, 1)"
     " ON CONFLICT (member_id, day) DO UPDATE SET messages = message_days.messages + 1",
 )
-# PostgreSQL (hot.fuses): statements that follow each other, in one round trip. The member is touched only if the
-# event was new; what each returned is what the statements apart would have.
-_SEEN_TOUCH_CTE = (
+# PostgreSQL (hot.fuses): what every recorded event writes first, in one round trip. Each part only where the one
+# before it found or wrote its row, so the columns say what the statements apart would have: the seen mark (the
+# event is new); the member's row found current (same name; its last activity when `active`, its friend flag when
+# said); then, with that row current, the day's message count (`counts`) and the membership (`present`, only where
+# the group's row is there: its first sight is the member's joined_at), which the last column says.
+_SEEN_TOUCH = hot.Statement(
+    "seen, touch member, count message and present",
     "WITH seen AS (INSERT INTO seen_events (id, at, account) VALUES (:id, :at, :account)"
     " ON CONFLICT DO NOTHING RETURNING 1),"
-    " touched AS (UPDATE members SET last_active = :at, friend = COALESCE(:friend, friend)"
-    " WHERE id = :member AND name = :name"
-    " AND EXISTS (SELECT 1 FROM seen) RETURNING 1)"
-)
-_SEEN_TOUCH = hot.Statement(
-    "seen and touch member",
-    f"{_SEEN_TOUCH_CTE} SELECT (SELECT count(*) FROM seen), (SELECT count(*) FROM touched), false",
-)
-# A group message of a member already in the group: the day's count and the membership too, once the member's row
-# was found current (the count needs it); the membership only where the group's row is there (its first sight is
-# the member's joined_at), which the last column says.
-_SEEN_TOUCH_COUNT = hot.Statement(
-    "seen, touch member, count message and present",
-    f"{_SEEN_TOUCH_CTE},"
+    " touched AS (UPDATE members SET last_active = CASE WHEN :active THEN :at ELSE last_active END,"
+    " friend = COALESCE(:friend, friend) WHERE id = :member AND name = :name"
+    " AND EXISTS (SELECT 1 FROM seen) RETURNING 1),"
     " counted AS (INSERT INTO message_days (member_id, day, messages)"
-    " SELECT :member, CAST(:day AS date), 1 WHERE EXISTS (SELECT 1 FROM touched)"
+    " SELECT :member, CAST(:day AS date), 1 WHERE :counts AND EXISTS (SELECT 1 FROM touched)"
     " ON CONFLICT (member_id, day) DO UPDATE SET messages = message_days.messages + 1 RETURNING 1),"
     " present AS (INSERT INTO room_members (room_id, member_id, joined_at, active)"
-    " SELECT :room, :member, first_seen, true FROM rooms WHERE id = :first_room AND EXISTS (SELECT 1 FROM touched)"
+    " SELECT :room, :member, first_seen, true FROM rooms"
+    " WHERE id = :first_room AND :present AND EXISTS (SELECT 1 FROM touched)"
     " ON CONFLICT DO NOTHING RETURNING 1)"
     " SELECT (SELECT count(*) FROM seen), (SELECT count(*) FROM touched),"
     " EXISTS (SELECT 1 FROM rooms WHERE id = :first_room)",
+)
+_ACTIVE_COUNTED = hot.Statement(
+    "active member and count message", f"WITH counted AS ({_COUNTED.sql} RETURNING 1) {_ACTIVE_MEMBER.sql}"
 )
 _COUNTED_PRESENT = hot.Statement(
     "count message and present",
@@ -96,23 +93,24 @@ async def mark_seen(conn: AsyncConnection, event_id: str, at: datetime, *, accou
     return await hot.execute(conn, _SEEN, {"id": event_id, "at": at, "account": account}) == 1
 
 
-def touches_member(event: Event, *, activity: bool) -> bool:
-    """Whether `record` keeps the member's row current by its one common statement (a named member, active now;
-    with their friend flag when the platform said it): what `mark_seen_touching` may do beforehand."""
-    member = event.member
-    return member is not None and bool(member.name) and activity and event.active
+def touches_member(event: Event) -> bool:
+    """Whether `mark_seen_touching` may keep the member's row current: a member the platform named."""
+    return event.member is not None and bool(event.member.name)
 
 
 async def mark_seen_touching(
-    conn: AsyncConnection, event: Event, at: datetime, *, today: date, account: str | None = None
+    conn: AsyncConnection, event: Event, at: datetime, *, today: date, activity: bool, account: str | None = None
 ) -> Seen:
-    """`mark_seen` and, when the event is new, the member's "still that name, active now" (and for a group message
-    of a member present, the day's count and the membership): one round trip on PostgreSQL (hot.fuses); elsewhere
-    only the seen mark. `record(seen=...)` then leaves out what was done. Only for an event `touches_member` allows."""
-    member = event.member
+    """`mark_seen` and, when the event is new, the member's "still that name" (active now, with `activity`), and
+    for a group message the day's count (with `activity`) and the membership: one round trip on PostgreSQL
+    (hot.fuses); elsewhere only the seen mark. `record(seen=...)` then leaves out what was done. Only for an event
+    `touches_member` allows."""
+    member, room = event.member, event.room
     assert member is not None
     if not hot.fuses(conn):
         return Seen(await mark_seen(conn, event.id, at, account=account))
+    counts = activity and room is not None and event.kind == "message"
+    present = room is not None and event.membership == "present"
     params = {
         "id": event.id,
         "at": at,
@@ -120,16 +118,17 @@ async def mark_seen_touching(
         "member": member.id,
         "name": member.name,
         "friend": member.friend,
+        "active": activity and event.active,
+        "counts": counts,
+        "day": today,
+        "present": present,
+        "room": room.id if room is not None else None,
+        "first_room": room.id if room is not None else None,
     }
-    room = event.room
-    counts = room is not None and event.kind == "message" and event.membership == "present"
-    if counts:
-        assert room is not None
-        params |= {"day": today, "room": room.id, "first_room": room.id}
-    row = await hot.fetchone(conn, _SEEN_TOUCH_COUNT if counts else _SEEN_TOUCH, params)
+    row = await hot.fetchone(conn, _SEEN_TOUCH, params)
     assert row is not None
     touched = row[1] == 1
-    return Seen(row[0] == 1, touched, counted=counts and touched, present=counts and touched and bool(row[2]))
+    return Seen(row[0] == 1, touched, counted=counts and touched, present=present and touched and bool(row[2]))
 
 
 async def upsert_member(conn: AsyncConnection, member: MemberRef, at: datetime, *, active: bool) -> None:
@@ -176,11 +175,13 @@ async def upsert_room(
 ) -> None:
     """Keep the room row current; a new topic is also kept in room_topics (with who changed it, if known).
     `touch`: the group was active now (`last_active`); a fleet's accounts that do not speak for it leave that.
-    `later` (a batch's): once an event of the batch found the row current, the group's last activity is written
-    once, the latest, before the commit (nothing reads it meanwhile but the console)."""
+    `later` (a batch's): once an event of the batch found the row current, the batch's later events do not look
+    again, and the group's last activity is written once, the latest, before the commit (nothing reads it
+    meanwhile but the console)."""
     touched = {"last_active": at} if touch else {}
-    if touch and later is not None and room.topic:
-        later.put(_ACTIVE_ROOM, room.id, {"id": room.id, "at": at})
+    if later is not None and room.topic:
+        if touch:
+            later.put(_ACTIVE_ROOM, room.id, {"id": room.id, "at": at})
         if later.topic(room.id) == room.topic:
             return
     if not room.topic:
@@ -252,16 +253,21 @@ async def record(
         await mark_left(conn, room.id, member.id, at)
 
 
-async def record_activity(conn: AsyncConnection, event: Event, at: datetime, *, today: date) -> None:
+async def record_activity(conn: AsyncConnection, event: Event, at: datetime, *, today: date, later: Deferred) -> None:
     """What `record(activity=False)` left out: the member's and the group's last activity and the member's
-    messages that day; in a fleet only the group's speaker writes it, so it is counted once."""
+    messages that day; in a fleet only the group's speaker writes it, so it is counted once. The member's two go
+    in one round trip on PostgreSQL; the group's once per group, with the rest of the batch's (`later`)."""
     member, room = event.member, event.room
     if member is not None and event.active:
-        await hot.execute(conn, _ACTIVE_MEMBER, {"id": member.id, "at": at})
-        if room is not None and event.kind == "message":
-            await count_message(conn, member.id, today)
+        counts = room is not None and event.kind == "message"
+        if counts and hot.fuses(conn):
+            await hot.execute(conn, _ACTIVE_COUNTED, {"id": member.id, "at": at, "member": member.id, "day": today})
+        else:
+            await hot.execute(conn, _ACTIVE_MEMBER, {"id": member.id, "at": at})
+            if counts:
+                await count_message(conn, member.id, today)
     if room is not None:
-        await hot.execute(conn, _ACTIVE_ROOM, {"id": room.id, "at": at})
+        later.put(_ACTIVE_ROOM, room.id, {"id": room.id, "at": at})
 
 
 async def count_message(conn: AsyncConnection, member_id: str, day: date) -> None:
