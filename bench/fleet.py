@@ -8,6 +8,7 @@ stdin, offers its share of `path_events`, and prints when its first event went i
 machine's monotonic clock, which all processes share. The figure is every process's events over the span from
 the first event in to the last one committed; the database is then checked for one reply, one check-in and one
 ledger entry per event. A fleet's processes beat as in production (`Bot.fleet`, every `fleet.heartbeat`).
+Beside them, the floor rows run a first check-in's own statements alone on the same database (bench/pg_floor.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import fullpath, pg, proc
+from bench import fullpath, pg, pg_floor, proc
 from bench.workload import ROOMS, Traffic, room
 from bot import eventloop
 
@@ -216,13 +217,19 @@ def group(c: Collector, folder: Path) -> None:
     one = c.row("pg_path_1", f"full path on PostgreSQL, 1 process ({what})", "msgs/s")
     three = c.row("pg_path_3", "full path on PostgreSQL, 3 processes (3 accounts, disjoint groups), in total", "msgs/s")
     lazy = c.row("pg_path_1_async", "full path on PostgreSQL, 1 process, synchronous_commit off", "msgs/s")
+    alone = c.row(
+        "pg_floor", "PostgreSQL floor: a first check-in's statements alone, one by one (4 round trips)", "events/s"
+    )
+    piped = c.row("pg_floor_pipelined", "PostgreSQL floor: the same, pipelined per batch, no savepoints", "events/s")
+    floors = [(alone, False), (piped, True)]
     paths: list[tuple[Row, list[str | None], bool]] = [(one, [None], True), (three, list(ACCOUNTS), True)]
     paths.append((lazy, [None], False))
     c.say("fleet: starting a PostgreSQL server (server defaults: fsync and synchronous_commit on)")
     try:
         server = pg.Server.start()
     except Exception as exc:
-        reference.error = one.error = three.error = lazy.error = f"no PostgreSQL server: {exc}"
+        for row in (reference, one, three, lazy, alone, piped):
+            row.error = f"no PostgreSQL server: {exc}"
         return
     try:
         c.say(f"fleet: copying {s.path_members:,} members into PostgreSQL")
@@ -231,7 +238,8 @@ def group(c: Collector, folder: Path) -> None:
             one.detail["database"] = asyncio.run(pg.copy_sqlite(template, server.create(TEMPLATE)))
             server.analyze(TEMPLATE)
         except Exception as exc:
-            reference.error = one.error = three.error = lazy.error = f"database not built: {exc}"
+            for row in (reference, one, three, lazy, alone, piped):
+                row.error = f"database not built: {exc}"
             return
         spec = {"playbooks": main, "events": s.path_events}
         for run in range(c.runs):
@@ -249,8 +257,22 @@ def group(c: Collector, folder: Path) -> None:
                     return rate
 
                 c.attempt(row, measured)
+            for row, pipelined in floors:
+                c.say(f"fleet: {row.label}, run {run + 1}/{c.runs}")
+                name = f"{row.id}_{run}"
+                c.attempt(row, lambda row=row, name=name, piped=pipelined: _floor(server, row, name, spec, piped))
     finally:
         server.stop()
+
+
+def _floor(server: pg.Server, row: Row, name: str, spec: dict[str, Any], pipelined: bool) -> float:
+    url = server.create(name, template=TEMPLATE)
+    try:
+        rate, counts = asyncio.run(pg_floor.check_ins(url, spec["events"], pipelined=pipelined))
+    finally:
+        server.drop(name)
+    row.detail.setdefault("runs", []).append(counts)
+    return rate
 
 
 def _reference(server: pg.Server, name: str, rows: int) -> float:

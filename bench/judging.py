@@ -30,6 +30,8 @@ def judge(rows: dict[str, Row], sizes: Sizes) -> None:
     for key in ("pg_path_3", "pg_path_1_async"):
         if key in rows:
             _against(rows[key], rows.get("pg_path_1"), "1 process on PostgreSQL", None)
+    if "pg_floor_pipelined" in rows:
+        _against(rows["pg_floor_pipelined"], rows.get("pg_floor"), "the floor one by one", None)
 
 
 def _rival(rows: dict[str, Row]) -> tuple[Row | None, str]:
@@ -73,6 +75,8 @@ ORDER = [
     "pg_path_1",
     "pg_path_3",
     "pg_path_1_async",
+    "pg_floor",
+    "pg_floor_pipelined",
     "latency_p50",
     "latency_p99",
     "claim_p99",

@@ -1,5 +1,6 @@
 """The bench's PostgreSQL rows at a tiny size: the full path with one process and with three (one account each, on
-disjoint groups of one database), and the segment query on a PostgreSQL copy of the members, cached as a dump.
+disjoint groups of one database), its statements alone (one by one and pipelined), and the segment query on a
+PostgreSQL copy of the members, cached as a dump.
 
 Speed is never judged here (`python -m bench --only fleet,segment_pg` is run by hand).
 """
@@ -55,7 +56,8 @@ def test_a_tiny_run_measures_one_and_three_processes_and_the_segment_and_prints_
     )
 
     rows = {r["id"]: r for r in json.loads(out.read_text("utf-8"))["rows"]}
-    for key in ("pg_row_commit", "pg_path_1", "pg_path_3", "pg_path_1_async", "segment_pg_count", "segment_pg_rows"):
+    measured = ("pg_row_commit", "pg_path_1", "pg_path_3", "pg_path_1_async", "pg_floor", "pg_floor_pipelined")
+    for key in (*measured, "segment_pg_count", "segment_pg_rows"):
         assert rows[key]["error"] is None and len(rows[key]["samples"]) == 1 and rows[key]["median"] > 0, rows[key]
     (one,) = rows["pg_path_1"]["detail"]["runs"]
     (three,) = rows["pg_path_3"]["detail"]["runs"]
@@ -69,6 +71,10 @@ def test_a_tiny_run_measures_one_and_three_processes_and_the_segment_and_prints_
     for run in (one, three, lazy):  # every event of every process committed its reply, check-in and ledger entry
         assert run["events"] == run["outbox_rows"] == run["checkin_rows"] == run["ledger_rows"] > 0
     assert isinstance(rows["pg_path_3"]["ratio"], float)  # three processes against one
+    for key in ("pg_floor", "pg_floor_pipelined"):  # the statements alone wrote one check-in and entry per event
+        (floor,) = rows[key]["detail"]["runs"]
+        assert floor["events"] == floor["checkin_rows"] == floor["ledger_rows"] > 0, floor
+    assert isinstance(rows["pg_floor_pipelined"]["ratio"], float)  # pipelined against one by one
     (count,) = rows["segment_pg_count"]["detail"]["runs"]
     (fetched,) = rows["segment_pg_rows"]["detail"]["runs"]
     assert 0 < count["members"] == fetched["members"] < 2_000
