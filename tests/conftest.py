@@ -78,6 +78,16 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp
 
 
 @pytest.fixture
+def pg_url(postgres_cluster: Cluster) -> Iterator[str]:
+    """A new, empty PostgreSQL database, for a test that opens PostgreSQL itself (not through `backend`)."""
+    url = postgres_cluster.create()
+    try:
+        yield url
+    finally:
+        postgres_cluster.drop(url)
+
+
+@pytest.fixture
 async def store(backend: Backend) -> AsyncIterator[Store]:
     """The store on the test's backend database (a file on SQLite), opened and migrated; closed after the test."""
     opened = await Store.open(backend.database)

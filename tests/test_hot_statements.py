@@ -5,12 +5,11 @@ even where code caught it, times come back aware UTC and dates as dates, and eac
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
-from backends import Backend, Cluster
+from backends import Backend
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -174,15 +173,6 @@ async def test_a_naive_time_is_refused_as_sqlalchemy_refuses_it(store: Store) ->
 
 
 # -- PostgreSQL only: the asyncpg connection itself
-
-
-@pytest.fixture
-def pg_url(postgres_cluster: Cluster) -> Iterator[str]:
-    url = postgres_cluster.create()
-    try:
-        yield url
-    finally:
-        postgres_cluster.drop(url)
 
 
 @pytest.mark.slow

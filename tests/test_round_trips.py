@@ -6,12 +6,10 @@ the difference between a burst of 15 and one of 5, so that what happens once per
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from backends import Cluster
-from fleet_pair import fleet
+from fleet_pair import ECHO, fleet
 from sqlalchemy import event, func, select
 
 from bot.fleet.accounts import run_as
@@ -22,14 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]  # the `backend` runs o
 
 _COUNTING: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("counting", default=None)
 
-CHECK_IN = """
-id: checkin
-when:
-  - message: {text: 签到}
-do:
-  - checkin: {points: 5}
-  - reply: "签到成功，共 {{ member.points }} 分"
-"""
+CHECK_IN = {"checkin": ECHO["playbooks/checkin.yaml"]}  # a check-in and its reply
 
 
 class RoundTrips:
@@ -46,15 +37,6 @@ class RoundTrips:
         if counts is not None and name in self.WAITS:
             counts[0] += 1
         return getattr(self._protocol, name)
-
-
-@pytest.fixture
-def pg_url(postgres_cluster: Cluster) -> Iterator[str]:
-    url = postgres_cluster.create()
-    try:
-        yield url
-    finally:
-        postgres_cluster.drop(url)
 
 
 async def per_event(bot: TestBot) -> float:
@@ -95,7 +77,7 @@ async def per_event(bot: TestBot) -> float:
 async def test_a_first_check_in_is_four_round_trips(pg_url: str) -> None:
     """The event's savepoint; its seen mark with the member's activity, the day's count and the membership; the
     playbook run's savepoint; the check-in with its points and ledger entry."""
-    async with TestBot.running({"checkin": CHECK_IN}, database=pg_url) as bot:
+    async with TestBot.running(CHECK_IN, database=pg_url) as bot:
         assert await per_event(bot) == 4
 
 
@@ -104,5 +86,5 @@ async def test_a_first_check_in_by_a_fleets_speaker_is_six_round_trips(pg_url: s
     adds one: its lease with the event's key marked done. The activity is counted with the same statement as the
     member's last activity; the reply's sender is the speaker this event found, not read again."""
     config = run_as(fleet(), "shop-a")
-    async with TestBot.running({"checkin": CHECK_IN}, database=pg_url, config=config) as bot:
+    async with TestBot.running(CHECK_IN, database=pg_url, config=config) as bot:
         assert await per_event(bot) == 6
