@@ -31,8 +31,8 @@ class Dedup(Stage):
         account = self.runtime.config.account if self.fleet else None
         recorded = turn.managed and event.recorded
         activity = not (self.fleet and event.room is not None)
-        today = turn.now.astimezone(self.runtime.config.tz).date()
-        if recorded and touches_member(event):
+        today = turn.now.astimezone(self.runtime.config.tz).date() if recorded else None
+        if today is not None and touches_member(event):
             seen = await mark_seen_touching(turn.conn, event, turn.now, today=today, activity=activity, account=account)
         else:
             seen = Seen(await mark_seen(turn.conn, event.id, turn.now, account=account))
@@ -40,7 +40,7 @@ class Dedup(Stage):
             log.debug("duplicate event %s dropped", event.id)
             turn.duplicate = True
             return True
-        if recorded:
+        if today is not None:
             await record(turn.conn, event, turn.now, today=today, activity=activity, later=turn.later, seen=seen)
             if event.kind == "rename":
                 rooms = self.runtime.rooms
