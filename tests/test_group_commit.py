@@ -17,6 +17,8 @@ from sqlalchemy import event, select
 from store_faults import write_lock
 
 from bot.config import Config, StaffSection
+from bot.connectors.memory import MemoryConnector
+from bot.connectors.wechaty import WechatyConnector
 from bot.console.tables import Trace
 from bot.events import Outgoing
 from bot.stages import Stage, Turn
@@ -93,6 +95,25 @@ async def test_a_burst_of_check_ins_is_committed_together_and_answered_in_arriva
         assert texts(sent) == [f"{m} 签到成功，共 5 分" for m in said]
         assert [r.member_id for r in await bot.rows(select(Checkin).order_by(Checkin.id))] == said
     assert together[0] <= one_by_one[0] - len(said) + 1  # the burst's 30 events took one transaction, not 30
+
+
+class HandingOver(MemoryConnector):
+    """A connector that reads a stream of events, as the wechaty connector does (`hands_over`)."""
+
+    hands_over = True
+
+
+async def test_a_connector_that_hands_over_reads_on_while_its_events_wait_for_their_commit() -> None:
+    assert WechatyConnector.hands_over  # WeChat's events come in this way
+    said = [f"m{i}" for i in range(10)]
+    connector = HandingOver()
+    async with TestBot.running({"checkin": CHECKIN}, start=START, connector=connector) as bot:
+        with commits(bot) as counted:
+            answers = [await connector.deliver(bot.message(m, "签到", room="r1")) for m in said]
+            assert all(isinstance(a, asyncio.Future) and not a.done() for a in answers)  # handed over, not awaited
+            assert counted == [0]  # the connector read all ten before any commit
+            assert await asyncio.gather(*answers) == [True] * len(said)  # type: ignore[arg-type]
+        assert texts(bot.sent) == [f"{m} 签到成功，共 5 分" for m in said]
 
 
 async def test_first_come_first_served_the_first_five_of_a_burst_win_the_five_coupons() -> None:
@@ -194,22 +215,49 @@ REFUSE = {  # the database itself refuses one reply's outbox row (a fault at the
 }
 
 
+REFUSE_AT_COMMIT = {  # the database accepts one reply's outbox row and refuses the transaction at its COMMIT
+    "sqlite": [
+        "CREATE TABLE nowhere (id INTEGER PRIMARY KEY)",
+        "CREATE TABLE trap (id INTEGER REFERENCES nowhere (id) DEFERRABLE INITIALLY DEFERRED)",
+        "CREATE TRIGGER refuse AFTER INSERT ON outbox WHEN NEW.text LIKE 'bad %'"
+        " BEGIN INSERT INTO trap (id) VALUES (1); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.text LIKE 'bad %' THEN"
+        " RAISE EXCEPTION 'refused at commit'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON outbox DEFERRABLE INITIALLY DEFERRED"
+        " FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+
+
+async def install(bot: TestBot, faults: dict[str, list[str]]) -> None:
+    """A fault of the database itself, in the dialect the test runs on."""
+    async with bot.bot.store.unit() as conn:
+        for sql in faults[conn.dialect.name]:
+            await conn.exec_driver_sql(sql)
+
+
+@pytest.mark.parametrize(
+    ("faults", "reasons"),
+    [(REFUSE, ("refused",)), (REFUSE_AT_COMMIT, ("FOREIGN KEY", "refused at commit"))],
+    ids=["at-the-insert", "at-the-commit"],
+)
 async def test_an_outbox_row_the_database_refuses_loses_only_its_own_event_and_the_burst_stands(
-    tmp_path: Path,
+    tmp_path: Path, faults: dict[str, list[str]], reasons: tuple[str, ...]
 ) -> None:
     """The burst's outbox and trace rows are written together just before the commit (bot/store/deferred.py): one
-    refused row fails that write, and the events are tried again one by one; the bad one alone is lost, with its
-    check-in, and nothing is sent for it."""
+    refused row fails that write, or the COMMIT itself, and the events are tried again one by one; the bad one
+    alone is lost, with its check-in, and nothing is sent for it. Replies leave only after their batch's commit,
+    so every other answer goes once."""
     async with TestBot.running({"checkin": CHECKIN}, start=START, database=str(tmp_path / "q.db")) as bot:
-        async with bot.bot.store.unit() as conn:
-            for sql in REFUSE[conn.dialect.name]:
-                await conn.exec_driver_sql(sql)
+        await install(bot, faults)
         sent = await bot.burst([bot.message(m, "签到", room="r1") for m in ("u1", "bad", "u2")])
         assert texts(sent) == ["u1 签到成功，共 5 分", "u2 签到成功，共 5 分"]
         assert [r.member_id for r in await bot.rows(select(Checkin).order_by(Checkin.id))] == ["u1", "u2"]
         assert {r.member_id for r in await bot.rows(select(Trace))} == {"u1", "u2"}
         letters = (tmp_path / "q.dead-letters.jsonl").read_text(encoding="utf-8")
-        assert letters.count("\n") == 1 and '"bad"' in letters and "refused" in letters
+        assert letters.count("\n") == 1 and '"bad"' in letters and any(r in letters for r in reasons)
 
 
 @pytest.mark.sqlite_only  # another process's write lock is SQLite's; PostgreSQL locks rows, not the database
