@@ -4,7 +4,8 @@ A member who sends 签到 ten thousand times must not get ten thousand answers (
 daily limit, so nothing else stops them) nor fill the queue other customers wait in. Past the budget the
 member's answers are not queued at all until the span has passed; the playbooks still act (a flood of
 签到 checks in once). Kept in memory: it is about the last minutes, and a restart forgetting it costs at
-most one more budget.
+most one more budget. Answers are counted as their rows are made, in the event's transaction; those whose rows
+never commit (the event or its whole batch rolled back) are given back, so a batch tried again counts them once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from bot.sending_settings import ReplyBudget
 from bot.textnorm import printable
 
 log = logging.getLogger("qunguan.outbox")
+
+Charge = tuple[str, datetime, int]  # member id, when, how many answers were counted
 
 SWEEP_AT = 1000  # members tracked before those idle for a whole span are forgotten (then at twice as many)
 
@@ -38,8 +41,9 @@ class Budget:
         self._members: dict[str, _Spent] = {}
         self._sweep_at = SWEEP_AT
 
-    def take(self, member: MemberRef, wanted: int, now: datetime) -> int:
-        """How many of `wanted` answers to `member` may be queued at `now`; they are counted as spent."""
+    def take(self, member: MemberRef, wanted: int, now: datetime, *, charged: list[Charge] | None = None) -> int:
+        """How many of `wanted` answers to `member` may be queued at `now`; they are counted as spent (and noted
+        in `charged`, to be given back if their rows never commit)."""
         spent = self._members.get(member.id)
         if spent is None:
             if len(self._members) >= self._sweep_at:
@@ -58,6 +62,8 @@ class Budget:
             spent.dropped_at = None
         granted = min(wanted, self.rule.messages - len(times))
         times.extend([now] * granted)
+        if granted and charged is not None:
+            charged.append((member.id, now, granted))
         if granted < wanted:
             if spent.dropped_at is None:
                 until = (times[0] + self.rule.per).astimezone(self.tz)
@@ -71,6 +77,15 @@ class Budget:
                 )
             spent.dropped_at = now
         return granted
+
+    def give_back(self, charged: list[Charge]) -> None:
+        """Answers counted for rows that were never committed: as if they had not been asked for."""
+        for member_id, at, count in charged:
+            spent = self._members.get(member_id)
+            times = spent.times if spent is not None else deque()
+            for _ in range(min(count, times.count(at))):
+                times.remove(at)
+        charged.clear()
 
     def _sweep(self, now: datetime) -> None:
         """Forget members with nothing in the last span, so a busy shop's dict stays the size of its last minutes."""

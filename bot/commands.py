@@ -26,6 +26,7 @@ from bot.store.tables import AuditEntry, Member
 from bot.textnorm import fold, split_command
 
 if TYPE_CHECKING:
+    from bot.budget import Charge
     from bot.config import Config
     from bot.governor import Estimate
     from bot.playbook.model import Playbook
@@ -251,9 +252,11 @@ async def run(
     *,
     answer_refusal: bool = True,
     trace: Run | None = None,
+    charged: list[Charge] | None = None,
 ) -> list[dict[str, Any]]:
     """Run a staff command: the outbox rows of its answer (or refusal) and of what it sends are returned,
     written with the audit row in the event's transaction. `answer_refusal=False`: a refusal is audited only.
+    `charged`: as Outbox.entries.
 
     What the command changes in this process (not the database) goes to `on_commit`, run after the commit.
     """
@@ -307,10 +310,10 @@ async def run(
     mentions = (event.sender,) if event.room is not None else ()
     answer = Outgoing(text, room=event.room, member=None if event.room else event.sender, mentions=mentions)
     outbox = runtime.outbox
-    rows = outbox.entries(event, "command", 0, [answer] if text else [], now)  # "": its sends say it all
+    rows = outbox.entries(event, "command", 0, [answer] if text else [], now, charged=charged)  # "": sends say it all
     if ran:
         for source, messages, kind in ctx.sends:
-            rows += outbox.entries(event, source, 0, messages, now, kind=kind)
+            rows += outbox.entries(event, source, 0, messages, now, kind=kind, charged=charged)
     return rows
 
 

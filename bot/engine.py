@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import commands
+from bot.budget import Charge
 from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
@@ -32,7 +33,7 @@ from bot.playbook.library import PlaybookSet
 from bot.playbook.model import Playbook, Step
 from bot.registry import load_abilities
 from bot.rooms import RoomBindings
-from bot.runner import run_playbook
+from bot.runner import Outcome, run_playbook
 from bot.stages import Stage, Turn, pipeline
 from bot.store import Store, StoreError, dialect
 from bot.store.activity import known_room, set_friend
@@ -149,6 +150,8 @@ class Engine:
                 await write_counts(conn, counts)
         except BaseException:
             self.chatter.restore(counts)
+            for turn in kept:
+                self.outbox.give_back(turn.charged)
             raise
         for turn in kept:
             await self._committed(turn)
@@ -177,6 +180,7 @@ class Engine:
                 await self.outbox.queue(conn, turn.queued, later=rows, speaker=turn.speaker)
                 await write(conn, turn.event, turn.now, turn.trace, later=rows)
         except Exception as exc:
+            self.outbox.give_back(turn.charged)
             if dialect.transient(exc) or isinstance(exc, StoreError):
                 raise
             return exc
@@ -217,24 +221,36 @@ class Engine:
                 log.info("playbook %s stopped after its wait: group %s is not bound now", ctx.playbook.id, ctx.room.id)
                 return
             part += 1
-            async with self.store.unit() as conn:
-                ctx.conn = conn
-                ctx.outgoing = []
-                ctx.vars["now"] = ctx.local_now()
-                ctx.changed()  # other events may have changed points, tags, ... during the pause
-                recorder = Recorder()
-                ctx.trace = recorder.start("playbook", ctx.playbook.id)
-                ctx.trace.step("resume", f"wait 之后继续（第 {part} 段）")
-                outcome = await run_playbook(ctx, steps, check=False)
-                now = self.clock.now()
-                queued = self.outbox.entries(ctx.event, ctx.playbook.id, part, ctx.outgoing, now)
-                await self.outbox.queue(conn, queued)
-                await write(conn, ctx.event, now, recorder)
+            charged: list[Charge] = []
+            try:
+                queued, outcome = await self._resumed(ctx, steps, part, charged)
+            except BaseException:
+                self.outbox.give_back(charged)
+                raise
             if queued:
                 await self.outbox.released()
             if outcome.pause is None:
                 return
             wait, steps = outcome.pause
+
+    async def _resumed(
+        self, ctx: RunContext, steps: tuple[Step, ...], part: int, charged: list[Charge]
+    ) -> tuple[list[dict[str, Any]], Outcome]:
+        """One part of a resumed run, in its own transaction: its outbox rows and how it ended."""
+        async with self.store.unit() as conn:
+            ctx.conn = conn
+            ctx.outgoing = []
+            ctx.vars["now"] = ctx.local_now()
+            ctx.changed()  # other events may have changed points, tags, ... during the pause
+            recorder = Recorder()
+            ctx.trace = recorder.start("playbook", ctx.playbook.id)
+            ctx.trace.step("resume", f"wait 之后继续（第 {part} 段）")
+            outcome = await run_playbook(ctx, steps, check=False)
+            now = self.clock.now()
+            queued = self.outbox.entries(ctx.event, ctx.playbook.id, part, ctx.outgoing, now, charged=charged)
+            await self.outbox.queue(conn, queued)
+            await write(conn, ctx.event, now, recorder)
+        return queued, outcome
 
     def local_day(self, now: datetime) -> date:
         return now.astimezone(self.config.tz).date()

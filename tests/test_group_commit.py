@@ -260,6 +260,64 @@ async def test_an_outbox_row_the_database_refuses_loses_only_its_own_event_and_t
         assert letters.count("\n") == 1 and '"bad"' in letters and any(r in letters for r in reasons)
 
 
+async def test_answers_of_a_batch_tried_again_count_once_against_the_reply_budget(tmp_path: Path) -> None:
+    """The reply budget (10 answers a minute) is counted as a batch's rows are made, before its commit: a batch
+    that fails as a whole and is tried again one by one must not count its answers twice, or a member whose
+    messages shared a batch with a bad one loses answers nobody sent."""
+    playbooks = {"checkin": CHECKIN, "echo": ECHO}
+    async with TestBot.running(playbooks, start=START, database=str(tmp_path / "q.db")) as bot:
+        await install(bot, REFUSE)
+        burst = [bot.message("u1", "你好", room="r1") for _ in range(6)] + [bot.message("bad", "签到", room="r1")]
+        assert texts(await bot.burst(burst)) == ["你好呀"] * 6
+        assert texts(await bot.burst([bot.message("u1", "你好", room="r1") for _ in range(5)])) == ["你好呀"] * 4
+
+
+class FaultyAfterAnswers(Stage):
+    """The playbooks run and their answers are made; then the event fails as a whole (a defect after them)."""
+
+    name = "faulty-after-answers"
+
+    def __init__(self, playbooks: Stage) -> None:
+        super().__init__(playbooks.runtime)
+        self.playbooks = playbooks
+
+    async def handle(self, turn: Turn) -> bool:
+        await self.playbooks.handle(turn)
+        if turn.queued and turn.event.sender.id == "u1" and getattr(turn.event, "text", "") == "你好":  # type: ignore[attr-defined]
+            raise RuntimeError("a defect after the answers")
+        return True
+
+
+async def test_answers_of_an_event_that_failed_alone_do_not_count_against_the_reply_budget(tmp_path: Path) -> None:
+    async with TestBot.running({"echo": ECHO}, start=START, database=str(tmp_path / "q.db")) as bot:
+        stages = bot.engine.stages
+        stages[-1] = FaultyAfterAnswers(stages[-1])
+        await bot.burst([bot.message("u1", "你好", room="r1") for _ in range(10)])  # each fails: nothing sent
+        assert bot.sent == []
+        stages[-1] = stages[-1].playbooks  # type: ignore[attr-defined]
+        assert texts(await bot.burst([bot.message("u1", "你好", room="r1") for _ in range(10)])) == ["你好呀"] * 10
+
+
+LATER = """
+id: later
+when:
+  - message: {text: 稍后}
+do:
+  - wait: 1m
+  - reply: bad 稍后的回答
+"""
+
+
+async def test_an_answer_after_a_wait_that_never_committed_does_not_count_against_the_reply_budget(
+    tmp_path: Path,
+) -> None:
+    async with TestBot.running({"later": LATER, "echo": ECHO}, start=START, database=str(tmp_path / "q.db")) as bot:
+        await install(bot, REFUSE)
+        assert await bot.say("u1", "稍后", room="r1", settle=False) == []
+        assert await bot.settle() == []  # the part after the wait could not queue its answer
+        assert texts(await bot.burst([bot.message("u1", "你好", room="r1") for _ in range(10)])) == ["你好呀"] * 10
+
+
 @pytest.mark.sqlite_only  # another process's write lock is SQLite's; PostgreSQL locks rows, not the database
 async def test_a_burst_that_cannot_commit_sends_nothing_and_is_handled_once_in_order_later(tmp_path: Path) -> None:
     database = tmp_path / "q.db"

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.budget import Budget
+from bot.budget import Budget, Charge
 from bot.clock import Clock
 from bot.config import Config
 from bot.connectors.base import Connector
@@ -44,17 +44,19 @@ class Outbox(Delivery):
         now: datetime,
         *,
         kind: str | None = None,
+        charged: list[Charge] | None = None,
     ) -> list[dict[str, Any]]:
         """Rows for one playbook run's messages; `part` counts the run's resumptions after `wait:`.
 
         `kind` overrides what the event implies (a staff /群发 is a broadcast, though a message started it).
         Replies to a customer past their reply budget are left out: not queued at all. Removals and alerts to
-        staff are no answers: the budget never cuts them, and removals go ahead of the run's messages."""
+        staff are no answers: the budget never cuts them, and removals go ahead of the run's messages. The answers
+        counted against the budget are noted in `charged` (`give_back` if the rows never commit)."""
         kind = kind or event.sends_as  # replies answer a person, welcomes a join, broadcasts a schedule
         member = answered(event) if kind == "reply" else None
         if member is not None and messages and self.budget is not None and self.config.role_of(member.id) is None:
             answers = [m for m in messages if not (m.remove or m.announce or m.alert)]
-            taken = self.budget.take(member, len(answers), now) if answers else 0
+            taken = self.budget.take(member, len(answers), now, charged=charged) if answers else 0
             cut = {id(m) for m in answers[taken:]}
             messages = [m for m in messages if id(m) not in cut]
         messages = sorted(messages, key=lambda m: not m.remove)
@@ -93,6 +95,12 @@ class Outbox(Delivery):
                 later.add(INSERT, entries)
             else:
                 await hot.executemany(conn, INSERT, entries)
+
+    def give_back(self, charged: list[Charge]) -> None:
+        """The transaction that made these answers' rows did not commit: the reply budget counts them no more."""
+        if self.budget is not None:
+            self.budget.give_back(charged)
+        charged.clear()
 
     async def released(self) -> None:
         """The transaction that queued rows has committed: paced, wake the worker; unpaced, send them now."""

@@ -25,5 +25,6 @@ class Commands(Stage):
             turn.now,
             turn.after,  # type: ignore[arg-type]
             trace=turn.trace.start("command", turn.request.command.name),
+            charged=turn.charged,
         )
         return True

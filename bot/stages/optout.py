@@ -19,5 +19,5 @@ class OptOut(Stage):
         if said is None:
             return False
         reply = Outgoing(said, room=event.room, member=None if event.room else event.member)
-        turn.queued += self.runtime.outbox.entries(event, "opt-out", 0, [reply], turn.now)
+        turn.queued += self.runtime.outbox.entries(event, "opt-out", 0, [reply], turn.now, charged=turn.charged)
         return True

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.budget import Charge
 from bot.events import Event
 from bot.store.deferred import Deferred
 from bot.traces import Recorder
@@ -49,10 +50,11 @@ class Turn:
     trace: Recorder = field(default_factory=Recorder)  # what it did at the stages it reached (bot/traces)
     later: Deferred | None = None  # its rows written just before the commit (bot/store/deferred.py)
     speaker: tuple[str, str] | None = None  # (group, account): this account speaks for it, its lease held till commit
+    charged: list[Charge] = field(default_factory=list)  # answers its rows counted against the reply budget
 
     def keep(self, runtime: Runtime, ctx: RunContext, source: str) -> None:
         """What a run that succeeded decided: its messages queued, its windows opened and closed."""
-        self.queued += runtime.outbox.entries(self.event, source, 0, ctx.outgoing, self.now)
+        self.queued += runtime.outbox.entries(self.event, source, 0, ctx.outgoing, self.now, charged=self.charged)
         self.opened += ctx.opened
         self.closed += ctx.closed
 

@@ -47,6 +47,7 @@ class Unbound(Stage):
                 turn.after,
                 answer_refusal=False,  # type: ignore[arg-type]
                 trace=turn.trace.start("command", turn.request.command.name),
+                charged=turn.charged,
             )
         elif not rooms.trusted:
             await rooms.tell_unbound(conn, event, room)
