@@ -82,9 +82,10 @@ class Budget:
         """Answers counted for rows that were never committed: as if they had not been asked for."""
         for member_id, at, count in charged:
             spent = self._members.get(member_id)
-            times = spent.times if spent is not None else deque()
-            for _ in range(min(count, times.count(at))):
-                times.remove(at)
+            if spent is None:  # forgotten meanwhile (a sweep): nothing counted is left to give back
+                continue
+            for _ in range(min(count, spent.times.count(at))):
+                spent.times.remove(at)
         charged.clear()
 
     def _sweep(self, now: datetime) -> None:

@@ -100,7 +100,6 @@ class Outbox(Delivery):
         """The transaction that made these answers' rows did not commit: the reply budget counts them no more."""
         if self.budget is not None:
             self.budget.give_back(charged)
-        charged.clear()
 
     async def released(self) -> None:
         """The transaction that queued rows has committed: paced, wake the worker; unpaced, send them now."""
