@@ -318,6 +318,30 @@ async def test_an_answer_after_a_wait_that_never_committed_does_not_count_agains
         assert texts(await bot.burst([bot.message("u1", "你好", room="r1") for _ in range(10)])) == ["你好呀"] * 10
 
 
+FLOOD = """
+id: anti-flood
+when:
+  - flood: {messages: 6, within: 10s}
+do:
+  - reply: 请不要刷屏哦～
+"""
+
+
+async def test_messages_of_a_batch_tried_again_count_once_towards_a_flood(tmp_path: Path) -> None:
+    """Flood counts live in memory and are counted in the event's transaction: a batch that fails as a whole and
+    is tried again one by one must not count its messages twice, or a member who said four things is warned."""
+    async with TestBot.running(
+        {"checkin": CHECKIN, "anti-flood": FLOOD}, start=START, database=str(tmp_path / "q.db")
+    ) as bot:
+        await install(bot, REFUSE)
+        said = [bot.message("u1", f"第{i}句", room="r1") for i in range(4)]
+        assert await bot.burst([*said, bot.message("bad", "签到", room="r1")]) == []
+        assert await bot.burst([bot.message("u1", "第五句", room="r1")]) == []
+        assert texts(await bot.burst([bot.message("u1", "第六句", room="r1")])) == [
+            "请不要刷屏哦～"
+        ]  # counted once each
+
+
 @pytest.mark.sqlite_only  # another process's write lock is SQLite's; PostgreSQL locks rows, not the database
 async def test_a_burst_that_cannot_commit_sends_nothing_and_is_handled_once_in_order_later(tmp_path: Path) -> None:
     database = tmp_path / "q.db"

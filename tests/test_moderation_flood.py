@@ -28,6 +28,7 @@ ANTI_FLOOD = """
 """
 CALM = ["请不要刷屏哦～"]
 SAYINGS = itertools.count()
+EVENTS = (f"e{n}" for n in itertools.count())  # a new event id for each message the counter is given
 
 
 @pytest.fixture
@@ -107,12 +108,12 @@ def test_the_counter_forgets_the_least_recent_members_beyond_its_bound() -> None
     counter = FloodCounter(max_members=100)
     rule = FloodRule("messages", 2, timedelta(seconds=10))
     now = datetime(2026, 11, 23, tzinfo=UTC)
-    assert not counter.hit(rule, "r1", "u0", "x", now)
+    assert not counter.hit(rule, "r1", "u0", "x", now, next(EVENTS))
     for n in range(1, 1000):
-        counter.hit(rule, "r1", f"u{n}", "x", now)
+        counter.hit(rule, "r1", f"u{n}", "x", now, next(EVENTS))
     assert len(counter) <= 100
-    assert not counter.hit(rule, "r1", "u0", "x", now)  # forgotten: this is its first message again
-    assert counter.hit(rule, "r1", "u999", "x", now)
+    assert not counter.hit(rule, "r1", "u0", "x", now, next(EVENTS))  # forgotten: this is its first message again
+    assert counter.hit(rule, "r1", "u999", "x", now, next(EVENTS))
 
 
 def test_a_member_still_flooding_is_remembered_while_quieter_ones_are_forgotten() -> None:
@@ -120,9 +121,9 @@ def test_a_member_still_flooding_is_remembered_while_quieter_ones_are_forgotten(
     counter = FloodCounter(max_members=100)
     rule = FloodRule("messages", 3, timedelta(seconds=10))
     now = datetime(2026, 11, 23, tzinfo=UTC)
-    assert not counter.hit(rule, "r1", "spammer", "x", now)
+    assert not counter.hit(rule, "r1", "spammer", "x", now, next(EVENTS))
     for n in range(150):
-        counter.hit(rule, "r1", f"alt{n}", "x", now)
+        counter.hit(rule, "r1", f"alt{n}", "x", now, next(EVENTS))
         if n == 90:
-            assert not counter.hit(rule, "r1", "spammer", "x", now)  # seen again: now among the most recent
-    assert counter.hit(rule, "r1", "spammer", "x", now)  # the third within 10s: still counted
+            assert not counter.hit(rule, "r1", "spammer", "x", now, next(EVENTS))  # seen again: among the most recent
+    assert counter.hit(rule, "r1", "spammer", "x", now, next(EVENTS))  # the third within 10s: still counted

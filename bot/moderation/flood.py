@@ -5,12 +5,17 @@ then not again until the member has stayed below the count for a whole `within` 
 not one per message of it. Times come from the bot's clock (virtual in tests and scenarios). Memory is
 bounded: at most `max_members` (rule, group, member) entries, the least recently seen forgotten first, and
 each keeps only the times it needs.
+
+A message is counted in its event's transaction, and an event may be handled again when that transaction did
+not commit (a batch that failed as a whole is tried again event by event: bot/intake.py). Each track remembers
+its last `count` messages by event id and what they decided, so a message handled again gets its first answer
+and is not counted twice: an innocent member is never a flood because the database failed.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
@@ -31,6 +36,7 @@ class FloodRule(NamedTuple):
 class _Track:
     times: deque[datetime]
     calm_from: datetime | None = None  # when the member's last flood ended (the count fell below the threshold)
+    decided: dict[str, bool] = field(default_factory=dict)  # event id -> fired, for the last `count` messages
 
 
 class FloodCounter:
@@ -43,8 +49,9 @@ class FloodCounter:
     def __len__(self) -> int:
         return len(self._members)
 
-    def hit(self, rule: FloodRule, room_id: str, member_id: str, text: str, now: datetime) -> bool:
-        """Count one message (its folded text, for `same_text`); True when the rule fires for it."""
+    def hit(self, rule: FloodRule, room_id: str, member_id: str, text: str, now: datetime, event_id: str) -> bool:
+        """Count one message (its folded text, for `same_text`); True when the rule fires for it. The same event
+        again (its transaction did not commit) gets the same answer, counted once."""
         key = (rule, room_id, member_id)
         members = self._members
         tracks = members.get(key)
@@ -60,6 +67,17 @@ class FloodCounter:
             if len(tracks) >= MAX_TEXTS:  # the text first seen longest ago goes
                 del tracks[next(iter(tracks))]
             track = tracks[track_key] = _Track(deque(maxlen=rule.count))
+        decided = track.decided
+        fired = decided.get(event_id)
+        if fired is not None:
+            return fired
+        if len(decided) >= rule.count:
+            del decided[next(iter(decided))]
+        fired = decided[event_id] = self._count(rule, track, now)
+        return fired
+
+    @staticmethod
+    def _count(rule: FloodRule, track: _Track, now: datetime) -> bool:
         track.times.append(now)
         if len(track.times) < rule.count or track.times[0] <= now - rule.within:
             return False

@@ -58,6 +58,6 @@ class ModerationIndex:
         if self._floods and event.room is not None:
             text = flood_text(event, folded)
             for rule, entries in self._floods.items():
-                if counter.hit(rule, event.room.id, event.member.id, text, now):
+                if counter.hit(rule, event.room.id, event.member.id, text, now, event.id):
                     found += entries
         return found
