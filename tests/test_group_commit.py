@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, select
-from store_faults import write_lock
+from store_faults import REFUSE, REFUSE_AT_COMMIT, install, write_lock
 
 from bot.config import Config, StaffSection
 from bot.connectors.memory import MemoryConnector
@@ -200,42 +200,6 @@ async def test_a_batch_failing_as_a_whole_is_tried_again_one_by_one_and_only_the
         assert [r.member_id for r in await bot.rows(select(Checkin).order_by(Checkin.id))] == ["u1", "u2", "u3"]
         letters = (tmp_path / "q.dead-letters.jsonl").read_text(encoding="utf-8")
         assert letters.count("\n") == 1 and "a defect before" in letters
-
-
-REFUSE = {  # the database itself refuses one reply's outbox row (a fault at the edge: a constraint, a full table)
-    "sqlite": [
-        "CREATE TRIGGER refuse BEFORE INSERT ON outbox WHEN NEW.text LIKE 'bad %'"
-        " BEGIN SELECT RAISE(ABORT, 'refused'); END"
-    ],
-    "postgresql": [
-        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.text LIKE 'bad %' THEN"
-        " RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
-        "CREATE TRIGGER refuse BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse()",
-    ],
-}
-
-
-REFUSE_AT_COMMIT = {  # the database accepts one reply's outbox row and refuses the transaction at its COMMIT
-    "sqlite": [
-        "CREATE TABLE nowhere (id INTEGER PRIMARY KEY)",
-        "CREATE TABLE trap (id INTEGER REFERENCES nowhere (id) DEFERRABLE INITIALLY DEFERRED)",
-        "CREATE TRIGGER refuse AFTER INSERT ON outbox WHEN NEW.text LIKE 'bad %'"
-        " BEGIN INSERT INTO trap (id) VALUES (1); END",
-    ],
-    "postgresql": [
-        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.text LIKE 'bad %' THEN"
-        " RAISE EXCEPTION 'refused at commit'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
-        "CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON outbox DEFERRABLE INITIALLY DEFERRED"
-        " FOR EACH ROW EXECUTE FUNCTION refuse()",
-    ],
-}
-
-
-async def install(bot: TestBot, faults: dict[str, list[str]]) -> None:
-    """A fault of the database itself, in the dialect the test runs on."""
-    async with bot.bot.store.unit() as conn:
-        for sql in faults[conn.dialect.name]:
-            await conn.exec_driver_sql(sql)
 
 
 @pytest.mark.parametrize(
