@@ -13,6 +13,7 @@ from backends import Backend
 from fleet_pair import PAST_LEASE, START, holder, pair, say
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from store_faults import REFUSE, install
 
 from bot.events import MemberRef, MessageEvent, Outgoing, RoomRef
 from bot.fleet import held, leases
@@ -48,6 +49,31 @@ async def test_a_check_in_and_the_day_s_messages_are_counted_once(backend: Backe
         assert [row.messages for row in days] == [2]
         member = (await a.rows(select(Member.__table__).where(Member.__table__.c.id == "u1")))[0]
         assert member.last_active is not None
+
+
+REPLY_WITH_NAME = {
+    "playbooks/hello.yaml": """
+id: hello
+when:
+  - message: {keywords: [你好]}
+do:
+  - reply: "{{ member.name }} 你好"
+""",
+}
+
+
+async def test_an_accounts_first_batch_in_a_group_tried_again_still_records_the_account_there(
+    backend: Backend,
+) -> None:
+    """Which groups an account is in is written once per group and process: when the batch that wrote it fails as a
+    whole (a bad event's reply refused) and is tried again event by event, it must be written again."""
+    async with pair(backend.database, REPLY_WITH_NAME) as (a, _b):
+        await install(a, REFUSE)
+        sent = await a.burst([a.message("u1", "你好", room="r1"), a.message("bad", "你好", room="r1")])
+        assert texts(sent) == ["u1 你好"]
+        rooms = AccountRoom.__table__
+        seen = await a.rows(select(rooms.c.account).where(rooms.c.room_id == "r1"))
+        assert [row.account for row in seen] == ["shop-a"]
 
 
 async def test_membership_is_kept_current_by_the_account_that_does_not_speak(backend: Backend) -> None:

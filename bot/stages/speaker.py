@@ -11,12 +11,9 @@ as does everything outside a fleet, at no cost.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from bot.events import Event, RoomRef
+from bot.events import RoomRef
 from bot.fleet import account_rooms, held, leases
 from bot.stages.stage import Stage, Turn
 from bot.store.activity import record_activity, set_friend
@@ -51,7 +48,7 @@ class Speaker(Stage):
             await self._friendships(turn)
         if room is None:
             return False
-        await self._keep_rooms(conn, event, room, now)
+        await self._keep_rooms(turn, room)
         key = held.key(event)
         speaks, first = False, False
         if not (self.stopped or room.id in self.released):
@@ -88,8 +85,11 @@ class Speaker(Stage):
             self._friends.clear()
         self._friends.update(said)
 
-    async def _keep_rooms(self, conn: AsyncConnection, event: Event, room: RoomRef, now: datetime) -> None:
-        """account_rooms: the groups this account is in, once per group and process; left when it leaves."""
+    async def _keep_rooms(self, turn: Turn, room: RoomRef) -> None:
+        """account_rooms: the groups this account is in, once per group and process (remembered once the write has
+        committed: a batch that failed as a whole writes it again when its events are tried again); left when it
+        leaves."""
+        conn, event, now = turn.conn, turn.event, turn.now
         me = self.runtime.bot_id
         if me and event.member is not None and event.member.id == me and event.kind in ("join", "leave"):
             if event.kind == "leave":
@@ -102,4 +102,4 @@ class Speaker(Stage):
             self.released.discard(room.id)
         if room.id not in self._known:
             await account_rooms.seen_in(conn, self.account, room.id, now)
-            self._known.add(room.id)
+            turn.cached.append(lambda: self._known.add(room.id))
